@@ -1,0 +1,63 @@
+"""Operations, one module each, registered here in one line each.
+
+An operation handler takes a `FhirRequest` (its `operation`, `resource_type` and `id` set by the
+router) and returns a `FhirResponse`. `levels` says where it may be invoked: "system" (/fhir/$op),
+"type" (/fhir/Type/$op) and "instance" (/fhir/Type/id/$op). The CapabilityStatement is generated
+from this table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from fhirserver.core.request import FhirRequest, FhirResponse
+
+Handler = Callable[[FhirRequest], FhirResponse]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # without the "$"
+    handler: Handler
+    resource_types: tuple[str, ...] | None  # None: every type (and system level if "system" in levels)
+    levels: tuple[str, ...]  # subset of ("system", "type", "instance")
+    definition: str  # canonical URL of the OperationDefinition
+    methods: tuple[str, ...] = ("GET", "POST")
+    affects_state: bool = False
+
+
+_OPERATIONS: dict[str, Operation] = {}
+
+
+def register(operation: Operation) -> None:
+    _OPERATIONS[operation.name] = operation
+
+
+def find(name: str, resource_type: str | None, level: str) -> Operation | None:
+    op = _OPERATIONS.get(name.lstrip("$"))
+    if op is None or level not in op.levels:
+        return None
+    if resource_type is not None and op.resource_types is not None and resource_type not in op.resource_types:
+        return None
+    return op
+
+
+def all_operations() -> list[Operation]:
+    return list(_OPERATIONS.values())
+
+
+def load() -> None:
+    """Import every operation module so each registers itself. Called once at start-up."""
+    import importlib
+    import pkgutil
+
+    import fhirserver.operations as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name != "registry":
+            importlib.import_module(f"fhirserver.operations.{module.name}")
+    try:  # $digitize lives with the rest of ingestion
+        importlib.import_module("ingestion.operations")
+    except ModuleNotFoundError as exc:
+        if exc.name != "ingestion.operations":
+            raise

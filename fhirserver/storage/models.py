@@ -1,0 +1,51 @@
+"""Versioned resource storage.
+
+`ResourceRecord` is the current state of one logical resource (one row per type + id); every
+version, the current one included, is also a `ResourceVersion` row. Search index tables
+(`fhirserver.search`) hang off `ResourceRecord` and are rewritten in the same transaction as
+the write that changes it.
+"""
+from django.db import models
+
+
+class ResourceRecord(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    resource_type = models.CharField(max_length=64)
+    logical_id = models.CharField(max_length=64)
+    version = models.PositiveIntegerField()
+    last_updated = models.DateTimeField()
+    deleted = models.BooleanField(default=False)
+    content = models.JSONField(null=True)  # the resource as served, meta included; null when deleted
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["resource_type", "logical_id"], name="uniq_resource_type_id"),
+        ]
+        indexes = [
+            models.Index(fields=["resource_type", "last_updated"], name="record_type_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type}/{self.logical_id}/_history/{self.version}"
+
+
+class ResourceVersion(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="versions")
+    resource_type = models.CharField(max_length=64)
+    logical_id = models.CharField(max_length=64)
+    version = models.PositiveIntegerField()
+    last_updated = models.DateTimeField()
+    method = models.CharField(max_length=8)  # POST, PUT, PATCH, DELETE: for history entry.request
+    deleted = models.BooleanField(default=False)
+    content = models.JSONField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "version"], name="uniq_record_version"),
+        ]
+        indexes = [
+            models.Index(fields=["resource_type", "logical_id", "version"], name="version_lookup"),
+            models.Index(fields=["resource_type", "last_updated"], name="version_type_updated"),
+            models.Index(fields=["last_updated"], name="version_updated"),
+        ]
