@@ -16,6 +16,7 @@ class FhirRequest:
     resource_type: str | None = None
     id: str | None = None
     version_id: str | None = None
+    kind: str | None = None  # route kind: system, type, instance, vread, history, search, metadata, operation-*
     operation: str | None = None  # "$validate", "$everything", ... with the "$"
     compartment: tuple[str, str] | None = None  # ("Patient", "123") for /Patient/123/Observation
     query: list[tuple[str, str]] = field(default_factory=list)
@@ -23,6 +24,7 @@ class FhirRequest:
     body: Any = None  # parsed JSON (dict/list) or None
     raw_body: bytes = b""
     content_type: str = ""
+    assigned_id: str | None = None  # id a transaction pre-assigned to a POST entry (urn:uuid targets)
     access: Any = None  # fhirserver.security's access context, None when security is off
     user: Any = None  # Django user for web sessions (review page), else None
 

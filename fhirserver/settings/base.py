@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "fhirserver",
     "fhirserver.storage",
     "fhirserver.search",
     "ingestion",

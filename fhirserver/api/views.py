@@ -1,0 +1,170 @@
+"""The HTTP adapter: Django request -> FhirRequest -> core router -> Django response.
+
+Everything FHIR-specific happens in fhirserver.core; this module only negotiates formats, parses
+bodies, renders JSON and turns every error into an OperationOutcome (never a stack trace).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from fhirserver.api.negotiation import JSON_TYPES, request_media_type, response_media_type
+from fhirserver.core import router
+from fhirserver.core.errors import FhirError
+from fhirserver.core.request import FhirRequest, FhirResponse
+
+log = logging.getLogger("fhirserver.request")
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def base_url(request: HttpRequest) -> str:
+    return settings.FHIR["BASE_URL"].rstrip("/") or request.build_absolute_uri("/fhir").rstrip("/")
+
+
+@csrf_exempt
+def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
+    media_type = "application/fhir+json"
+    try:
+        query = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
+        format_param = next((v for k, v in query if k == "_format"), None)
+        media_type = response_media_type(format_param, request.META.get("HTTP_ACCEPT"))
+        fhir_request = build_request(request, path, query)
+        authenticate = _authenticator()
+        if authenticate is not None:
+            fhir_request.access = authenticate(request, fhir_request)
+        response = router.dispatch(fhir_request)
+        return render(request, fhir_request, response, media_type, query)
+    except FhirError as error:
+        return render_error(error, media_type)
+    except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500 OperationOutcome
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        error = FhirError(500, f"Internal error; request id {getattr(request, 'request_id', '-')}", issue_code="exception", code="INTERNAL")
+        return render_error(error, media_type)
+
+
+def build_request(request: HttpRequest, path: str, query: list[tuple[str, str]]) -> FhirRequest:
+    method = "GET" if request.method == "HEAD" else request.method.upper()
+    url_base = base_url(request)
+    target = router.parse_target(path)
+    content_type = request.META.get("CONTENT_TYPE", "")
+    headers = {k[5:].replace("_", "-").lower(): v for k, v in request.META.items() if k.startswith("HTTP_")}
+    fhir_request = FhirRequest(method=method, base_url=url_base, headers=headers, content_type=content_type, **target)
+    fhir_request.query = [(k, v) for k, v in query if k not in ("_format", "_pretty")]
+    if method in BODY_METHODS and request.body:
+        _parse_body(fhir_request, request, content_type)
+    return fhir_request
+
+
+def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: str) -> None:
+    media, _ = request_media_type(content_type)
+    raw = request.body
+    fhir_request.raw_body = raw
+    if media in JSON_TYPES or media == "application/json-patch+json":
+        try:
+            fhir_request.body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise FhirError(400, f"The body is not valid JSON: {exc}", issue_code="structure", code="MALFORMED_JSON") from None
+        return
+    if media == "application/x-www-form-urlencoded" and fhir_request.kind == "search":
+        fhir_request.query += parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        return
+    if fhir_request.kind and fhir_request.kind.startswith("operation-"):
+        return  # operations such as $digitize read raw or multipart bodies themselves
+    if fhir_request.resource_type == "Binary" and fhir_request.kind in ("type", "instance"):
+        # A Binary may be sent in its own media type; it is stored as a Binary resource.
+        binary = {"resourceType": "Binary", "contentType": media or "application/octet-stream", "data": base64.b64encode(raw).decode()}
+        if fhir_request.id:
+            binary["id"] = fhir_request.id
+        fhir_request.body = binary
+        return
+    if media in ("application/fhir+xml", "application/xml", "text/xml"):
+        raise FhirError(415, "XML is not supported; send application/fhir+json", issue_code="not-supported", code="XML_NOT_SUPPORTED")
+    raise FhirError(415, f"Content-Type '{content_type or '(none)'}' is not supported; send application/fhir+json",
+                    issue_code="not-supported", code="MEDIA_TYPE_NOT_SUPPORTED")
+
+
+def render(request: HttpRequest, fhir_request: FhirRequest, response: FhirResponse, media_type: str, query) -> HttpResponse:
+    resource = response.resource
+    if response.raw is not None:
+        http = HttpResponse(response.raw, status=response.status, content_type=response.content_type or "application/octet-stream")
+    elif resource is not None and _wants_raw_binary(request, fhir_request, resource):
+        http = HttpResponse(base64.b64decode(resource.get("data", "")), status=response.status, content_type=resource["contentType"])
+    elif resource is not None:
+        pretty = any(k == "_pretty" and v == "true" for k, v in query)
+        body = json.dumps(resource, ensure_ascii=False, indent=2 if pretty else None, separators=None if pretty else (",", ":"))
+        http = HttpResponse(body, status=response.status, content_type=f"{media_type}; charset=utf-8")
+    else:
+        http = HttpResponse(status=response.status)
+        if response.status not in (204, 304):
+            http["Content-Type"] = f"{media_type}; charset=utf-8"
+    for name, value in response.headers.items():
+        http[name] = value
+    if request.method == "HEAD":
+        http.content = b""
+    return http
+
+
+def _wants_raw_binary(request: HttpRequest, fhir_request: FhirRequest, resource: dict) -> bool:
+    """A read of a Binary answers in the Binary's own media type unless FHIR is asked for."""
+    if resource.get("resourceType") != "Binary" or fhir_request.kind not in ("instance", "vread") or "contentType" not in resource:
+        return False
+    accept = request.META.get("HTTP_ACCEPT", "")
+    if any(k == "_format" for k, _ in parse_qsl(request.META.get("QUERY_STRING", ""))):
+        return False
+    return bool(accept) and "json" not in accept and "*/*" not in accept and "fhir" not in accept
+
+
+def render_error(error: FhirError, media_type: str = "application/fhir+json") -> HttpResponse:
+    body = json.dumps(error.outcome(), ensure_ascii=False, separators=(",", ":"))
+    http = HttpResponse(body, status=error.status, content_type=f"{media_type}; charset=utf-8")
+    for name, value in error.headers.items():
+        http[name] = value
+    return http
+
+
+_AUTH_SENTINEL = object()
+_auth_cache = {"fn": _AUTH_SENTINEL}
+
+
+def _authenticator():
+    """The security layer's `authenticate(django_request, fhir_request) -> access` (None = open)."""
+    if _auth_cache["fn"] is _AUTH_SENTINEL:
+        path = settings.FHIR.get("AUTHENTICATOR")
+        if path:
+            import importlib
+
+            module_name, _, attr = path.rpartition(".")
+            _auth_cache["fn"] = getattr(importlib.import_module(module_name), attr)
+        else:
+            _auth_cache["fn"] = None
+    return _auth_cache["fn"]
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> HttpResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return JsonResponse({"status": "ready", "database": connection.vendor})
+    except Exception as exc:  # noqa: BLE001 - any database failure means not ready
+        return JsonResponse({"status": "unavailable", "reason": type(exc).__name__}, status=503)
+
+
+def not_found_outcome(request: HttpRequest, exception=None) -> HttpResponse:
+    return render_error(FhirError(404, f"Nothing lives at {request.path}", issue_code="not-found", code="NO_ROUTE"))
+
+
+def server_error_outcome(request: HttpRequest) -> HttpResponse:
+    return render_error(FhirError(500, "Internal error", issue_code="exception", code="INTERNAL"))
+
+

@@ -1,0 +1,209 @@
+"""The instance- and type-level interactions of the RESTful API, as plain handlers.
+
+Each handler takes a `FhirRequest` and returns a `FhirResponse`; nothing here knows Django's HTTP
+objects. Conditional forms (If-None-Exist, PUT/DELETE with a query) resolve their matches through
+the search engine under a lock on the query, so two racing clients see one outcome.
+"""
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qsl
+
+import jsonpatch
+
+from fhirserver.core import guard
+from fhirserver.core.errors import FhirError, bad_request, operation_outcome
+from fhirserver.core.request import FhirRequest, FhirResponse
+from fhirserver.core.responses import prefer_return, version_headers, written
+from fhirserver.search import api as search_api
+from fhirserver.storage import repository
+from resources.validation import is_valid_id, validate_resource
+
+
+def _require_id(request: FhirRequest) -> str:
+    if not is_valid_id(request.id):
+        raise bad_request(f"'{request.id}' is not a valid resource id", code="INVALID_ID", expression=["id"])
+    return request.id  # type: ignore[return-value]
+
+
+def _body_resource(request: FhirRequest) -> dict:
+    if request.body is None:
+        raise bad_request("The request has no resource in its body", code="NO_BODY")
+    return validate_resource(request.body, expected_type=request.resource_type)
+
+
+def _if_match(request: FhirRequest) -> int | None:
+    value = request.header("if-match")
+    if not value:
+        return None
+    digits = value.strip().removeprefix("W/").strip('"')
+    if not digits.isdigit():
+        raise bad_request(f"If-Match '{value}' is not a version ETag such as W/\"3\"", code="BAD_IF_MATCH")
+    return int(digits)
+
+
+# --- read / vread --------------------------------------------------------------------------------
+def read(request: FhirRequest) -> FhirResponse:
+    stored = repository.read(request.resource_type, _require_id(request))
+    guard.check(request, "read", request.resource_type, stored.content)
+    headers = version_headers(stored)
+    if _not_modified(request, stored):
+        return FhirResponse(status=304, headers=headers)
+    return FhirResponse(status=200, resource=stored.content, headers=headers)
+
+
+def vread(request: FhirRequest) -> FhirResponse:
+    stored = repository.vread(request.resource_type, _require_id(request), request.version_id or "")
+    guard.check(request, "vread", request.resource_type, stored.content)
+    return FhirResponse(status=200, resource=stored.content, headers=version_headers(stored))
+
+
+def _not_modified(request: FhirRequest, stored: repository.StoredResource) -> bool:
+    if_none_match = request.header("if-none-match")
+    if if_none_match:
+        tags = {t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")}
+        return "*" in tags or str(stored.version) in tags
+    if_modified_since = request.header("if-modified-since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        return stored.last_updated.replace(microsecond=0) <= since
+    return False
+
+
+# --- create --------------------------------------------------------------------------------------
+def create(request: FhirRequest) -> FhirResponse:
+    content = _body_resource(request)
+    content = {k: v for k, v in content.items() if k != "id"}  # the server assigns the id
+    guard.check(request, "create", request.resource_type, content)
+    condition = request.header("if-none-exist")
+    if not condition:
+        stored = repository.create(request.resource_type, content, id=request.assigned_id)
+        return written(request, stored, 201, f"Created {stored.location}")
+    query = _parse_condition(condition)
+    with repository.write_transaction():
+        repository.lock_key(f"conditional:{request.resource_type}?{sorted(query)}")
+        matches = search_api.match_records(request.resource_type, query)
+        if len(matches) > 1:
+            raise FhirError(412, f"If-None-Exist matched {len(matches)} resources", issue_code="duplicate", code="CONDITION_MULTIPLE")
+        if matches:
+            stored = repository.current(request.resource_type, matches[0].logical_id)
+            return written(request, stored, 200, f"{stored.location} already matches If-None-Exist; nothing created")
+        stored = repository.create(request.resource_type, content, id=request.assigned_id)
+    return written(request, stored, 201, f"Created {stored.location}")
+
+
+def _parse_condition(condition: str) -> list[tuple[str, str]]:
+    query = parse_qsl(condition.split("?", 1)[-1], keep_blank_values=True)
+    if not query:
+        raise bad_request(f"Condition '{condition}' has no search parameters", code="EMPTY_CONDITION")
+    return query
+
+
+# --- update --------------------------------------------------------------------------------------
+def update(request: FhirRequest) -> FhirResponse:
+    id = _require_id(request)
+    content = _body_resource(request)
+    if "id" not in content:
+        raise bad_request("An update must carry the resource's id in the body", code="UPDATE_NO_ID", expression=[f"{request.resource_type}.id"])
+    if content["id"] != id:
+        raise bad_request(f"The id in the body ('{content['id']}') does not match the URL ('{id}')", code="UPDATE_ID_MISMATCH",
+                          expression=[f"{request.resource_type}.id"])
+    previous = repository.current(request.resource_type, id)
+    guard.check(request, "update", request.resource_type, content, previous=previous.content if previous and not previous.deleted else None)
+    stored, created = repository.update(request.resource_type, id, content, if_match=_if_match(request))
+    return written(request, stored, 201 if created else 200, f"{'Created' if created else 'Updated'} {stored.location}")
+
+
+def conditional_update(request: FhirRequest) -> FhirResponse:
+    content = _body_resource(request)
+    query = request.query
+    if not query:
+        raise bad_request("A conditional update needs search parameters", code="EMPTY_CONDITION")
+    with repository.write_transaction():
+        repository.lock_key(f"conditional:{request.resource_type}?{sorted(query)}")
+        matches = search_api.match_records(request.resource_type, query)
+        if len(matches) > 1:
+            raise FhirError(412, f"The condition matched {len(matches)} resources", issue_code="duplicate", code="CONDITION_MULTIPLE")
+        if matches:
+            id = matches[0].logical_id
+            if "id" in content and content["id"] != id:
+                raise bad_request(f"The id in the body ('{content['id']}') is not the id of the matching resource ('{id}')",
+                                  code="UPDATE_ID_MISMATCH", expression=[f"{request.resource_type}.id"])
+        else:
+            id = content.get("id") or repository.new_id()
+        body = dict(content, id=id)
+        previous = matches[0].content if matches else None
+        guard.check(request, "update", request.resource_type, body, previous=previous)
+        stored, created = repository.update(request.resource_type, id, body, if_match=_if_match(request))
+    return written(request, stored, 201 if created else 200, f"{'Created' if created else 'Updated'} {stored.location}")
+
+
+# --- patch ---------------------------------------------------------------------------------------
+def patch(request: FhirRequest) -> FhirResponse:
+    id = _require_id(request)
+    return _apply_patch(request, id)
+
+
+def conditional_patch(request: FhirRequest) -> FhirResponse:
+    matches = search_api.match_records(request.resource_type, request.query)
+    if len(matches) != 1:
+        status = 404 if not matches else 412
+        raise FhirError(status, f"A conditional patch needs exactly one match; found {len(matches)}", code="CONDITION_MATCHES")
+    return _apply_patch(request, matches[0].logical_id)
+
+
+def _apply_patch(request: FhirRequest, id: str) -> FhirResponse:
+    if not request.content_type.startswith("application/json-patch+json"):
+        raise FhirError(415, "PATCH takes a JSON Patch document (application/json-patch+json)", issue_code="not-supported", code="PATCH_MEDIA_TYPE")
+    if not isinstance(request.body, list):
+        raise bad_request("A JSON Patch document is a JSON array of operations", code="PATCH_NOT_ARRAY")
+    with repository.write_transaction():
+        repository.lock_key(f"{request.resource_type}/{id}")
+        stored = repository.read(request.resource_type, id)
+        expected = _if_match(request)
+        if expected is not None and expected != stored.version:
+            raise FhirError(412, f"Version conflict: {request.resource_type}/{id} is at version {stored.version}", issue_code="conflict", code="VERSION_CONFLICT")
+        try:
+            patched = jsonpatch.JsonPatch(request.body).apply(stored.content)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, ValueError) as exc:
+            raise FhirError(422, f"The patch could not be applied: {exc}", issue_code="processing", code="PATCH_FAILED") from exc
+        if patched.get("id") != id or patched.get("resourceType") != request.resource_type:
+            raise FhirError(422, "A patch may not change the resource's id or resourceType", issue_code="processing", code="PATCH_IDENTITY")
+        validate_resource(patched, expected_type=request.resource_type)
+        guard.check(request, "update", request.resource_type, patched, previous=stored.content)
+        updated, _ = repository.update(request.resource_type, id, patched, method="PATCH")
+    return written(request, updated, 200, f"Patched {updated.location}")
+
+
+# --- delete --------------------------------------------------------------------------------------
+def delete(request: FhirRequest) -> FhirResponse:
+    id = _require_id(request)
+    existing = repository.current(request.resource_type, id)
+    guard.check(request, "delete", request.resource_type, existing.content if existing and not existing.deleted else None)
+    deleted = repository.delete(request.resource_type, id)
+    return _deleted_response(request, [deleted] if deleted else [])
+
+
+def conditional_delete(request: FhirRequest) -> FhirResponse:
+    if not request.query:
+        raise bad_request("A conditional delete needs search parameters", code="EMPTY_CONDITION")
+    with repository.write_transaction():
+        repository.lock_key(f"conditional:{request.resource_type}?{sorted(request.query)}")
+        matches = search_api.match_records(request.resource_type, request.query)
+        if len(matches) > 1:
+            raise FhirError(412, f"The condition matched {len(matches)} resources; refusing to delete them all", issue_code="multiple-matches", code="CONDITION_MULTIPLE")
+        for match in matches:
+            guard.check(request, "delete", request.resource_type, match.content)
+        deleted = [d for d in (repository.delete(request.resource_type, m.logical_id) for m in matches) if d]
+    return _deleted_response(request, deleted)
+
+
+def _deleted_response(request: FhirRequest, deleted: list[repository.StoredResource]) -> FhirResponse:
+    headers = {"ETag": deleted[0].etag} if len(deleted) == 1 else {}
+    message = f"Deleted {', '.join(d.location for d in deleted)}" if deleted else "Nothing to delete"
+    if prefer_return(request) == "OperationOutcome":
+        return FhirResponse(status=200, resource=operation_outcome([{"severity": "information", "code": "informational", "diagnostics": message}]), headers=headers)
+    return FhirResponse(status=204, headers=headers)

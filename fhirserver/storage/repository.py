@@ -1,0 +1,220 @@
+"""The versioned resource repository: every write of the server goes through here.
+
+Plain functions over the ORM. Each write stamps `id` and `meta`, stores the new version, updates the
+current row and rewrites its search index rows, all in one database transaction, so a resource is
+searchable the moment its write commits.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from django.db import IntegrityError, connection, transaction
+
+from fhirserver.core.errors import FhirError, not_found
+from fhirserver.search import api as search_api
+from fhirserver.storage.models import ResourceRecord, ResourceVersion
+
+
+@dataclass
+class StoredResource:
+    resource_type: str
+    id: str
+    version: int
+    last_updated: datetime
+    content: dict | None  # None when this version is a deletion
+    deleted: bool = False
+    method: str = "PUT"
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+    @property
+    def location(self) -> str:
+        return f"{self.resource_type}/{self.id}/_history/{self.version}"
+
+
+def format_instant(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _from_record(row: ResourceRecord | ResourceVersion, method: str = "PUT") -> StoredResource:
+    return StoredResource(
+        resource_type=row.resource_type, id=row.logical_id, version=row.version,
+        last_updated=row.last_updated, content=row.content, deleted=row.deleted,
+        method=getattr(row, "method", method),
+    )
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _now() -> datetime:
+    # Millisecond precision: what meta.lastUpdated carries, so stored and served values agree.
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _stamp(content: dict, resource_type: str, id: str, version: int, when: datetime) -> dict:
+    stamped = dict(content)
+    stamped["resourceType"] = resource_type
+    stamped["id"] = id
+    meta = dict(stamped.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = format_instant(when)
+    stamped["meta"] = meta
+    # Keep resourceType and id first, as every FHIR example does.
+    ordered = {"resourceType": resource_type, "id": id, "meta": meta}
+    ordered.update((k, v) for k, v in stamped.items() if k not in ordered)
+    return ordered
+
+
+# --- serialising writers -------------------------------------------------------------------------
+# PostgreSQL: an advisory lock held to the end of the transaction serialises writers of one key
+# (a logical id, or a conditional query). SQLite has one writer at a time anyway; a process lock keeps
+# check-then-insert sequences (conditional create) from interleaving between threads.
+_sqlite_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def write_transaction():
+    """An atomic block that, on SQLite, also holds the process-wide writer lock."""
+    if connection.vendor == "sqlite":
+        with _sqlite_lock, transaction.atomic():
+            yield
+    else:
+        with transaction.atomic():
+            yield
+
+
+def lock_key(key: str) -> None:
+    """Serialise, until the current transaction ends, every writer that locks the same key."""
+    if connection.vendor == "postgresql":
+        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [digest])
+
+
+# --- reads ---------------------------------------------------------------------------------------
+def read(resource_type: str, id: str) -> StoredResource:
+    """The current version; 404 when unknown, 410 when deleted."""
+    row = ResourceRecord.objects.filter(resource_type=resource_type, logical_id=id).first()
+    if row is None:
+        raise not_found(resource_type, id)
+    if row.deleted:
+        raise FhirError(410, f"Resource {resource_type}/{id} was deleted", issue_code="deleted", code="RESOURCE_DELETED",
+                        headers={"ETag": f'W/"{row.version}"'})
+    return _from_record(row)
+
+
+def current(resource_type: str, id: str) -> StoredResource | None:
+    row = ResourceRecord.objects.filter(resource_type=resource_type, logical_id=id).first()
+    return _from_record(row) if row else None
+
+
+def vread(resource_type: str, id: str, version: str) -> StoredResource:
+    if not version.isdigit():
+        raise not_found(resource_type, f"{id}/_history/{version}")
+    row = ResourceVersion.objects.filter(resource_type=resource_type, logical_id=id, version=int(version)).first()
+    if row is None:
+        raise not_found(resource_type, f"{id}/_history/{version}")
+    if row.deleted:
+        raise FhirError(410, f"Version {version} of {resource_type}/{id} is a deletion", issue_code="deleted", code="VERSION_DELETED")
+    return _from_record(row)
+
+
+# --- writes --------------------------------------------------------------------------------------
+def create(resource_type: str, content: dict, *, id: str | None = None) -> StoredResource:
+    """Store a new resource with a server-assigned id (or `id` for update-as-create)."""
+    id = id or new_id()
+    when = _now()
+    stamped = _stamp(content, resource_type, id, 1, when)
+    with write_transaction():
+        record = ResourceRecord.objects.create(
+            resource_type=resource_type, logical_id=id, version=1, last_updated=when, deleted=False, content=stamped
+        )
+        ResourceVersion.objects.create(
+            record=record, resource_type=resource_type, logical_id=id, version=1, last_updated=when,
+            method="POST", deleted=False, content=stamped,
+        )
+        search_api.index_resource(record)
+    return StoredResource(resource_type, id, 1, when, stamped, method="POST")
+
+
+def update(resource_type: str, id: str, content: dict, *, if_match: int | None = None, method: str = "PUT") -> tuple[StoredResource, bool]:
+    """Store a new version; create the resource when the id is unknown. Returns (stored, created)."""
+    with write_transaction():
+        lock_key(f"{resource_type}/{id}")
+        record = ResourceRecord.objects.select_for_update().filter(resource_type=resource_type, logical_id=id).first()
+        if record is None:
+            if if_match is not None:
+                raise FhirError(412, f"If-Match given but {resource_type}/{id} does not exist", issue_code="conflict", code="VERSION_CONFLICT")
+            try:
+                with transaction.atomic():
+                    return create(resource_type, content, id=id), True
+            except IntegrityError:  # another writer created it first: become an update of theirs
+                record = ResourceRecord.objects.select_for_update().get(resource_type=resource_type, logical_id=id)
+        if if_match is not None and record.version != if_match:
+            raise FhirError(
+                412, f"Version conflict: {resource_type}/{id} is at version {record.version}, If-Match asked for {if_match}",
+                issue_code="conflict", code="VERSION_CONFLICT",
+            )
+        version = record.version + 1
+        when = _now()
+        stamped = _stamp(content, resource_type, id, version, when)
+        record.version, record.last_updated, record.deleted, record.content = version, when, False, stamped
+        record.save(update_fields=["version", "last_updated", "deleted", "content"])
+        ResourceVersion.objects.create(
+            record=record, resource_type=resource_type, logical_id=id, version=version, last_updated=when,
+            method=method, deleted=False, content=stamped,
+        )
+        search_api.index_resource(record)
+    return StoredResource(resource_type, id, version, when, stamped, method=method), False
+
+
+def delete(resource_type: str, id: str) -> StoredResource | None:
+    """Logical delete: a deletion version, the current row marked deleted. None if nothing to delete."""
+    with write_transaction():
+        lock_key(f"{resource_type}/{id}")
+        record = ResourceRecord.objects.select_for_update().filter(resource_type=resource_type, logical_id=id).first()
+        if record is None or record.deleted:
+            return None
+        version = record.version + 1
+        when = _now()
+        record.version, record.last_updated, record.deleted, record.content = version, when, True, None
+        record.save(update_fields=["version", "last_updated", "deleted", "content"])
+        ResourceVersion.objects.create(
+            record=record, resource_type=resource_type, logical_id=id, version=version, last_updated=when,
+            method="DELETE", deleted=True, content=None,
+        )
+        search_api.index_resource(record)
+    return StoredResource(resource_type, id, version, when, None, deleted=True, method="DELETE")
+
+
+# --- history -------------------------------------------------------------------------------------
+def history(
+    *, resource_type: str | None = None, id: str | None = None, since: datetime | None = None,
+    at_or_before: int | None = None, offset: int = 0, count: int = 20,
+) -> tuple[list[StoredResource], int, int]:
+    """Versions newest first. Returns (page, total, snapshot): `snapshot` is the highest version row
+    id seen, and passing it back as `at_or_before` keeps later pages stable while writes go on."""
+    rows = ResourceVersion.objects.all()
+    if resource_type:
+        rows = rows.filter(resource_type=resource_type)
+    if id:
+        rows = rows.filter(logical_id=id)
+    if since:
+        rows = rows.filter(last_updated__gte=since)
+    if at_or_before is None:
+        top = rows.order_by("-id").values_list("id", flat=True).first()
+        at_or_before = top or 0
+    rows = rows.filter(id__lte=at_or_before)
+    total = rows.count()
+    page = list(rows.order_by("-last_updated", "-id")[offset: offset + count])
+    return [_from_record(r) for r in page], total, at_or_before
