@@ -1,0 +1,204 @@
+"""Report layouts for the evaluation corpus: how a ground-truth `LabReport` looks on paper.
+
+Each `Layout` is plain data (column order and titles, how flags, dates, ranges and headers are
+printed, fonts, lines); `render_pdf` draws any report in any layout with reportlab (a text-layer
+PDF) and `render_page_images` rasterises that PDF with pypdfium2 for the image degradations.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from ingestion.corpus.reports import sample_report, sex_ranges  # noqa: F401  (re-exported)
+from ingestion.labreport import LabReport, LabRow
+
+ColumnKind = Literal["name", "value", "unit", "range", "flag", "in_range", "out_of_range"]
+FlagStyle = Literal["letter", "word", "arrow"]
+
+
+@dataclass(frozen=True)
+class Column:
+    kind: ColumnKind
+    title: str
+    width: float  # share of the table width
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    columns: tuple[Column, ...]
+    flag_style: FlagStyle = "letter"
+    value_flag: str | None = None  # template for a flag printed in the value cell: "{v} {f}", "{v} ({f})"
+    header_style: Literal["inline", "stacked", "grid"] = "inline"
+    labels: dict[str, str] = field(default_factory=dict)  # header field -> printed label
+    date_format: Literal["us", "iso", "eu", "text"] = "us"
+    name_format: Literal["last_first", "first_last"] = "last_first"
+    font: str = "Helvetica"
+    font_size: float = 9.0
+    grid: bool = False  # cell borders around the results table
+    rules: bool = True  # horizontal rule under the table header
+    table_header: bool = True  # print column titles at all
+    panel_headings: bool = True
+    comments: bool = False
+    decimal_comma: bool = False
+    thousands: bool = False
+    range_dash: str = "-"
+    combined_sex_ranges: bool = False  # print "M: 13.5-17.5 F: 12.0-15.5"
+    title: str = "LABORATORY REPORT"
+    # what kind of report this layout is used for in the corpus
+    units: Literal["US", "SI"] = "US"
+    pages: int = 1
+    qualitative: bool = False
+
+    def report(self, seed: int) -> LabReport:
+        """The corpus report for this layout and seed (different layouts get different patients)."""
+        return sample_report(seed * 1000 + zlib.crc32(self.name.encode()) % 1000, units=self.units,
+                             pages=self.pages, qualitative=self.qualitative)
+
+
+def C(kind: ColumnKind, title: str, width: float) -> Column:
+    return Column(kind, title, width)
+
+
+US_LABELS = {"name": "Patient Name", "dob": "DOB", "sex": "Sex", "mrn": "MRN", "collected": "Collected",
+             "reported": "Reported", "clinician": "Ordering Physician", "accession": "Accession #"}
+
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (
+        Layout("classic", (C("name", "Test", .34), C("value", "Result", .14), C("flag", "Flag", .08),
+                           C("unit", "Units", .16), C("range", "Reference Range", .28)),
+               labels=US_LABELS),
+        Layout("hospital-grid", (C("name", "Test Name", .32), C("value", "Result", .15), C("unit", "Units", .15),
+                                 C("range", "Reference Interval", .26), C("flag", "Status", .12)),
+               header_style="grid", grid=True, font="Times-Roman", font_size=10, comments=True, flag_style="word",
+               date_format="iso", name_format="first_last",
+               labels={"name": "Name", "dob": "Date of Birth", "sex": "Gender", "mrn": "Patient ID",
+                       "collected": "Collection Date", "reported": "Report Date", "clinician": "Requested by",
+                       "accession": "Specimen No"}),
+        Layout("suffix-flags", (C("name", "Investigation", .38), C("value", "Value", .17), C("unit", "Units", .15),
+                                C("range", "Biological Reference Interval", .30)),
+               value_flag="{v} {f}", header_style="stacked", range_dash=" - ", font_size=9.5, title="TEST REPORT",
+               labels={"name": "Pt Name", "dob": "Born", "sex": "Sex", "mrn": "Hospital No",
+                       "collected": "Specimen Collected", "reported": "Report Date", "clinician": "Referring Dr",
+                       "accession": "Lab No"}, date_format="text", combined_sex_ranges=True),
+        Layout("flag-first", (C("name", "Parameter", .34), C("flag", "Abn", .07), C("value", "Result", .14),
+                              C("range", "Ref. Interval", .25), C("unit", "Unit", .20)),
+               font="Courier", font_size=8.5, panel_headings=True, comments=True, rules=False,
+               labels={"name": "Patient", "dob": "Date of Birth", "sex": "Sex", "mrn": "Patient ID",
+                       "collected": "Collected", "reported": "Reported", "clinician": "Ordering Provider",
+                       "accession": "Accession"}),
+        Layout("out-of-range-column", (C("name", "Test", .32), C("in_range", "In Range", .14),
+                                       C("out_of_range", "Out of Range", .15), C("range", "Reference Range", .24),
+                                       C("unit", "Units", .15)),
+               thousands=True, labels=US_LABELS, name_format="last_first", header_style="stacked",
+               title="Test Results"),
+        Layout("si-european", (C("name", "Analyte", .34), C("value", "Result", .14), C("flag", "", .06),
+                               C("unit", "Unit", .16), C("range", "Normal Values", .30)),
+               flag_style="arrow", font="DejaVuSans", font_size=9, decimal_comma=True, date_format="eu",
+               range_dash=" – ", units="SI", name_format="first_last", header_style="grid",
+               labels={"name": "Patient", "dob": "Date of Birth", "sex": "Sex", "mrn": "Patient ID",
+                       "collected": "Sample taken", "reported": "Validated", "clinician": "Physician",
+                       "accession": "Order No"}),
+        Layout("multipage", (C("name", "Test Name", .36), C("value", "Result", .14), C("flag", "Flag", .08),
+                             C("range", "Ref. Range", .22), C("unit", "Units", .20)),
+               pages=2, font="Helvetica", font_size=9.5, comments=True, date_format="text",
+               labels={"name": "Name", "dob": "DOB", "sex": "Gender", "mrn": "MRN", "collected": "Collection Date",
+                       "reported": "Report Date", "clinician": "Ordering Physician", "accession": "Accession"}),
+        Layout("urinalysis", (C("name", "Test", .32), C("value", "Result", .16), C("range", "Reference", .22),
+                              C("unit", "Units", .14), C("flag", "Flag", .16)),
+               qualitative=True, flag_style="word", grid=True, font="Times-Roman", font_size=10,
+               header_style="inline", date_format="iso",
+               labels={"name": "Patient Name", "dob": "Birth Date", "sex": "Sex", "mrn": "MRN",
+                       "collected": "Collected", "reported": "Resulted", "clinician": "Ordered by",
+                       "accession": "Accession No."}),
+        Layout("no-table-header", (C("name", "", .38), C("value", "", .16), C("unit", "", .16), C("range", "", .30)),
+               value_flag="{v} ({f})", table_header=False, rules=False, font="Helvetica", font_size=9,
+               name_format="first_last", labels=US_LABELS, title="Lab Results"),
+        Layout("arrows-two-column", (C("name", "Test", .36), C("value", "Result", .18), C("unit", "Units", .16),
+                                     C("range", "Normal Range", .30)),
+               value_flag="{v} {f}", flag_style="arrow", font="DejaVuSans", font_size=11, header_style="stacked",
+               range_dash=" - ", qualitative=True, date_format="us",
+               labels={"name": "Patient", "dob": "DOB", "sex": "Sex", "mrn": "MRN", "collected": "Collected",
+                       "reported": "Reported", "clinician": "Physician", "accession": "Accession"}),
+    )
+}
+
+
+FLAG_WORDS = {"H": "HIGH", "L": "LOW", "HH": "CRIT HIGH", "LL": "CRIT LOW", "A": "ABNORMAL", "N": "NORMAL"}
+FLAG_ARROWS = {"H": "↑", "L": "↓", "HH": "↑↑", "LL": "↓↓", "A": "*", "N": ""}
+
+
+def flag_text(flag: str | None, layout: Layout) -> str:
+    if not flag:
+        return ""
+    if layout.flag_style == "word":
+        return FLAG_WORDS[flag]
+    if layout.flag_style == "arrow":
+        return FLAG_ARROWS[flag]
+    return flag
+
+
+def number_text(value: Decimal, layout: Layout) -> str:
+    text = f"{value:,}" if layout.thousands and abs(value) >= 1000 else str(value)
+    if layout.decimal_comma:
+        text = text.replace(",", " ").replace(".", ",")
+    return text
+
+
+def value_text(row: LabRow, layout: Layout) -> str:
+    if row.value is None:
+        return row.value_text or ""
+    return f"{row.comparator or ''}{number_text(row.value, layout)}"
+
+
+def range_cell(row: LabRow, layout: Layout) -> str:
+    rr = row.reference_range
+    if rr is None:
+        return ""
+    if rr.low is None and rr.high is None:
+        return rr.text or ""
+    both = sex_ranges(row) if layout.combined_sex_ranges else None
+    if both:
+        (ml, mh), (fl, fh) = both
+        d = layout.range_dash
+        return f"M: {number_text(ml, layout)}{d}{number_text(mh, layout)} F: {number_text(fl, layout)}{d}{number_text(fh, layout)}"
+    if rr.low is not None and rr.high is not None:
+        return f"{number_text(rr.low, layout)}{layout.range_dash}{number_text(rr.high, layout)}"
+    if rr.high is not None:
+        return f"< {number_text(rr.high, layout)}" if layout.range_dash != "-" else f"<{number_text(rr.high, layout)}"
+    return f"> {number_text(rr.low, layout)}" if layout.range_dash != "-" else f">={number_text(rr.low, layout)}"
+
+
+def cells(row: LabRow, layout: Layout) -> dict[str, str]:
+    """The printed text of each column for one result row."""
+    value = value_text(row, layout)
+    flag = flag_text(row.flag, layout)
+    if layout.value_flag and flag:
+        value = layout.value_flag.format(v=value, f=flag)
+    out = {"name": row.printed_name, "value": value, "unit": row.printed_unit or "", "range": range_cell(row, layout),
+           "flag": flag}
+    abnormal = bool(row.flag) and row.flag != "N"
+    out["in_range"] = "" if abnormal else value
+    # placement says "abnormal"; only critical values also carry their letter, as labs print them
+    out["out_of_range"] = (f"{value} {row.flag}" if row.flag in ("HH", "LL") and not layout.value_flag else value) if abnormal else ""
+    return out
+
+
+def render_pdf(report: LabReport, layout: Layout) -> bytes:
+    from ingestion.corpus.render import draw_report
+
+    return draw_report(report, layout)
+
+
+def render_page_images(report: LabReport, layout: Layout, dpi: int = 300):
+    """The report's pages as RGB PIL images, rasterised from the text-layer PDF."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(render_pdf(report, layout))
+    try:
+        return [pdf[i].render(scale=dpi / 72).to_pil().convert("RGB") for i in range(len(pdf))]
+    finally:
+        pdf.close()

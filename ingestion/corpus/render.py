@@ -1,0 +1,237 @@
+"""Drawing a report in a layout with reportlab: a letter-size, text-layer PDF.
+
+Page 1 carries the lab and patient header; later pages a one-line patient reminder and the
+repeated table header, the way lab information systems print long reports.
+"""
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from io import BytesIO
+
+from reportlab.lib.pagesizes import letter
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas
+
+from ingestion.corpus.layouts import Layout, cells
+from ingestion.labreport import LabReport
+
+PAGE_W, PAGE_H = letter
+MARGIN = 42
+BOTTOM = 70  # space kept for the footer
+FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
+STANDARD = {
+    "Helvetica": ("Helvetica", "Helvetica-Bold", "Helvetica-Oblique"),
+    "Times-Roman": ("Times-Roman", "Times-Bold", "Times-Italic"),
+    "Courier": ("Courier", "Courier-Bold", "Courier-Oblique"),
+}
+
+
+def _fonts(name: str) -> tuple[str, str, str]:
+    if name in STANDARD:
+        return STANDARD[name]
+    files = {name: f"{name}.ttf", f"{name}-Bold": f"{name}-Bold.ttf", f"{name}-Oblique": f"{name}-Oblique.ttf"}
+    for font, file in files.items():
+        if font in pdfmetrics.getRegisteredFontNames():
+            continue
+        path = next((os.path.join(d, file) for d in FONT_DIRS if os.path.exists(os.path.join(d, file))), None)
+        if path is None:
+            raise RuntimeError(f"font {file} not found (install fonts-dejavu-core)")
+        pdfmetrics.registerFont(TTFont(font, path))
+    return tuple(files)  # type: ignore[return-value]
+
+
+def format_date(iso: str, layout: Layout, *, with_time: bool) -> str:
+    moment = datetime.fromisoformat(iso) if "T" in iso else datetime.combine(date.fromisoformat(iso), datetime.min.time())
+    fmt = {"us": "%m/%d/%Y", "iso": "%Y-%m-%d", "eu": "%d.%m.%Y", "text": "%d %b %Y"}[layout.date_format]
+    return moment.strftime(fmt + (" %H:%M" if with_time else ""))
+
+
+def patient_name(report: LabReport, layout: Layout) -> str:
+    p = report.patient
+    if layout.name_format == "last_first":
+        return f"{p.family.upper()}, {' '.join(p.given).upper()}"
+    return f"{' '.join(p.given)} {p.family}"
+
+
+def header_fields(report: LabReport, layout: Layout) -> list[tuple[str, str]]:
+    p = report.patient
+    sex = {"male": "Male", "female": "Female"}[p.sex]
+    if layout.header_style == "stacked":
+        sex = sex[0]
+    values = {
+        "name": patient_name(report, layout),
+        "dob": format_date(p.birth_date, layout, with_time=False),
+        "sex": sex,
+        "mrn": p.identifier,
+        "collected": format_date(report.collected, layout, with_time=True),
+        "reported": format_date(report.reported, layout, with_time=True),
+        "clinician": f"Dr. {report.ordering_clinician}" if layout.name_format == "first_last" else
+        _last_first(report.ordering_clinician),
+        "accession": report.accession,
+    }
+    return [(layout.labels.get(key, key), values[key]) for key in
+            ("name", "dob", "sex", "mrn", "collected", "reported", "clinician", "accession")]
+
+
+def _last_first(name: str) -> str:
+    first, _, last = name.rpartition(" ")
+    return f"{last}, {first} MD"
+
+
+def table_items(report: LabReport, layout: Layout) -> list[tuple[str, object]]:
+    items: list[tuple[str, object]] = []
+    panel = None
+    for row in report.rows:
+        if layout.panel_headings and row.panel != panel:
+            items.append(("panel", row.panel))
+        panel = row.panel
+        items.append(("row", cells(row, layout)))
+        if layout.comments and row.comment:
+            items.append(("comment", row.comment))
+    return items
+
+
+class _Drawer:
+    def __init__(self, c: canvas.Canvas, report: LabReport, layout: Layout, total_pages: int):
+        self.c, self.report, self.layout, self.total = c, report, layout, total_pages
+        self.regular, self.bold, self.italic = _fonts(layout.font)
+        self.size = layout.font_size
+        self.lh = layout.font_size * 1.75
+        self.width = PAGE_W - 2 * MARGIN
+        xs, x = [], MARGIN
+        for col in layout.columns:
+            xs.append(x)
+            x += col.width * self.width
+        self.xs = xs + [MARGIN + self.width]
+        self.page = 0
+
+    def text(self, x, y, s, font=None, size=None):
+        self.c.setFont(font or self.regular, size or self.size)
+        self.c.drawString(x, y, s)
+
+    def new_page(self) -> float:
+        if self.page:
+            self.footer(last=False)
+            self.c.showPage()
+        self.page += 1
+        y = self.first_header() if self.page == 1 else self.short_header()
+        return self.table_header(y)
+
+    def first_header(self) -> float:
+        r, lay = self.report, self.layout
+        y = PAGE_H - MARGIN - 6
+        self.text(MARGIN, y, r.lab_name, self.bold, 14)
+        self.text(MARGIN, y - 13, "1200 Medical Center Drive, Suite 100  ·  Tel (555) 010-2000".replace("·", "|"),
+                  size=7.5)
+        self.c.setFont(self.bold, 12)
+        self.c.drawRightString(PAGE_W - MARGIN, y, lay.title)
+        y -= 40
+        fields = header_fields(r, lay)
+        if lay.header_style == "inline":
+            for i, (label, value) in enumerate(fields):
+                x = MARGIN + (i // 4) * (self.width / 2)
+                yy = y - (i % 4) * (self.size + 5)
+                self.text(x, yy, f"{label}:", self.bold)
+                self.text(x + self.c.stringWidth(f"{label}: ", self.bold, self.size) + 2, yy, value)
+            y -= 4 * (self.size + 5) + 8
+        elif lay.header_style == "stacked":
+            col = self.width / 4
+            for i, (label, value) in enumerate(fields):
+                x = MARGIN + (i % 4) * col
+                yy = y - (i // 4) * (2 * self.size + 14)
+                self.text(x, yy, label.upper(), self.regular, self.size - 1.5)
+                self.text(x, yy - self.size - 3, value, self.bold)
+            y -= 2 * (2 * self.size + 14) + 4
+        else:  # key-value grid, labels without colons
+            row_h = self.size + 8
+            widths = (0.18, 0.32, 0.18, 0.32)
+            for i in range(4):
+                yy = y - i * row_h
+                x = MARGIN
+                for j, (label, value) in enumerate((fields[i], fields[i + 4])):
+                    self.c.rect(x, yy - 4, widths[2 * j] * self.width, row_h, stroke=1, fill=0)
+                    self.text(x + 3, yy, label, self.bold)
+                    x += widths[2 * j] * self.width
+                    self.c.rect(x, yy - 4, widths[2 * j + 1] * self.width, row_h, stroke=1, fill=0)
+                    self.text(x + 3, yy, value)
+                    x += widths[2 * j + 1] * self.width
+            y -= 4 * row_h + 10
+        return y - 6
+
+    def short_header(self) -> float:
+        name, dob, _, mrn = header_fields(self.report, self.layout)[:4]
+        y = PAGE_H - MARGIN - 6
+        self.text(MARGIN, y, f"{name[0]}: {name[1]}    {mrn[0]}: {mrn[1]}    {dob[0]}: {dob[1]}    (continued)",
+                  size=self.size - 0.5)
+        return y - 26
+
+    def table_header(self, y: float) -> float:
+        lay = self.layout
+        if not lay.table_header:
+            return y - 4
+        for x, col in zip(self.xs, lay.columns):
+            self.text(x + 3, y, col.title, self.bold)
+        if lay.grid:
+            self._grid_row(y)
+        elif lay.rules:
+            self.c.line(MARGIN, y - 5, MARGIN + self.width, y - 5)
+        return y - self.lh
+
+    def _grid_row(self, y: float) -> None:
+        top, h = y + self.size + 1, self.lh
+        for x0, x1 in zip(self.xs, self.xs[1:]):
+            self.c.rect(x0, top - h, x1 - x0, h, stroke=1, fill=0)
+
+    def item(self, y: float, kind: str, content) -> float:
+        lay = self.layout
+        if kind == "panel":
+            self.text(MARGIN + 3, y, content, self.bold, self.size + 0.5)
+            return y - self.lh
+        if kind == "comment":
+            self.text(MARGIN + 15, y + 3, content, self.italic, self.size - 1)
+            return y - self.lh * 0.8
+        for x, col in zip(self.xs, lay.columns):
+            if content[col.kind]:
+                self.text(x + 3, y, content[col.kind])
+        if lay.grid:
+            self._grid_row(y)
+        return y - self.lh
+
+    def footer(self, *, last: bool) -> None:
+        c = self.c
+        c.setFont(self.regular, 7.5)
+        c.drawString(MARGIN, 40, f"{self.report.lab_name}  |  CLIA 05D2094567  |  Printed {format_date(self.report.reported, self.layout, with_time=True)}")
+        c.drawRightString(PAGE_W - MARGIN, 40, f"Page {self.page} of {self.total}")
+
+    def end(self, y: float) -> None:
+        self.c.setFont(self.regular, self.size)
+        self.c.drawCentredString(PAGE_W / 2, y - 10, "*** End of Report ***")
+        self.c.setFont(self.italic, self.size - 1)
+        self.c.drawString(MARGIN, y - 30, "Electronically verified by: Laboratory Director. Results relate only to the sample tested.")
+        self.footer(last=True)
+        self.c.showPage()
+
+
+def _draw(c: canvas.Canvas, report: LabReport, layout: Layout, total_pages: int) -> int:
+    d = _Drawer(c, report, layout, total_pages)
+    y = d.new_page()
+    for kind, content in table_items(report, layout):
+        if y < BOTTOM + d.lh:
+            y = d.new_page()
+        y = d.item(y, kind, content)
+    if y < BOTTOM + 40:
+        y = d.new_page()
+    d.end(y)
+    return d.page
+
+
+def draw_report(report: LabReport, layout: Layout) -> bytes:
+    pages = _draw(canvas.Canvas(BytesIO(), pagesize=letter), report, layout, 0)
+    buf = BytesIO()
+    c = canvas.Canvas(buf, pagesize=letter, invariant=1)
+    c.setTitle("Laboratory report")
+    _draw(c, report, layout, pages)
+    c.save()
+    return buf.getvalue()
