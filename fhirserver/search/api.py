@@ -12,6 +12,16 @@ from fhirserver.storage.models import ResourceRecord
 
 def index_resource(record: ResourceRecord) -> None:
     """(Re)write the index rows of `record` (its current content); delete them when deleted."""
+    from .indexer import index_records
+
+    index_records([record])
+
+
+def index_resources(records: list[ResourceRecord]) -> None:
+    """`index_resource` for many records at once (one INSERT per index table): for transactions."""
+    from .indexer import index_records
+
+    index_records(records)
 
 
 def match_records(resource_type: str, query: list[tuple[str, str]]) -> list[ResourceRecord]:

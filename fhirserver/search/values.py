@@ -48,11 +48,13 @@ def split_or(text: str) -> list[str]:
     return parts
 
 
-def normalize_text(text: str) -> str:
+def normalize_text(text: str, limit: int | None = TEXT_LENGTH) -> str:
     """Case- and accent-insensitive form used for string matching."""
+    if text.isascii():
+        return " ".join(text.lower().split())[:limit]
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().split())[:TEXT_LENGTH]
+    return " ".join(stripped.casefold().split())[:limit]
 
 
 def split_prefix(value: str, *, name: str) -> tuple[str, str]:

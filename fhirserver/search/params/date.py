@@ -1,0 +1,82 @@
+"""date parameters. Stored values (date, dateTime, instant, Period, Timing) and searched values are
+both ranges [low, high]; prefixes compare them as R4 3.1.1.4.2 says (`2026-05` is the whole month)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from django.db.models import Q
+
+from fhirserver.core.errors import bad_request
+
+from ..models import DateIndex
+from ..values import MAX_DATETIME, MIN_DATETIME, date_range, search_date_range, split_prefix
+
+model = DateIndex
+MODIFIERS = (None,)
+
+
+def _ranges(value) -> list[tuple[datetime, datetime]]:
+    if isinstance(value, str):
+        found = date_range(value)
+        return [found] if found else []
+    if not isinstance(value, dict):
+        return []
+    if "start" in value or "end" in value:  # Period: open ends are unbounded
+        start = date_range(value["start"]) if isinstance(value.get("start"), str) else None
+        end = date_range(value["end"]) if isinstance(value.get("end"), str) else None
+        return [(start[0] if start else MIN_DATETIME, end[1] if end else MAX_DATETIME)]
+    out = []
+    if "event" in value or "repeat" in value:  # Timing
+        for event in value.get("event", []):
+            out += _ranges(event)
+        bounds = value.get("repeat", {}).get("boundsPeriod")
+        if bounds:
+            out += _ranges(bounds)
+    return out
+
+
+def extract(values: list) -> list[dict]:
+    rows = []
+    for value in values:
+        for low, high in _ranges(value):
+            rows.append({"low": low, "high": high})
+    return rows
+
+
+def compare(prefix: str, low: datetime, high: datetime, low_field: str, high_field: str) -> Q:
+    """Target range [low_field, high_field] against search range [low, high] under `prefix`."""
+    contained = Q(**{f"{low_field}__gte": low, f"{high_field}__lte": high})
+    if prefix == "eq":
+        return contained
+    if prefix == "ne":
+        return ~contained
+    if prefix == "gt":
+        return Q(**{f"{high_field}__gt": high})
+    if prefix == "lt":
+        return Q(**{f"{low_field}__lt": low})
+    if prefix == "ge":
+        return Q(**{f"{high_field}__gt": high}) | contained
+    if prefix == "le":
+        return Q(**{f"{low_field}__lt": low}) | contained
+    if prefix == "sa":
+        return Q(**{f"{low_field}__gt": high})
+    if prefix == "eb":
+        return Q(**{f"{high_field}__lt": low})
+    # ap: overlaps the search range widened by 10% of its distance from now (at least a day)
+    now = datetime.now(timezone.utc)
+    gap = max(abs(now - low), abs(now - high)) * 0.1
+    slack = max(gap, timedelta(days=1))
+    return Q(**{f"{low_field}__lte": min(high + slack, MAX_DATETIME), f"{high_field}__gte": max(low - slack, MIN_DATETIME)})
+
+
+def parse(name: str, value: str) -> tuple[str, datetime, datetime]:
+    prefix, text = split_prefix(value, name=name)
+    low, high = search_date_range(text, name=name)
+    return prefix, low, high
+
+
+def condition(name: str, value: str, modifier: str | None) -> Q:
+    if modifier not in MODIFIERS:
+        raise bad_request(f"Modifier :{modifier} is not supported on date parameter {name}", code="SEARCH_BAD_MODIFIER")
+    prefix, low, high = parse(name, value)
+    return Q(name=name) & compare(prefix, low, high, "low", "high")

@@ -1,0 +1,52 @@
+"""string parameters: case- and accent-insensitive prefix by default, `:exact`, `:contains`."""
+from __future__ import annotations
+
+from django.db.models import Q
+
+from fhirserver.core.errors import bad_request
+
+from ..models import StringIndex
+from ..values import TEXT_LENGTH, normalize_text, split_escaped
+
+model = StringIndex
+MODIFIERS = (None, "exact", "contains")
+NAME_PARTS = ("text", "family", "given", "prefix", "suffix")
+ADDRESS_PARTS = ("text", "line", "city", "district", "state", "postalCode", "country")
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        out: list[str] = []
+        for key in NAME_PARTS + ADDRESS_PARTS + ("display", "value"):
+            part = value.get(key)
+            if isinstance(part, str):
+                out.append(part)
+            elif isinstance(part, list):
+                out.extend(p for p in part if isinstance(p, str))
+        return out
+    return []
+
+
+def extract(values: list) -> list[dict]:
+    rows, seen = [], set()
+    for value in values:
+        for text in _strings(value):
+            norm = normalize_text(text)
+            if norm and (norm, text) not in seen:
+                seen.add((norm, text))
+                rows.append({"value": norm, "exact": text[:TEXT_LENGTH]})
+    return rows
+
+
+def condition(name: str, value: str, modifier: str | None) -> Q:
+    if modifier not in MODIFIERS:
+        raise bad_request(f"Modifier :{modifier} is not supported on string parameter {name}", code="SEARCH_BAD_MODIFIER")
+    text = "".join(split_escaped(value, ","))
+    if modifier == "exact":
+        return Q(name=name, exact=text[:TEXT_LENGTH])
+    norm = normalize_text(text)
+    if modifier == "contains":
+        return Q(name=name, value__contains=norm)
+    return Q(name=name, value__startswith=norm)

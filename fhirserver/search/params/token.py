@@ -1,0 +1,127 @@
+"""token parameters: `code`, `system|code`, `|code`, `system|`; `:text`, `:not`, `:of-type`,
+`:in`/`:not-in` (ValueSets stored on this server or shipped with R4), booleans and identifiers."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from django.db.models import Q
+
+from fhirserver.core.errors import bad_request
+
+from ..models import TokenIndex
+from ..paths import DEFINITIONS
+from ..values import TEXT_LENGTH, normalize_text, split_escaped
+
+model = TokenIndex
+MODIFIERS = (None, "text", "not", "of-type", "in", "not-in", "below", "above")
+CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
+OF_TYPE = ":of-type"
+
+
+def _row(system, code, text="") -> dict:
+    return {"system": (system or "")[:TEXT_LENGTH], "code": str(code or "")[:TEXT_LENGTH], "text": normalize_text(text or "")}
+
+
+def extract(values: list) -> list[dict]:
+    """Rows for Coding, CodeableConcept, Identifier, ContactPoint, code/string/id, boolean.
+
+    Identifier types also give `name:of-type` rows (system = type system, code = "type|value").
+    """
+    rows: list[dict] = []
+    for v in values:
+        if isinstance(v, bool):
+            rows.append(_row("", "true" if v else "false"))
+        elif isinstance(v, (str, int)):
+            rows.append(_row("", v))
+        elif not isinstance(v, dict):
+            continue
+        elif "coding" in v or ("text" in v and "value" not in v and "code" not in v):
+            for coding in v.get("coding", []):
+                if coding.get("code") or coding.get("system"):
+                    rows.append(_row(coding.get("system"), coding.get("code"), coding.get("display") or v.get("text")))
+            if v.get("text"):
+                rows.append(_row("", "", v["text"]))
+        elif "code" in v or ("system" in v and "value" not in v):
+            rows.append(_row(v.get("system"), v.get("code"), v.get("display") or v.get("unit")))
+        elif "value" in v and isinstance(v["value"], (str, int)):
+            if v.get("system") in CONTACT_SYSTEMS:
+                rows.append(_row("", v["value"]))
+                continue
+            type_ = v.get("type") or {}
+            rows.append(_row(v.get("system"), v["value"], type_.get("text")))
+            for coding in type_.get("coding", []):
+                row = _row(coding.get("system"), f"{coding.get('code', '')}|{v['value']}")
+                row["name_suffix"] = OF_TYPE
+                rows.append(row)
+    return rows
+
+
+def token_q(value: str, *, system_field: str = "system", code_field: str = "code", name: str = "") -> Q:
+    """`code`, `system|code`, `|code`, `system|` as a Q on (system_field, code_field)."""
+    parts = split_escaped(value, "|")
+    if len(parts) == 1:
+        return Q(**{code_field: parts[0][:TEXT_LENGTH]})
+    if len(parts) != 2:
+        raise bad_request(f"'{value}' is not a token (parameter {name})", code="SEARCH_BAD_TOKEN")
+    system, code = parts
+    if not code:
+        return Q(**{system_field: system})
+    return Q(**{system_field: system, code_field: code[:TEXT_LENGTH]})
+
+
+def condition(name: str, value: str, modifier: str | None) -> Q:
+    """A Q over TokenIndex for one value; `:not` and `:not-in` are negated by the compiler."""
+    if modifier not in MODIFIERS:
+        raise bad_request(f"Modifier :{modifier} is not supported on token parameter {name}", code="SEARCH_BAD_MODIFIER")
+    if modifier == "text":
+        return Q(name=name, text__contains=normalize_text("".join(split_escaped(value, ","))))
+    if modifier == "of-type":
+        parts = split_escaped(value, "|")
+        if len(parts) != 3 or not all(parts):
+            raise bad_request(f"{name}:of-type needs system|code|value, got '{value}'", code="SEARCH_BAD_TOKEN")
+        return Q(name=name + OF_TYPE, system=parts[0], code=f"{parts[1]}|{parts[2]}"[:TEXT_LENGTH])
+    if modifier in ("in", "not-in"):
+        return Q(name=name) & valueset_q("".join(split_escaped(value, ",")))
+    return Q(name=name) & token_q(value, name=name)
+
+
+def valueset_q(url: str) -> Q:
+    codes = expand_valueset(url)
+    if codes is None:
+        raise bad_request(f"ValueSet '{url}' is not known to this server", code="SEARCH_UNKNOWN_VALUESET", issue_code="not-supported")
+    by_system: dict[str, list[str]] = {}
+    for system, code in codes:
+        by_system.setdefault(system, []).append(code)
+    q = Q(pk__in=[])
+    for system, system_codes in by_system.items():
+        q |= Q(system=system, code__in=system_codes)
+    return q
+
+
+def expand_valueset(url: str) -> list[tuple[str, str]] | None:
+    """Codes of a ValueSet: one stored on this server (expansion or enumerated compose), else R4's own."""
+    from fhirserver.storage.models import ResourceRecord
+
+    for record in ResourceRecord.objects.filter(resource_type="ValueSet", deleted=False, content__url=url)[:1]:
+        codes = _enumerate(record.content)
+        if codes is not None:
+            return codes
+    shipped = _shipped_valuesets().get(url.split("|")[0])
+    return [tuple(c) for c in shipped] if shipped is not None else None
+
+
+def _enumerate(valueset: dict) -> list[tuple[str, str]] | None:
+    contains = valueset.get("expansion", {}).get("contains")
+    if contains:
+        return [(c.get("system", ""), c["code"]) for c in contains if c.get("code")]
+    includes = valueset.get("compose", {}).get("include", [])
+    codes = [(inc.get("system", ""), c["code"]) for inc in includes for c in inc.get("concept", [])]
+    if includes and all(inc.get("concept") for inc in includes):
+        return codes
+    return _shipped_valuesets().get(valueset.get("url")) and [tuple(c) for c in _shipped_valuesets()[valueset["url"]]]
+
+
+@lru_cache(maxsize=1)
+def _shipped_valuesets() -> dict[str, list[list[str]]]:
+    return json.loads((DEFINITIONS / "valuesets.json").read_text())
