@@ -34,8 +34,12 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
     try:
         query = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
         format_param = next((v for k, v in query if k == "_format"), None)
-        media_type = response_media_type(format_param, request.META.get("HTTP_ACCEPT"))
         fhir_request = build_request(request, path, query)
+        try:
+            media_type = response_media_type(format_param, request.META.get("HTTP_ACCEPT"))
+        except FhirError:
+            if not _is_binary_read(fhir_request):  # a Binary may be asked for in its own media type
+                raise
         authenticate = _authenticator()
         if authenticate is not None:
             fhir_request.access = authenticate(request, fhir_request)
@@ -111,9 +115,13 @@ def render(request: HttpRequest, fhir_request: FhirRequest, response: FhirRespon
     return http
 
 
+def _is_binary_read(fhir_request: FhirRequest) -> bool:
+    return fhir_request.resource_type == "Binary" and fhir_request.kind in ("instance", "vread") and fhir_request.method == "GET"
+
+
 def _wants_raw_binary(request: HttpRequest, fhir_request: FhirRequest, resource: dict) -> bool:
     """A read of a Binary answers in the Binary's own media type unless FHIR is asked for."""
-    if resource.get("resourceType") != "Binary" or fhir_request.kind not in ("instance", "vread") or "contentType" not in resource:
+    if resource.get("resourceType") != "Binary" or not _is_binary_read(fhir_request) or "contentType" not in resource:
         return False
     accept = request.META.get("HTTP_ACCEPT", "")
     if any(k == "_format" for k, _ in parse_qsl(request.META.get("QUERY_STRING", ""))):

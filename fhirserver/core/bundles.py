@@ -19,22 +19,26 @@ from fhirserver.core.errors import FhirError, bad_request
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.search import api as search_api
 from fhirserver.storage import repository
-from resources.validation import validate_resource
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content", 304: "304 Not Modified"}
 
 
 def process(request: FhirRequest) -> FhirResponse:
-    bundle = validate_resource(request.body, expected_type="Bundle") if request.body is not None else None
-    if bundle is None:
-        raise bad_request("POST to the base URL takes a transaction or batch Bundle", code="NO_BUNDLE")
+    # Only the Bundle's shell is checked here: each entry's resource is validated by the handler
+    # that processes it, so its errors name the entry (and nothing is validated twice).
+    bundle = request.body
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise bad_request("POST to the base URL takes a transaction or batch Bundle", code="NO_BUNDLE", expression=["Bundle"])
     kind = bundle.get("type")
     if kind not in ("transaction", "batch"):
         raise bad_request(f"Bundle.type must be 'transaction' or 'batch', not '{kind}'", code="BUNDLE_TYPE", expression=["Bundle.type"])
     entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise bad_request("Bundle.entry must be an array", code="BUNDLE_SHAPE", expression=["Bundle.entry"])
     for index, entry in enumerate(entries):
-        req = entry.get("request") or {}
+        req = entry.get("request") if isinstance(entry, dict) else None
+        req = req if isinstance(req, dict) else {}
         if not req.get("method") or not req.get("url"):
             raise bad_request(f"Bundle.entry[{index}] has no request.method and request.url", code="ENTRY_NO_REQUEST",
                               expression=[f"Bundle.entry[{index}].request"])
@@ -151,6 +155,8 @@ def _run_entry(request: FhirRequest, entry: dict, *, assigned_id: str | None = N
     req = entry["request"]
     sub = router.request_for_url(req["method"], req["url"], request.base_url, access=request.access, user=request.user)
     resource = entry.get("resource")
+    if req["method"].upper() == "PUT" and sub.id and isinstance(resource, dict) and "id" not in resource:
+        resource = dict(resource, id=sub.id)  # the entry's URL already names it; clients often omit it
     sub.body = resource
     sub.content_type = "application/fhir+json"
     if req["method"].upper() == "PATCH" and isinstance(resource, dict) and resource.get("resourceType") == "Binary":

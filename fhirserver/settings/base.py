@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
+(BASE_DIR / "var").mkdir(exist_ok=True)  # SQLite database, models, job files
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -107,15 +108,16 @@ LOGGING = {
 
 # $digitize (ingestion): limits, workers and the job backend. Celery is used when a broker is set.
 INGESTION = {
-    "MAX_UPLOAD_BYTES": int(os.environ.get("INGESTION_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
+    # Read by ingestion.reader.config as well: one dict for the whole pipeline.
+    "MAX_FILE_BYTES": int(os.environ.get("INGESTION_MAX_FILE_BYTES", str(20 * 1024 * 1024))),  # larger -> 413
     "MAX_PAGES": int(os.environ.get("INGESTION_MAX_PAGES", "20")),
-    "WORKERS": int(os.environ.get("INGESTION_WORKERS", "2")),  # reader processes and job threads
-    "ENGINE": os.environ.get("INGESTION_ENGINE", "") or None,  # OCR engine name; None: the reader's default
+    "OCR_ENGINE": os.environ.get("OCR_ENGINE", "onnxruntime"),
+    "WORKERS": int(os.environ.get("INGESTION_WORKERS", "2")),  # reader processes and job threads of the in-process pool
     "MAX_ATTEMPTS": int(os.environ.get("INGESTION_MAX_ATTEMPTS", "3")),
-    "STALE_AFTER_SECONDS": int(os.environ.get("INGESTION_STALE_AFTER_SECONDS", "900")),  # a running job with no heartbeat this long is retried
+    "STALE_AFTER_SECONDS": int(os.environ.get("INGESTION_STALE_AFTER_SECONDS", "600")),  # running, no heartbeat: retried
     "SYNC_TIMEOUT_SECONDS": int(os.environ.get("INGESTION_SYNC_TIMEOUT_SECONDS", "300")),
 }
 # Base64 in a Parameters body is 4/3 of the file: let such bodies through to the operation's own limit.
-DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION["MAX_UPLOAD_BYTES"] * 3 // 2 + 65536
+DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION["MAX_FILE_BYTES"] * 3 // 2 + 65536
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None

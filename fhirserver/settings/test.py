@@ -4,3 +4,11 @@ from .base import LOGGING
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING["loggers"]["fhirserver.request"]["level"] = "WARNING"
+
+# A file, not SQLite's shared-cache memory database: it behaves like the embedded default
+# (WAL, busy timeout) when tests run concurrent requests.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    import os
+
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405

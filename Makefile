@@ -1,0 +1,55 @@
+# Everything a fresh machine needs: `make run` (serve with demo data) and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_URL := postgres://postgres@127.0.0.1:5432/test
+# PostgreSQL when reachable (and DATABASE_URL not set), SQLite otherwise.
+TEST_DATABASE_URL = $(or $(DATABASE_URL),$(shell $(PY) -c "import socket;s=socket.socket();s.settimeout(1);print('$(PG_URL)' if s.connect_ex(('127.0.0.1',5432))==0 else '')" 2>/dev/null))
+
+.PHONY: install system-deps models migrate demo run serve test bench eval eval-ocr clean
+
+install: .venv/.installed models
+
+.venv/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+# OS packages: Tesseract (the OCR baseline in evaluations) and Chromium for the browser tests.
+system-deps:
+	@command -v tesseract >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ( (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr chromium chromium-driver >/dev/null )
+
+# PP-OCR model folders, built from the weights that ship inside the rapidocr wheels.
+models: .venv/.installed
+	$(PY) -m ingestion.reader.install_models
+
+migrate: install
+	$(PY) manage.py migrate --noinput -v0
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+run: demo
+	@$(PY) manage.py run_banner --host $(HOST) --port $(PORT)
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+serve: migrate
+	DJANGO_SETTINGS_MODULE=fhirserver.settings.production .venv/bin/gunicorn fhirserver.wsgi -b $(HOST):$(PORT) -w $${WORKERS:-2} --access-logfile -
+
+test: install system-deps
+	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	DATABASE_URL="$(or $(DATABASE_URL),$(PG_URL))" $(PY) benchmarks/run_all.py
+
+eval: install
+	$(PY) manage.py lab_eval $(EVAL_ARGS)
+
+eval-ocr: install system-deps
+	$(PY) manage.py ocr_eval $(EVAL_ARGS)
+
+clean:
+	rm -rf var/db.sqlite3 var/jobs

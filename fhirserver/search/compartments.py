@@ -1,0 +1,64 @@
+"""Compartments (R4 CompartmentDefinitions): which resources belong to Patient/123, Encounter/9...
+
+Used by compartment search (`GET /fhir/Patient/123/Observation`), `Patient/$everything` and the
+security layer (`in_patient_compartment` on the read path, `compartment_q` on search).
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from django.db.models import Q
+
+from .models import ReferenceIndex
+from .params import reference
+from .paths import DEFINITIONS
+from .registry import get_param
+
+
+@lru_cache(maxsize=1)
+def _definitions() -> dict[str, dict[str, list[str]]]:
+    return json.loads((DEFINITIONS / "compartments.json").read_text())
+
+
+def compartment_params(compartment_type: str, resource_type: str) -> list[str]:
+    """Reference parameters of `resource_type` that put it in a `compartment_type` compartment."""
+    return [p for p in _definitions().get(compartment_type, {}).get(resource_type, []) if p != "{def}"]
+
+
+def compartment_types(compartment_type: str) -> list[str]:
+    """Resource types that can be in a compartment of `compartment_type` (the owner type included)."""
+    return sorted(set(_definitions().get(compartment_type, {})) | {compartment_type})
+
+
+def compartment_q(compartment_type: str, compartment_id: str, resource_type: str) -> Q:
+    """Q over ResourceRecord: records of `resource_type` in compartment `compartment_type/compartment_id`."""
+    params = compartment_params(compartment_type, resource_type)
+    q = Q(pk__in=[])
+    if params:
+        rows = ReferenceIndex.objects.filter(
+            resource_type=resource_type, name__in=params, target_type=compartment_type, target_id=compartment_id
+        ).values("record_id")
+        q = Q(id__in=rows)
+    if resource_type == compartment_type:
+        q |= Q(logical_id=compartment_id)
+    return q
+
+
+def in_compartment(compartment_type: str, compartment_id: str, resource_type: str, content: dict) -> bool:
+    """Whether a resource (as JSON) is in the compartment, computed from its content alone."""
+    if resource_type == compartment_type and content.get("id") == compartment_id:
+        return True
+    for name in compartment_params(compartment_type, resource_type):
+        param = get_param(resource_type, name)
+        if param is None or param.type != "reference" or not param.expression:
+            continue
+        for row in reference.extract(param.extractor(resource_type)(content)):
+            if row["target_type"] == compartment_type and row["target_id"] == compartment_id:
+                return True
+    return False
+
+
+def in_patient_compartment(resource_type: str, content: dict, patient_id: str) -> bool:
+    """True when the resource is Patient/`patient_id` or in that patient's compartment (R4 definition)."""
+    return in_compartment("Patient", patient_id, resource_type, content)

@@ -1,0 +1,48 @@
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_is_what_ci_asked_for(django_db_setup, django_db_blocker):
+    """CI sets REQUIRE_POSTGRES: a run that silently fell back to SQLite must fail."""
+    if os.environ.get("REQUIRE_POSTGRES"):
+        from django.db import connection
+
+        assert connection.vendor == "postgresql", f"CI must run on PostgreSQL, not {connection.vendor}"
+
+
+@pytest.fixture
+def fhir(client):
+    """Django's test client speaking FHIR JSON."""
+    return FhirClient(client)
+
+
+class FhirClient:
+    def __init__(self, client):
+        self.client = client
+
+    def _send(self, method, path, body=None, content_type="application/fhir+json", **headers):
+        import json
+
+        kwargs = {}
+        if body is not None:
+            kwargs["data"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+            kwargs["content_type"] = content_type
+        extra = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+        return getattr(self.client, method)(path if path.startswith("/") else f"/fhir/{path}", **kwargs, **extra)
+
+    def get(self, path, **headers):
+        return self._send("get", path, **headers)
+
+    def post(self, path, body=None, **headers):
+        return self._send("post", path, body, **headers)
+
+    def put(self, path, body=None, **headers):
+        return self._send("put", path, body, **headers)
+
+    def patch(self, path, body=None, **headers):
+        return self._send("patch", path, body, **headers)
+
+    def delete(self, path, **headers):
+        return self._send("delete", path, **headers)
