@@ -30,7 +30,8 @@ def _media_ranges(header: str) -> list[tuple[str, dict[str, str], float]]:
 def response_media_type(format_param: str | None, accept: str | None) -> str:
     """The media type to answer with, or FhirError 406 when we can't serve what is asked."""
     if format_param:
-        chosen = format_param.split(";")[0].strip().lower()
+        # An unencoded "+" in a query string arrives as a space: "application/fhir json".
+        chosen = format_param.split(";")[0].strip().lower().replace(" ", "+")
         if chosen in JSON_TYPES:
             return "application/json" if chosen in ("application/json", "text/json") else "application/fhir+json"
         if chosen in ("html", "text/html"):

@@ -61,7 +61,8 @@ def build_request(request: HttpRequest, path: str, query: list[tuple[str, str]])
     headers = {k[5:].replace("_", "-").lower(): v for k, v in request.META.items() if k.startswith("HTTP_")}
     fhir_request = FhirRequest(method=method, base_url=url_base, headers=headers, content_type=content_type, **target)
     fhir_request.query = [(k, v) for k, v in query if k not in ("_format", "_pretty")]
-    if method in BODY_METHODS and request.body:
+    takes_body = fhir_request.kind in ("system", "type", "instance", "search") or (fhir_request.kind or "").startswith("operation-")
+    if method in BODY_METHODS and takes_body and request.body:
         _parse_body(fhir_request, request, content_type)
     return fhir_request
 
