@@ -7,6 +7,7 @@ Writes compact JSON the search engine loads at start-up:
 - search_parameters.json: every R4 SearchParameter (code, base, type, expression, target, components)
 - choice_elements.json: element names that are choice types (value[x] -> "value"), for path navigation
 - compartments.json: CompartmentDefinition resource -> params, per compartment type
+- summary_elements.json: per resource type, the top-level summary and mandatory elements
 - valuesets.json: ValueSet url -> [[system, code], ...] for the ValueSets whose codes are enumerable here
 """
 from __future__ import annotations
@@ -53,6 +54,26 @@ def choice_elements(package: Path) -> list[str]:
             if element["path"].endswith("[x]"):
                 names.add(element["path"].rsplit(".", 1)[-1][:-3])
     return sorted(names)
+
+
+def summary_elements(package: Path) -> dict:
+    """Per resource type: top-level elements in `_summary=true` and the mandatory ones (kept by `_elements`)."""
+    out = {}
+    for sd in load(package, "StructureDefinition"):
+        if sd.get("kind") != "resource" or sd.get("derivation") != "specialization" or sd.get("abstract"):
+            continue
+        summary, mandatory = [], []
+        for element in sd.get("snapshot", {}).get("element", []):
+            parts = element["path"].split(".")
+            if len(parts) != 2:
+                continue
+            name = parts[1].removesuffix("[x]")
+            if element.get("isSummary"):
+                summary.append(name)
+            if element.get("min", 0) > 0:
+                mandatory.append(name)
+        out[sd["type"]] = {"summary": summary, "mandatory": mandatory}
+    return out
 
 
 def compartments(package: Path) -> dict:
@@ -109,6 +130,7 @@ def main(package: Path) -> None:
         "search_parameters.json": search_parameters(package),
         "choice_elements.json": choice_elements(package),
         "compartments.json": compartments(package),
+        "summary_elements.json": summary_elements(package),
         "valuesets.json": valuesets(package),
     }
     for name, data in outputs.items():

@@ -1,13 +1,17 @@
 """The search engine as the rest of the server sees it.
 
-Storage calls `index_resource` inside every write transaction; the REST core calls
-`match_records` for conditional interactions and `search_bundle` for search interactions.
-(Provisional bodies: the search engine of issue 3 replaces them behind the same signatures.)
+Storage calls `index_resource` (or `index_resources` for many) inside every write transaction; the
+REST core calls `match_records` for conditional interactions and `search_bundle` for search
+interactions; the CapabilityStatement lists `search_parameters_for(type)`; security uses
+`in_patient_compartment` on the read path. See docs/search.md.
 """
 from __future__ import annotations
 
 from fhirserver.core.request import FhirRequest
 from fhirserver.storage.models import ResourceRecord
+
+from .compartments import in_patient_compartment  # noqa: F401  (re-exported for the security layer)
+from .registry import MODIFIERS, PREFIXES, RESULT_PARAMETERS, SearchParam, search_parameters_for  # noqa: F401
 
 
 def index_resource(record: ResourceRecord) -> None:
@@ -26,23 +30,13 @@ def index_resources(records: list[ResourceRecord]) -> None:
 
 def match_records(resource_type: str, query: list[tuple[str, str]]) -> list[ResourceRecord]:
     """Current, non-deleted records of `resource_type` matching a search query (conditional ops)."""
-    records = ResourceRecord.objects.filter(resource_type=resource_type, deleted=False)
-    for name, value in query:
-        if name == "_id":
-            records = records.filter(logical_id__in=value.split(","))
-    result = list(records)
-    for name, value in query:
-        if name == "identifier":
-            system, _, code = value.rpartition("|") if "|" in value else ("", "", value)
-            result = [
-                r for r in result
-                if any(i.get("value") == code and (not system or i.get("system") == system) for i in (r.content or {}).get("identifier", []))
-            ]
-    return result
+    from .engine import match_records as match
+
+    return match(resource_type, query)
 
 
 def search_bundle(request: FhirRequest) -> dict:
     """A searchset Bundle for `request` (type-level, system-level or compartment search)."""
-    from fhirserver.core.errors import FhirError
+    from .engine import search_bundle as search
 
-    raise FhirError(501, "Search is not implemented yet", issue_code="not-supported")
+    return search(request)

@@ -1,0 +1,193 @@
+"""The search interaction: parse, compile, page, include, shape, and build the searchset Bundle."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.db.models import Q
+
+from fhirserver.core.errors import FhirError, bad_request
+from fhirserver.core.request import FhirRequest
+from fhirserver.storage.models import ResourceRecord
+from resources.types import R4_RESOURCE_TYPES
+
+from . import includes as includes_
+from .compartments import compartment_q, compartment_types, in_patient_compartment
+from .compiler import Context, compile_filters
+from .paging import fetch_page, order_keys
+from .parser import SearchRequest, parse
+from .shaping import shape
+
+FIELDS = ("id", "resource_type", "logical_id", "content")
+
+
+def _types(request: FhirRequest, search: SearchRequest) -> list[str] | None:
+    """Resource types searched: one for type-level search, `_type` or all for system search."""
+    if request.resource_type and request.resource_type != "*":
+        return [request.resource_type]
+    types = search.types
+    if request.compartment and not types:
+        types = compartment_types(request.compartment[0])
+    for t in types:
+        if t not in R4_RESOURCE_TYPES:
+            raise bad_request(f"Unknown resource type '{t}' in _type", code="SEARCH_BAD_TYPE")
+    return types or None
+
+
+def _access_q(access, resource_type: str | None) -> Q:
+    """SMART scopes: patient compartment and v2 scope query constraints (OR of ANDs)."""
+    q = Q()
+    if access is None or resource_type is None:
+        return q
+    patient_id = getattr(access, "patient_id", None)
+    if patient_id:
+        q &= compartment_q("Patient", patient_id, resource_type)
+    allowed_query = getattr(access, "allowed_query", None)
+    constraints = allowed_query(resource_type) if allowed_query else None
+    if constraints is not None:
+        alternatives = Q(pk__in=[])
+        for conjunction in constraints:
+            search = parse(list(conjunction))
+            cq, _ = compile_filters(resource_type, search.filters, Context())
+            alternatives |= cq
+        q &= alternatives
+    return q
+
+
+def _type_query(resource_type: str | None, search: SearchRequest, request: FhirRequest, ctx: Context) -> tuple[Q, list]:
+    q, applied = compile_filters(resource_type, search.filters, ctx)
+    if resource_type is not None and not ctx.contained:
+        q &= Q(resource_type=resource_type)
+    if request.compartment and resource_type is not None:
+        q &= compartment_q(request.compartment[0], request.compartment[1], resource_type)
+    q &= _access_q(request.access, resource_type)
+    return q, applied
+
+
+def build_queryset(request: FhirRequest, search: SearchRequest, ctx: Context):
+    """(queryset of matching ResourceRecords, filters applied, types searched)."""
+    types = _types(request, search)
+    if types is None:
+        if request.access is not None and getattr(request.access, "patient_id", None):
+            raise FhirError(403, "A patient-scoped token cannot search every resource type", issue_code="forbidden",
+                            code="SEARCH_SYSTEM_FORBIDDEN")
+        q, applied = _type_query(None, search, request, ctx)
+    else:
+        q, applied = Q(pk__in=[]), None
+        for resource_type in types:
+            tq, type_applied = _type_query(resource_type, search, request, ctx)
+            if applied is None or len(type_applied) > len(applied):
+                applied = type_applied
+            q |= tq
+        ctx.ignored[:] = list(dict.fromkeys(ctx.ignored))
+    return ResourceRecord.objects.filter(q, deleted=False), applied, types
+
+
+def _include_allowed(request: FhirRequest):
+    access = request.access
+    if access is None:
+        return None
+    patient_id = getattr(access, "patient_id", None)
+    can_read = getattr(access, "can_read_type", None)
+
+    def allowed(row: dict) -> bool:
+        if can_read and not can_read(row["resource_type"]):
+            return False
+        return not patient_id or in_patient_compartment(row["resource_type"], row["content"] or {}, patient_id)
+
+    return allowed
+
+
+def _self_url(request: FhirRequest, applied, search: SearchRequest, cursor: str | None = None) -> str:
+    path = request.base_url
+    if request.compartment:
+        path += f"/{request.compartment[0]}/{request.compartment[1]}"
+    if request.resource_type and request.resource_type != "*":
+        path += f"/{request.resource_type}"
+    elif request.compartment:
+        path += "/*"
+    pairs = [(f.raw_name, f.raw_value) for f in applied] + [c for c in search.controls if c[0] != "_count"]
+    pairs.append(("_count", str(search.count)))
+    if cursor:
+        pairs.append(("_cursor", cursor))
+    return f"{path}?{urlencode(pairs)}"
+
+
+def _contained_rows(rows: list[dict], search: SearchRequest, types: list[str] | None) -> list[dict]:
+    """`_containedType=contained`: the contained resources themselves, not their containers."""
+    out = []
+    for row in rows:
+        for contained in (row["content"] or {}).get("contained", []):
+            if types is None or contained.get("resourceType") in types:
+                out.append({"id": None, "resource_type": contained.get("resourceType"), "logical_id": contained.get("id"),
+                            "content": contained, "container": row})
+    return out
+
+
+def _entry(request: FhirRequest, row: dict, mode: str, search: SearchRequest) -> dict:
+    resource = shape(row["content"], search.summary, search.elements)
+    if "container" in row:
+        container = row["container"]
+        full_url = f"{request.base_url}/{container['resource_type']}/{container['logical_id']}#{row['logical_id']}"
+    else:
+        full_url = f"{request.base_url}/{row['resource_type']}/{row['logical_id']}"
+    return {"fullUrl": full_url, "resource": resource, "search": {"mode": mode}}
+
+
+def strict_handling(request: FhirRequest) -> bool:
+    prefer = (request.header("prefer") or "").replace(" ", "").lower()
+    return "handling=strict" in prefer.split(";") or "handling=strict" in prefer.split(",")
+
+
+def search_bundle(request: FhirRequest) -> dict:
+    search = parse(request.query)
+    ctx = Context(base_url=request.base_url, contained=search.contained == "true")
+    queryset, applied, types = build_queryset(request, search, ctx)
+    if search.contained == "both":
+        queryset = queryset | build_queryset(request, search, Context(base_url=request.base_url, contained=True))[0]
+    keys, sorted_by = order_keys(types[0] if types and len(types) == 1 else None, search.sort, ctx.ignored)
+    search.sort = sorted_by
+    search.controls = [c for c in search.controls if c[0] != "_sort"]
+    if sorted_by:
+        search.controls.append(("_sort", ",".join(("-" if k.descending else "") + k.name for k in sorted_by)))
+    if ctx.ignored and strict_handling(request):
+        raise bad_request(f"Unknown or unsupported search parameters: {', '.join(ctx.ignored)}", code="SEARCH_UNKNOWN_PARAMETER",
+                          issue_code="not-supported")
+    bundle: dict = {"resourceType": "Bundle", "type": "searchset"}
+    if search.total != "none" or search.summary == "count":
+        bundle["total"] = queryset.count()
+    links = [{"relation": "self", "url": _self_url(request, applied, search, search.cursor)}]
+    entries: list[dict] = []
+    if search.summary != "count" and search.count > 0:
+        page = fetch_page(queryset, keys, search.count, search.cursor, FIELDS)
+        rows = page.rows
+        if search.contained == "true" and search.contained_type == "contained":
+            rows = _contained_rows(rows, search, types)
+        entries = [_entry(request, row, "match", search) for row in rows]
+        if search.includes and page.rows:
+            for row in includes_.resolve(search.includes, page.rows, _include_allowed(request)):
+                entries.append(_entry(request, row, "include", search))
+        links.append({"relation": "first", "url": _self_url(request, applied, search)})
+        if page.previous:
+            links.append({"relation": "previous", "url": _self_url(request, applied, search, page.previous)})
+        if page.next:
+            links.append({"relation": "next", "url": _self_url(request, applied, search, page.next)})
+        links.append({"relation": "last", "url": _self_url(request, applied, search, "last")})
+    if ctx.ignored:
+        entries.append({"resource": {"resourceType": "OperationOutcome", "issue": [
+            {"severity": "warning", "code": "not-supported", "diagnostics": f"Parameter ignored: {name}"} for name in ctx.ignored
+        ]}, "search": {"mode": "outcome"}})
+    bundle["link"] = links
+    if entries:
+        bundle["entry"] = entries
+    return bundle
+
+
+def match_records(resource_type: str, query: list[tuple[str, str]]) -> list[ResourceRecord]:
+    """Current records of `resource_type` matching `query` (conditional create/update/delete)."""
+    search = parse(query)
+    ctx = Context()
+    q, _ = compile_filters(resource_type, search.filters, ctx)
+    if ctx.ignored:
+        raise bad_request(f"Unknown search parameters in a conditional request: {', '.join(ctx.ignored)}",
+                          code="SEARCH_UNKNOWN_PARAMETER", issue_code="not-supported")
+    return list(ResourceRecord.objects.filter(q, resource_type=resource_type, deleted=False).order_by("id"))

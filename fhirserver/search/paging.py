@@ -1,0 +1,148 @@
+"""Sorting and keyset paging.
+
+Results are ordered by the `_sort` keys and then by the record's primary key, so the order is total.
+A page link carries the sort-key values of the row it starts after (or before), never an offset:
+rows written or deleted meanwhile cannot shift later pages, so paging gives no duplicates or gaps.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.expressions import BaseExpression
+
+from fhirserver.core.errors import bad_request
+
+from .models import INDEX_MODELS
+from .parser import SortKey
+from .registry import get_param
+
+SORT_COLUMNS = {"string": "value", "token": "code", "number": "value", "quantity": "value",
+                "reference": "target_id", "uri": "uri"}
+
+
+@dataclass
+class OrderKey:
+    alias: str
+    expression: BaseExpression | None  # None: a column of the record itself
+    descending: bool
+    kind: str  # "datetime", "float", "str", "int"
+
+
+def order_keys(resource_type: str | None, sort: list[SortKey], ignored: list[str]) -> tuple[list[OrderKey], list[SortKey]]:
+    keys, applied = [], []
+    for i, key in enumerate(sort):
+        alias = f"sort_{i}"
+        if key.name == "_id":
+            keys.append(OrderKey(alias, F("logical_id"), key.descending, "str"))
+        elif key.name == "_lastUpdated":
+            keys.append(OrderKey(alias, F("last_updated"), key.descending, "datetime"))
+        else:
+            param = get_param(resource_type, key.name) if resource_type else None
+            if param is None or not param.sortable or param.type not in INDEX_MODELS:
+                ignored.append(f"_sort={key.name}")
+                continue
+            model = INDEX_MODELS[param.type]
+            if param.type == "date":  # ascending by earliest start, descending by latest end
+                column, kind = ("high", "datetime") if key.descending else ("low", "datetime")
+            else:
+                column = SORT_COLUMNS[param.type]
+                kind = "float" if param.type in ("number", "quantity") else "str"
+            rows = model.objects.filter(record_id=OuterRef("id"), name=param.name).order_by(
+                ("-" if key.descending else "") + column).values(column)[:1]
+            keys.append(OrderKey(alias, Subquery(rows), key.descending, kind))
+        applied.append(key)
+    last_descending = keys[-1].descending if keys else False
+    keys.append(OrderKey("id", None, last_descending, "int"))
+    return keys, applied
+
+
+def _ordering(key: OrderKey, backwards: bool):
+    descending = key.descending != backwards
+    expr = F(key.alias)
+    if key.expression is None:
+        return expr.desc() if descending else expr.asc()
+    # NULLs (no value) last going forwards, so first going backwards.
+    nulls = {"nulls_first": True} if backwards else {"nulls_last": True}
+    return expr.desc(**nulls) if descending else expr.asc(**nulls)
+
+
+def _beyond(keys: list[OrderKey], values: list, backwards: bool) -> Q:
+    """Rows strictly after (or before, when backwards) the row whose sort values are `values`."""
+    q = None
+    for key, value in reversed(list(zip(keys, values))):
+        descending = key.descending != backwards
+        op = "lt" if descending else "gt"
+        nullable = key.expression is not None
+        if value is None:
+            strict = Q(**{f"{key.alias}__isnull": False}) if backwards else Q(pk__in=[])
+            equal = Q(**{f"{key.alias}__isnull": True})
+        else:
+            strict = Q(**{f"{key.alias}__{op}": value})
+            if nullable and not backwards:
+                strict |= Q(**{f"{key.alias}__isnull": True})
+            equal = Q(**{key.alias: value})
+        q = strict if q is None else strict | (equal & q)
+    return q
+
+
+def encode_cursor(direction: str, keys: list[OrderKey], row: dict) -> str:
+    values = [row[k.alias].isoformat() if isinstance(row[k.alias], datetime) else row[k.alias] for k in keys]
+    payload = base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+    return f"{direction}{payload}"
+
+
+def decode_cursor(cursor: str, keys: list[OrderKey]) -> tuple[str, list | None]:
+    if cursor == "last":
+        return "last", None
+    try:
+        direction, payload = cursor[0], cursor[1:]
+        if direction not in "ab":
+            raise ValueError(direction)
+        values = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        if len(values) != len(keys):
+            raise ValueError("length")
+        decoded = []
+        for key, value in zip(keys, values):
+            if value is not None and key.kind == "datetime":
+                value = datetime.fromisoformat(value)
+            elif value is not None and key.kind == "int":
+                value = int(value)
+            decoded.append(value)
+        return direction, decoded
+    except (ValueError, TypeError, IndexError):
+        raise bad_request("The paging link is not valid for this search", code="SEARCH_BAD_CURSOR") from None
+
+
+@dataclass
+class Page:
+    rows: list[dict]
+    next: str | None
+    previous: str | None
+
+
+def fetch_page(queryset, keys: list[OrderKey], count: int, cursor: str | None, fields: tuple[str, ...]) -> Page:
+    annotations = {k.alias: k.expression for k in keys if k.expression is not None}
+    queryset = queryset.annotate(**annotations) if annotations else queryset
+    direction, values = decode_cursor(cursor, keys) if cursor else (None, None)
+    backwards = direction in ("b", "last")
+    if values is not None:
+        queryset = queryset.filter(_beyond(keys, values, backwards))
+    ordered = queryset.order_by(*(_ordering(k, backwards) for k in keys))
+    rows = list(ordered.values(*fields, *annotations)[: count + 1])
+    more = len(rows) > count
+    rows = rows[:count]
+    if backwards:
+        rows.reverse()
+    if not rows:
+        return Page(rows, None, None)
+    has_next = more if direction in (None, "a") else direction == "b"
+    has_previous = direction == "a" or (backwards and more)
+    return Page(
+        rows,
+        encode_cursor("a", keys, rows[-1]) if has_next else None,
+        encode_cursor("b", keys, rows[0]) if has_previous else None,
+    )
