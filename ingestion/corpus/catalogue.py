@@ -86,7 +86,7 @@ ANALYTES: tuple[Analyte, ...] = (
     Analyte("mch", ("MCH", "Mean Corpuscular Hemoglobin", "Mean Cell Haemoglobin"), "cbc",
             us=_m("785-6", "MCH [Entitic mass] by Automated count", "pg", ("pg",), "27.0", "33.0", 1),
             si=_m("785-6", "MCH [Entitic mass] by Automated count", "pg", ("pg",), "27.0", "33.0", 1)),
-    Analyte("mchc", ("MCHC", "Mean Corpuscular Hemoglobin Concentration"), "cbc",
+    Analyte("mchc", ("MCHC", "Mean Cell Hb Concentration"), "cbc",
             us=_m("786-4", "MCHC [Mass/volume] by Automated count", "g/dL", ("g/dL", "g/dl"), "32.0", "36.0", 1),
             si=_m("786-4", "MCHC [Mass/volume] by Automated count", "g/L", ("g/L",), "320", "360", 0)),
     Analyte("rdw", ("RDW", "RDW-CV", "Red Cell Distribution Width"), "cbc",

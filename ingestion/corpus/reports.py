@@ -32,6 +32,10 @@ ONE_PAGE_SETS = (("cbc", "cmp"), ("cmp", "lipid"), ("cbc", "lipid", "endo"), ("c
 MULTI_PAGE = ("cbc", "cmp", "lipid", "endo", "misc", "coag")
 
 
+# Printed units whose UCUM code is not the measure's usual one (mEq/L is meq/L even when equal to mmol/L).
+PRINTED_UCUM = {"mEq/L": "meq/L", "IU/L": "[IU]/L", "mU/L": "mU/L"}
+
+
 def sample_report(seed: int, *, units: Units = "US", pages: int = 1, qualitative: bool = False) -> LabReport:
     rng = random.Random(f"report-{seed}-{units}-{pages}-{qualitative}")
     sex = rng.choice(("male", "female"))
@@ -80,11 +84,12 @@ def _row(analyte: Analyte, units: Units, sex: str, rng: random.Random) -> LabRow
     low, high = (m.female if sex == "female" and m.female else (m.low, m.high))
     value, comparator = _draw_value(m, low, high, rng)
     printed_unit = rng.choice(m.printed_units) or None
-    rr = ReferenceRange(low=low, high=high, unit=m.ucum if (low is not None or high is not None) else None,
+    ucum = PRINTED_UCUM.get(printed_unit, m.ucum)
+    rr = ReferenceRange(low=low, high=high, unit=ucum if (low is not None or high is not None) else None,
                         text=range_text(low, high), applies_to=sex if m.female else None)
     return LabRow(
         printed_name=name, loinc=m.loinc, loinc_display=m.display, value=value, comparator=comparator,
-        printed_value=f"{comparator or ''}{value}", unit=m.ucum, printed_unit=printed_unit,
+        printed_value=f"{comparator or ''}{value}", unit=ucum, printed_unit=printed_unit,
         reference_range=rr, flag=_flag(value, comparator, low, high, m.critical), comment=analyte.comment,
         specimen="urine" if analyte.panel == "ua" else None,
     )
@@ -111,7 +116,7 @@ def _draw_value(m: Measure, low: Decimal | None, high: Decimal | None, rng: rand
     else:
         v = max(lo - rng.uniform(0.03, 0.45) * width * m.spread, lo * 0.25)
     step = Decimal(1).scaleb(-m.decimals)
-    value = Decimal(str(v)).quantize(step)
+    value = max(Decimal(str(v)).quantize(step), step)
     if value in (low, high):  # keep values off the bounds so the flag is never a matter of convention
         value += step if value == high else -step
     if m.loinc == "1988-5" and value < Decimal("0.5"):  # CRP below the assay's limit of quantitation

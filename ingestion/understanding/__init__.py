@@ -1,0 +1,62 @@
+"""Understanding the page: a `Document` (positioned words) becomes a `LabReport` (typed results).
+
+The stages read top to bottom:
+  geometry  words -> visual rows -> cells                         (geometry.py)
+  style     decimal comma or point, day-first dates, per document (values.py, dates.py)
+  tables    header row -> columns -> raw rows, panels, comments    (table.py)
+  header    patient, dates, clinician, lab from the other lines    (header.py)
+  rows      raw rows -> LabRow: value, unit, range, flag, LOINC     (rows.py)
+Nothing here knows a particular report layout; every threshold is relative to the text size.
+"""
+from __future__ import annotations
+
+from ingestion.document import Document
+from ingestion.labreport import LabReport
+from ingestion.understanding.dates import day_first_habit
+from ingestion.understanding.geometry import document_rows
+from ingestion.understanding.header import read_header
+from ingestion.understanding.rows import RowContext, build_row
+from ingestion.understanding.table import read_tables
+from ingestion.understanding.values import number_style
+
+__all__ = ["understand"]
+
+_MISSING = object()
+
+
+def understand(document: Document, *, match_test=_MISSING) -> LabReport:
+    """Read header fields and result rows off a lab report document.
+
+    `match_test(printed_name, ucum_unit, *, specimen=None)` chooses the LOINC code; it defaults to
+    the project's terminology (`ingestion.terminology.match_test`).
+    """
+    from resources.ucum import normalize_unit
+
+    if match_test is _MISSING:
+        match_test = _default_matcher()
+    rows = document_rows(document)
+    words = [t.text for r in rows for t in r.tokens]
+    style = number_style(words)
+    day_first = day_first_habit([r.text for r in rows], style.decimal_comma)
+    tables = read_tables(rows, style, normalize_unit)
+    report = read_header([r for r in rows if id(r) not in tables.used], day_first=day_first)
+    ctx = RowContext(style=style, sex=report.patient.sex, unit_of=normalize_unit, match_test=match_test)
+    report.rows = [build_row(raw, ctx) for raw in tables.rows]
+    if match_test is None:
+        report.warnings.append("terminology unavailable: no LOINC codes assigned")
+    if not report.rows:
+        report.warnings.append("no results table found")
+    for row in report.rows:
+        if row.flag_disagrees:
+            report.warnings.append(f"{row.printed_name}: printed flag {row.flag} disagrees with value and range")
+        if row.absent_reason:
+            report.warnings.append(f"{row.printed_name}: value not readable ({row.printed_value or 'empty'})")
+    return report
+
+
+def _default_matcher():
+    try:
+        from ingestion.terminology import match_test
+    except ImportError:  # the terminology package is optional at this layer: rows stay uncoded
+        return None
+    return match_test

@@ -1,0 +1,202 @@
+"""Header fields: who the report is about, when the specimen was taken, who ordered it, which lab.
+
+Labels are found by their wording variants (fuzzy, for OCR slips). A value is found, in order of
+preference: after the label in the same cell ("DOB: 03/12/1980"), in the next cell to the right
+(key-value columns), or in the cell just below (label above value).
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from ingestion.labreport import LabReport, PatientHeader
+from ingestion.understanding.dates import parse_date
+from ingestion.understanding.geometry import Cell, VisualRow
+
+LABELS: dict[str, tuple[str, ...]] = {
+    "name": ("patient name", "pt name", "patient", "name", "patient's name", "name of patient", "client name",
+             "patient full name", "pt"),
+    "birth_date": ("dob", "d.o.b", "date of birth", "birth date", "born", "birthdate", "birth"),
+    "sex": ("sex", "gender", "sex/gender"),
+    "age_sex": ("age/sex", "age / sex", "age/gender", "sex/age"),
+    "identifier": ("mrn", "patient id", "hospital no", "hospital number", "medical record no", "medical record number",
+                   "medical record", "pid", "patient no", "patient number", "uhid", "mr no", "mr#", "mrn#", "id",
+                   "chart no", "health id", "nhs no", "reg no", "registration no"),
+    "collected": ("collected", "collection date", "specimen collected", "date collected", "collection time",
+                  "collection date/time", "sample taken", "sample collected", "sample date", "drawn", "date drawn",
+                  "specimen date", "sampling date", "collected on", "collection"),
+    "reported": ("reported", "report date", "date reported", "resulted", "validated", "released", "report printed",
+                 "reported on", "authorized", "authorised", "result date", "final report date", "verified"),
+    "clinician": ("ordering physician", "requested by", "referring dr", "referring doctor", "referring physician",
+                  "ordered by", "physician", "doctor", "ordering provider", "ordering clinician", "referred by",
+                  "consultant", "provider", "requesting physician", "ref. by", "ref by", "dr"),
+    "accession": ("accession", "accession #", "accession no", "accession number", "lab no", "lab number",
+                  "specimen no", "specimen id", "sample id", "sample no", "order no", "order number", "requisition",
+                  "requisition no", "lab id", "lab ref", "barcode", "specimen #", "accn", "case no"),
+}
+# Longest wordings first, so "patient id" wins over "patient" and "collection date" over "collection".
+_ALL = sorted(((w, field) for field, words in LABELS.items() for w in words), key=lambda p: -len(p[0]))
+ABBREVIATIONS = {"mrn", "dob", "d.o.b", "pid", "uhid", "mrn#", "mr#", "accn"}
+GENERIC_TITLE = {"lab", "laboratory", "test", "tests", "report", "results", "result", "final", "cumulative",
+                 "patient", "clinical", "medical", "pathology", "diagnostic", "analysis", "of", "the", "and", "&"}
+
+
+@dataclass
+class FoundLabel:
+    field: str
+    cell: Cell
+    rest: str  # text after the label in the same cell
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[:#.]+$", "", text.strip().lower())).strip()
+
+
+def match_label(text: str) -> tuple[str, str] | None:
+    """(field, remaining text) when `text` starts with a label; tolerant of one OCR slip in long labels."""
+    stripped = text.strip()
+    low = stripped.lower()
+    for words, field in _ALL:
+        if not low.startswith(words):
+            continue
+        rest = stripped[len(words):]
+        if not rest.strip():
+            return field, ""
+        after = rest.lstrip()
+        if after[0] in ":#" or words.endswith(("#", ".")):
+            return field, after.lstrip(":#. \t")
+        if words in ABBREVIATIONS and rest[0] == " ":
+            return field, after
+    head, sep, rest = stripped.partition(":")
+    if sep and 5 <= len(head) <= 28:
+        close = difflib.get_close_matches(_norm(head), [w for w, _ in _ALL if len(w) >= 5], n=1, cutoff=0.84)
+        if close:
+            return dict(_ALL)[close[0]], rest.strip()
+    return None
+
+
+def find_labels(rows: list[VisualRow]) -> list[tuple[VisualRow, FoundLabel]]:
+    found = []
+    for row in rows:
+        for cell in row.cells:
+            hit = match_label(cell.text)
+            if hit:
+                found.append((row, FoundLabel(hit[0], cell, hit[1])))
+    return found
+
+
+def read_header(rows: list[VisualRow], *, day_first: bool) -> LabReport:
+    """Header fields from the rows above the first results table (and the report's first page)."""
+    report = LabReport()
+    labels = find_labels(rows)
+    label_cells = {id(f.cell) for _, f in labels}
+    values: dict[str, str] = {}
+    for row, found in labels:
+        if found.field in values:
+            continue
+        value = found.rest or _value_right(row, found.cell, label_cells) or _value_below(rows, row, found.cell, label_cells)
+        value = _cut_at_next_label(value or "")
+        if value:
+            values[found.field] = value
+    patient = PatientHeader()
+    if "name" in values:
+        patient.name = values["name"]
+        patient.family, patient.given = split_person_name(values["name"])
+    if "birth_date" in values:
+        patient.birth_date = parse_date(values["birth_date"], day_first=day_first, with_time=False)
+    patient.sex = parse_sex(values.get("sex") or values.get("age_sex") or "")
+    if "identifier" in values:
+        patient.identifier = values["identifier"].split()[0]
+    report.patient = patient
+    report.collected = parse_date(values.get("collected", ""), day_first=day_first)
+    report.reported = parse_date(values.get("reported", ""), day_first=day_first)
+    if "clinician" in values:
+        report.ordering_clinician = clinician_name(values["clinician"])
+    if "accession" in values:
+        report.accession = values["accession"].split()[0]
+    report.lab_name = lab_name(rows, label_cells)
+    return report
+
+
+def _value_right(row: VisualRow, cell: Cell, label_cells: set[int]) -> str | None:
+    i = next(i for i, c in enumerate(row.cells) if c is cell)
+    if i + 1 < len(row.cells):
+        nxt = row.cells[i + 1]
+        if id(nxt) not in label_cells and nxt.x0 - cell.x1 < 12 * max(t.height for t in cell.tokens):
+            return nxt.text
+    return None
+
+
+def _value_below(rows: list[VisualRow], row: VisualRow, cell: Cell, label_cells: set[int]) -> str | None:
+    """Label above value: the words of the next row that start under the label and stop before the next label."""
+    below = [r for r in rows if r.page == row.page and r.yc > row.yc and r.y0 - row.y1 < 2.5 * row.height]
+    next_label = min((c.x0 for c in row.cells if c.x0 > cell.x1 and id(c) in label_cells), default=float("inf"))
+    h = row.height
+    for r in sorted(below, key=lambda r: r.yc)[:1]:
+        label_tokens = {id(t) for c in r.cells if id(c) in label_cells for t in c.tokens}
+        words = [t for t in r.tokens if id(t) not in label_tokens and cell.x0 - 3 * h < t.x0 < next_label - 0.5 * h
+                 and t.x1 > cell.x0 - h]
+        if words and abs(words[0].x0 - cell.x0) < 3 * h:
+            return " ".join(t.text for t in words)
+    return None
+
+
+def _cut_at_next_label(value: str) -> str:
+    """'JANE DOE  DOB: 1/2/80' in one cell: stop at the next 'Label:'."""
+    m = re.search(r"\s(?=[A-Z][A-Za-z .#/]{1,24}:)", value)
+    if m and match_label(value[m.end():]):
+        value = value[: m.start()]
+    return value.strip(" ,;|")
+
+
+def split_person_name(name: str) -> tuple[str | None, list[str]]:
+    """'DOE, JANE A' or 'Jane A Doe' -> ('Doe', ['Jane', 'A']); all-caps names become title case."""
+    clean = re.sub(r"\s+", " ", re.sub(r"^(mr|mrs|ms|miss|dr|mx)\.?\s+", "", name.strip(), flags=re.I))
+    if clean.isupper():
+        clean = " ".join(p.capitalize() if len(p) > 1 else p for p in clean.split(" "))
+        clean = re.sub(r"\b(Mc|O')([a-z])", lambda m: m[1] + m[2].upper(), clean)
+    if "," in clean:
+        family, _, given = clean.partition(",")
+        return family.strip() or None, given.split()
+    parts = clean.split()
+    if not parts:
+        return None, []
+    return parts[-1], parts[:-1]
+
+
+def parse_sex(text: str) -> str | None:
+    words = re.findall(r"[a-z]+", text.lower())
+    for w in words:
+        if w in ("m", "male", "man", "masculino", "männlich"):
+            return "male"
+        if w in ("f", "female", "woman", "w", "femenino", "weiblich"):
+            return "female"
+        if w in ("u", "unknown"):
+            return "unknown"
+        if w in ("o", "other", "x"):
+            return "other"
+    return None
+
+
+def clinician_name(text: str) -> str:
+    """'Dr. Sarah Chen', 'Chen, Sarah MD' -> 'Sarah Chen'."""
+    t = re.sub(r"^(dr|doctor|prof)\.?\s+", "", text.strip(), flags=re.I)
+    t = re.sub(r",?\s+(md|do|mbbs|phd|np|pa-c|pa|rn|dnp|frcp|mrcp)\.?$", "", t, flags=re.I).strip(" ,")
+    if "," in t:
+        family, _, given = t.partition(",")
+        t = f"{given.strip()} {family.strip()}"
+    return t
+
+
+def lab_name(rows: list[VisualRow], label_cells: set[int]) -> str | None:
+    """The biggest text near the top of the first page that is not a generic title or a label."""
+    first = [r for r in rows if r.page == min((r.page for r in rows), default=1)][:8]
+    candidates = []
+    for r in first:
+        for c in r.cells:
+            words = re.findall(r"[a-z&]+", c.text.lower())
+            if id(c) in label_cells or not words or set(words) <= GENERIC_TITLE or re.search(r"\d{3}", c.text):
+                continue
+            candidates.append((-(max(t.height for t in c.tokens)), r.yc, c.text))
+    return min(candidates)[2] if candidates else None

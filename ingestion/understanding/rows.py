@@ -1,0 +1,110 @@
+"""From a raw table row (cells per column) to a `LabRow`: value, unit, range, flag, code, provenance.
+
+Only what the page says is reported: a flag is read (column, suffix, arrow, or placement in an
+'out of range' column), never invented; it is then checked against value and range and a
+disagreement is marked, not corrected. A value that cannot be read is absent, never guessed.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ingestion.document import Box
+from ingestion.labreport import LabRow, Region
+from ingestion.understanding.geometry import union
+from ingestion.understanding.table import VALUE_KINDS, RawRow
+from ingestion.understanding.values import (
+    NumberStyle, Value, expected_flag, flag_disagrees, parse_flag, parse_range, parse_value,
+)
+
+UnitNormaliser = Callable[[str], "str | None"]
+TestMatcher = Callable[..., object]
+
+
+@dataclass
+class RowContext:
+    style: NumberStyle
+    sex: str | None
+    unit_of: UnitNormaliser
+    match_test: TestMatcher | None
+
+
+def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
+    name = " ".join(raw.text("name").split()).strip(" .:")
+    value_kind = next((k for k in VALUE_KINDS if raw.text(k)), None)
+    value_text = raw.text(value_kind) if value_kind else ""
+    unit_text = raw.text("unit").strip()
+    value = parse_value(value_text, ctx.style, qualitative_any=True) if value_text else None
+    if value_text and (value is None or not value.readable):  # "14.2 g/dL" in one cell
+        split = _split_unit(value_text, ctx)
+        if split:
+            value, unit_text = split[0], unit_text or split[1]
+    range_text = " ".join([raw.text("range")] + [c.text for c in raw.extra_range]).strip()
+    if not unit_text and range_text:  # "13.5-17.5 g/dL" in the range cell
+        tail = range_text.split()[-1]
+        if re.search(r"[A-Za-z%µμ]", tail) and ctx.unit_of(tail):
+            unit_text = tail
+    ucum = ctx.unit_of(unit_text) if unit_text and not re.fullmatch(r"[\d.,\s]+", unit_text) else None
+    row = LabRow(printed_name=name, printed_value=value_text.strip(), printed_unit=unit_text or None, unit=ucum,
+                 panel=raw.panel, comment=" ".join(raw.comments) or None)
+    row.reference_range = parse_range(range_text, ctx.style, sex=ctx.sex, unit=ucum) if range_text else None
+    if value is None or not value.readable:
+        row.absent_reason = "error" if value_text else "unknown"
+    elif value.number is not None:
+        row.value, row.comparator = value.number, value.comparator
+    else:
+        row.value_text = value.text
+    row.flag = _flag(raw, value, value_kind, row)
+    if row.value is not None:
+        row.flag_disagrees = flag_disagrees(row.flag, expected_flag(row.value, row.comparator, row.reference_range))
+    row.specimen = _specimen(raw.panel, name)
+    _code(row, ctx)
+    tokens = raw.tokens
+    row.confidence = round(min(t.confidence for t in tokens), 4) if tokens else 0.0
+    row.region = Region(page=raw.page, box=_box(tokens))
+    return row
+
+
+def _split_unit(text: str, ctx: RowContext) -> tuple[Value, str] | None:
+    words = text.split()
+    for cut in range(len(words) - 1, 0, -1):
+        unit = " ".join(words[cut:])
+        value = parse_value(" ".join(words[:cut]), ctx.style)
+        if value and value.readable and re.search(r"[A-Za-z%µμ]", unit) and ctx.unit_of(unit):
+            return value, unit
+    return None
+
+
+def _flag(raw: RawRow, value: Value | None, value_kind: str | None, row: LabRow) -> str | None:
+    flag_cell = raw.text("flag").strip()
+    if flag_cell:
+        flag = parse_flag(flag_cell)
+        if flag:
+            return flag
+    if value is not None and value.flag:
+        return value.flag
+    if value_kind == "out_of_range" and value is not None and value.readable:
+        # placement is the page saying "abnormal"; the direction comes from the printed range
+        direction = expected_flag(value.number, value.comparator, row.reference_range) if value.number is not None else None
+        return direction if direction in ("H", "L") else "A"
+    return None
+
+
+def _specimen(panel: str | None, name: str) -> str | None:
+    text = f"{panel or ''} {name}".lower()
+    if re.search(r"urin|\bua\b|dipstick", text):
+        return "urine"
+    return None
+
+
+def _code(row: LabRow, ctx: RowContext) -> None:
+    if ctx.match_test is None or not row.printed_name:
+        return
+    match = ctx.match_test(row.printed_name, row.unit, specimen=row.specimen)
+    if match is not None:
+        row.loinc, row.loinc_display = match.loinc, match.display
+
+
+def _box(tokens) -> Box:
+    return union(tokens) if tokens else (0.0, 0.0, 0.0, 0.0)

@@ -1,0 +1,282 @@
+"""Finding results tables and their rows from word geometry, whatever the column order.
+
+A header row (Test / Result / Units / Reference Range / Flag in any wording and order) gives the
+columns; each cell below is put in the column whose title it sits under. A page without a header
+reuses the previous page's columns (repeated tables) or, failing that, types cells by content.
+Lines without a value become panel headings, comments under the test above, or the continuation
+of a wrapped range.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingestion.understanding.geometry import Cell, Token, VisualRow
+from ingestion.understanding.values import NumberStyle, looks_like_range, parse_flag, parse_value
+
+ColumnKind = str  # "name" | "value" | "unit" | "range" | "flag" | "in_range" | "out_of_range"
+VALUE_KINDS = ("value", "in_range", "out_of_range")
+
+HEADER_WORDS: dict[str, ColumnKind] = {}
+for _kind, _phrases in {
+    "name": ("test", "tests", "test name", "test description", "analyte", "analytes", "investigation", "investigations",
+             "parameter", "parameters", "examination", "description", "component", "determination", "assay", "name",
+             "procedure", "exam", "test performed", "lab test", "test(s)", "analysis"),
+    "value": ("result", "results", "value", "your value", "observed value", "result value", "finding", "findings",
+              "reading", "measured value", "patient value", "current result", "observation", "patient result"),
+    "unit": ("units", "unit", "uom", "unit of measure", "units of measure", "measure unit"),
+    "range": ("reference range", "reference interval", "ref range", "ref interval", "reference", "normal range",
+              "normal values", "normal value", "biological reference interval", "biological reference range",
+              "bio ref interval", "bio ref range", "biological ref interval", "reference values", "reference value",
+              "expected values", "expected range", "standard range", "range", "limits", "reference limits",
+              "normal limits", "ref", "normal", "ref values", "interval", "target range", "reference intervals",
+              "ref ranges", "reference ranges", "normal ranges"),
+    "flag": ("flag", "flags", "status", "abn", "abnormal flag", "h/l", "ind", "indicator", "alert", "abnormal",
+             "abn flag", "result flag"),
+    "in_range": ("in range", "within range", "within limits", "in-range", "normal result"),
+    "out_of_range": ("out of range", "outside range", "out of limits", "outside limits", "out-of-range",
+                     "abnormal result"),
+}.items():
+    for _p in _phrases:
+        HEADER_WORDS[_p] = _kind
+MAX_PHRASE = max(len(p.split()) for p in HEADER_WORDS)
+END_OF_TABLE = re.compile(r"end of (the )?report|end of results|\*{3}|verified by|authori[sz]ed by|signed by|"
+                          r"page \d+ (of|/) \d+|continued on next page", re.I)
+COMMENT_START = re.compile(r"^(\*|†|#|\(|method|comment|note|remark|interpretation|performed|please|calculated|"
+                           r"reference:|source|specimen|result(s)? (verified|confirmed)|tested|analy[sz]ed|"
+                           r"values? (above|below)|reported|fasting|non-fasting)", re.I)
+
+
+@dataclass
+class Column:
+    kind: ColumnKind
+    x0: float
+    x1: float
+    phrase: str = ""
+
+
+@dataclass
+class TableHeader:
+    page: int
+    row: VisualRow
+    columns: list[Column]
+
+
+@dataclass
+class RawRow:
+    """One result line as cells per column kind, before any interpretation."""
+    page: int
+    cells: dict[ColumnKind, list[Cell]] = field(default_factory=dict)
+    panel: str | None = None
+    comments: list[str] = field(default_factory=list)
+    extra_range: list[Cell] = field(default_factory=list)  # wrapped continuation of the range cell
+
+    def text(self, kind: ColumnKind) -> str:
+        return " ".join(c.text for c in self.cells.get(kind, []))
+
+    @property
+    def tokens(self) -> list[Token]:
+        return [t for cells in self.cells.values() for c in cells for t in c.tokens] + \
+            [t for c in self.extra_range for t in c.tokens]
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[.:]+$", "", text.lower().strip()).replace(".", "")
+
+
+def match_header(row: VisualRow) -> list[Column] | None:
+    """The columns of a table header row, or None when the row is not one."""
+    toks = row.tokens
+    columns: list[Column] = []
+    matched = 0
+    for cell in row.cells:  # a title never spans two cells: "Result  Flag" are two columns
+        ct, i = cell.tokens, 0
+        while i < len(ct):
+            for n in range(min(MAX_PHRASE, len(ct) - i), 0, -1):
+                phrase = " ".join(_key(t.text) for t in ct[i:i + n])
+                if phrase in HEADER_WORDS:
+                    columns.append(Column(HEADER_WORDS[phrase], ct[i].x0, ct[i + n - 1].x1, phrase))
+                    matched += n
+                    i += n
+                    break
+            else:
+                i += 1
+    kinds = [c.kind for c in columns]
+    cells_hit = {i for i, cell in enumerate(row.cells) for c in columns if cell.x0 <= c.x0 and c.x1 <= cell.x1}
+    if len(columns) < 2 or matched < 0.6 * len(toks) or len(set(kinds)) < 2 or len(cells_hit) < 2:
+        return None  # "Test Results" as a title is one cell, not a table header
+    if not any(k in VALUE_KINDS for k in kinds):
+        # "Normal" / "Abnormal" as the two value columns of some layouts
+        for c in columns:
+            if c.phrase in ("abnormal", "abn"):
+                c.kind = "out_of_range"
+            elif c.phrase == "normal":
+                c.kind = "in_range"
+        kinds = [c.kind for c in columns]
+    if not any(k in VALUE_KINDS for k in kinds) or "name" not in kinds and len(columns) < 3:
+        return None
+    return columns
+
+
+def assign_cells(row: VisualRow, columns: list[Column]) -> dict[ColumnKind, list[Cell]]:
+    """Put each cell under the column title it overlaps (a cell spanning two titles is split by words)."""
+    out: dict[ColumnKind, list[Cell]] = {}
+    for cell in row.cells:
+        hits = [c for c in columns if min(cell.x1, c.x1) - max(cell.x0, c.x0) > 0]
+        if len(hits) > 1:
+            for tok in cell.tokens:
+                col = _column_for(Cell([tok]), columns)
+                _add(out, col.kind, Cell([tok]))
+            continue
+        col = hits[0] if hits else _column_for(cell, columns)
+        _add(out, col.kind, cell)
+    return out
+
+
+def _add(out: dict, kind: ColumnKind, cell: Cell) -> None:
+    cells = out.setdefault(kind, [])
+    if cells and cell.x0 - cells[-1].x1 < 2 * max(t.height for t in cell.tokens):
+        cells[-1] = Cell(cells[-1].tokens + cell.tokens)
+    else:
+        cells.append(cell)
+
+
+def _column_for(cell: Cell, columns: list[Column]) -> Column:
+    if parse_flag(cell.text):
+        flags = [c for c in columns if c.kind == "flag"]
+        if flags:
+            return min(flags, key=lambda c: _distance(cell, c))
+    return min(columns, key=lambda c: (_overlap_rank(cell, c), _distance(cell, c)))
+
+
+def _overlap_rank(cell: Cell, col: Column) -> float:
+    return -(min(cell.x1, col.x1) - max(cell.x0, col.x0))
+
+
+def _distance(cell: Cell, col: Column) -> float:
+    if cell.x1 < col.x0:
+        return col.x0 - cell.x1
+    if cell.x0 > col.x1:
+        return cell.x0 - col.x1
+    return 0.0
+
+
+def type_cells(row: VisualRow, style: NumberStyle, unit_of) -> dict[ColumnKind, list[Cell]] | None:
+    """Without a header: name first, then the first result-like cell, the rest typed by content."""
+    cells = row.cells
+    for i, cell in enumerate(cells[1:], 1):
+        value = parse_value(cell.text, style)
+        if value is None or not (value.number is not None or value.text):
+            continue
+        name = cells[:i]
+        if not re.search(r"[A-Za-z]{2}", " ".join(c.text for c in name)) or name[-1].text.rstrip().endswith(":"):
+            return None
+        out: dict[ColumnKind, list[Cell]] = {"name": name, "value": [cell]}
+        for rest in cells[i + 1:]:
+            kind = "flag" if parse_flag(rest.text) else "range" if looks_like_range(rest.text) else \
+                "unit" if unit_of(rest.text) and not re.fullmatch(r"[\d.,]+", rest.text) else \
+                "range" if "range" not in out else None
+            if kind is None:
+                return None
+            _add(out, kind, rest)
+        if value.text is None and not ({"unit", "range", "flag"} & out.keys() or value.flag):
+            return None  # a bare "label number" line is not a result
+        return out
+    return None
+
+
+@dataclass
+class TableRead:
+    rows: list[RawRow]
+    used: set[int]  # ids of visual rows that belong to tables (not header fields)
+
+
+def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of) -> TableRead:
+    results: list[RawRow] = []
+    used: set[int] = set()
+    columns: list[Column] | None = None
+    panel: str | None = None
+    pages = sorted({r.page for r in rows})
+    for page in pages:
+        page_rows = [r for r in rows if r.page == page]
+        header_at = next((i for i, r in enumerate(page_rows) if match_header(r)), None)
+        if header_at is not None:
+            columns = match_header(page_rows[header_at])
+            used.add(id(page_rows[header_at]))
+            body = page_rows[header_at + 1:]
+        else:
+            body = page_rows
+        pitch = _pitch(body)
+        last: RawRow | None = None
+        last_y = None
+        started = header_at is not None
+        for row in body:
+            if END_OF_TABLE.search(row.text):
+                if started:
+                    break
+                continue
+            again = match_header(row)
+            if again:  # a second table (or a repeated header) on the same page
+                columns, last, started = again, None, True
+                used.add(id(row))
+                continue
+            if started and last_y is not None and row.y0 - last_y > 5 * pitch:
+                break
+            cells = assign_cells(row, columns) if columns else type_cells(row, style, unit_of)
+            if not cells:
+                continue
+            kind = _classify(cells, style)
+            near = last is not None and last_y is not None and row.y0 - last_y < 1.6 * pitch
+            if kind == "result":
+                last = RawRow(page=page, cells=cells, panel=panel)
+                results.append(last)
+                used.add(id(row))
+                last_y, started = row.y1, True
+            elif kind == "range-continuation" and near:
+                last.extra_range.extend(cells["range"])
+                used.add(id(row))
+                last_y = row.y1
+            elif kind == "text" and started:
+                text = " ".join(c.text for cs in cells.values() for c in cs)
+                if near and _is_comment(text, cells, row, results):
+                    last.comments.append(text)
+                    last_y = row.y1
+                elif _is_heading(text):
+                    panel, last = text, None
+                    last_y = row.y1
+                used.add(id(row))
+    return TableRead(results, used)
+
+
+def _pitch(rows: list[VisualRow]) -> float:
+    gaps = sorted(b.yc - a.yc for a, b in zip(rows, rows[1:]) if b.yc > a.yc)
+    heights = sorted(r.height for r in rows) or [10.0]
+    return gaps[len(gaps) // 2] if gaps else 2 * heights[len(heights) // 2]
+
+
+def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle) -> str:
+    name = " ".join(c.text for c in cells.get("name", []))
+    values = [c for k in VALUE_KINDS for c in cells.get(k, [])]
+    if name and re.search(r"[A-Za-z]", name):
+        if values and any(parse_value(c.text, style, qualitative_any=True) for c in values):
+            return "result"
+        if not values and (cells.get("unit") or cells.get("range")) and len(cells) >= 2:
+            return "result"  # a test whose value could not be read at all: kept, marked absent
+        return "text"
+    if set(cells) == {"range"}:
+        return "range-continuation"
+    if values or cells.get("unit"):
+        return "noise"
+    return "text"
+
+
+def _is_comment(text: str, cells, row: VisualRow, results: list[RawRow]) -> bool:
+    if COMMENT_START.match(text) or len(text.split()) >= 7:
+        return True
+    name_x = sorted(c.x0 for r in results[-8:] for c in r.cells.get("name", []))
+    return bool(name_x) and row.tokens[0].x0 - name_x[len(name_x) // 2] > 0.8 * row.height
+
+
+def _is_heading(text: str) -> bool:
+    words = text.split()
+    return 1 <= len(words) <= 8 and bool(re.search(r"[A-Za-z]{3}", text)) and not re.search(r"\d{3}", text)
