@@ -8,9 +8,11 @@ PG_URL := postgres://postgres@127.0.0.1:5432/test
 # PostgreSQL when reachable (and DATABASE_URL not set), SQLite otherwise.
 TEST_DATABASE_URL = $(or $(DATABASE_URL),$(shell $(PY) -c "import socket;s=socket.socket();s.settimeout(1);print('$(PG_URL)' if s.connect_ex(('127.0.0.1',5432))==0 else '')" 2>/dev/null))
 
+R4_EXAMPLES := var/hl7.fhir.r4.examples
+
 .PHONY: install system-deps models migrate demo run serve test bench eval eval-ocr clean
 
-install: .venv/.installed models
+install: .venv/.installed models $(R4_EXAMPLES)/package/package.json
 
 .venv/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -25,6 +27,12 @@ system-deps:
 # PP-OCR model folders, built from the weights that ship inside the rapidocr wheels.
 models: .venv/.installed
 	$(PY) -m ingestion.reader.install_models
+
+# The official R4 examples (CC0) from the npm registry: test fixtures and search-definition source.
+$(R4_EXAMPLES)/package/package.json:
+	mkdir -p $(R4_EXAMPLES)
+	cd $(R4_EXAMPLES) && npm pack hl7.fhir.r4.examples@4.0.1 --silent >/dev/null 2>&1 && tar xzf hl7.fhir.r4.examples-4.0.1.tgz && rm -f hl7.fhir.r4.examples-4.0.1.tgz
+	touch $@
 
 migrate: install
 	$(PY) manage.py migrate --noinput -v0
