@@ -93,3 +93,21 @@ def index_records(records: Iterable[ResourceRecord], *, clear: bool | None = Non
             INDEX_MODELS[kind].objects.bulk_create(rows, batch_size=1000)
     if texts:
         TextIndex.objects.bulk_create(texts, batch_size=1000)
+
+
+def reindex(*, types: list[str] | None = None, batch: int = 500) -> int:
+    """Rewrite the rows of every current record (optionally of some types), a batch per transaction."""
+    from django.db import transaction
+
+    records = ResourceRecord.objects.filter(deleted=False).order_by("id")
+    if types:
+        records = records.filter(resource_type__in=types)
+    done, last_id = 0, 0
+    while True:
+        chunk = list(records.filter(id__gt=last_id)[:batch])
+        if not chunk:
+            return done
+        with transaction.atomic():
+            index_records(chunk, clear=True)
+        done += len(chunk)
+        last_id = chunk[-1].id

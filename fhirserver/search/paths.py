@@ -176,10 +176,11 @@ def _run(steps: list[Step], resource: dict) -> list:
 
 def _fhirpath_fallback(expression: str) -> Extractor:
     import fhirpathpy
+    from fhirpathpy.models import models
 
     # resolve() is only a type check here (no database lookups on write).
     expression = re.sub(rf"where\(resolve\(\) is ({_IDENT})\)", r"where(reference.contains('\1/'))", expression)
-    compiled = fhirpathpy.compile(expression)
+    compiled = fhirpathpy.compile(expression, models["r4"])  # the model knows choice types (deceased[x])
 
     def extract(resource: dict) -> list:
         try:
