@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("ingestion.urls")),  # $digitize job status URLs; before the /fhir catch-all
     path("", include("fhirserver.api.urls")),
 ]
 

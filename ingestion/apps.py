@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class IngestionConfig(AppConfig):
     name = "ingestion"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ingestion.definition import install_operation_definition
+
+        # After every migrate (and every test-database flush): the $digitize OperationDefinition is readable.
+        post_migrate.connect(install_operation_definition, sender=self, dispatch_uid="ingestion.operation_definition")

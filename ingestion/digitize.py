@@ -1,0 +1,326 @@
+"""`$digitize` as a service: accept a document, then read → understand → map → match → store.
+
+`submit` stores the original (Binary + DocumentReference) and the job in one transaction before
+anything reads the bytes, so nothing is lost if reading fails. `run` takes a queued job through the
+stages, saving each stage's output on the job, and writes every result resource (Patient when new,
+DiagnosticReport, Observations, Organization, Device, Provenance, the DocumentReference's subject)
+together with the job's `done` state in ONE database transaction: a job that fails or dies mid-way
+has written nothing and can simply run again.
+
+The stages are injected (`Stages`) so the job machinery can be tested without OCR and the engine can
+run where it is cheapest (a reader process, a Celery worker).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from django.conf import settings
+from django.db.models import F, Q
+
+from fhirserver.core import bundles
+from fhirserver.core.errors import FhirError, operation_outcome
+from fhirserver.core.request import FhirRequest
+from fhirserver.storage import repository
+from ingestion.document import Document
+from ingestion.labreport import LabReport
+from ingestion.models import DigitizeJob
+from ingestion.patients import match_patient
+from ingestion.uploads import Upload
+
+log = logging.getLogger("ingestion.digitize")
+LAB_REPORT_LOINC = {"system": "http://loinc.org", "code": "11502-2", "display": "Laboratory report"}
+
+
+@dataclass
+class MappingContext:
+    """What the FHIR mapping needs besides the LabReport: where the results go and where they came from."""
+    subject: str | None  # "Patient/<id>" or the urn:uuid of the Patient created in the same transaction
+    document_reference: str  # "DocumentReference/<id>"
+    binary: str  # "Binary/<id>"
+    media_type: str
+    engine: str  # the reader's engine and model, e.g. "paddleocr-onnx/PP-OCRv6_small"
+    encounter: str | None = None
+    performer: str | None = None
+    categories: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Stages:
+    read: Callable[[bytes], Document]
+    understand: Callable[[Document], LabReport]
+    # LabReport -> transaction entries ({"fullUrl": "urn:uuid:..", "resource": {..}}), POSTed as they are
+    to_entries: Callable[[LabReport, MappingContext], list[dict]]
+
+
+def default_stages(*, read: Callable[[bytes], Document] | None = None) -> Stages:
+    from ingestion.understanding import understand
+
+    if read is None:
+        from ingestion.jobs.pool import read_in_reader_process as read
+    return Stages(read=read, understand=understand, to_entries=map_to_entries)
+
+
+def map_to_entries(report: LabReport, context: MappingContext) -> list[dict]:
+    """The FHIR mapping stage (ingestion.fhir_mapping): US Core lab resources as transaction entries."""
+    from ingestion import fhir_mapping
+
+    return fhir_mapping.transaction_entries(report, context)
+
+
+class JobCancelled(Exception):
+    pass
+
+
+def config(name: str):
+    return settings.INGESTION[name]
+
+
+# --- submit --------------------------------------------------------------------------------------
+def submit(upload: Upload, *, base_url: str, requested_by: str = "") -> tuple[DigitizeJob, bool]:
+    """The job for this document and subject: a new one (original stored), or the existing one.
+
+    Returns (job, needs_run). An existing job that failed or was cancelled is queued again, reusing
+    the stored original; one that is done or under way is returned as it is.
+    """
+    content_hash = hashlib.sha256(upload.data).hexdigest()
+    subject = upload.subject or ""
+    with repository.write_transaction():
+        repository.lock_key(f"digitize:{content_hash}:{subject}")
+        existing = DigitizeJob.objects.filter(content_hash=content_hash, subject=subject).order_by("-created_at").first()
+        if existing is not None:
+            if existing.status in (DigitizeJob.FAILED, DigitizeJob.CANCELLED):
+                DigitizeJob.objects.filter(id=existing.id).update(
+                    status=DigitizeJob.QUEUED, stage="queued", progress=0.0, error=None, error_status=None,
+                    cancel_requested=False, attempts=0, finished_at=None, options=upload.options())
+                existing.refresh_from_db()
+                return existing, True
+            return existing, existing.status == DigitizeJob.QUEUED
+        binary_id, document_reference_id = _store_original(upload, base_url)
+        job = DigitizeJob.objects.create(
+            content_hash=content_hash, subject=subject, media_type=upload.media_type, filename=upload.filename[:255],
+            size=len(upload.data), options=upload.options(), base_url=base_url, requested_by=requested_by[:255],
+            binary_id=binary_id, document_reference_id=document_reference_id,
+        )
+    return job, True
+
+
+def _store_original(upload: Upload, base_url: str) -> tuple[str, str]:
+    """Binary + DocumentReference through the transaction path every other write takes."""
+    now = repository.format_instant(datetime.now(timezone.utc))
+    binary_urn, document_urn = f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}"
+    attachment = {
+        "contentType": upload.media_type, "url": binary_urn, "size": len(upload.data),
+        "hash": base64.b64encode(hashlib.sha1(upload.data).digest()).decode(),  # Attachment.hash is SHA-1 by spec
+        "creation": now,
+    }
+    if upload.filename:
+        attachment["title"] = upload.filename
+    document_reference = {
+        "resourceType": "DocumentReference",
+        "meta": {"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-documentreference"]},
+        "status": "current",
+        "docStatus": "preliminary",
+        "type": {"coding": [LAB_REPORT_LOINC], "text": "Laboratory report"},
+        "category": [{"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category",
+                                  "code": "clinical-note", "display": "Clinical Note"}]}],
+        "date": now,
+        "description": "Lab report uploaded for $digitize",
+        "content": [{"attachment": attachment}],
+    }
+    if upload.subject:
+        document_reference["subject"] = {"reference": upload.subject}
+    if upload.encounter:
+        document_reference["context"] = {"encounter": [{"reference": upload.encounter}]}
+    binary = {"resourceType": "Binary", "contentType": upload.media_type, "data": base64.b64encode(upload.data).decode()}
+    response = _transaction(base_url, [(binary_urn, binary), (document_urn, document_reference)])
+    binary_ref, document_ref = (e["response"]["location"].split("/_history")[0] for e in response["entry"])
+    return binary_ref.split("/")[1], document_ref.split("/")[1]
+
+
+def _transaction(base_url: str, entries: list[tuple[str, dict]], extra: list[dict] = ()) -> dict:
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": urn, "resource": resource, "request": {"method": "POST", "url": resource["resourceType"]}}
+        for urn, resource in entries
+    ] + list(extra)}
+    # Trusted internal write (access=None): the caller's scopes were checked when the operation was asked for.
+    return bundles.process(FhirRequest(method="POST", base_url=base_url, body=bundle, kind="system")).resource
+
+
+def original(job: DigitizeJob) -> bytes:
+    binary = repository.read("Binary", job.binary_id).content
+    return base64.b64decode(binary.get("data", ""))
+
+
+# --- run -----------------------------------------------------------------------------------------
+def run(job_id, *, stages: Stages | None = None) -> DigitizeJob:
+    """Take a queued (or stale running) job through every stage. Safe to call twice: one caller wins."""
+    if not _claim(job_id):
+        return DigitizeJob.objects.get(id=job_id)
+    job = DigitizeJob.objects.get(id=job_id)
+    from ingestion.reader.errors import DocumentError
+
+    try:
+        stages = stages or default_stages()
+        data = original(job)
+        _advance(job, "reading", 0.1)
+        started = time.perf_counter()
+        document = stages.read(data)
+        job.document = document.to_json()
+        _advance(job, "understanding", 0.6, document=job.document)
+        report = stages.understand(document)
+        job.lab_report = report.to_json()
+        _advance(job, "storing", 0.8, lab_report=job.lab_report)
+        _store(job, report, document, stages)
+        log.info("digitize job %s done in %.1fs: %d rows", job.id, time.perf_counter() - started, len(report.rows))
+    except DocumentError as exc:
+        _fail(job, exc.status, [_issue(exc.reason, "invalid" if exc.status != 413 else "too-costly", exc.code)])
+    except JobCancelled:
+        DigitizeJob.objects.filter(id=job.id).update(status=DigitizeJob.CANCELLED, stage="cancelled", finished_at=_now())
+    except FhirError as exc:
+        _fail(job, exc.status if exc.status < 500 else 500, exc.issues)
+    except Exception as exc:  # noqa: BLE001 - a bug in a stage must fail the job, with the original kept
+        log.exception("digitize job %s failed", job.id)
+        _fail(job, 500, [_issue(f"Reading the document failed ({type(exc).__name__}: {exc}); the original is kept as "
+                                f"DocumentReference/{job.document_reference_id} and the job can be retried", "exception",
+                                "DIGITIZE_INTERNAL")])
+    job.refresh_from_db()
+    return job
+
+
+def _claim(job_id) -> bool:
+    """queued -> running (or a running job whose worker stopped beating): one atomic conditional update."""
+    stale = _now() - timedelta(seconds=config("STALE_AFTER_SECONDS"))
+    claimable = Q(status=DigitizeJob.QUEUED) | Q(status=DigitizeJob.RUNNING, heartbeat_at__lt=stale)
+    job = DigitizeJob.objects.filter(id=job_id).first()
+    if job is None or not DigitizeJob.objects.filter(claimable, id=job_id).exists():
+        return False
+    if job.cancel_requested:
+        DigitizeJob.objects.filter(claimable, id=job_id).update(status=DigitizeJob.CANCELLED, stage="cancelled", finished_at=_now())
+        return False
+    if job.attempts >= config("MAX_ATTEMPTS"):
+        _fail(job, 500, [_issue(f"The job was given up after {job.attempts} attempts that did not finish", "exception",
+                                "DIGITIZE_GAVE_UP")])
+        return False
+    return DigitizeJob.objects.filter(claimable, id=job_id, attempts=job.attempts).update(
+        status=DigitizeJob.RUNNING, stage="starting", progress=0.05, attempts=F("attempts") + 1,
+        started_at=_now(), heartbeat_at=_now(), error=None, error_status=None) == 1
+
+
+def _advance(job: DigitizeJob, stage: str, progress: float, **fields) -> None:
+    """Record progress (and a stage's output), beat the heartbeat, and stop if the client cancelled."""
+    if DigitizeJob.objects.filter(id=job.id, cancel_requested=True).exists():
+        raise JobCancelled
+    DigitizeJob.objects.filter(id=job.id).update(stage=stage, progress=progress, heartbeat_at=_now(), **fields)
+
+
+def _fail(job: DigitizeJob, status: int, issues: list[dict]) -> None:
+    DigitizeJob.objects.filter(id=job.id).update(
+        status=DigitizeJob.FAILED, stage="failed", error=operation_outcome(issues), error_status=status, finished_at=_now())
+
+
+def _issue(diagnostics: str, code: str, error_code: str, severity: str = "error") -> dict:
+    return {"severity": severity, "code": code, "diagnostics": diagnostics,
+            "details": {"coding": [{"system": "urn:fhir-digitize:error", "code": error_code}], "text": diagnostics}}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- store ---------------------------------------------------------------------------------------
+def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stages) -> None:
+    """Every result resource and the job's `done` state, in one database transaction."""
+    with repository.write_transaction():
+        locked = DigitizeJob.objects.select_for_update().get(id=job.id)
+        if locked.cancel_requested:
+            raise JobCancelled
+        match = match_patient(report.patient, job.subject or None)
+        patient_urn = f"urn:uuid:{uuid.uuid4()}"
+        subject = match.reference or (patient_urn if match.new else None)
+        context = MappingContext(
+            subject=subject, document_reference=f"DocumentReference/{job.document_reference_id}",
+            binary=f"Binary/{job.binary_id}", media_type=job.media_type, engine=document.engine,
+            encounter=job.options.get("encounter"), performer=job.options.get("performer"),
+            categories=list(job.options.get("category") or []),
+        )
+        entries = [{"fullUrl": patient_urn, "resource": match.new}] if match.new else []
+        entries += stages.to_entries(report, context)
+        for entry in entries:
+            entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
+        entries.append(_document_reference_update(job, subject))
+        response = _transaction(job.base_url, [], entries)
+        stored = [e.get("resource") for e in response["entry"]]
+        warnings = match.warnings + [_issue(w, "informational", "DIGITIZE_READ_WARNING", "warning") for w in report.warnings]
+        result = _collection(job.base_url, stored, warnings)
+        references = [f"{r['resourceType']}/{r['id']}" for r in stored if r]
+        observations = [r for r in references if r.startswith("Observation/")]
+        locked.status, locked.stage, locked.progress, locked.finished_at = DigitizeJob.DONE, "done", 1.0, _now()
+        locked.result, locked.created_resources, locked.warnings = result, references, warnings
+        locked.patient = next((r for r in references if r.startswith("Patient/")), match.reference or "")
+        locked.diagnostic_report = next((r for r in references if r.startswith("DiagnosticReport/")), "")
+        locked.rows = _row_index(report, observations)
+        locked.heartbeat_at = _now()
+        locked.save()
+
+
+def _document_reference_update(job: DigitizeJob, subject: str | None) -> dict:
+    """The original's DocumentReference, now about the matched patient (a new version, same id)."""
+    current = dict(repository.read("DocumentReference", job.document_reference_id).content)
+    current.pop("meta", None)
+    if subject:
+        current["subject"] = {"reference": subject}
+    url = f"DocumentReference/{job.document_reference_id}"
+    return {"fullUrl": f"{job.base_url}/{url}", "resource": current, "request": {"method": "PUT", "url": url}}
+
+
+def _collection(base_url: str, resources: list[dict | None], warnings: list[dict]) -> dict:
+    entries = [{"fullUrl": f"{base_url}/{r['resourceType']}/{r['id']}", "resource": r} for r in resources if r]
+    if warnings:
+        entries.append({"resource": operation_outcome(warnings)})
+    return {"resourceType": "Bundle", "type": "collection", "timestamp": repository.format_instant(_now()), "entry": entries}
+
+
+def _row_index(report: LabReport, observations: list[str]) -> list[dict]:
+    """Which Observation each result row became, with where it was read: what the review page draws."""
+    out = []
+    for index, (row, observation) in enumerate(zip(report.rows, observations)):
+        region = {"page": row.region.page, "box": list(row.region.box)} if row.region else None
+        out.append({"row": index, "observation": observation, "region": region, "confidence": row.confidence})
+    return out
+
+
+# --- waiting and status --------------------------------------------------------------------------
+def wait(job_id, *, timeout: float | None = None, interval: float = 0.25) -> DigitizeJob:
+    """Poll until the job finishes (a job another request or worker is running)."""
+    deadline = time.monotonic() + (timeout if timeout is not None else config("SYNC_TIMEOUT_SECONDS"))
+    while True:
+        job = DigitizeJob.objects.get(id=job_id)
+        if job.finished or time.monotonic() > deadline:
+            return job
+        time.sleep(interval)
+        interval = min(interval * 1.5, 2.0)
+
+
+def is_stale(job: DigitizeJob) -> bool:
+    """Queued or running, but nobody has touched it for STALE_AFTER_SECONDS: its worker is gone."""
+    if job.finished:
+        return False
+    last = job.heartbeat_at if job.status == DigitizeJob.RUNNING else job.updated_at
+    return last is not None and last < _now() - timedelta(seconds=config("STALE_AFTER_SECONDS"))
+
+
+def cancel(job: DigitizeJob) -> bool:
+    """Ask a queued or running job to stop; False when it has already finished."""
+    if job.finished:
+        return False
+    DigitizeJob.objects.filter(id=job.id).update(cancel_requested=True)
+    DigitizeJob.objects.filter(id=job.id, status=DigitizeJob.QUEUED).update(
+        status=DigitizeJob.CANCELLED, stage="cancelled", finished_at=_now())
+    return True

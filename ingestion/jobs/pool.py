@@ -1,0 +1,80 @@
+"""Reader processes: OCR runs here, never in a web request thread (the engines hold the GIL for seconds).
+
+A small spawn-context process pool, started on first use; each process loads the OCR engine once and
+keeps it. Reader refusals (`DocumentError`) cross the process boundary as plain values.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from django.conf import settings
+
+from ingestion.document import Document
+
+_lock = threading.Lock()
+_executor: ProcessPoolExecutor | None = None
+
+
+def _pool() -> ProcessPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            workers = max(1, int(settings.INGESTION["WORKERS"]))
+            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        return _executor
+
+
+def _reset(broken: ProcessPoolExecutor) -> None:
+    global _executor
+    with _lock:
+        if _executor is broken:
+            _executor = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+def read_in_reader_process(data: bytes) -> Document:
+    """`read_document` in a reader process; a pool whose process died is replaced and the read tried once more."""
+    for attempt in (1, 2):
+        executor = _pool()
+        try:
+            outcome = executor.submit(read_here, data).result()
+            break
+        except BrokenProcessPool:
+            _reset(executor)
+            if attempt == 2:
+                raise
+    if outcome[0] == "error":
+        from ingestion.reader.errors import DocumentError
+
+        _, status, reason, code = outcome
+        raise DocumentError(status, reason, code=code)
+    return Document.from_json(outcome[1])
+
+
+def read_here(data: bytes) -> tuple:
+    """Runs in the reader process: ("ok", document JSON) or ("error", status, reason, code)."""
+    from ingestion.reader import read_document
+    from ingestion.reader.errors import DocumentError
+
+    try:
+        return ("ok", read_document(data).to_json())
+    except DocumentError as exc:
+        return ("error", exc.status, exc.reason, exc.code)
+
+
+def read_direct(data: bytes) -> Document:
+    """In a process that is itself a worker (Celery, the management command): no extra hop."""
+    from ingestion.reader import read_document
+
+    return read_document(data)
+
+
+def shutdown() -> None:
+    global _executor
+    with _lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,76 @@
+"""Running jobs: on Celery when `CELERY_BROKER_URL` is set, else on a small in-process thread pool.
+
+Job threads only orchestrate (database, understanding, mapping); the OCR itself runs in the reader
+processes of `ingestion.jobs.pool`. Either way a job is claimed with one conditional update, so a
+job handed to two workers still runs once.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import connections
+
+log = logging.getLogger("ingestion.jobs")
+_lock = threading.Lock()
+_threads: ThreadPoolExecutor | None = None
+
+
+def uses_celery() -> bool:
+    return bool(getattr(settings, "CELERY_BROKER_URL", ""))
+
+
+def enqueue(job_id) -> Future | None:
+    """Start the job in the background. Returns the Future of an in-process run (None on Celery)."""
+    if uses_celery():
+        from ingestion.jobs.celery_app import digitize_job
+
+        digitize_job.delay(str(job_id))
+        return None
+    return _thread_pool().submit(_run_in_thread, str(job_id))
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _threads
+    with _lock:
+        if _threads is None:
+            _threads = ThreadPoolExecutor(max_workers=max(1, int(settings.INGESTION["WORKERS"])), thread_name_prefix="digitize")
+        return _threads
+
+
+def _run_in_thread(job_id: str) -> None:
+    from ingestion import digitize
+
+    try:
+        digitize.run(job_id)
+    except BaseException:  # noqa: BLE001 - a thread must not die silently; the job stays retryable
+        log.exception("digitize job %s: worker thread failed", job_id)
+        raise
+    finally:
+        connections.close_all()  # this thread's connections; the pool thread may idle for long
+
+
+def resume_if_stale(job) -> bool:
+    """A queued or running job nobody is working on (its worker died, the server restarted): run it again."""
+    from ingestion import digitize
+
+    if not digitize.is_stale(job):
+        return False
+    from ingestion.models import DigitizeJob
+
+    if job.status == DigitizeJob.RUNNING:
+        DigitizeJob.objects.filter(id=job.id, status=DigitizeJob.RUNNING, heartbeat_at=job.heartbeat_at).update(
+            status=DigitizeJob.QUEUED, stage="queued (retry)")
+    log.warning("digitize job %s was stale (%s); queued again", job.id, job.status)
+    enqueue(job.id)
+    return True
+
+
+def shutdown() -> None:
+    global _threads
+    with _lock:
+        threads, _threads = _threads, None
+    if threads is not None:
+        threads.shutdown(wait=True)

@@ -1,0 +1,104 @@
+"""`$digitize` on DiagnosticReport (type level) and Patient (instance level): a thin layer over the service.
+
+Synchronous by default (200 + collection Bundle). With `Prefer: respond-async`: 202 + Content-Location of
+the job's status URL, which answers 202 (X-Progress) while it runs, 200 with the same Bundle when done,
+and the failure's status with its OperationOutcome otherwise.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+
+from fhirserver.core import guard
+from fhirserver.core.errors import FhirError, operation_outcome
+from fhirserver.core.request import FhirRequest, FhirResponse
+from fhirserver.operations.registry import Operation, register
+from fhirserver.storage import repository
+from ingestion import digitize
+from ingestion.definition import DEFINITION_URL
+from ingestion.jobs import queue
+from ingestion.models import DigitizeJob
+from ingestion.uploads import read_upload
+
+WRITTEN_TYPES = ("Binary", "DocumentReference", "DiagnosticReport", "Observation", "Provenance")
+
+
+def digitize_operation(request: FhirRequest) -> FhirResponse:
+    if request.kind == "operation-instance" and request.resource_type != "Patient":
+        raise FhirError(404, "$digitize runs at DiagnosticReport/$digitize or Patient/[id]/$digitize", issue_code="not-supported",
+                        code="UNKNOWN_OPERATION")
+    guard.check(request, "operation", "DiagnosticReport")
+    for resource_type in WRITTEN_TYPES:
+        guard.check(request, "create", resource_type)
+    upload = read_upload(request, max_bytes=settings.INGESTION["MAX_FILE_BYTES"])
+    if upload.subject:
+        patient = repository.read("Patient", upload.subject.split("/", 1)[1])  # 404 before anything is stored
+        guard.check(request, "read", "Patient", patient.content)
+    else:
+        guard.check(request, "create", "Patient")
+    upload.media_type = _sniffed_media_type(upload.data)  # the bytes decide, not the client's label
+    job, needs_run = digitize.submit(upload, base_url=request.base_url, requested_by=_requester(request))
+    if respond_async(request):
+        if needs_run:
+            queue.enqueue(job.id)
+        return job_response(job, request.base_url)
+    if needs_run and not queue.uses_celery():
+        job = digitize.run(job.id)  # this thread orchestrates; the OCR runs in a reader process
+    elif needs_run:
+        queue.enqueue(job.id)
+    if not job.finished:
+        job = digitize.wait(job.id)
+    return job_response(job, request.base_url)
+
+
+def respond_async(request: FhirRequest) -> bool:
+    prefer = (request.header("prefer") or "").lower()
+    return any(token.strip() == "respond-async" for part in prefer.split(";") for token in part.split(","))
+
+
+def status_url(job: DigitizeJob, base_url: str) -> str:
+    return f"{base_url}/_jobs/{job.id}"
+
+
+def job_response(job: DigitizeJob, base_url: str) -> FhirResponse:
+    """What the status URL (and a synchronous call) answers for the job's current state."""
+    headers = {"Content-Location": status_url(job, base_url)}
+    if job.status == DigitizeJob.DONE:
+        return FhirResponse(status=200, resource=job.result, headers=headers)
+    if job.status == DigitizeJob.FAILED:
+        return FhirResponse(status=job.error_status or 500, resource=job.error, headers=headers)
+    if job.status == DigitizeJob.CANCELLED:
+        raise FhirError(404, f"Digitize job {job.id} was cancelled; the original stays as DocumentReference/"
+                        f"{job.document_reference_id}", issue_code="not-found", code="DIGITIZE_JOB_CANCELLED")
+    headers.update({"X-Progress": f"{job.stage} ({round(job.progress * 100)}%)", "Retry-After": "1"})
+    outcome = operation_outcome([{"severity": "information", "code": "informational",
+                                  "diagnostics": f"Digitize job {job.id} is {job.status}: {job.stage}; the original is "
+                                                 f"stored as DocumentReference/{job.document_reference_id}"}])
+    return FhirResponse(status=202, resource=outcome, headers=headers)
+
+
+def _sniffed_media_type(data: bytes) -> str:
+    from ingestion.reader.errors import DocumentError
+    from ingestion.reader.sniff import media_type
+
+    try:
+        return media_type(data)
+    except DocumentError as exc:  # not a document at all (empty, text, ZIP, ...): refuse before storing anything
+        raise FhirError(exc.status, exc.reason, issue_code="not-supported" if exc.status == 415 else "invalid", code=exc.code) from None
+
+
+def _requester(request: FhirRequest) -> str:
+    user = getattr(request, "user", None)
+    if user is not None and getattr(user, "is_authenticated", False):
+        return f"user:{user.get_username()}"
+    access = request.access
+    for attribute in ("client_id", "subject", "user"):
+        value = getattr(access, attribute, None) if access is not None else None
+        if value:
+            return f"{attribute}:{value}"
+    return ""
+
+
+register(Operation(
+    name="digitize", handler=digitize_operation, resource_types=("DiagnosticReport", "Patient"), levels=("type", "instance"),
+    definition=DEFINITION_URL, methods=("POST",), affects_state=True,
+))

@@ -1,0 +1,170 @@
+"""The three ways a client sends a document to `$digitize`, read into one `Upload`.
+
+- `multipart/form-data` with a `file` part (and optional `subject`, `encounter`, `performer`,
+  `category` fields), as a browser form or `curl -F` sends it;
+- a raw body in the document's own media type (`application/pdf`, `image/jpeg`, ...);
+- a FHIR `Parameters` resource: `document` (valueAttachment with `contentType` + base64 `data`, or a
+  `url` naming a stored Binary) and optional `subject`/`encounter`/`performer` (valueReference) and
+  `category` (valueCode/valueString/valueCodeableConcept).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import email.parser
+import email.policy
+from dataclasses import dataclass, field
+
+from fhirserver.core.errors import FhirError, bad_request
+from fhirserver.core.request import FhirRequest
+
+JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
+
+
+@dataclass
+class Upload:
+    data: bytes
+    media_type: str  # as the client declared it; the reader trusts the bytes, not this
+    filename: str = ""
+    subject: str | None = None  # "Patient/<id>"
+    encounter: str | None = None  # "Encounter/<id>"
+    performer: str | None = None  # "Organization/<id>" or "Practitioner/<id>"
+    category: list[str] = field(default_factory=list)  # extra DiagnosticReport categories (v2-0074 codes or text)
+
+    def options(self) -> dict:
+        return {k: v for k, v in (("encounter", self.encounter), ("performer", self.performer), ("category", self.category)) if v}
+
+
+def read_upload(request: FhirRequest, *, max_bytes: int) -> Upload:
+    """The document and options of a `$digitize` request; 4xx FhirError when there is none or it is too big."""
+    media = (request.content_type or "").split(";")[0].strip().lower()
+    if len(request.raw_body) > max_bytes * 3 // 2 + 65536:
+        raise too_large(len(request.raw_body), max_bytes)
+    if media == "multipart/form-data":
+        upload = _from_multipart(request)
+    elif media in JSON_TYPES:
+        upload = _from_parameters(request.body)
+    elif request.raw_body:
+        upload = Upload(data=request.raw_body, media_type=media or "application/octet-stream",
+                        filename=_filename(request.header("content-disposition") or ""))
+    else:
+        raise bad_request("$digitize needs a document: a multipart 'file' part, a raw PDF/image body, or Parameters.document",
+                          code="DIGITIZE_NO_DOCUMENT")
+    if not upload.subject and request.kind == "operation-instance" and request.resource_type == "Patient":
+        upload.subject = f"Patient/{request.id}"
+    elif request.kind == "operation-instance" and request.resource_type == "Patient" and upload.subject != f"Patient/{request.id}":
+        raise bad_request(f"subject {upload.subject} contradicts the URL's Patient/{request.id}", code="DIGITIZE_SUBJECT_CONFLICT")
+    if upload.subject:
+        upload.subject = _reference(upload.subject, "subject", ("Patient",))
+    if upload.encounter:
+        upload.encounter = _reference(upload.encounter, "encounter", ("Encounter",))
+    if upload.performer:
+        upload.performer = _reference(upload.performer, "performer", ("Organization", "Practitioner", "PractitionerRole"))
+    if not upload.data:
+        raise bad_request("The document is empty", code="DOCUMENT_EMPTY")
+    if len(upload.data) > max_bytes:
+        raise too_large(len(upload.data), max_bytes)
+    return upload
+
+
+def too_large(size: int, limit: int) -> FhirError:
+    return FhirError(413, f"The document is {size:,} bytes; the limit is {limit:,} bytes", issue_code="too-costly",
+                     code="DOCUMENT_TOO_LARGE")
+
+
+def _reference(value: str, name: str, types: tuple[str, ...]) -> str:
+    value = value.strip()
+    resource_type, _, id = value.partition("/")
+    if resource_type not in types or not id or "/" in id:
+        raise bad_request(f"{name} must be a reference like {types[0]}/123, not '{value}'", code="DIGITIZE_BAD_REFERENCE",
+                          expression=[name])
+    return value
+
+
+def _filename(disposition: str) -> str:
+    for part in disposition.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "filename":
+            return value.strip('"')
+    return ""
+
+
+# --- multipart -----------------------------------------------------------------------------------
+def _from_multipart(request: FhirRequest) -> Upload:
+    if "boundary=" not in request.content_type:
+        raise bad_request("multipart/form-data without a boundary", code="DIGITIZE_BAD_MULTIPART")
+    head = f"Content-Type: {request.content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.raw_body)
+    if not message.is_multipart():
+        raise bad_request("The multipart body could not be parsed", code="DIGITIZE_BAD_MULTIPART")
+    fields: dict[str, list[str]] = {}
+    upload: Upload | None = None
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        if name in ("file", "document") and upload is None:
+            upload = Upload(data=payload, media_type=part.get_content_type() or "application/octet-stream",
+                            filename=part.get_filename() or "")
+        else:
+            fields.setdefault(name, []).append(payload.decode("utf-8", "replace").strip())
+    if upload is None:
+        raise bad_request("The multipart body has no 'file' part", code="DIGITIZE_NO_DOCUMENT", expression=["file"])
+    upload.subject = _first(fields, "subject")
+    upload.encounter = _first(fields, "encounter")
+    upload.performer = _first(fields, "performer")
+    upload.category = [c for c in fields.get("category", []) if c]
+    return upload
+
+
+def _first(fields: dict[str, list[str]], name: str) -> str | None:
+    values = [v for v in fields.get(name, []) if v]
+    return values[0] if values else None
+
+
+# --- Parameters ----------------------------------------------------------------------------------
+def _from_parameters(body) -> Upload:
+    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+        raise bad_request("A JSON body for $digitize must be a Parameters resource with a 'document' parameter",
+                          code="DIGITIZE_NOT_PARAMETERS")
+    params = body.get("parameter") or []
+    document = next((p for p in params if p.get("name") == "document"), None)
+    if document is None or not isinstance(document.get("valueAttachment"), dict):
+        raise bad_request("Parameters has no 'document' parameter with a valueAttachment", code="DIGITIZE_NO_DOCUMENT",
+                          expression=["Parameters.parameter.where(name='document')"])
+    attachment = document["valueAttachment"]
+    if attachment.get("data"):
+        try:
+            data = base64.b64decode(attachment["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise bad_request("document.valueAttachment.data is not valid base64", code="DIGITIZE_BAD_BASE64") from None
+        media = attachment.get("contentType") or "application/octet-stream"
+    elif attachment.get("url"):
+        data, media = _stored_binary(attachment["url"])
+    else:
+        raise bad_request("document.valueAttachment needs 'data' (base64) or a 'url' to a stored Binary", code="DIGITIZE_NO_DOCUMENT")
+    upload = Upload(data=data, media_type=media, filename=attachment.get("title") or "")
+    for p in params:
+        name = p.get("name")
+        if name in ("subject", "encounter", "performer"):
+            value = (p.get("valueReference") or {}).get("reference") or p.get("valueString")
+            setattr(upload, name, value)
+        elif name == "category":
+            concept = p.get("valueCodeableConcept") or {}
+            code = p.get("valueCode") or p.get("valueString") or next((c.get("code") for c in concept.get("coding", [])), None) or concept.get("text")
+            if code:
+                upload.category.append(code)
+    return upload
+
+
+def _stored_binary(url: str) -> tuple[bytes, str]:
+    from fhirserver.storage import repository
+
+    path = url.split("/fhir/", 1)[-1] if "://" in url else url
+    resource_type, _, id = path.strip("/").partition("/")
+    if resource_type != "Binary" or not id:
+        raise bad_request(f"document.valueAttachment.url must name a stored Binary (Binary/<id>), not '{url}'",
+                          code="DIGITIZE_BAD_URL")
+    binary = repository.read("Binary", id.split("/")[0]).content
+    return base64.b64decode(binary.get("data", "")), binary.get("contentType") or "application/octet-stream"
