@@ -29,7 +29,7 @@ def _element_name(key: str) -> str:
 
 
 def _keep(resource: dict, names: set[str]) -> dict:
-    kept = {k: v for k, v in resource.items() if k in ALWAYS or _element_name(k) in names}
+    kept = {k: v for k, v in resource.items() if k in ALWAYS or k.lstrip("_") in names or _element_name(k) in names}
     meta = dict(kept.get("meta") or {})
     meta["tag"] = [t for t in meta.get("tag", []) if t.get("code") != "SUBSETTED"] + [SUBSETTED]
     kept["meta"] = meta
