@@ -32,14 +32,20 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "corsheaders",
+    "oauth2_provider",
     "fhirserver",
     "fhirserver.storage",
     "fhirserver.search",
+    "fhirserver.security",
     "ingestion",
 ]
 
 MIDDLEWARE = [
     "fhirserver.api.middleware.RequestLogMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "fhirserver.security.ratelimit.RateLimitMiddleware",
+    "fhirserver.security.audit.AuditMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,3 +127,60 @@ INGESTION = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION["MAX_FILE_BYTES"] * 3 // 2 + 65536
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
+
+# --- SMART on FHIR security (fhirserver.security; docs/security.md) -------------------------------
+FHIR.update({
+    # Off only for trusted test runs: without a token the API then answers as a trusted caller.
+    "AUTH_REQUIRED": env_bool("FHIR_AUTH_REQUIRED", True),
+    "AUTHENTICATOR": "fhirserver.security.authenticator.authenticate",
+    "CAPABILITY_SECURITY": "fhirserver.security.discovery.capability_security",
+    "TOKEN_CACHE_SECONDS": int(os.environ.get("FHIR_TOKEN_CACHE_SECONDS", "10")),
+    # "COUNT/SECONDS"; "0" turns a limit off.
+    "RATE_LIMITS": {
+        "API_PER_CLIENT": os.environ.get("FHIR_RATE_API_PER_CLIENT", "6000/60"),
+        "API_PER_IP": os.environ.get("FHIR_RATE_API_PER_IP", "12000/60"),
+        "TOKEN_PER_CLIENT": os.environ.get("FHIR_RATE_TOKEN_PER_CLIENT", "60/60"),
+        "TOKEN_PER_IP": os.environ.get("FHIR_RATE_TOKEN_PER_IP", "300/60"),
+    },
+})
+LOGIN_URL = "/oauth2/login"
+LOGIN_REDIRECT_URL = "/oauth2/login"
+from fhirserver.security.keys import oidc_private_key  # noqa: E402 - plain Python, no Django
+
+# Named explicitly so migrations of fhirserver.security can point at DOT's (swappable) models.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "fhirserver.security.validator.SmartValidator",
+    "SCOPES_BACKEND_CLASS": "fhirserver.security.validator.SmartScopesBackend",
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("ACCESS_TOKEN_SECONDS", "3600")),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": int(os.environ.get("REFRESH_TOKEN_SECONDS", str(90 * 86400))),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 120,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": oidc_private_key(BASE_DIR / "var" / "oidc_rsa.pem"),
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+}
+
+# Browser apps call the API, the token endpoint and discovery from their own origins. Bearer
+# tokens, not cookies, carry authority there, so credentials are never allowed cross-origin.
+CORS_URLS_REGEX = r"^/(fhir|oauth2/(token|introspect|revoke|userinfo|\.well-known))(/.*)?$"
+CORS_ALLOWED_ORIGINS = [o for o in env_list("CORS_ALLOWED_ORIGINS", []) if o != "*"]
+CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ["Location", "ETag", "Content-Location", "Last-Modified", "Retry-After", "WWW-Authenticate", "X-Request-ID"]
+
+# Rate-limit counters, token replay (jti) and JWKS caches: Redis when REDIS_URL is set (shared by
+# all workers), else per-process memory.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+          if os.environ.get("REDIS_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,6 +1,6 @@
 """Tests: base settings, quiet request log, fast password hashing."""
 from .base import *  # noqa: F401,F403
-from .base import LOGGING
+from .base import FHIR, LOGGING
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING["loggers"]["fhirserver.request"]["level"] = "WARNING"
@@ -12,3 +12,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 
     (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# Security off unless a test turns it on (tests/security): other suites run without tokens.
+FHIR["AUTH_REQUIRED"] = False
+FHIR["RATE_LIMITS"] = {name: "0" for name in FHIR["RATE_LIMITS"]}

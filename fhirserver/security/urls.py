@@ -1,0 +1,31 @@
+"""Routes of the authorization server (/oauth2/...) and the SMART/audit routes under /fhir.
+
+The app namespace is DOT's ("oauth2_provider") because DOT reverses its own OIDC routes by name.
+"""
+from django.contrib.auth import views as auth_views
+from django.urls import path, re_path
+from oauth2_provider import views as dot
+
+from fhirserver.security import audit, views
+
+app_name = "oauth2_provider"
+
+oauth2_patterns = [
+    path("authorize", views.SmartAuthorizationView.as_view(), name="authorize"),
+    path("token", views.SmartTokenView.as_view(), name="token"),
+    path("revoke", dot.RevokeTokenView.as_view(), name="revoke-token"),
+    path("introspect", views.SmartIntrospectView.as_view(), name="introspect"),
+    path("launch", views.launch, name="launch"),
+    path("login", auth_views.LoginView.as_view(template_name="security/login.html"), name="login"),
+    path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path(".well-known/openid-configuration", dot.ConnectDiscoveryInfoView.as_view(), name="oidc-connect-discovery-info"),
+    path(".well-known/jwks.json", dot.JwksInfoView.as_view(), name="jwks-info"),
+    path("userinfo", dot.UserInfoView.as_view(), name="user-info"),
+]
+
+# Matched before the FHIR catch-all in fhirserver/urls.py.
+fhir_patterns = [
+    path("fhir/.well-known/smart-configuration", views.smart_configuration, name="smart-configuration"),
+    re_path(r"^fhir/AuditEvent/?$", audit.audit_endpoint),
+    re_path(r"^fhir/AuditEvent/(?P<path>.+)$", audit.audit_endpoint),
+]
