@@ -142,7 +142,7 @@ class _Drawer:
                 x = MARGIN + (i % 4) * col
                 yy = y - (i // 4) * (2 * self.size + 14)
                 self.text(x, yy, label.upper(), self.regular, self.size - 1.5)
-                self.text(x, yy - self.size - 3, value, self.bold)
+                self.text(x, yy - self.size - 3, value, self.bold, min(self.size, 9.5))
             y -= 2 * (2 * self.size + 14) + 4
         else:  # key-value grid, labels without colons
             row_h = self.size + 8
@@ -192,9 +192,11 @@ class _Drawer:
         if kind == "comment":
             self.text(MARGIN + 15, y + 3, content, self.italic, self.size - 1)
             return y - self.lh * 0.8
-        for x, col in zip(self.xs, lay.columns):
-            if content[col.kind]:
-                self.text(x + 3, y, content[col.kind])
+        for x0, x1, col in zip(self.xs, self.xs[1:], lay.columns):
+            text = content[col.kind]
+            if text:  # a cell never runs into the next column: long names are set smaller, as LIS printouts do
+                width = self.c.stringWidth(text, self.regular, self.size)
+                self.text(x0 + 3, y, text, size=min(self.size, self.size * (x1 - x0 - 8) / width))
         if lay.grid:
             self._grid_row(y)
         return y - self.lh

@@ -102,6 +102,9 @@ def _code(row: LabRow, ctx: RowContext) -> None:
     if ctx.match_test is None or not row.printed_name:
         return
     match = ctx.match_test(row.printed_name, row.unit, specimen=row.specimen)
+    bare = re.sub(r"\s*\([^)]*\)\s*$", "", row.printed_name)
+    if match is None and bare != row.printed_name and bare:  # "Estimated GFR (CKD-EPI 2021)": retry the name alone
+        match = ctx.match_test(bare, row.unit, specimen=row.specimen)
     if match is not None:
         row.loinc, row.loinc_display = match.loinc, match.display
 

@@ -88,23 +88,23 @@ def match_header(row: VisualRow) -> list[Column] | None:
     """The columns of a table header row, or None when the row is not one."""
     toks = row.tokens
     columns: list[Column] = []
-    matched = 0
+    matched = whole = 0
     for cell in row.cells:  # a title never spans two cells: "Result  Flag" are two columns
-        ct, i = cell.tokens, 0
+        ct, i, found, used = cell.tokens, 0, 0, 0
         while i < len(ct):
             for n in range(min(MAX_PHRASE, len(ct) - i), 0, -1):
                 phrase = " ".join(_key(t.text) for t in ct[i:i + n])
                 if phrase in HEADER_WORDS:
                     columns.append(Column(HEADER_WORDS[phrase], ct[i].x0, ct[i + n - 1].x1, phrase))
-                    matched += n
-                    i += n
+                    found, used, i = found + 1, used + n, i + n
                     break
             else:
                 i += 1
+        matched += used
+        whole += found == 1 and used == len(ct)  # the cell is exactly one column title
     kinds = [c.kind for c in columns]
-    cells_hit = {i for i, cell in enumerate(row.cells) for c in columns if cell.x0 <= c.x0 and c.x1 <= cell.x1}
-    if len(columns) < 2 or matched < 0.6 * len(toks) or len(set(kinds)) < 2 or len(cells_hit) < 2:
-        return None  # "Test Results" as a title is one cell, not a table header
+    if len(columns) < 2 or matched < 0.7 * len(toks) or len(set(kinds)) < 2 or whole < 2:
+        return None  # "Test Results" as a title, "Central Reference Laboratory": not table headers
     if not any(k in VALUE_KINDS for k in kinds):
         # "Normal" / "Abnormal" as the two value columns of some layouts
         for c in columns:
@@ -124,13 +124,28 @@ def assign_cells(row: VisualRow, columns: list[Column]) -> dict[ColumnKind, list
     for cell in row.cells:
         hits = [c for c in columns if min(cell.x1, c.x1) - max(cell.x0, c.x0) > 0]
         if len(hits) > 1:
+            names_first = hits[0].kind == "name"
             for tok in cell.tokens:
-                col = _column_for(Cell([tok]), columns)
-                _add(out, col.kind, Cell([tok]))
+                # a long test name running under the next title stays a name; other words go where they sit
+                kind = "name" if names_first and not re.search(r"\d", tok.text) and out.keys() <= {"name"} \
+                    else _column_for(Cell([tok]), columns).kind
+                _add(out, kind, Cell([tok]))
+            continue
+        if not hits and parse_flag(cell.text) and not any(c.kind == "flag" for c in columns):
+            _add(out, "flag", cell)  # an untitled flag column (arrows between value and unit)
             continue
         col = hits[0] if hits else _column_for(cell, columns)
         _add(out, col.kind, cell)
     return out
+
+
+def is_running_text(row: VisualRow, columns: list[Column]) -> bool:
+    """A line of prose across the table (heading, comment, footer) rather than a row of cells."""
+    for cell in row.cells:
+        hits = {c.kind for c in columns if min(cell.x1, c.x1) - max(cell.x0, c.x0) > 0}
+        if len(hits) >= 2 and len(row.cells) <= 2:
+            return True
+    return False
 
 
 def _add(out: dict, kind: ColumnKind, cell: Cell) -> None:
@@ -169,7 +184,7 @@ def type_cells(row: VisualRow, style: NumberStyle, unit_of) -> dict[ColumnKind, 
         if value is None or not (value.number is not None or value.text):
             continue
         name = cells[:i]
-        if not re.search(r"[A-Za-z]{2}", " ".join(c.text for c in name)) or name[-1].text.rstrip().endswith(":"):
+        if not re.search(r"[A-Za-z]", " ".join(c.text for c in name)) or name[-1].text.rstrip().endswith(":"):
             return None
         out: dict[ColumnKind, list[Cell]] = {"name": name, "value": [cell]}
         for rest in cells[i + 1:]:
@@ -222,7 +237,10 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of) -> TableRead
                 continue
             if started and last_y is not None and row.y0 - last_y > 5 * pitch:
                 break
-            cells = assign_cells(row, columns) if columns else type_cells(row, style, unit_of)
+            if columns and is_running_text(row, columns):
+                cells = {"name": row.cells}
+            else:
+                cells = assign_cells(row, columns) if columns else type_cells(row, style, unit_of)
             if not cells:
                 continue
             kind = _classify(cells, style)

@@ -1,0 +1,237 @@
+"""Accuracy of reading + understanding, over the corpus's layouts x degradations.
+
+For each case the ground-truth `LabReport` is rendered in a layout, degraded like a real upload,
+read (`ingestion.reader.read_document`) and understood; the result is scored against the truth:
+  - rows exact: LOINC, value (with comparator) or qualitative text, UCUM unit, range, flag all right;
+  - header accuracy: share of the header fields (name, birth date, sex, MRN, dates, clinician,
+    lab, accession) read right;
+  - invented rows: result rows that match no row of the report;
+  - seconds per page (reading + understanding).
+"""
+from __future__ import annotations
+
+import difflib
+import random
+import re
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ingestion.corpus import LAYOUTS, render_page_images, render_pdf
+from ingestion.document import Document
+from ingestion.labreport import LabReport, LabRow, ReferenceRange
+from ingestion.understanding import understand
+
+TEXT_PDF = "text-pdf"
+HEADER_FIELDS = ("family", "given", "birth_date", "sex", "identifier", "collected", "reported",
+                 "ordering_clinician", "lab_name", "accession")
+
+
+@dataclass
+class CaseScore:
+    layout: str
+    degradation: str
+    seed: int
+    rows: int = 0
+    exact: int = 0
+    invented: int = 0
+    header_fields: int = 0
+    header_right: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+    misses: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+# ---- scoring -------------------------------------------------------------------------------
+
+def _norm(text: str | None) -> str:
+    return re.sub(r"[^a-z0-9<>=.+%/-]", "", (text or "").lower())
+
+
+def _same_range(truth: ReferenceRange | None, got: ReferenceRange | None) -> bool:
+    if truth is None or (truth.low is None and truth.high is None and not truth.text):
+        return got is None or (got.low is None and got.high is None and not got.text)
+    if got is None:
+        return False
+    if truth.low is not None or truth.high is not None:
+        return truth.low == got.low and truth.high == got.high
+    return _norm(truth.text) == _norm(got.text)
+
+
+def row_differences(truth: LabRow, got: LabRow) -> list[str]:
+    """The fields that are wrong; empty when the row is exactly right."""
+    diffs = []
+    if truth.loinc != got.loinc:
+        diffs.append(f"loinc {got.loinc}!={truth.loinc}")
+    if truth.value is not None:
+        if got.value != truth.value or (got.comparator or None) != (truth.comparator or None):
+            diffs.append(f"value {got.comparator or ''}{got.value}!={truth.comparator or ''}{truth.value}")
+    elif _norm(truth.value_text) != _norm(got.value_text):
+        diffs.append(f"value {got.value_text!r}!={truth.value_text!r}")
+    if (truth.unit or None) != (got.unit or None):
+        diffs.append(f"unit {got.unit}!={truth.unit}")
+    if not _same_range(truth.reference_range, got.reference_range):
+        g = got.reference_range
+        diffs.append(f"range {g and (g.low, g.high, g.text)}")
+    if (truth.flag or None) != (got.flag or None):
+        diffs.append(f"flag {got.flag}!={truth.flag}")
+    return diffs
+
+
+def pair_rows(truth: list[LabRow], got: list[LabRow]) -> tuple[list[tuple[LabRow, LabRow | None]], list[LabRow]]:
+    """Pair each true row with the read row of the same printed name (OCR-tolerant); the rest are invented."""
+    free = list(got)
+    pairs = []
+    for t in truth:
+        key = _norm(t.printed_name)
+        best = max(free, key=lambda g: difflib.SequenceMatcher(None, key, _norm(g.printed_name)).ratio(), default=None)
+        if best is not None and difflib.SequenceMatcher(None, key, _norm(best.printed_name)).ratio() >= 0.75:
+            free.remove(best)
+            pairs.append((t, best))
+        else:
+            pairs.append((t, None))
+    return pairs, free
+
+
+def header_values(report: LabReport) -> dict[str, str]:
+    p = report.patient
+    return {"family": _norm(p.family), "given": _norm(" ".join(p.given)), "birth_date": p.birth_date or "",
+            "sex": p.sex or "", "identifier": _norm(p.identifier), "collected": report.collected or "",
+            "reported": report.reported or "", "ordering_clinician": _norm(report.ordering_clinician),
+            "lab_name": _norm(report.lab_name), "accession": _norm(report.accession)}
+
+
+def score(truth: LabReport, got: LabReport, score_: CaseScore) -> CaseScore:
+    pairs, invented = pair_rows(truth.rows, got.rows)
+    score_.rows, score_.invented = len(truth.rows), len(invented)
+    for t, g in pairs:
+        diffs = ["missing"] if g is None else row_differences(t, g)
+        if diffs:
+            score_.misses.append(f"{t.printed_name}: {', '.join(diffs)}")
+        else:
+            score_.exact += 1
+    score_.misses += [f"invented: {g.printed_name} {g.printed_value}" for g in invented]
+    want, have = header_values(truth), header_values(got)
+    score_.header_fields = len(HEADER_FIELDS)
+    for name in HEADER_FIELDS:
+        if want[name] == have[name]:
+            score_.header_right += 1
+        else:
+            score_.misses.append(f"header {name}: {have[name]!r}!={want[name]!r}")
+    return score_
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+def _reader(engine: str | None) -> Callable[[bytes], Document]:
+    from ingestion.reader import read_document
+
+    return lambda data: read_document(data, engine=engine) if engine else read_document(data)
+
+
+def uploads(report: LabReport, layout_name: str, degradation: str, seed: int) -> list[bytes]:
+    """The files a user would upload for this case: the text PDF, or one degraded file per page."""
+    layout = LAYOUTS[layout_name]
+    if degradation == TEXT_PDF:
+        return [render_pdf(report, layout)]
+    from ingestion.corpus.degrade import DEGRADATIONS
+
+    degrade = DEGRADATIONS[degradation]
+    return [degrade(image, random.Random(f"{layout_name}-{seed}-{degradation}-{number}"))[0]
+            for number, image in enumerate(render_page_images(report, layout, dpi=300), 1)]
+
+
+def read_uploads(files: list[bytes], read: Callable[[bytes], Document]) -> Document:
+    pages = []
+    for data in files:
+        for page in read(data).pages:
+            page.number = len(pages) + 1
+            pages.append(page)
+    return Document(media_type="application/pdf" if len(files) == 1 else "mixed", pages=pages)
+
+
+def evaluate(*, layouts: Iterable[str] | None = None, degradations: Iterable[str] = (TEXT_PDF,),
+             seeds: Iterable[int] = (1,), engine: str | None = None, progress: Callable[[CaseScore], None] | None = None
+             ) -> list[CaseScore]:
+    read = _reader(engine)
+    scores = []
+    for name in layouts or LAYOUTS:
+        for seed in seeds:
+            truth = LAYOUTS[name].report(seed)
+            for degradation in degradations:
+                case = CaseScore(name, degradation, seed)
+                files = uploads(truth, name, degradation, seed)
+                started = time.perf_counter()
+                try:
+                    doc = read_uploads(files, read)
+                    case.pages = len(doc.pages)
+                    got = understand(doc)
+                except Exception as exc:  # a failing case is scored as all-missed, and says why
+                    case.error = f"{type(exc).__name__}: {exc}"
+                    case.rows = len(truth.rows)
+                    case.header_fields = len(HEADER_FIELDS)
+                else:
+                    score(truth, got, case)
+                case.seconds = time.perf_counter() - started
+                scores.append(case)
+                if progress:
+                    progress(case)
+    return scores
+
+
+# ---- reporting -----------------------------------------------------------------------------
+
+@dataclass
+class Summary:
+    rows: int
+    exact: int
+    invented: int
+    header_fields: int
+    header_right: int
+    pages: int
+    seconds: float
+
+    @property
+    def exact_share(self) -> float:
+        return self.exact / self.rows if self.rows else 0.0
+
+    @property
+    def header_share(self) -> float:
+        return self.header_right / self.header_fields if self.header_fields else 0.0
+
+    @property
+    def seconds_per_page(self) -> float:
+        return self.seconds / self.pages if self.pages else 0.0
+
+
+def summarise(scores: list[CaseScore]) -> Summary:
+    return Summary(rows=sum(s.rows for s in scores), exact=sum(s.exact for s in scores),
+                   invented=sum(s.invented for s in scores), header_fields=sum(s.header_fields for s in scores),
+                   header_right=sum(s.header_right for s in scores), pages=sum(s.pages for s in scores),
+                   seconds=sum(s.seconds for s in scores))
+
+
+def markdown_table(scores: list[CaseScore]) -> str:
+    """Rows exact / header accuracy / invented rows / s per page, per layout and degradation."""
+    layouts = list(dict.fromkeys(s.layout for s in scores))
+    degradations = list(dict.fromkeys(s.degradation for s in scores))
+    out = ["| layout | " + " | ".join(degradations) + " |", "|---|" + "---|" * len(degradations)]
+    for layout in layouts:
+        cells = []
+        for d in degradations:
+            s = summarise([c for c in scores if c.layout == layout and c.degradation == d])
+            cells.append(f"{s.exact_share:.3f} / {s.header_share:.2f} / {s.invented} / {s.seconds_per_page:.2f}s")
+        out.append(f"| {layout} | " + " | ".join(cells) + " |")
+    totals = []
+    for d in degradations:
+        s = summarise([c for c in scores if c.degradation == d])
+        totals.append(f"**{s.exact_share:.3f}** / {s.header_share:.2f} / {s.invented} / {s.seconds_per_page:.2f}s")
+    out.append("| **all layouts** | " + " | ".join(totals) + " |")
+    return "\n".join(out)
+
+
+def median_seconds_per_page(scores: list[CaseScore]) -> float:
+    per_page = [s.seconds / s.pages for s in scores if s.pages]
+    return statistics.median(per_page) if per_page else 0.0
