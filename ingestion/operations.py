@@ -17,7 +17,7 @@ from ingestion import digitize
 from ingestion.definition import DEFINITION_URL
 from ingestion.jobs import queue
 from ingestion.models import DigitizeJob
-from ingestion.uploads import read_upload
+from ingestion.uploads import read_upload, sniff_media_type
 
 WRITTEN_TYPES = ("Binary", "DocumentReference", "DiagnosticReport", "Observation", "Provenance")
 
@@ -35,7 +35,7 @@ def digitize_operation(request: FhirRequest) -> FhirResponse:
         guard.check(request, "read", "Patient", patient.content)
     else:
         guard.check(request, "create", "Patient")
-    upload.media_type = _sniffed_media_type(upload.data)  # the bytes decide, not the client's label
+    upload.media_type = sniff_media_type(upload.data)  # the bytes decide, not the client's label
     job, needs_run = digitize.submit(upload, base_url=request.base_url, requested_by=_requester(request))
     if respond_async(request):
         if needs_run:
@@ -74,16 +74,6 @@ def job_response(job: DigitizeJob, base_url: str) -> FhirResponse:
                                   "diagnostics": f"Digitize job {job.id} is {job.status}: {job.stage}; the original is "
                                                  f"stored as DocumentReference/{job.document_reference_id}"}])
     return FhirResponse(status=202, resource=outcome, headers=headers)
-
-
-def _sniffed_media_type(data: bytes) -> str:
-    from ingestion.reader.errors import DocumentError
-    from ingestion.reader.sniff import media_type
-
-    try:
-        return media_type(data)
-    except DocumentError as exc:  # not a document at all (empty, text, ZIP, ...): refuse before storing anything
-        raise FhirError(exc.status, exc.reason, issue_code="not-supported" if exc.status == 415 else "invalid", code=exc.code) from None
 
 
 def _requester(request: FhirRequest) -> str:

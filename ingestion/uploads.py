@@ -43,7 +43,7 @@ def read_upload(request: FhirRequest, *, max_bytes: int) -> Upload:
     if media == "multipart/form-data":
         upload = _from_multipart(request)
     elif media in JSON_TYPES:
-        upload = _from_parameters(request.body)
+        upload = _from_parameters(request)
     elif request.raw_body:
         upload = Upload(data=request.raw_body, media_type=media or "application/octet-stream",
                         filename=_filename(request.header("content-disposition") or ""))
@@ -65,6 +65,17 @@ def read_upload(request: FhirRequest, *, max_bytes: int) -> Upload:
     if len(upload.data) > max_bytes:
         raise too_large(len(upload.data), max_bytes)
     return upload
+
+
+def sniff_media_type(data: bytes) -> str:
+    """What the bytes are (PDF or an image type); 4xx FhirError for anything that is not a document at all."""
+    from ingestion.reader.errors import DocumentError
+    from ingestion.reader.sniff import media_type
+
+    try:
+        return media_type(data)
+    except DocumentError as exc:  # empty, text, ZIP, ...: refused before anything is stored
+        raise FhirError(exc.status, exc.reason, issue_code="not-supported" if exc.status == 415 else "invalid", code=exc.code) from None
 
 
 def too_large(size: int, limit: int) -> FhirError:
@@ -124,7 +135,8 @@ def _first(fields: dict[str, list[str]], name: str) -> str | None:
 
 
 # --- Parameters ----------------------------------------------------------------------------------
-def _from_parameters(body) -> Upload:
+def _from_parameters(request: FhirRequest) -> Upload:
+    body = request.body
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise bad_request("A JSON body for $digitize must be a Parameters resource with a 'document' parameter",
                           code="DIGITIZE_NOT_PARAMETERS")
@@ -141,7 +153,7 @@ def _from_parameters(body) -> Upload:
             raise bad_request("document.valueAttachment.data is not valid base64", code="DIGITIZE_BAD_BASE64") from None
         media = attachment.get("contentType") or "application/octet-stream"
     elif attachment.get("url"):
-        data, media = _stored_binary(attachment["url"])
+        data, media = _stored_binary(request, attachment["url"])
     else:
         raise bad_request("document.valueAttachment needs 'data' (base64) or a 'url' to a stored Binary", code="DIGITIZE_NO_DOCUMENT")
     upload = Upload(data=data, media_type=media, filename=attachment.get("title") or "")
@@ -158,7 +170,8 @@ def _from_parameters(body) -> Upload:
     return upload
 
 
-def _stored_binary(url: str) -> tuple[bytes, str]:
+def _stored_binary(request: FhirRequest, url: str) -> tuple[bytes, str]:
+    from fhirserver.core import guard
     from fhirserver.storage import repository
 
     path = url.split("/fhir/", 1)[-1] if "://" in url else url
@@ -167,4 +180,5 @@ def _stored_binary(url: str) -> tuple[bytes, str]:
         raise bad_request(f"document.valueAttachment.url must name a stored Binary (Binary/<id>), not '{url}'",
                           code="DIGITIZE_BAD_URL")
     binary = repository.read("Binary", id.split("/")[0]).content
+    guard.check(request, "read", "Binary", binary)
     return base64.b64decode(binary.get("data", "")), binary.get("contentType") or "application/octet-stream"
