@@ -1,0 +1,151 @@
+"""REST core benchmark: read-by-id throughput and latency vs a bare Django view, and transaction ingest.
+
+Runs gunicorn (production settings) on PostgreSQL and drives it from separate processes (wrk for
+reads, a Python client for transaction Bundles). Prints a Markdown table for docs/benchmarks.md.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python benchmarks/rest_bench.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+BASE = f"http://127.0.0.1:{PORT}"
+DB = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+ENV = dict(os.environ, DATABASE_URL=DB, DJANGO_SETTINGS_MODULE="fhirserver.settings.production", SECRET_KEY="bench-" + uuid.uuid4().hex,
+           SECURE_SSL_REDIRECT="false", FHIR_BENCH_BASELINE="1", FHIR_AUTH_REQUIRED="false", REQUEST_LOG_LEVEL="WARNING",
+           ALLOWED_HOSTS="127.0.0.1,localhost")
+
+
+def start_server(workers: int) -> subprocess.Popen:
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=ENV, check=True)
+    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "fhirserver.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", str(workers),
+                               "--worker-class", "sync", "--log-level", "warning"], cwd=ROOT, env=ENV)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{BASE}/healthz", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def post(path: str, body: dict) -> dict:
+    request = urllib.request.Request(f"{BASE}{path}", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/fhir+json", "Prefer": "return=minimal"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def observation_bundle(patient: str, n: int) -> dict:
+    entries = []
+    for i in range(n):
+        entries.append({"fullUrl": f"urn:uuid:{uuid.uuid4()}", "request": {"method": "POST", "url": "Observation"}, "resource": {
+            "resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "718-7", "display": "Hemoglobin"}], "text": "Hemoglobin"},
+            "subject": {"reference": patient}, "effectiveDateTime": f"2026-0{1 + i % 9}-1{i % 10}T08:00:00Z",
+            "valueQuantity": {"value": 10 + (i % 70) / 10, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
+            "referenceRange": [{"low": {"value": 12, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
+                                "high": {"value": 16, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"}}]}})
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def seed_patients(n: int) -> list[str]:
+    ids = [f"bench-{i}" for i in range(n)]
+    for start in range(0, n, 100):
+        entries = [{"resource": {"resourceType": "Patient", "id": pid, "name": [{"family": f"Bench{pid}", "given": ["Load"]}], "gender": "female",
+                                 "birthDate": "1970-01-01"}, "request": {"method": "PUT", "url": f"Patient/{pid}"}} for pid in ids[start:start + 100]]
+        post("/fhir", {"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    return ids
+
+
+def record_pks(ids: list[str]) -> list[int]:
+    code = ("import django,json,sys;django.setup();from fhirserver.storage.models import ResourceRecord as R;"
+            f"print(json.dumps(list(R.objects.filter(resource_type='Patient',logical_id__in={ids!r}).values_list('pk',flat=True))))")
+    out = subprocess.run([PY, "-c", code], cwd=ROOT, env=ENV, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def wrk(paths: list[str], seconds: int, connections: int) -> dict:
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write("paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
+                 "counter = 0\nrequest = function()\n counter = counter + 1\n"
+                 " return wrk.format('GET', paths[(counter % #paths) + 1], {['Accept']='application/fhir+json'})\nend\n")
+    script.close()
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, BASE],
+                         check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    to_ms = lambda m: float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]  # noqa: E731
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": to_ms(p50), "p99_ms": to_ms(p99), "errors": int(errors.group(1)) if errors else 0}
+
+
+def latency_single(paths: list[str], n: int = 400) -> float:
+    """p50 of sequential requests from one client: the latency a lone app sees."""
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        with urllib.request.urlopen(f"{BASE}{paths[i % len(paths)]}") as response:
+            response.read()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    workers = int(os.environ.get("BENCH_WORKERS", "2"))
+    seconds = int(os.environ.get("BENCH_SECONDS", "10"))
+    server = start_server(workers)
+    try:
+        ids = seed_patients(1000)
+        pks = record_pks(ids)
+        fhir_paths = [f"/fhir/Patient/{pid}" for pid in ids]
+        raw_paths = [f"/bench/raw/{pk}" for pk in pks]
+        wrk(fhir_paths, 2, 4)  # warm up both
+        wrk(raw_paths, 2, 4)
+        fhir = wrk(fhir_paths, seconds, 8)
+        raw = wrk(raw_paths, seconds, 8)
+        fhir_single = latency_single(fhir_paths)
+        raw_single = latency_single(raw_paths)
+
+        # Transaction ingest: Bundles of 100 Observations from two client threads.
+        bundles = [observation_bundle(f"Patient/{ids[i % len(ids)]}", 100) for i in range(40)]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda b: post("/fhir", b), bundles))
+        elapsed = time.perf_counter() - started
+        ingest_rate = 100 * len(bundles) / elapsed
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    print(f"| measure | FHIR read `GET /fhir/Patient/id` | bare Django view by pk |")
+    print(f"|---|---|---|")
+    print(f"| throughput, 8 connections (req/s) | {fhir['rps']:.0f} | {raw['rps']:.0f} |")
+    print(f"| p50 under load (ms) | {fhir['p50_ms']:.2f} | {raw['p50_ms']:.2f} |")
+    print(f"| p99 under load (ms) | {fhir['p99_ms']:.2f} | {raw['p99_ms']:.2f} |")
+    print(f"| p50, one sequential client (ms) | {fhir_single:.2f} | {raw_single:.2f} |")
+    print(f"| non-2xx responses | {fhir['errors']} | {raw['errors']} |")
+    print(f"\nratio bare/FHIR throughput: {raw['rps'] / fhir['rps']:.2f}x")
+    print(f"transaction ingest: {len(bundles)} Bundles x 100 Observations in {elapsed:.1f} s = {ingest_rate:.0f} resources/s")
+
+
+if __name__ == "__main__":
+    main()
