@@ -13,7 +13,7 @@ from .answers import normalize_answer
 from .catalogue import LOINC_SYSTEM, Answer, LabTest, Panel, lab_tests, panels
 from .matching import TestMatch, lookup_loinc, match_test, search_tests, unit_fit, warm_up
 from .names import specimen_class
-from .panels import match_panel
+from .panel_matching import match_panel
 
 REPORT_LOINC = "11502-2"  # Laboratory report
 REPORT_DISPLAY = "Laboratory report"

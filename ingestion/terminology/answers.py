@@ -12,10 +12,11 @@ def _answer_key(text: str) -> str:
     t = text.strip().lower()
     for sign, word in _SIGNS.items():
         t = t.replace(sign, word)
-    t = re.sub(r"\brh\s*\(?d\)?\b", "rhd", t)
+    t = re.sub(r"\brh\s*\(?\s*d?\s*\)?", " rh ", t)  # Rh, RhD, Rh(D)
     t = re.sub(r"[-_/]", " ", t)
     t = re.sub(r"[^a-z0-9+ ]", "", t)
-    return re.sub(r"\s+", " ", t).strip()
+    t = re.sub(r"\s+", " ", t).strip()
+    return re.sub(r"^(a|b|ab|o) rh ", r"\1 ", t)  # "B Rh(D) negative" -> "b negative"
 
 
 def normalize_answer(printed: str | None) -> Answer | None:
