@@ -123,6 +123,18 @@ class Unsupported(Exception):
     pass
 
 
+def _root(text: str) -> str | None:
+    """The first element a path visits (`Observation.value.as(Quantity)` -> "value"), None for the resource itself."""
+    m = _AS.match(text)
+    if m:
+        text = m.group(1)
+    pieces = split_top(text, ".")
+    if len(pieces) < 2:
+        return None
+    seg = _SEGMENT.fullmatch(pieces[1])
+    return seg.group("name") if seg and seg.group("arg") is None else None
+
+
 def _compile_path(text: str, resource_type: str) -> list[Step] | None:
     """Steps for one union member, or None when it is about another resource type."""
     m = _AS.match(text)
@@ -195,16 +207,44 @@ def _fhirpath_fallback(expression: str) -> Extractor:
 @lru_cache(maxsize=None)
 def compile_expression(expression: str, resource_type: str) -> Extractor:
     """A function resource-json -> list of JSON values (primitives or dicts) the expression selects."""
+    return _compile(expression, resource_type)[0]
+
+
+@lru_cache(maxsize=None)
+def expression_roots(expression: str, resource_type: str) -> frozenset[str] | None:
+    """Top-level elements the expression can read (None: unknown, always evaluate). A resource
+    without any of them cannot give a value, so the indexer skips the parameter."""
+    return _compile(expression, resource_type)[1]
+
+
+@lru_cache(maxsize=None)
+def _compile(expression: str, resource_type: str) -> tuple[Extractor, frozenset[str] | None]:
+    parts = split_top(expression, "|")
     try:
-        branches = [s for s in (_compile_path(p, resource_type) for p in split_top(expression, "|")) if s is not None]
+        compiled = [(p, _compile_path(p, resource_type)) for p in parts]
     except Unsupported:
-        return _fhirpath_fallback(expression)
+        return _fhirpath_fallback(expression), None
+    branches = [steps for _, steps in compiled if steps is not None]
+    roots = [_root(p) for p, steps in compiled if steps is not None]
+    root_set = None if any(r is None for r in roots) else frozenset(roots)
     if not branches:
-        return lambda resource: []
+        return (lambda resource: []), frozenset()
     if len(branches) == 1:
         only = branches[0]
-        return lambda resource: _run(only, resource)
-    return lambda resource: [v for steps in branches for v in _run(steps, resource)]
+        return (lambda resource: _run(only, resource)), root_set
+    return (lambda resource: [v for steps in branches for v in _run(steps, resource)]), root_set
+
+
+def present_elements(resource: dict) -> set[str]:
+    """Top-level element names of a resource, choice elements under their base name too (valueQuantity -> value)."""
+    names = set(resource)
+    for key in resource:
+        for i in range(1, len(key)):
+            if key[i].isupper():
+                if key[:i] in CHOICE_NAMES:
+                    names.add(key[:i])
+                break
+    return names
 
 
 def evaluate(expression: str, resource_type: str, resource: Any) -> list:

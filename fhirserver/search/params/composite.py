@@ -2,6 +2,7 @@
 match on the same element, so each row holds one combination of component values."""
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import product
 
 from django.db.models import Q
@@ -19,6 +20,7 @@ _EXTRACT = {"token": token.extract, "quantity": quantity.extract, "number": numb
             "string": string.extract}
 
 
+@lru_cache(maxsize=None)
 def _relative(expression: str):
     branches = [b.strip() for b in expression.split("|")]
     return compile_expression(" | ".join(f"Element.{b}" for b in branches), "Element")

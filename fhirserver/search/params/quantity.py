@@ -7,6 +7,7 @@ in umol/L: a search with a UCUM unit compares canonical values of the same dimen
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from django.db.models import Q
 
@@ -23,6 +24,11 @@ CURRENCY = "urn:iso:std:iso:4217"
 
 
 def canonical(value: Decimal, code: str) -> tuple[Decimal, str] | None:
+    return _canonical(value, code)
+
+
+@lru_cache(maxsize=8192)  # the same Quantity feeds several parameters of one resource
+def _canonical(value: Decimal, code: str) -> tuple[Decimal, str] | None:
     try:
         from resources.ucum import canonical as ucum_canonical
     except ImportError:  # the UCUM module is optional for the engine
