@@ -1,0 +1,100 @@
+"""PaddleOCR 3.7 (PP-OCR detection + recognition) on either of its two CPU runtimes.
+
+- `onnxruntime`: PP-OCRv6 small as ONNX, PaddleOCR's ONNX Runtime engine.
+- `paddle_static`: PP-OCRv4 mobile as Paddle inference models on paddlepaddle 3.3. Its default oneDNN
+  path crashes in predict() on 3.3.1 (ConvertPirAttribute2RuntimeAttribute); the old IR with
+  `run_mode="mkldnn"` works and is fast.
+
+We run PaddleOCR's detection and recognition predictors ourselves (see `recognition.py` for why);
+orientation, unwarping and text-line classification are done by our straightening stage, so
+PaddleOCR's are off. The detector sees the page at most 960 px on its long side (measured: half
+the time of full resolution, no loss); recognition crops come from the full-resolution page.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ingestion.document import Line
+
+from ..lines import group_lines, split_region
+from ..models import PP_OCRV4_MOBILE_DET, PP_OCRV4_MOBILE_REC, PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, ModelSpec, model_path
+from ..recognition import crops_from_polygons, width_batches
+
+# Narrow crops are padded to this width (PaddleX pads to 320). Recognition time grows with padded
+# width; 160 keeps single characters ("H", "%") readable at half the cost.
+REC_MIN_WIDTH = 160
+DET_LIMIT_SIDE = 960
+# Full-width forms the Chinese-trained charset emits for ASCII punctuation ("：" for ":").
+FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# Lab reports here are in Latin script: CJK, kana and hangul classes are masked before decoding, so
+# a lone "H" cannot come out as "工". Everything below U+2E80 (Latin, Greek, symbols, arrows) stays.
+FIRST_CJK = 0x2E80
+
+
+@dataclass
+class PaddleEngine:
+    name: str
+    detector: Any  # PaddleX text-detection predictor
+    recognizer: Any  # PaddleX text-recognition predictor
+
+    def read(self, image: np.ndarray) -> list[Line]:
+        bgr = np.ascontiguousarray(image[:, :, ::-1])  # PaddleOCR's predictors expect BGR
+        found = next(iter(self.detector(bgr, limit_side_len=DET_LIMIT_SIDE, limit_type="max")))
+        crops = crops_from_polygons(bgr, np.asarray(found["dt_polys"]).reshape(-1, 4, 2))
+        texts: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        for batch in width_batches(crops):
+            self.recognizer.batch_sampler.batch_size = len(batch)
+            for index, result in zip(batch, self.recognizer([crops[i].image for i in batch])):
+                texts[index] = (result["rec_text"], float(result["rec_score"]))
+        words = []
+        for crop, (text, score) in zip(crops, texts):
+            text = text.translate(FULL_WIDTH).strip()
+            if text:
+                words += split_region(text, crop.box, round(score, 4))
+        return group_lines(words)
+
+
+class LatinDecode:
+    """PaddleX's CTC decoder, fed probabilities with non-Latin-script classes zeroed."""
+
+    def __init__(self, decoder: Any):
+        self.decoder = decoder
+        self.masked = np.array([len(c) == 1 and ord(c) >= FIRST_CJK for c in decoder.character])
+
+    def __call__(self, pred: list, **kwargs: Any):
+        probabilities = np.array(pred[0])
+        probabilities[..., self.masked] = 0.0
+        return self.decoder([probabilities, *pred[1:]], **kwargs)
+
+
+def build(runtime: str, det: ModelSpec, rec: ModelSpec, engine_config: dict, *, threads: int) -> PaddleEngine:
+    det_dir, rec_dir = model_path(det), model_path(rec)  # ModelMissing with install advice, before the heavy import
+    os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")  # never reach for a model hub
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    from paddleocr import PaddleOCR
+
+    pipeline = PaddleOCR(
+        text_detection_model_name=det.name, text_detection_model_dir=str(det_dir),
+        text_recognition_model_name=rec.name, text_recognition_model_dir=str(rec_dir),
+        use_doc_orientation_classify=False, use_doc_unwarping=False, use_textline_orientation=False,
+        text_det_limit_side_len=DET_LIMIT_SIDE, text_det_limit_type="max",
+        engine=runtime, engine_config=engine_config,
+    ).paddlex_pipeline
+    recognizer = pipeline.text_rec_model
+    recognizer.pre_tfs["ReisizeNorm"].rec_image_shape = [3, 48, REC_MIN_WIDTH]
+    recognizer.post_op = LatinDecode(recognizer.post_op)
+    return PaddleEngine(f"paddleocr-{runtime}/{det.name.removesuffix('_det')}", pipeline.text_det_model, recognizer)
+
+
+def onnxruntime_engine(*, threads: int) -> PaddleEngine:
+    config = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
+    return build("onnxruntime", PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, config, threads=threads)
+
+
+def paddle_static_engine(*, threads: int) -> PaddleEngine:
+    config = {"run_mode": "mkldnn", "enable_new_ir": False, "cpu_threads": threads}
+    return build("paddle_static", PP_OCRV4_MOBILE_DET, PP_OCRV4_MOBILE_REC, config, threads=threads)
