@@ -35,7 +35,6 @@ from ingestion.patients import match_patient
 from ingestion.uploads import Upload
 
 log = logging.getLogger("ingestion.digitize")
-LAB_REPORT_LOINC = {"system": "http://loinc.org", "code": "11502-2", "display": "Laboratory report"}
 
 
 @dataclass
@@ -113,33 +112,15 @@ def submit(upload: Upload, *, base_url: str, requested_by: str = "") -> tuple[Di
 
 def _store_original(upload: Upload, base_url: str) -> tuple[str, str]:
     """Binary + DocumentReference through the transaction path every other write takes."""
-    now = repository.format_instant(datetime.now(timezone.utc))
+    from ingestion.fhir_mapping import build_binary, build_document_reference
+
     binary_urn, document_urn = f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}"
-    attachment = {
-        "contentType": upload.media_type, "url": binary_urn, "size": len(upload.data),
-        "hash": base64.b64encode(hashlib.sha1(upload.data).digest()).decode(),  # Attachment.hash is SHA-1 by spec
-        "creation": now,
-    }
-    if upload.filename:
-        attachment["title"] = upload.filename
-    document_reference = {
-        "resourceType": "DocumentReference",
-        "meta": {"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-documentreference"]},
-        "status": "current",
-        "docStatus": "preliminary",
-        "type": {"coding": [LAB_REPORT_LOINC], "text": "Laboratory report"},
-        "category": [{"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category",
-                                  "code": "clinical-note", "display": "Clinical Note"}]}],
-        "date": now,
-        "description": "Lab report uploaded for $digitize",
-        "content": [{"attachment": attachment}],
-    }
-    if upload.subject:
-        document_reference["subject"] = {"reference": upload.subject}
+    document_reference = build_document_reference(upload.data, upload.media_type, binary_ref=binary_urn,
+                                                  subject_ref=upload.subject, title=upload.filename or None)
+    document_reference["description"] = "Lab report uploaded for $digitize"
     if upload.encounter:
         document_reference["context"] = {"encounter": [{"reference": upload.encounter}]}
-    binary = {"resourceType": "Binary", "contentType": upload.media_type, "data": base64.b64encode(upload.data).decode()}
-    response = _transaction(base_url, [(binary_urn, binary), (document_urn, document_reference)])
+    response = _transaction(base_url, [(binary_urn, build_binary(upload.data, upload.media_type)), (document_urn, document_reference)])
     binary_ref, document_ref = (e["response"]["location"].split("/_history")[0] for e in response["entry"])
     return binary_ref.split("/")[1], document_ref.split("/")[1]
 

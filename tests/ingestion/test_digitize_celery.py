@@ -7,7 +7,7 @@ from celery.contrib.testing.worker import start_worker
 from ingestion.corpus.layouts import LAYOUTS, render_pdf
 from ingestion.jobs import queue
 from ingestion.models import DigitizeJob
-from tests.ingestion.test_digitize_http import URL, _mapping, count, local, resources, wait_for  # noqa: F401
+from tests.ingestion.test_digitize_http import URL, count, resources, wait_for
 
 BROKER = "redis://127.0.0.1:6379/15"  # a database of its own, purged before use
 

@@ -15,18 +15,6 @@ from resources.validation import validation_issues
 URL = "/fhir/DiagnosticReport/$digitize"
 
 
-@pytest.fixture(autouse=True)
-def _mapping(monkeypatch):
-    """Until ingestion.fhir_mapping lands, the stand-in mapping (TODO: remove once it has)."""
-    try:
-        import ingestion.fhir_mapping  # noqa: F401
-    except ModuleNotFoundError:
-        from ingestion import digitize
-        from tests.ingestion.digitize_helpers import fake_map
-
-        monkeypatch.setattr(digitize, "map_to_entries", fake_map)
-
-
 @pytest.fixture(scope="module")
 def report_pdf():
     layout = LAYOUTS["classic"]
@@ -253,3 +241,29 @@ def test_searches_find_what_digitize_wrote(fhir, client, report_pdf):
     modes = [e["search"]["mode"] for e in reports["entry"]]
     assert modes.count("match") == 1 and modes.count("include") == len(truth.rows)
     assert fhir.get(f"Observation?patient={patient}&code=2345-7&date=gt2100-01-01").json().get("entry", []) == []
+
+
+@pytest.mark.django_db
+def test_job_keeps_what_the_review_page_draws(client, report_pdf, settings, tmp_path):
+    from io import BytesIO
+
+    from PIL import Image
+
+    from ingestion.pages import page_png
+
+    truth, pdf = report_pdf
+    settings.BASE_DIR = tmp_path  # the page-image cache goes under var/jobs/
+    bundle = post_multipart(client, pdf).json()
+    job = DigitizeJob.objects.get()
+    image = Image.open(BytesIO(page_png(job, 1)))
+    page = job.document["pages"][0]
+    assert abs(image.width - page["width"]) <= 1 and abs(image.height - page["height"]) <= 1
+    assert (tmp_path / "var" / "jobs" / str(job.id) / "page-1.png").is_file()
+    assert len(job.rows) == len(truth.rows) and {r["observation"] for r in job.rows} == {
+        f"Observation/{o['id']}" for o in resources(bundle, "Observation")}
+    for row in job.rows:
+        x0, y0, x1, y1 = row["region"]["box"]
+        assert row["region"]["page"] == 1 and 0 <= x0 < x1 <= image.width and 0 <= y0 < y1 <= image.height
+    assert job.lab_report["rows"][0]["printed_name"] == truth.rows[0].printed_name
+    with pytest.raises(KeyError):
+        page_png(job, 2)
