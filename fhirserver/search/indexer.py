@@ -64,11 +64,11 @@ def _plan(resource_type: str) -> list[tuple]:
 
 
 class Table:
-    """Raw multi-row INSERTs for one index model: model instances cost more than the extraction itself."""
+    """Raw INSERTs for one index table: model instances would cost more than the extraction itself."""
 
     def __init__(self, model):
         fields = [f for f in model._meta.concrete_fields if f.name != "id"]
-        self.model = model
+        self.name = model._meta.db_table
         self.columns = [f.column for f in fields]
         self.value_columns = [f.attname for f in fields[3:]]  # after record, resource_type, name
         self.defaults = {f.attname: (None if f.null else f.get_default()) for f in fields[3:]}
@@ -78,18 +78,64 @@ class Table:
         defaults = self.defaults
         return (record_id, resource_type, name, *(values.get(c, defaults[c]) for c in self.value_columns))
 
-    def insert(self, rows: list[tuple]) -> None:
-        ops = connection.ops
-        if self.datetimes:
-            rows = [tuple(ops.adapt_datetimefield_value(v) if i in self.datetimes and v is not None else v
-                          for i, v in enumerate(row)) for row in rows]
-        sql = (f"INSERT INTO {self.model._meta.db_table} ({', '.join(self.columns)}) "
-               f"VALUES ({', '.join(['%s'] * len(self.columns))})")
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
+    def adapt(self, rows: list[tuple]) -> list[tuple]:
+        if not self.datetimes:
+            return rows
+        adapt = connection.ops.adapt_datetimefield_value
+        return [tuple(adapt(v) if i in self.datetimes and v is not None else v for i, v in enumerate(row)) for row in rows]
+
+    def insert_sql(self, count: int) -> str:
+        one = f"({', '.join(['%s'] * len(self.columns))})"
+        return f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES {', '.join([one] * count)}"
 
 
 TABLES = {kind: Table(model) for kind, model in INDEX_MODELS.items()}
+TEXT_TABLE = Table(TextIndex)
+ALL_TABLES = [*TABLES.values(), TEXT_TABLE]
+MAX_PARAMS = 30_000  # per statement; PostgreSQL allows 65,535
+
+
+def _write(stale: list[int], batches: list[tuple[Table, list[tuple]]]) -> None:
+    """Delete the stale rows and insert the new ones. On PostgreSQL every table goes in one
+    statement of data-modifying CTEs (one round trip per write); SQLite runs in-process anyway."""
+    if stale:  # a statement of its own: CTEs of one statement may run in any order
+        marks = ", ".join(["%s"] * len(stale))
+        _execute([(f"DELETE FROM {t.name} WHERE record_id IN ({marks})", list(stale)) for t in ALL_TABLES])
+    statements: list[tuple[str, list]] = []
+    for table, rows in batches:
+        rows = table.adapt(rows)
+        per_statement = max(1, MAX_PARAMS // len(table.columns))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start:start + per_statement]
+            statements.append((table.insert_sql(len(chunk)), [v for row in chunk for v in row]))
+    _execute(statements)
+
+
+def _execute(statements: list[tuple[str, list]]) -> None:
+    if not statements:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql, params, size = [], [], 0
+            for statement, values in statements:
+                if sql and size + len(values) > MAX_PARAMS:
+                    _run_ctes(cursor, sql, params)
+                    sql, params, size = [], [], 0
+                sql.append(statement)
+                params += values
+                size += len(values)
+            _run_ctes(cursor, sql, params)
+        else:
+            for statement, values in statements:
+                cursor.execute(statement, values)
+
+
+def _run_ctes(cursor, statements: list[str], params: list) -> None:
+    if len(statements) == 1:
+        cursor.execute(statements[0], params)
+        return
+    ctes = ", ".join(f"w{i} AS ({s})" for i, s in enumerate(statements))
+    cursor.execute(f"WITH {ctes} SELECT 1", params)
 
 
 def _strings(node, out: list[str]) -> None:
@@ -118,10 +164,6 @@ def index_records(records: Iterable[ResourceRecord], *, clear: bool | None = Non
     (updates and deletes; a version-1 record is new)."""
     records = list(records)
     stale = [r.id for r in records if clear or (clear is None and (r.version > 1 or r.deleted))]
-    if stale:
-        for model in INDEX_MODELS.values():
-            model.objects.filter(record_id__in=stale).delete()
-        TextIndex.objects.filter(record_id__in=stale).delete()
     batches: dict[str, list[tuple]] = {kind: [] for kind in INDEX_MODELS}
     texts = []
     for record in records:
@@ -130,12 +172,8 @@ def index_records(records: Iterable[ResourceRecord], *, clear: bool | None = Non
         for kind, rows in rows_for(record.resource_type, record.content, record.id).items():
             batches[kind].extend(rows)
         narrative, content = full_text(record.content)
-        texts.append(TextIndex(record_id=record.id, resource_type=record.resource_type, narrative=narrative, content=content))
-    for kind, rows in batches.items():
-        if rows:
-            TABLES[kind].insert(rows)
-    if texts:
-        TextIndex.objects.bulk_create(texts, batch_size=1000)
+        texts.append((record.id, record.resource_type, narrative, content))
+    _write(stale, [(TABLES[kind], rows) for kind, rows in batches.items() if rows] + ([(TEXT_TABLE, texts)] if texts else []))
 
 
 def reindex(*, types: list[str] | None = None, batch: int = 500) -> int:
