@@ -324,8 +324,11 @@ _WHOLE: dict[str, str] = {
     "s/co": "{s_co_ratio}", "ph": "[pH]", "cu.mic": "fL", "cumic": "fL", "cu.microns": "fL", "um3": "fL",
     "pg/cell": "pg", "mm/1sthr": "mm/h", "mm/1sthour": "mm/h", "mm1sthr": "mm/h", "mm/1hr": "mm/h",
     "mm/hour": "mm/h", "hpf": "/[HPF]", "lpf": "/[LPF]", "perhpf": "/[HPF]", "perlpf": "/[LPF]",
-    "mmhg": "mm[Hg]", "ng/mlfeu": "ug/L{FEU}", "ugfeu/ml": "ug/mL{FEU}", "mgfeu/l": "mg/L{FEU}",
-    "ug/mlfeu": "ug/mL{FEU}", "mg/lfeu": "mg/L{FEU}", "eu/dl": "mg/dL",
+    "mmhg": "mm[Hg]", "mmofhg": "mm[Hg]", "ng/mlfeu": "ng/mL{FEU}", "ugfeu/ml": "ug/mL{FEU}",
+    "mgfeu/l": "mg/L{FEU}", "ug/mlfeu": "ug/mL{FEU}", "mg/lfeu": "mg/L{FEU}", "ugfeu/l": "ug/L{FEU}",
+    "ug/lfeu": "ug/L{FEU}", "eu/dl": "mg/dL", "inrratio": "{INR}", "/100wbc": "/100{WBCs}",
+    "/100wbcs": "/100{WBCs}", "/100leukocytes": "/100{WBCs}", "copies/ml": "{copies}/mL", "%hb": "%",
+    "%oftotalhb": "%", "mmol/molhb": "mmol/mol", "mosm/kgh2o": "mosm/kg", "mosmol/kgh2o": "mosm/kg",
 }
 
 def _fold(text: str) -> str:
@@ -341,7 +344,7 @@ for _code, _spellings in {
     "L": "l ltr litre liter", "dL": "dl decilitre deciliter", "mL": "ml cc millilitre milliliter",
     "uL": "ul mcl microlitre microliter cumm cmm mm3 cu.mm", "nL": "nl", "pL": "pl",
     "fL": "fl femtolitre femtoliter", "mol": "mol", "mmol": "mmol", "umol": "umol mcmol", "nmol": "nmol",
-    "pmol": "pmol", "fmol": "fmol", "eq": "eq", "meq": "meq", "ueq": "ueq", "osm": "osm", "mosm": "mosm",
+    "pmol": "pmol", "fmol": "fmol", "eq": "eq", "meq": "meq", "ueq": "ueq", "osm": "osm", "mosm": "mosm mosmol",
     "U": "u unit units", "mU": "mu", "uU": "uu", "kU": "ku", "[IU]": "iu", "m[IU]": "miu", "u[IU]": "uiu",
     "k[IU]": "kiu", "ukat": "ukat", "nkat": "nkat", "kat": "kat", "s": "s sec secs second seconds",
     "min": "min mins minute minutes", "h": "h hr hrs hour hours", "d": "d day days", "wk": "wk week weeks",
@@ -360,7 +363,7 @@ _POW_WORDS: dict[str, int] = {"thou": 3, "thousand": 3, "thousands": 3, "mill": 
                               "millions": 6, "lakh": 5, "lakhs": 5, "lac": 5, "lacs": 5, "bill": 9,
                               "billion": 9, "giga": 9, "tera": 12}
 _POW_LETTERS = {"K": 3, "k": 3, "M": 6, "G": 9, "T": 12}  # case matters: "G/L" is giga, "g/L" grams
-_EGFR = re.compile(r"^ml/min(?:/|per)1[.,]73(?:\s*m\^?2|sqm|m\.sq)?$", re.I)
+_EGFR = re.compile(r"^ml/min(?:/|per)1[.,]73(?:m[\^*]?2|sq\.?m|m\.?sq)?$", re.I)
 _FACTOR_PIECE = re.compile(r"^(\d+)\s*(.+)$")
 _ANNOTATED_PIECE = re.compile(r"^(.+?)\s*(creat|creatinine|crea|cr)$", re.I)
 
@@ -372,6 +375,7 @@ def _clean(printed: str) -> str:
     text = re.sub(r"\s*/\s*", "/", text)
     text = re.sub(r"\s+per\s+", "/", text, flags=re.I)
     text = re.sub(r"\bcu\.?\s*mm\b", "cumm", text, flags=re.I)
+    text = re.sub(r"\(?\s*(?:@|at)?\s*37\s*°?\s*C\s*\)?\s*$", "", text, flags=re.I)  # "U/L (37°C)"
     text = text.strip(" .,;:")
     if len(text) > 2 and text[0] in "([" and text[-1] in ")]":
         text = text[1:-1].strip()

@@ -28,6 +28,10 @@ PRINTED = [
     ("/LPF", "/[LPF]"), ("mL/min/1.73m2", "mL/min/{1.73_m2}"), ("mL/min/1.73 m²", "mL/min/{1.73_m2}"),
     ("mL/min", "mL/min"), ("mm/hr", "mm/h"), ("mm/1st hr", "mm/h"), ("mmHg", "mm[Hg]"),
     ("mg/24h", "mg/(24.h)"), ("g/24 hr", "g/(24.h)"), ("(mg/dL)", "mg/dL"), ("mg/dL.", "mg/dL"),
+    ("ml/min/1.73 sq.m", "mL/min/{1.73_m2}"), ("mm of Hg", "mm[Hg]"), ("mmol/mol Hb", "mmol/mol"),
+    ("/100 WBC", "/100{WBCs}"), ("INR ratio", "{INR}"), ("copies/mL", "{copies}/mL"), ("U/L (37°C)", "U/L"),
+    ("mOsm/kg H2O", "mosm/kg"), ("% of total Hb", "%"), ("ng/mL FEU", "ng/mL{FEU}"), ("mg/g Cr", "mg/g{creat}"),
+    ("Thousand/µL", "10*3/uL"), ("x10E9/L", "10*9/L"), ("10⁶/µL", "10*6/uL"), ("gm/dl", "g/dL"),
     # OCR misreads
     ("x10~3/uL", "10*3/uL"), ("x1O^3/uL", "10*3/uL"), ("x103/uL", "10*3/uL"), ("ulU/mL", "m[IU]/L"),
     ("mg/dI", "mg/dL"), ("mg/d1", "mg/dL"), ("mmoI/L", "mmol/L"), ("mm0l/L", "mmol/L"), ("lU/L", "[IU]/L"),
