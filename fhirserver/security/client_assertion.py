@@ -28,7 +28,7 @@ def unverified_issuer(assertion: str) -> str:
         return ""
 
 
-def verify(assertion: str, *, client_id: str | None, registration, token_url: str) -> str:
+def verify(assertion: str, *, client_id: str | None, registration, token_urls: list[str]) -> str:
     """Check the assertion against the client's registered keys; return the client_id it proves."""
     try:
         header = jwt.get_unverified_header(assertion)
@@ -38,7 +38,7 @@ def verify(assertion: str, *, client_id: str | None, registration, token_url: st
         raise AssertionError_(f"alg {header.get('alg')!r} is not one of {ALGORITHMS}")
     key = _key_for(registration, header)
     try:
-        claims = jwt.decode(assertion, key=key, algorithms=ALGORITHMS, audience=token_url, leeway=LEEWAY,
+        claims = jwt.decode(assertion, key=key, algorithms=ALGORITHMS, audience=token_urls, leeway=LEEWAY,
                             options={"require": ["iss", "sub", "aud", "exp", "jti"]})
     except jwt.PyJWTError as exc:
         raise AssertionError_(f"invalid assertion: {exc}") from None

@@ -50,13 +50,26 @@ class SmartValidator(OAuth2Validator):
             return False
         try:
             client_assertion.verify(assertion, client_id=_param(request, "client_id"), registration=registration,
-                                    token_url=_token_url(request))
+                                    token_urls=self._token_urls(request))
         except client_assertion.AssertionError_ as exc:
             log.info("refused client assertion from %s: %s", issuer, exc)
             return False
         request.client = registration.application
         request.client_id = issuer
         return True
+
+    def _token_urls(self, request: Request) -> list[str]:
+        """The token endpoint as the client may name it in `aud`: this host (either scheme), or the configured base."""
+        from django.conf import settings
+
+        from fhirserver.security.discovery import endpoints
+
+        host = self.build_http_request(request).get_host()
+        path = request.uri.split("?", 1)[0]
+        urls = [f"{scheme}://{host}{path}" for scheme in ("https", "http")]
+        if settings.FHIR.get("BASE_URL"):
+            urls.append(endpoints(settings.FHIR["BASE_URL"])["token"])
+        return urls
 
     # --- scopes ---------------------------------------------------------------------------------------
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
@@ -133,9 +146,6 @@ class SmartValidator(OAuth2Validator):
         return claims
 
 
-def _token_url(request: Request) -> str:
-    """The token endpoint as the client addressed it (the `aud` its assertion must carry)."""
-    return request.uri.split("?", 1)[0]
 
 
 class SmartScopesBackend:
