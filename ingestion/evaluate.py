@@ -11,12 +11,15 @@ read (`ingestion.reader.read_document`) and understood; the result is scored aga
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import random
 import re
 import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ingestion.corpus import LAYOUTS, render_page_images, render_pdf
 from ingestion.document import Document
@@ -152,10 +155,29 @@ def read_uploads(files: list[bytes], read: Callable[[bytes], Document]) -> Docum
     return Document(media_type="application/pdf" if len(files) == 1 else "mixed", pages=pages)
 
 
+def cached_read(files: list[bytes], read: Callable[[bytes], Document], cache: Path | None, engine: str | None
+                ) -> tuple[Document, float]:
+    """Read the uploads, or reuse a stored reading of the very same bytes (so understanding can be
+    re-scored without re-running OCR); returns the document and the reading seconds."""
+    key = hashlib.sha256(b"".join(files) + (engine or "").encode()).hexdigest()[:24]
+    path = cache / f"{key}.json" if cache else None
+    if path and path.exists():
+        doc = Document.from_json(json.loads(path.read_text()))
+        return doc, sum(p.seconds for p in doc.pages)
+    started = time.perf_counter()
+    doc = read_uploads(files, read)
+    seconds = time.perf_counter() - started
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc.to_json()))
+    return doc, seconds
+
+
 def evaluate(*, layouts: Iterable[str] | None = None, degradations: Iterable[str] = (TEXT_PDF,),
-             seeds: Iterable[int] = (1,), engine: str | None = None, progress: Callable[[CaseScore], None] | None = None
-             ) -> list[CaseScore]:
+             seeds: Iterable[int] = (1,), engine: str | None = None, progress: Callable[[CaseScore], None] | None = None,
+             cache: str | Path | None = None) -> list[CaseScore]:
     read = _reader(engine)
+    cache = Path(cache) if cache else None
     scores = []
     for name in layouts or LAYOUTS:
         for seed in seeds:
@@ -165,8 +187,9 @@ def evaluate(*, layouts: Iterable[str] | None = None, degradations: Iterable[str
                 files = uploads(truth, name, degradation, seed)
                 started = time.perf_counter()
                 try:
-                    doc = read_uploads(files, read)
+                    doc, read_seconds = cached_read(files, read, cache, engine)
                     case.pages = len(doc.pages)
+                    started -= read_seconds - (time.perf_counter() - started)  # count reading even when cached
                     got = understand(doc)
                 except Exception as exc:  # a failing case is scored as all-missed, and says why
                     case.error = f"{type(exc).__name__}: {exc}"

@@ -22,10 +22,12 @@ class Command(BaseCommand):
                             help=f"{ev.TEXT_PDF} and/or names from ingestion.corpus.degrade (default: all)")
         parser.add_argument("--seeds", type=int, default=2, help="reports per layout")
         parser.add_argument("--markdown", default=None, help="write the table (and misses) to this file")
+        parser.add_argument("--cache", default=None,
+                            help="folder to keep readings in (e.g. var/eval-cache): re-scoring skips OCR of identical files")
         parser.add_argument("--verbose-misses", action="store_true", help="print every wrong field")
 
     def handle(self, *args, quick=False, engine=None, layouts=None, degradations=None, seeds=2, markdown=None,
-               verbose_misses=False, **options):
+               verbose_misses=False, cache=None, **options):
         if degradations is None:
             from ingestion.corpus.degrade import DEGRADATIONS
 
@@ -42,7 +44,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"    {miss}")
 
         scores = ev.evaluate(layouts=layouts, degradations=degradations, seeds=seed_list, engine=engine,
-                             progress=progress)
+                             progress=progress, cache=cache)
         table = ev.markdown_table(scores)
         self.stdout.write("\nrows exact / header accuracy / invented rows / seconds per page\n" + table)
         if markdown:
