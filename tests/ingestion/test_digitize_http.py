@@ -267,3 +267,29 @@ def test_job_keeps_what_the_review_page_draws(client, report_pdf, settings, tmp_
     assert job.lab_report["rows"][0]["printed_name"] == truth.rows[0].printed_name
     with pytest.raises(KeyError):
         page_png(job, 2)
+
+
+@pytest.mark.django_db
+def test_a_scanned_page_image_is_read_by_ocr(client, fhir):
+    import random
+
+    from ingestion.corpus.degrade import DEGRADATIONS
+    from ingestion.corpus.layouts import render_page_images
+
+    layout = LAYOUTS["hospital-grid"]
+    truth = layout.report(4)
+    data, media_type = DEGRADATIONS["150dpi"](render_page_images(truth, layout, dpi=300)[0], random.Random(4))
+    chart = fhir.post("Patient", {"resourceType": "Patient", "name": [{"family": truth.patient.family}],
+                                  "birthDate": truth.patient.birth_date}).json()
+    response = post_multipart(client, data, path=f"/fhir/Patient/{chart['id']}/$digitize", filename="scan.png")
+    assert response.status_code == 200, response.content
+    bundle = response.json()
+    for entry in bundle["entry"]:
+        assert validation_issues(entry["resource"]) == []
+    device = resources(bundle, "Device")[0]
+    assert any("PP-OCR" in n["name"] for n in device["deviceName"])  # read by the OCR engine, not a text layer
+    observations = resources(bundle, "Observation")
+    read = {(o["code"]["coding"][0]["code"], o.get("valueQuantity", {}).get("value")) for o in observations if o["code"].get("coding")}
+    expected = {(r.loinc, float(r.value)) for r in truth.rows if r.value is not None}
+    assert len(read & expected) >= len(expected) - 2  # OCR may miss a cell; the accuracy report has the exact numbers
+    assert all(o["subject"]["reference"] == f"Patient/{chart['id']}" for o in observations)
