@@ -150,11 +150,25 @@ def _candidates(printed: str) -> tuple[frozenset[int], MatchKind, float, str | N
         qual_hit = _lookup(qualifier)[0] if qualifier else frozenset()
         if head_hit and qual_hit and head_hit & qual_hit:
             return head_hit & qual_hit, "synonym", 0.95, None
+        if head_hit and (narrowed := _narrow_by_words(head_hit, qualifier)):
+            return narrowed, "synonym", 0.93, None  # "Estimated GFR (CKD-EPI 2021)" -> the CKD-EPI 2021 row
         if head_hit and is_only_qualifier_words(qualifier):
             return head_hit, "synonym", 0.93, strip_specimen("x " + qualifier)[1] if qualifier else None
         if qual_hit and not head_hit and not head.strip():
             return qual_hit, "synonym", 0.9, None
     return frozenset(), "exact", 0.0, None
+
+
+def _narrow_by_words(ranks: frozenset[int], qualifier: str) -> frozenset[int]:
+    """Tests among `ranks` that are, or sit beside, a test with a name holding every qualifier word."""
+    words = set(qualifier.split())
+    if not words:
+        return frozenset()
+    every = lab_tests()
+    hits = {t.rank for t in every for name in t.names if words <= set(name_key(name).split())}
+    # the qualifier may name a sibling row of the head's test (same component, another method)
+    components = {every[r].component for r in ranks}
+    return frozenset(r for r in hits if r in ranks or every[r].component in components)
 
 
 def _enzyme_neutral(code: str) -> str:

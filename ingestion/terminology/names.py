@@ -67,7 +67,12 @@ _SUFFIX_WORDS = {"serum": "serum", "plasma": "serum", "blood": "blood", "urine":
                  "arterial": "arterial", "venous": "venous"}
 # Words after a name that say how or what was printed, not which test.
 _FILLER = {"level", "test", "assay", "calculated", "calc", "measured", "automated", "auto", "quantitative",
-           "quant", "result", "value", "conc", "concentration", "count", "random", "estimation", "by", "method"}
+           "quant", "result", "value", "conc", "concentration", "count", "random", "estimation", "by", "method",
+           # analytical methods printed after a name ("Creatinine (Jaffe)", "Glucose GOD-POD")
+           "jaffe", "enzymatic", "kinetic", "colorimetric", "ise", "immunoassay", "clia", "eclia", "cmia", "elisa",
+           "photometric", "uricase", "hexokinase", "biuret", "bcg", "bcp", "gopod", "god", "pod", "turbidimetric",
+           "immunoturbidimetric", "nephelometric", "nephelometry", "spectrophotometric", "modified", "ifcc", "ngsp",
+           "dcct", "analyzer", "analyser", "instrument", "urease"}
 
 
 def specimen_class(text: str | None) -> str | None:

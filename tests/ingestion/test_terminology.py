@@ -109,6 +109,21 @@ def test_unknown_or_contradicted_is_none(name, unit):
     assert match_test(name, unit) is None
 
 
+@pytest.mark.parametrize("name,unit,loinc", [
+    ("Estimated GFR (CKD-EPI 2021)", "mL/min/{1.73_m2}", "98979-8"), ("Creatinine (Jaffe)", "mg/dL", "2160-0"),
+    ("Glucose GOD-POD", "mg/dL", "2345-7"), ("Albumin (BCG)", "g/dL", "1751-7"), ("Urea (Urease)", "mmol/L", "22664-7"),
+    ("Cholesterol - Enzymatic", "mg/dL", "2093-3"), ("Glucose (2 hr post 75 g)", "mg/dL", "1518-0"),
+    ("ESR (Westergren)", "mm/h", "4537-7"), ("Sodium (ISE)", "mmol/L", "2951-2"),
+])
+def test_method_and_qualifier_words_after_the_name(name, unit, loinc):
+    match = match_test(name, unit)
+    assert match is not None and match.loinc == loinc
+
+
+def test_qualifier_that_names_another_test_is_not_dropped():
+    assert match_test("Glucose (Zonulin)", "mg/dL") is None
+
+
 def test_specimen_and_qualitative_choose_the_variant():
     assert match_test("Glucose", None, specimen="Urinalysis").loinc == "25428-4"
     assert match_test("Glucose", "mg/dL", specimen="URINE ROUTINE").loinc == "5792-7"
