@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, localcontext
 from functools import lru_cache
 
 UCUM_SYSTEM = "http://unitsofmeasure.org"
@@ -98,6 +98,9 @@ ATOMS: dict[str, Atom] = {
     "[lb_av]": Atom(_D("453.59237"), _dims(g=1), False),
     "[oz_av]": Atom(_D("28.349523125"), _dims(g=1), False),
     "[drp]": Atom(_D("5e-8"), _dims(m=3), False),
+    # Temperatures parse as kelvin differences; convert() and canonical() add the offsets.
+    "Cel": Atom(_D(1), _dims(K=1), False),
+    "[degF]": Atom(_D(5) / _D(9), _dims(K=1), False),
 }
 
 
@@ -245,12 +248,21 @@ def is_valid(code: str) -> bool:
         return False
 
 
+_WORK = Context(prec=40)  # exact enough for every lab factor; one context, no per-call setup
+_TIDY = Context(prec=20)
+
+
 def _round(value: Decimal) -> Decimal:
     """Drop binary-division noise (1/60e6 * 60e6) so equal quantities compare equal."""
-    with localcontext() as ctx:
-        ctx.prec = 20
-        value = +value
-    return value.normalize() if value else Decimal(0)
+    value = _TIDY.plus(value)
+    return value.normalize(_TIDY) if value else Decimal(0)
+
+
+# Temperatures are the one non-proportional case: kelvin = value * scale + offset.
+_TEMPERATURE: dict[str, tuple[Decimal, Decimal]] = {
+    "K": (_D(1), _D(0)), "Cel": (_D(1), _D("273.15")),
+    "[degF]": (_D(5) / _D(9), _D("459.67") * _D(5) / _D(9)),
+}
 
 
 def _mass_amount_shift(src: Dims, dst: Dims) -> int:
@@ -269,21 +281,23 @@ def convert(value: Decimal, from_code: str, to_code: str, *, molar_mass: Decimal
     """`value` in `from_code` expressed in `to_code`; None when the units are not commensurable.
 
     Mass and amount of substance convert only with `molar_mass` (g/mol)."""
+    if from_code in _TEMPERATURE and to_code in _TEMPERATURE:
+        (s1, o1), (s2, o2) = _TEMPERATURE[from_code], _TEMPERATURE[to_code]
+        return _round(_WORK.divide(_WORK.add(_WORK.multiply(Decimal(value), s1), o1) - o2, s2))
     try:
         src, dst = parse(from_code), parse(to_code)
     except UcumError:
         return None
-    with localcontext() as ctx:
-        ctx.prec = 40
-        base = Decimal(value) * src.factor
-        if src.dims != dst.dims:
-            shift = _mass_amount_shift(src.dims, dst.dims)
-            if shift == 0 or molar_mass is None or not molar_mass:
-                return None
-            base = base / molar_mass if shift == 1 else base * molar_mass
-        return _round(base / dst.factor)
+    base = _WORK.multiply(Decimal(value), src.factor)
+    if src.dims != dst.dims:
+        shift = _mass_amount_shift(src.dims, dst.dims)
+        if shift == 0 or not molar_mass:
+            return None
+        base = _WORK.divide(base, molar_mass) if shift == 1 else _WORK.multiply(base, molar_mass)
+    return _round(_WORK.divide(base, dst.factor))
 
 
+@lru_cache(maxsize=1024)
 def canonical_code(dims: Dims) -> str:
     """The canonical code of a dimension, e.g. 'g.m-3', 'm-3', '1'."""
     parts = []
@@ -297,13 +311,14 @@ def canonical(value: Decimal, code: str) -> tuple[Decimal, str] | None:
     """`value code` in canonical base units, e.g. (13.5, 'g/dL') -> (135000, 'g.m-3').
 
     Two quantities are comparable for search exactly when their canonical codes are equal."""
+    if code in _TEMPERATURE:
+        scale, offset = _TEMPERATURE[code]
+        return _round(_WORK.add(_WORK.multiply(Decimal(value), scale), offset)), "K"
     try:
         unit = parse(code)
     except UcumError:
         return None
-    with localcontext() as ctx:
-        ctx.prec = 40
-        return _round(Decimal(value) * unit.factor), canonical_code(unit.dims)
+    return _round(_WORK.multiply(Decimal(value), unit.factor)), canonical_code(unit.dims)
 
 
 def same_dimension(code_a: str, code_b: str) -> bool:
@@ -327,7 +342,8 @@ _WHOLE: dict[str, str] = {
     "mmhg": "mm[Hg]", "mmofhg": "mm[Hg]", "ng/mlfeu": "ng/mL{FEU}", "ugfeu/ml": "ug/mL{FEU}",
     "mgfeu/l": "mg/L{FEU}", "ug/mlfeu": "ug/mL{FEU}", "mg/lfeu": "mg/L{FEU}", "ugfeu/l": "ug/L{FEU}",
     "ug/lfeu": "ug/L{FEU}", "eu/dl": "mg/dL", "inrratio": "{INR}", "/100wbc": "/100{WBCs}",
-    "/100wbcs": "/100{WBCs}", "/100leukocytes": "/100{WBCs}", "copies/ml": "{copies}/mL", "%hb": "%",
+    "/100wbcs": "/100{WBCs}", "°c": "Cel", "degc": "Cel", "degreesc": "Cel", "celsius": "Cel", "°f": "[degF]",
+    "degf": "[degF]", "fahrenheit": "[degF]", "/100leukocytes": "/100{WBCs}", "copies/ml": "{copies}/mL", "%hb": "%",
     "%oftotalhb": "%", "mmol/molhb": "mmol/mol", "mosm/kgh2o": "mosm/kg", "mosmol/kgh2o": "mosm/kg",
 }
 

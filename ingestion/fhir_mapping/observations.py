@@ -96,7 +96,7 @@ def build_observation(row: LabRow, ctx: ObservationContext) -> dict:
         obs["note"] = notes
     if row.specimen:
         obs["specimen"] = {"display": row.specimen}
-    if row.reference_range and (ranges := _reference_range(row.reference_range, row.unit)):
+    if row.reference_range and (ranges := _reference_range(row.reference_range, row.unit, row.printed_unit)):
         obs["referenceRange"] = [ranges]
     obs["derivedFrom"] = [{"reference": ctx.document_reference}]
     return obs
@@ -149,13 +149,14 @@ def _value(row: LabRow) -> dict:
     return {"dataAbsentReason": concept(DATA_ABSENT, reason, None, row.printed_value or None)}
 
 
-def _reference_range(rr: ReferenceRange, row_unit: str | None) -> dict | None:
+def _reference_range(rr: ReferenceRange, row_unit: str | None, printed_unit: str | None) -> dict | None:
     unit = rr.unit or row_unit
+    shown = printed_unit if unit is None or unit == row_unit else None  # same unit as the value: say it the same way
     out: dict = {}
     if rr.low is not None:
-        out["low"] = _quantity(rr.low, unit, None)
+        out["low"] = _quantity(rr.low, unit, shown)
     if rr.high is not None:
-        out["high"] = _quantity(rr.high, unit, None)
+        out["high"] = _quantity(rr.high, unit, shown)
     if rr.applies_to:
         applies: dict = {"text": rr.applies_to}
         sex = APPLIES_TO_SEX.get(rr.applies_to.strip().lower())

@@ -119,8 +119,10 @@ def test_absent_value_has_a_data_absent_reason():
 
 
 def test_uncoded_unit_stays_as_printed():
-    obs = build(report(row(printed_name="Zonulin", value=D("3.5"), printed_unit="blips")))["Observation"][0]
+    obs = build(report(row(printed_name="Zonulin", value=D("3.5"), printed_unit="blips",
+                           reference_range=ReferenceRange(low=D("1"), high=D("4.5")))))["Observation"][0]
     assert obs["valueQuantity"] == {"value": 3.5, "unit": "blips"}
+    assert obs["referenceRange"][0] == {"low": {"value": 1, "unit": "blips"}, "high": {"value": 4.5, "unit": "blips"}}
 
 
 def test_sex_specific_range_keeps_applies_to():

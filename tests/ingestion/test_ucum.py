@@ -96,3 +96,11 @@ def test_annotations_are_unity_and_percent_is_a_fraction():
     assert canonical(D(90), "mL/min/{1.73_m2}") == canonical(D(90), "mL/min")
     assert canonical(D(5), "%") == (D("0.05"), "1")
     assert canonical(D("0.05"), "{ratio}") == (D("0.05"), "1")
+
+
+def test_temperatures_convert_with_their_offsets():
+    assert convert(D("37"), "Cel", "[degF]") == D("98.6")
+    assert convert(D("98.6"), "[degF]", "Cel") == D("37")
+    assert canonical(D("37"), "Cel") == canonical(D("310.15"), "K") == (D("310.15"), "K")
+    assert normalize_unit("°C") == "Cel" and normalize_unit("deg F") == "[degF]"
+    assert convert(D("37"), "Cel", "mg/dL") is None
