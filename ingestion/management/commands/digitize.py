@@ -29,9 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default=settings.FHIR["BASE_URL"] or "http://localhost:8000/fhir",
                             help="FHIR base URL used in the result Bundles' fullUrls")
 
-    def handle(self, *files, **options):
+    def handle(self, *args, **options):
         subject, as_json, base_url = options["subject"], options["json"], options["base_url"]
-        paths = [Path(f) for f in files]
+        paths = [Path(f) for f in options["files"]]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise CommandError(f"not a file: {', '.join(missing)}")
@@ -43,7 +43,8 @@ class Command(BaseCommand):
             results.append({"file": str(path), "job": str(job.id), "status": job.status,
                             "outcome": job.result if job.status == "done" else job.error})
             if not as_json:
-                tqdm.write(self._summary(path, job), file=self.stdout)
+                with tqdm.external_write_mode():  # the bar steps aside for the line
+                    self.stdout.write(self._summary(path, job))
         if as_json:
             self.stdout.write(_dumps(results if len(results) > 1 else results[0]["outcome"]))
         if failures:
