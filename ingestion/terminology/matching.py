@@ -94,6 +94,17 @@ def _edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
+def _tokens_close(a: str, b: str) -> bool:
+    """Word by word: short words (HDL/LDL, T3/T4, IgA/IgM) must be equal; long ones may carry a typo."""
+    ta, tb = a.split(), b.split()
+    if len(ta) != len(tb):
+        return False
+    for x, y in zip(ta, tb):
+        if x != y and (min(len(x), len(y)) < 5 or _edit_distance(x, y) > (1 if len(x) < 10 else 2)):
+            return False
+    return True
+
+
 def _fuzzy(key: str) -> frozenset[int]:
     """Tests whose OCR key is within 1 edit (2 for long names) of `key`, if they agree on one test group."""
     idx = _index()
@@ -107,7 +118,7 @@ def _fuzzy(key: str) -> frozenset[int]:
     best: dict[int, set[str]] = {}
     for cand in near:
         dist = _edit_distance(key, cand)
-        if dist <= allowed:
+        if dist <= allowed and _tokens_close(key, cand):
             best.setdefault(dist, set()).add(cand)
     if not best:
         return frozenset()
@@ -137,7 +148,8 @@ def _candidates(printed: str) -> tuple[frozenset[int], MatchKind, float, str | N
     hit, kind, score = _lookup(key)
     if hit:
         return hit, kind, score, None
-    for reduce in (strip_specimen, lambda k: (strip_filler(k), None)):
+    for reduce in (strip_specimen, lambda k: (strip_filler(k), None),
+                   lambda k: (strip_filler(strip_specimen(k)[0]), strip_specimen(k)[1])):
         reduced, hint = reduce(key)
         if reduced != key:
             hit, kind, score = _lookup(reduced)

@@ -24,11 +24,13 @@ def name_key(text: str) -> str:
     text = "".join(_GREEK.get(ch, ch) for ch in text)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"^\s*(?:\d{1,2}[.)]|[-*\u2022>]+)\s+", "", text)  # "1. Glucose", "- Glucose", "• Glucose"
     text = text.replace("&", " and ").replace("w/", "with ")
     for pattern, repl in _SPELLINGS:
         text = pattern.sub(repl, text)
     text = re.sub(r"([%#])", r" \1 ", text)
     text = re.sub(r"[^a-z0-9%#]+", " ", text)
+    text = re.sub(r"(\d)(g|mg|h|hr|hrs|hour|min|ml)\b", r"\1 \2", text)  # "75g" == "75 g", "2hr" == "2 hr"
     return " ".join(_singular(tok) for tok in text.split())
 
 
@@ -72,7 +74,9 @@ _FILLER = {"level", "test", "assay", "calculated", "calc", "measured", "automate
            "jaffe", "enzymatic", "kinetic", "colorimetric", "ise", "immunoassay", "clia", "eclia", "cmia", "elisa",
            "photometric", "uricase", "hexokinase", "biuret", "bcg", "bcp", "gopod", "god", "pod", "turbidimetric",
            "immunoturbidimetric", "nephelometric", "nephelometry", "spectrophotometric", "modified", "ifcc", "ngsp",
-           "dcct", "analyzer", "analyser", "instrument", "urease"}
+           "dcct", "analyzer", "analyser", "instrument", "urease",
+           # words whose meaningful uses are whole names in the table ("Bilirubin direct", "Protein total")
+           "direct", "total"}
 
 
 def specimen_class(text: str | None) -> str | None:

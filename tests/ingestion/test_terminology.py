@@ -120,6 +120,23 @@ def test_method_and_qualifier_words_after_the_name(name, unit, loinc):
     assert match is not None and match.loinc == loinc
 
 
+@pytest.mark.parametrize("name,unit,loinc", [
+    ("HDL Cholesterol - Direct", "mg/dL", "2085-9"), ("HDL (Direct)", "mmol/L", "14646-4"),
+    ("1. Glucose", "mg/dL", "2345-7"), ("• Hemoglobin", "g/dL", "718-7"), ("Serum Creatinine Level", "mg/dL", "2160-0"),
+    ("Total Leucocyte Count (TLC)", "/uL", "6690-2"), ("BUN", "mmol/L", "14937-7"), ("Glucose 2hr PP", "mg/dL", "1521-4"),
+])
+def test_decorated_names(name, unit, loinc):
+    match = match_test(name, unit)
+    assert match is not None and match.loinc == loinc
+
+
+@pytest.mark.parametrize("name,unit", [("HDL Cholesterol Direkt", "mg/dL"), ("Free T5", "ng/dL"), ("IgX", "mg/dL")])
+def test_typos_never_cross_short_distinguishing_words(name, unit):
+    """'HDL' is one letter from 'LDL': a typo budget spent there would swap two different tests."""
+    match = match_test(name, unit)
+    assert match is None or match.loinc not in ("18262-6", "13457-7", "3024-7", "3051-0", "2465-3", "2458-8", "2472-9")
+
+
 def test_qualifier_that_names_another_test_is_not_dropped():
     assert match_test("Glucose (Zonulin)", "mg/dL") is None
 
