@@ -71,3 +71,13 @@ def test_composite_components_match_on_the_same_element(store, fhir):
     assert idset(fhir, f"Observation?code-value-concept={q('8480-6$http://snomed.info/sct|260385009')}") == {"concept"}
     assert idset(fhir, f"Observation?code-value-quantity={q('718-7$gt15,2345-7$gt15')}") == {"hb16", "glu16"}
     search(fhir, f"Observation?code-value-quantity={q('718-7')}", status=400)
+
+
+def test_uri_exact_below_above(store, fhir):
+    store({"resourceType": "ValueSet", "status": "active", "url": "http://example.org/fhir/ValueSet/labs"}, id="labs")
+    store({"resourceType": "ValueSet", "status": "active", "url": "http://example.org/fhir/ValueSet/labs-extra"}, id="extra")
+    store({"resourceType": "ValueSet", "status": "active", "url": "http://example.org/fhir"}, id="root")
+    assert idset(fhir, f"ValueSet?url={q('http://example.org/fhir/ValueSet/labs')}") == {"labs"}
+    assert idset(fhir, f"ValueSet?url:below={q('http://example.org/fhir/ValueSet/')}") == {"labs", "extra"}
+    assert idset(fhir, f"ValueSet?url:above={q('http://example.org/fhir/ValueSet/labs')}") == {"labs", "root"}
+    assert idset(fhir, "ValueSet?url:missing=true") == set()

@@ -1,0 +1,120 @@
+"""Search benchmark on the data set loaded by search_load.py / search_bulk_load.py (PostgreSQL).
+
+Starts gunicorn on that database and measures, from this separate process: p50 latency of each
+benchmark query (sequential requests over many patients), a mixed workload's throughput (wrk), and
+the EXPLAIN ANALYZE plan of the slowest query. Prints Markdown for docs/benchmarks.md.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench .venv/bin/python benchmarks/search_bench.py
+"""
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/search_bench")
+os.environ.setdefault("BENCH_PORT", "8778")
+
+import rest_bench  # noqa: E402
+
+Q = lambda v: quote(v, safe="")  # noqa: E731
+QUERIES = {
+    "patient+category, sort -date": lambda n: f"/fhir/Observation?patient=sp-{n}&category=laboratory&_sort=-date&_count=50",
+    "code+value+date": lambda n: f"/fhir/Observation?code={Q('http://loinc.org|718-7')}&value-quantity=gt15&date=ge2026-01-01&_count=50",
+    "chain subject:Patient.identifier": lambda n: f"/fhir/Observation?subject:Patient.identifier={Q('urn:bench:mrn|' + str(n))}&code=718-7&_count=50",
+    "_has (selective)": lambda n: f"/fhir/Patient?_has:Observation:patient:code=4548-4&identifier={Q('urn:bench:mrn|' + str(n))}",
+    "_has (broad)": lambda n: "/fhir/Patient?_has:DiagnosticReport:subject:code=58410-2&_count=50",
+    "DiagnosticReport patient+category+date": lambda n: f"/fhir/DiagnosticReport?patient=sp-{n}&category=LAB&date=ge2025-01-01",
+}
+
+
+def loaded_patients() -> list[int]:
+    code = ("import django,json;django.setup();from fhirserver.storage.models import ResourceRecord as R;"
+            "ids=R.objects.filter(resource_type='Patient',logical_id__startswith='sp-').values_list('logical_id',flat=True);"
+            "print(' '.join(i[3:] for i in ids))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(rest_bench.ENV, DJANGO_SETTINGS_MODULE="fhirserver.settings.test"),
+                         check=True, capture_output=True, text=True).stdout
+    return sorted(int(x) for x in out.split())
+
+
+def counts() -> str:
+    code = ("import django;django.setup();from django.db import connection;c=connection.cursor();"
+            "c.execute(\"select resource_type,count(*) from storage_resourcerecord where not deleted group by 1 order by 2 desc limit 4\");"
+            "print(', '.join(f'{n:,} {t}' for t,n in c.fetchall()))")
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(rest_bench.ENV, DJANGO_SETTINGS_MODULE="fhirserver.settings.test"),
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def p50(make, patients: list[int], n: int) -> tuple[float, int]:
+    times, total = [], 0
+    for i in range(n):
+        started = time.perf_counter()
+        with urllib.request.urlopen(rest_bench.BASE + make(patients[(i * 7919) % len(patients)]), timeout=60) as response:
+            body = response.read()
+        times.append((time.perf_counter() - started) * 1000)
+        total += body.count(b'"mode":"match"')
+    return statistics.median(times), total // n
+
+
+def explain(path: str) -> str:
+    code = f"""
+import django; django.setup()
+from urllib.parse import urlsplit, parse_qsl
+from fhirserver.core.request import FhirRequest
+from fhirserver.search.engine import build_queryset
+from fhirserver.search.compiler import Context
+from fhirserver.search.paging import order_keys
+from fhirserver.search.parser import parse
+url = urlsplit({path!r})
+rtype = url.path.rsplit('/', 1)[-1]
+request = FhirRequest(method='GET', base_url='http://x/fhir', resource_type=rtype, query=parse_qsl(url.query))
+search = parse(request.query)
+qs, _, _ = build_queryset(request, search, Context())
+keys, _ = order_keys(rtype, search.sort, [])
+qs = qs.annotate(**{{k.alias: k.expression for k in keys if k.expression is not None}})
+qs = qs.order_by(*[('-' if k.descending else '') + k.alias for k in keys]).values('id', 'content')[:search.count + 1]
+print(qs.explain(analyze=True))
+"""
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(rest_bench.ENV, DJANGO_SETTINGS_MODULE="fhirserver.settings.test"),
+                          check=True, capture_output=True, text=True).stdout
+
+
+def main() -> None:
+    workers = int(os.environ.get("BENCH_WORKERS", "2"))
+    seconds = int(os.environ.get("BENCH_SECONDS", "15"))
+    samples = int(os.environ.get("BENCH_SAMPLES", "60"))
+    patients = loaded_patients()
+    server = rest_bench.start_server(workers)
+    try:
+        results = {}
+        for name, make in QUERIES.items():
+            p50(make, patients, 5)  # warm up
+            results[name] = p50(make, patients, samples)
+        mixed = [make(patients[(i * 104729) % len(patients)]) for i in range(200) for make in
+                 (QUERIES["patient+category, sort -date"], QUERIES["code+value+date"], QUERIES["chain subject:Patient.identifier"],
+                  QUERIES["_has (selective)"], QUERIES["DiagnosticReport patient+category+date"])]
+        load = rest_bench.wrk(mixed, seconds, 8)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    print(f"data: {counts()} ({len(patients):,} benchmark patients)\n")
+    print("| query | p50 (ms), one sequential client | matches per page |")
+    print("|---|---|---|")
+    for name, (median, matches) in results.items():
+        print(f"| `{QUERIES[name](patients[0])}` ({name}) | {median:.1f} | {matches} |")
+    print(f"\nmixed workload (5 query shapes, 8 connections, {seconds} s, {workers} gunicorn workers): "
+          f"{load['rps']:.0f} requests/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, non-2xx {load['errors']}\n")
+    slowest = max(results, key=lambda k: results[k][0])
+    print(f"EXPLAIN ANALYZE of the slowest ({slowest}):\n\n```\n{explain(QUERIES[slowest](patients[0]))}```")
+
+
+if __name__ == "__main__":
+    main()
