@@ -19,6 +19,7 @@ PATTERNS = (
     ("dmony", re.compile(r"(?P<d>\d{1,2})[\s-]*" + MONTH + r"[\s,-]*(?P<y>\d{4}|\d{2})(?!\d)" + TIME, re.I)),
     ("mondy", re.compile(MONTH + r"\s*(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s*(?P<y>\d{4})" + TIME, re.I)),
 )
+GLUED_TIME = re.compile(r"((?:[/.-]|\s)\d{4})(?=\d{1,2}[:.]\d{2}\b)")
 
 
 def day_first_habit(texts: list[str], decimal_comma: bool) -> bool:
@@ -34,6 +35,7 @@ def day_first_habit(texts: list[str], decimal_comma: bool) -> bool:
 
 def parse_date(text: str, *, day_first: bool = False, with_time: bool = True) -> str | None:
     """The first date in `text` as 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:MM:SS'."""
+    text = GLUED_TIME.sub(r"\1 ", text)  # OCR often drops the space in "10/13/2025 17:05"
     best = None
     for kind, pattern in PATTERNS:
         m = pattern.search(text)

@@ -49,7 +49,10 @@ def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
     row = LabRow(printed_name=name, printed_value=value_text.strip(), printed_unit=unit_text or None, unit=ucum,
                  panel=raw.panel, comment=" ".join(raw.comments) or None)
     row.reference_range = parse_range(range_text, ctx.style, sex=ctx.sex, unit=ucum) if range_text else None
-    if value is None or not value.readable:
+    not_given = _absent_by_wording(value_text)
+    if not_given:
+        row.absent_reason = not_given
+    elif value is None or not value.readable:
         row.absent_reason = "error" if value_text else "unknown"
     elif value.number is not None:
         row.value, row.comparator = value.number, value.comparator
@@ -64,6 +67,19 @@ def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
     row.confidence = round(min(t.confidence for t in tokens), 4) if tokens else 0.0
     row.region = Region(page=raw.page, box=_box(tokens))
     return row
+
+
+# Words labs print instead of a result, and the data-absent-reason each means.
+ABSENT_WORDING = (
+    (re.compile(r"^(pending|in progress|to follow|awaited|tba)\b", re.I), "temp-unknown"),
+    (re.compile(r"^(cancel+ed|not (done|performed|tested)|qns|quantity not sufficient|insufficient|hemoly[sz]ed|"
+                r"haemoly[sz]ed|clotted|specimen rejected)\b", re.I), "not-performed"),
+    (re.compile(r"^(see (note|comment|below|report)|refer to)\b", re.I), "as-text"),
+)
+
+
+def _absent_by_wording(text: str) -> str | None:
+    return next((reason for pattern, reason in ABSENT_WORDING if pattern.match(text.strip())), None)
 
 
 def _split_unit(text: str, ctx: RowContext) -> tuple[Value, str] | None:

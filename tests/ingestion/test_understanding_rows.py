@@ -239,7 +239,8 @@ def test_header_label_above_value_and_key_value_columns():
     ("2026-03-12", False, "2026-03-12"), ("03/12/2026", False, "2026-03-12"), ("03/12/2026", True, "2026-12-03"),
     ("25/03/2026", False, "2026-03-25"), ("12.03.2026 07:45", False, "2026-03-12T07:45:00"),
     ("12 Mar 2026 7:05 PM", False, "2026-03-12T19:05:00"), ("Mar 12, 2026", False, "2026-03-12"),
-    ("12-MAR-26", False, "2026-03-12"), ("no date here", False, None),
+    ("12-MAR-26", False, "2026-03-12"), ("10/13/202517:05", False, "2025-10-13T17:05:00"),
+    ("no date here", False, None),
 ])
 def test_dates(text, day_first, expected):
     assert parse_date(text, day_first=day_first) == expected
@@ -259,3 +260,12 @@ def test_number_and_range_parsing():
     assert (male.low, male.high, male.applies_to) == (Decimal("13.5"), Decimal("17.5"), "male")
     unknown = parse_range("M: 13.5-17.5 F: 12.0-15.5", us, sex=None)
     assert unknown.low is None and unknown.text == "M: 13.5-17.5 F: 12.0-15.5"
+
+
+def test_results_not_given_get_the_matching_absent_reason():
+    doc = table(["Test", "Result", "Units", "Reference Range"],
+                [["Ferritin", "Pending", "ng/mL", "30-400"], ["Potassium", "Hemolyzed", "mmol/L", "3.5-5.1"],
+                 ["Sodium", "140", "mmol/L", "136-145"]], XS)
+    rows = rows_by_name(doc)
+    assert (rows["Ferritin"].absent_reason, rows["Ferritin"].value_text) == ("temp-unknown", None)
+    assert rows["Potassium"].absent_reason == "not-performed" and rows["Sodium"].absent_reason is None
