@@ -231,8 +231,11 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
             encounter=job.options.get("encounter"), performer=job.options.get("performer"),
             categories=list(job.options.get("category") or []),
         )
-        entries = [{"fullUrl": patient_urn, "resource": match.new}] if match.new else []
-        entries += stages.to_entries(report, context)
+        entries = stages.to_entries(report, context)
+        if match.new:
+            entries.insert(0, {"fullUrl": patient_urn, "resource": match.new})
+            for provenance in (e["resource"] for e in entries if e["resource"]["resourceType"] == "Provenance"):
+                provenance["target"].insert(0, {"reference": patient_urn})  # the Patient was made from the page too
         for entry in entries:
             entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
         entries.append(_document_reference_update(job, subject))
@@ -254,7 +257,7 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
 def _document_reference_update(job: DigitizeJob, subject: str | None) -> dict:
     """The original's DocumentReference, now about the matched patient (a new version, same id)."""
     current = dict(repository.read("DocumentReference", job.document_reference_id).content)
-    current.pop("meta", None)
+    current["meta"] = {k: v for k, v in current.get("meta", {}).items() if k not in ("versionId", "lastUpdated")}
     if subject:
         current["subject"] = {"reference": subject}
     url = f"DocumentReference/{job.document_reference_id}"

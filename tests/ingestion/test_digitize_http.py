@@ -74,7 +74,12 @@ def test_multipart_upload_stores_valid_us_core_lab_resources(client, report_pdf)
     glucose = next(o for o in observations if o["code"]["coding"][0]["code"] == "2345-7")
     truth_glucose = next(r for r in truth.rows if r.loinc == "2345-7")
     assert glucose["valueQuantity"]["value"] == float(truth_glucose.value)
+    [provenance] = resources(bundle, "Provenance")
+    targets = {t["reference"] for t in provenance["target"]}
+    assert targets >= {f"Patient/{patient['id']}", f"DiagnosticReport/{report['id']}"} | {f"Observation/{o['id']}" for o in observations}
     [document_reference] = resources(bundle, "DocumentReference")
+    assert provenance["entity"][0]["what"]["reference"] == f"DocumentReference/{document_reference['id']}"
+    assert document_reference["subject"]["reference"] == f"Patient/{patient['id']}" and document_reference["meta"]["profile"]
     binary_url = document_reference["content"][0]["attachment"]["url"]
     assert client.get(f"/fhir/{binary_url}", HTTP_ACCEPT="application/pdf").content == pdf  # the original, byte for byte
 
