@@ -21,7 +21,7 @@ from ingestion.terminology import match_panel
 from .codes import (
     AI_ASSERTED, EXT_AI_CONFIDENCE, LAB_CATEGORY, LAB_REPORT, LAB_SERVICE, LIFECYCLE, LOINC, PARTICIPANT_TYPE,
     PROFILE_DOCUMENT, PROFILE_ORGANIZATION, PROFILE_PROVENANCE, PROFILE_REPORT, V2_0074, coding, concept,
-    fhir_datetime, instant,
+    effective, fhir_datetime, instant,
 )
 from .observations import ObservationContext, build_observation, expected_flag, flag_disagrees
 
@@ -47,7 +47,7 @@ def build_resources(report: LabReport, *, patient_ref: str | None, document_refe
     """Organization (the lab), Device (the reader), one Observation per row in row order, the
     DiagnosticReport and the Provenance, as `{"fullUrl", "resource"}` entries."""
     issued = instant(issued)
-    effective = fhir_datetime(report.collected) or fhir_datetime(report.reported)
+    effective_at = fhir_datetime(report.collected) or fhir_datetime(report.reported)
     entries: list[dict] = []
     performers: list[str] = []
     if report.lab_name:
@@ -60,7 +60,7 @@ def build_resources(report: LabReport, *, patient_ref: str | None, document_refe
     device = _entry(_device(engine))
     entries.append(device)
 
-    ctx = ObservationContext(subject=patient_ref, document_reference=document_reference_ref, effective=effective,
+    ctx = ObservationContext(subject=patient_ref, document_reference=document_reference_ref, effective=effective_at,
                              issued=issued, performers=tuple(performers), encounter=encounter_ref)
     observations = [_entry(build_observation(row, ctx)) for row in report.rows]
     entries += observations
@@ -136,8 +136,7 @@ def _diagnostic_report(report: LabReport, ctx: ObservationContext, results: list
         dr["subject"] = {"reference": ctx.subject}
     if ctx.encounter:
         dr["encounter"] = {"reference": ctx.encounter}
-    if ctx.effective:
-        dr["effectiveDateTime"] = ctx.effective
+    dr.update(effective(ctx.effective))
     dr["issued"] = ctx.issued
     if ctx.performers:
         dr["performer"] = [{"reference": ref} for ref in ctx.performers]

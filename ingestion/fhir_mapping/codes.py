@@ -29,6 +29,8 @@ EXT_BASE = "http://fhirserver.example.org/fhir/StructureDefinition/"
 EXT_SOURCE_REGION = EXT_BASE + "digitize-source-region"
 EXT_FLAG_DISAGREES = EXT_BASE + "digitize-flag-disagrees"
 
+EXT_DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
 AI_ASSERTED = {"system": ACT_CODE, "code": "AIAST", "display": "Artificial Intelligence asserted"}
 LAB_SERVICE = {"coding": [{"system": V2_0074, "code": "LAB", "display": "Laboratory"}]}
 LAB_CATEGORY = {"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}]}
@@ -79,3 +81,11 @@ def instant(value: datetime | str | None = None) -> str:
         return value
     value = value or datetime.now(timezone.utc)
     return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def effective(value: str | None) -> dict:
+    """effectiveDateTime, or its data-absent-reason when the page prints no date: US Core requires the
+    element on preliminary lab results (us-core-8), and a date nobody printed would be invented."""
+    if value:
+        return {"effectiveDateTime": value}
+    return {"_effectiveDateTime": {"extension": [{"url": EXT_DATA_ABSENT, "valueCode": "unknown"}]}}

@@ -9,8 +9,8 @@ from ingestion.terminology import lookup_loinc, normalize_answer
 from resources import ucum
 
 from .codes import (
-    AI_ASSERTED, APPLIES_TO_SEX, DATA_ABSENT, EXT_AI_CONFIDENCE, EXT_FLAG_DISAGREES, EXT_SOURCE_REGION,
-    INTERPRETATION, INTERPRETATIONS, LAB_CATEGORY, LOINC, PROFILE_OBSERVATION, SNOMED, UCUM, coding, concept, number,
+    AI_ASSERTED, APPLIES_TO_SEX, DATA_ABSENT, EXT_AI_CONFIDENCE, EXT_FLAG_DISAGREES, EXT_SOURCE_REGION, INTERPRETATION,
+    INTERPRETATIONS, LAB_CATEGORY, LOINC, PROFILE_OBSERVATION, SNOMED, UCUM, coding, concept, effective, number,
 )
 
 
@@ -79,8 +79,7 @@ def build_observation(row: LabRow, ctx: ObservationContext) -> dict:
         obs["subject"] = {"reference": ctx.subject}
     if ctx.encounter:
         obs["encounter"] = {"reference": ctx.encounter}
-    if ctx.effective:
-        obs["effectiveDateTime"] = ctx.effective
+    obs.update(effective(ctx.effective))
     obs["issued"] = ctx.issued
     if ctx.performers:
         obs["performer"] = [{"reference": ref} for ref in ctx.performers]

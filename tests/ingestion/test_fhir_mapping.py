@@ -211,6 +211,13 @@ def test_time_without_zone_is_kept_to_its_date():
     assert out["Observation"][0]["effectiveDateTime"] == "2026-05-01"
 
 
+def test_no_printed_date_is_an_absent_effective_not_an_invented_one():
+    out = build(report(glucose_high(), collected=None, reported=None))
+    absent = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}
+    for resource in (out["Observation"][0], out["DiagnosticReport"][0]):
+        assert "effectiveDateTime" not in resource and resource["_effectiveDateTime"] == absent
+
+
 def test_transaction_bundle_validates_and_hashes_the_original():
     content = b"%PDF-1.4 a lab report"
     bundle = build_transaction_bundle(report(glucose_high()), content=content, content_type="application/pdf",
