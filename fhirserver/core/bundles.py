@@ -51,13 +51,15 @@ def process(request: FhirRequest) -> FhirResponse:
 def _transaction(request: FhirRequest, entries: list[dict]) -> FhirResponse:
     entries = copy.deepcopy(entries)
     responses: list[dict | None] = [None] * len(entries)
-    with repository.write_transaction():
+    with repository.write_transaction(), repository.deferred_indexing():
         id_map = _assign_identities(request, entries)
         for entry in entries:
             if "resource" in entry:
                 _rewrite_references(entry["resource"], id_map)
         for index in sorted(range(len(entries)), key=lambda i: ORDER.get(entries[i]["request"]["method"].upper(), 4)):
             entry = entries[index]
+            if entry["request"]["method"].upper() in ("GET", "HEAD"):
+                repository.flush_index()  # reads and searches see this transaction's writes
             try:
                 response = _run_entry(request, entry, assigned_id=entry.get("_assigned_id"))
             except FhirError as exc:

@@ -101,6 +101,41 @@ def lock_key(key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [digest])
 
 
+# --- deferred indexing ---------------------------------------------------------------------------
+# A transaction Bundle indexes all its resources in one go at the end (a few multi-row INSERTs)
+# instead of a round of INSERTs per resource; still inside the same database transaction.
+_local = threading.local()
+
+
+def _index(record: ResourceRecord) -> None:
+    pending = getattr(_local, "pending", None)
+    if pending is None:
+        search_api.index_resource(record)
+    else:
+        pending[record.pk] = record  # the last write of a record wins
+
+
+def flush_index() -> None:
+    pending = getattr(_local, "pending", None)
+    if pending:
+        search_api.index_resources(list(pending.values()))
+        pending.clear()
+
+
+@contextlib.contextmanager
+def deferred_indexing():
+    """Collect index work until the block ends (or `flush_index()`); use inside a transaction."""
+    if getattr(_local, "pending", None) is not None:  # already deferring: the outer block flushes
+        yield
+        return
+    _local.pending = {}
+    try:
+        yield
+        flush_index()
+    finally:
+        _local.pending = None
+
+
 # --- reads ---------------------------------------------------------------------------------------
 def read(resource_type: str, id: str) -> StoredResource:
     """The current version; 404 when unknown, 410 when deleted."""
@@ -143,7 +178,7 @@ def create(resource_type: str, content: dict, *, id: str | None = None) -> Store
             record=record, resource_type=resource_type, logical_id=id, version=1, last_updated=when,
             method="POST", deleted=False, content=stamped,
         )
-        search_api.index_resource(record)
+        _index(record)
     return StoredResource(resource_type, id, 1, when, stamped, method="POST")
 
 
@@ -174,7 +209,7 @@ def update(resource_type: str, id: str, content: dict, *, if_match: int | None =
             record=record, resource_type=resource_type, logical_id=id, version=version, last_updated=when,
             method=method, deleted=False, content=stamped,
         )
-        search_api.index_resource(record)
+        _index(record)
     return StoredResource(resource_type, id, version, when, stamped, method=method), False
 
 
@@ -193,7 +228,7 @@ def delete(resource_type: str, id: str) -> StoredResource | None:
             record=record, resource_type=resource_type, logical_id=id, version=version, last_updated=when,
             method="DELETE", deleted=True, content=None,
         )
-        search_api.index_resource(record)
+        _index(record)
     return StoredResource(resource_type, id, version, when, None, deleted=True, method="DELETE")
 
 
