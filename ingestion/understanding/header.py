@@ -37,7 +37,7 @@ LABELS: dict[str, tuple[str, ...]] = {
 }
 # Longest wordings first, so "patient id" wins over "patient" and "collection date" over "collection".
 _ALL = sorted(((w, field) for field, words in LABELS.items() for w in words), key=lambda p: -len(p[0]))
-ABBREVIATIONS = {"mrn", "dob", "d.o.b", "pid", "uhid", "mrn#", "mr#", "accn"}
+ABBREVIATIONS = {"mrn", "dob", "pid", "uhid", "mrn#", "mr#", "accn"}
 GENERIC_TITLE = {"lab", "laboratory", "test", "tests", "report", "results", "result", "final", "cumulative",
                  "patient", "clinical", "medical", "pathology", "diagnostic", "analysis", "of", "the", "and", "&"}
 
@@ -56,15 +56,16 @@ def _norm(text: str) -> str:
 def match_label(text: str) -> tuple[str, str] | None:
     """(field, remaining text) when `text` starts with a label; tolerant of one OCR slip in long labels."""
     stripped = text.strip()
-    low = stripped.lower()
+    low = stripped.lower().replace(".", "")  # "D.O.B.", "Pt. Name", "Accession No.:" read without dots
     for words, field in _ALL:
+        words = words.replace(".", "")
         if not low.startswith(words):
             continue
-        rest = stripped[len(words):]
-        if not rest.strip():
+        rest = stripped[_after_chars(stripped, len(words)):]
+        if not rest.strip(" ."):
             return field, ""
-        after = rest.lstrip()
-        if after[0] in ":#" or words.endswith(("#", ".")):
+        after = rest.lstrip(" .")
+        if after[0] in ":#" or (rest[0] == "." and words in ABBREVIATIONS):
             return field, after.lstrip(":#. \t")
         if words in ABBREVIATIONS and rest[0] == " ":
             return field, after
@@ -74,6 +75,16 @@ def match_label(text: str) -> tuple[str, str] | None:
         if close:
             return dict(_ALL)[close[0]], rest.strip()
     return None
+
+
+def _after_chars(text: str, n: int) -> int:
+    """Index in `text` just after its first `n` characters that are not dots."""
+    seen = 0
+    for i, ch in enumerate(text):
+        if seen == n:
+            return i
+        seen += ch != "."
+    return len(text)
 
 
 def find_labels(rows: list[VisualRow]) -> list[tuple[VisualRow, FoundLabel]]:

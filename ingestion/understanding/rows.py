@@ -83,6 +83,11 @@ def _absent_by_wording(text: str) -> str | None:
 
 
 def _split_unit(text: str, ctx: RowContext) -> tuple[Value, str] | None:
+    glued = re.match(r"^([<>≤≥=]*\s*\d[\d.,]*)\s*([A-Za-zµμ%].*)$", text.strip())  # "14.2g/dL"
+    if glued and ctx.unit_of(glued[2]):
+        value = parse_value(glued[1], ctx.style)
+        if value and value.readable:
+            return value, glued[2]
     words = text.split()
     for cut in range(len(words) - 1, 0, -1):
         unit = " ".join(words[cut:])

@@ -33,6 +33,10 @@ for _kind, _phrases in {
               "ref ranges", "reference ranges", "normal ranges"),
     "flag": ("flag", "flags", "status", "abn", "abnormal flag", "h/l", "ind", "indicator", "alert", "abnormal",
              "abn flag", "result flag"),
+    # columns whose cells are not part of the result (cumulative reports, performing site, codes)
+    "other": ("previous result", "previous", "prior result", "prior", "last result", "previous value", "date",
+              "date/time", "comments", "comment", "method", "lab", "site", "performing lab", "performing site",
+              "loinc", "code", "test code", "collected", "specimen", "sample"),
     "in_range": ("in range", "within range", "within limits", "in-range", "normal result"),
     "out_of_range": ("out of range", "outside range", "out of limits", "outside limits", "out-of-range",
                      "abnormal result"),
@@ -276,7 +280,8 @@ def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle) -> str:
     name = " ".join(c.text for c in cells.get("name", []))
     values = [c for k in VALUE_KINDS for c in cells.get(k, [])]
     if name and re.search(r"[A-Za-z]", name):
-        if values and any(parse_value(c.text, style, qualitative_any=True) for c in values):
+        if values and any(parse_value(c.text, style, qualitative_any=True) or re.match(r"[<>≤≥]?\s*\d", c.text)
+                          for c in values):
             return "result"
         if not values and (cells.get("unit") or cells.get("range")) and len(cells) >= 2:
             return "result"  # a test whose value could not be read at all: kept, marked absent

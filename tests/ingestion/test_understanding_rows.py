@@ -269,3 +269,20 @@ def test_results_not_given_get_the_matching_absent_reason():
     rows = rows_by_name(doc)
     assert (rows["Ferritin"].absent_reason, rows["Ferritin"].value_text) == ("temp-unknown", None)
     assert rows["Potassium"].absent_reason == "not-performed" and rows["Sodium"].absent_reason is None
+
+
+def test_cumulative_columns_are_ignored_and_glued_units_split():
+    doc = table(["Test", "Result", "Previous Result", "Reference Range", "Flag"],
+                [["Glucose", "112mg/dL", "98", "70-99 mg/dL", "H"], ["Potassium", "H 5.6", "4.9", "3.5-5.1", ""]],
+                [40, 160, 260, 380, 500])
+    rows = rows_by_name(doc)
+    assert (rows["Glucose"].value, rows["Glucose"].unit, rows["Glucose"].flag) == (Decimal(112), "mg/dL", "H")
+    assert (rows["Potassium"].value, rows["Potassium"].flag) == (Decimal("5.6"), "H")
+
+
+def test_labels_with_dots_and_abbreviations():
+    preamble = [(40, [(40, "Pt. Name: Omar Haddad"), (300, "D.O.B.: 1975-01-31")]),
+                (56, [(40, "Accession No.: L26-77"), (300, "Age/Sex: 50 Y / M")])]
+    report = understand(table(["Test", "Result", "Units"], [["Sodium", "140", "mmol/L"]], XS, preamble=preamble))
+    assert (report.patient.family, report.patient.birth_date, report.patient.sex) == ("Haddad", "1975-01-31", "male")
+    assert report.accession == "L26-77"
