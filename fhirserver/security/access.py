@@ -21,7 +21,8 @@ READ_LETTERS = frozenset("rs")
 
 
 def forbidden(diagnostics: str, code: str = "SCOPE_FORBIDS") -> FhirError:
-    return FhirError(403, diagnostics, issue_code="forbidden", code=code)
+    return FhirError(403, diagnostics, issue_code="forbidden", code=code,
+                     headers={"WWW-Authenticate": 'Bearer realm="fhir", error="insufficient_scope"'})
 
 
 @dataclass
@@ -60,6 +61,12 @@ class Access:
         raise forbidden(f"The token's scopes do not allow {interaction} of this {resource_type}"
                         + (f" (outside the compartment of Patient/{self.launch_patient})" if self.launch_patient else ""),
                         code="OUTSIDE_GRANT")
+
+    def check_request(self, request) -> None:
+        """What can be refused from the request alone (operations, other patients' compartments...)."""
+        from fhirserver.security.authenticator import check_request
+
+        check_request(self, request)
 
     def can_read(self, resource_type: str, resource: dict | None) -> bool:
         if resource is None:  # a deleted version: nothing to see, and no way to tell whose it was

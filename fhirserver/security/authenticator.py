@@ -48,7 +48,7 @@ def authenticate(django_request, fhir_request: FhirRequest) -> Access | None:
     wait = ratelimit.hit("API_PER_CLIENT", access.client_id)
     if wait:
         raise ratelimit.too_many(wait, f"client {access.client_id}")
-    check_request(access, fhir_request)
+    access.check_request(fhir_request)
     return access
 
 

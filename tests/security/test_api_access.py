@@ -66,6 +66,7 @@ def test_token_without_scope_for_type_is_403(secure, fhir, two_patients, token_f
         response = fhir.get(path, **bearer(token))
         assert response.status_code == 403, path
         assert response.json()["issue"][0]["code"] == "forbidden"
+        assert 'error="insufficient_scope"' in response["WWW-Authenticate"]
 
 
 def test_read_scope_does_not_write(secure, fhir, two_patients, token_for, bearer):
