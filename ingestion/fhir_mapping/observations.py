@@ -24,9 +24,29 @@ class ObservationContext:
     encounter: str | None = None
 
 
-def expected_flag(row: LabRow) -> str | None:
-    """H, L or N from the value against the printed range (in the range's unit); None when not comparable."""
+# Coded answers that say "nothing found" and "something found" (SNOMED CT qualifier values).
+_NOTHING_FOUND = {"260385009", "260415000", "2667000", "131194007", "17621005"}
+_SOMETHING_FOUND = {"10828004", "260373001", "52101004", "11214006", "260405006", "260347006", "260348001",
+                    "260349009", "260350009", "263654008"}
+
+
+def _expected_answer_flag(row: LabRow) -> str | None:
+    """N when a qualitative result matches a 'Negative'-type range, A when it is positive against one."""
     rr = row.reference_range
+    value, expected = normalize_answer(row.value_text), normalize_answer(rr.text if rr else None)
+    if value is None or expected is None or expected.code not in _NOTHING_FOUND:
+        return None
+    if value.code in _NOTHING_FOUND:
+        return "N"
+    return "A" if value.code in _SOMETHING_FOUND else None
+
+
+def expected_flag(row: LabRow) -> str | None:
+    """H, L or N from the value against the printed range (in the range's unit), A/N for a qualitative
+    result against a 'Negative' range; None when not comparable."""
+    rr = row.reference_range
+    if row.value is None and row.value_text:
+        return _expected_answer_flag(row)
     if row.value is None or rr is None or (rr.low is None and rr.high is None):
         return None
     value = row.value
@@ -57,6 +77,8 @@ def flag_disagrees(row: LabRow) -> bool:
     printed = row.flag
     if printed is None:
         return expected != "N"  # out of range with no flag printed
+    if expected == "A":
+        return printed == "N"  # any abnormal flag (A, H, HH...) agrees with a positive result
     if printed in ("H", "HH"):
         return expected != "H"
     if printed in ("L", "LL"):

@@ -165,6 +165,20 @@ def test_expected_flag(value, comparator, low, high, flag, expected, disagrees):
     assert flag_disagrees(r) is disagrees
 
 
+@pytest.mark.parametrize("value,range_text,flag,expected,disagrees", [
+    ("Negative", "Negative", None, "N", False),
+    ("Positive", "Negative", "A", "A", False),
+    ("2+", "Negative", "H", "A", False),
+    ("Trace", "Nil", None, "A", True),  # positive against a negative range, no flag printed
+    ("Negative", "Negative", "A", "N", True),
+    ("Yellow", "Pale yellow", None, None, False),  # not comparable: no judgement
+])
+def test_qualitative_result_checked_against_negative_range(value, range_text, flag, expected, disagrees):
+    r = row(printed_name="Protein", value_text=value, flag=flag, reference_range=ReferenceRange(text=range_text))
+    assert expected_flag(r) == expected
+    assert flag_disagrees(r) is disagrees
+
+
 def test_range_in_another_unit_is_converted_before_checking():
     r = row(value=D("13.0"), unit="g/dL", flag="L", reference_range=ReferenceRange(low=D("135"), high=D("175"), unit="g/L"))
     assert expected_flag(r) == "L" and not flag_disagrees(r)
