@@ -19,22 +19,20 @@ from ingestion.jobs import queue
 from ingestion.models import DigitizeJob
 from ingestion.uploads import read_upload, sniff_media_type
 
-WRITTEN_TYPES = ("Binary", "DocumentReference", "DiagnosticReport", "Observation", "Provenance")
-
 
 def digitize_operation(request: FhirRequest) -> FhirResponse:
     if request.kind == "operation-instance" and request.resource_type != "Patient":
         raise FhirError(404, "$digitize runs at DiagnosticReport/$digitize or Patient/[id]/$digitize", issue_code="not-supported",
                         code="UNKNOWN_OPERATION")
     guard.check(request, "operation", "DiagnosticReport")
-    for resource_type in WRITTEN_TYPES:
-        guard.check(request, "create", resource_type)
     upload = read_upload(request, max_bytes=settings.INGESTION["MAX_FILE_BYTES"])
+    launch_patient = getattr(request.access, "launch_patient", None)
+    if not upload.subject and launch_patient:
+        upload.subject = f"Patient/{launch_patient}"  # a patient-context app digitizes for its patient
     if upload.subject:
         patient = repository.read("Patient", upload.subject.split("/", 1)[1])  # 404 before anything is stored
         guard.check(request, "read", "Patient", patient.content)
-    else:
-        guard.check(request, "create", "Patient")
+    _check_writes(request, upload.subject)
     upload.media_type = sniff_media_type(upload.data)  # the bytes decide, not the client's label
     job, needs_run = digitize.submit(upload, base_url=request.base_url, requested_by=_requester(request))
     if respond_async(request):
@@ -48,6 +46,18 @@ def digitize_operation(request: FhirRequest) -> FhirResponse:
     if not job.finished:
         job = digitize.wait(job.id)
     return job_response(job, request.base_url)
+
+
+def _check_writes(request: FhirRequest, subject: str | None) -> None:
+    """The caller must be allowed to create everything the job will write, for this subject: the job
+    itself then writes as the server. A patient-scoped token thus cannot file results elsewhere."""
+    about = {"subject": {"reference": subject}} if subject else {}
+    guard.check(request, "create", "Binary")
+    for resource_type in ("DocumentReference", "DiagnosticReport", "Observation"):
+        guard.check(request, "create", resource_type, {"resourceType": resource_type, **about})
+    guard.check(request, "create", "Provenance", {"resourceType": "Provenance", "target": [about["subject"]] if subject else []})
+    if not subject:
+        guard.check(request, "create", "Patient", {"resourceType": "Patient"})
 
 
 def respond_async(request: FhirRequest) -> bool:
@@ -81,7 +91,7 @@ def _requester(request: FhirRequest) -> str:
     if user is not None and getattr(user, "is_authenticated", False):
         return f"user:{user.get_username()}"
     access = request.access
-    for attribute in ("client_id", "subject", "user"):
+    for attribute in ("username", "client_id"):
         value = getattr(access, attribute, None) if access is not None else None
         if value:
             return f"{attribute}:{value}"

@@ -17,6 +17,8 @@ from ingestion.jobs import queue
 from ingestion.models import DigitizeJob
 from ingestion.operations import job_response
 
+PATIENT_DATA = ("Patient", "DiagnosticReport", "Observation", "DocumentReference")
+
 
 @csrf_exempt
 def job_status(request: HttpRequest, job_id) -> HttpResponse:
@@ -51,4 +53,10 @@ def _answer(request: FhirRequest, job_id) -> FhirResponse:
         raise FhirError(405, f"{request.method} is not allowed on a job status URL", issue_code="not-supported", code="METHOD_NOT_ALLOWED")
     if queue.resume_if_stale(job):
         job.refresh_from_db()
+    for entry in (job.result or {}).get("entry", []) if job.status == DigitizeJob.DONE else []:
+        resource = entry["resource"]
+        # The patient's data decides (the lab Organization and the reader Device are nobody's compartment).
+        if resource["resourceType"] in PATIENT_DATA and not guard.can_see(request, resource["resourceType"], resource):
+            raise FhirError(403, f"The token's scopes do not allow reading the results of digitize job {job.id}",
+                            issue_code="forbidden", code="OUTSIDE_GRANT")
     return job_response(job, request.base_url)

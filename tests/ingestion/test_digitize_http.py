@@ -298,3 +298,42 @@ def test_a_scanned_page_image_is_read_by_ocr(client, fhir):
     expected = {(r.loinc, float(r.value)) for r in truth.rows if r.value is not None}
     assert len(read & expected) >= len(expected) - 2  # OCR may miss a cell; the accuracy report has the exact numbers
     assert all(o["subject"]["reference"] == f"Patient/{chart['id']}" for o in observations)
+
+
+@pytest.mark.django_db
+def test_smart_scopes_apply_to_digitize_and_its_status_url(report_pdf, monkeypatch):
+    from fhirserver.core.errors import FhirError
+    from fhirserver.core.request import FhirRequest
+    from fhirserver.security.access import Access
+    from fhirserver.security.scopes import parse_scopes
+    from fhirserver.storage import repository
+    from ingestion.operations import digitize_operation
+    from ingestion.views import _answer
+
+    _, pdf = report_pdf
+    mine = repository.create("Patient", {"resourceType": "Patient", "name": [{"family": "Mine"}]}).id
+    other = repository.create("Patient", {"resourceType": "Patient", "name": [{"family": "Other"}]}).id
+
+    def call(scopes: str, path_patient: str | None = None, body: bytes = pdf):
+        access = Access(client_id="app", scopes=parse_scopes(scopes), launch_patient=mine)
+        request = FhirRequest(method="POST", base_url="http://testserver/fhir", resource_type="Patient" if path_patient else "DiagnosticReport",
+                              id=path_patient, kind="operation-instance" if path_patient else "operation-type", operation="$digitize",
+                              raw_body=body, content_type="application/pdf", access=access)
+        return digitize_operation(request), access
+
+    with pytest.raises(FhirError) as refused:
+        call("patient/*.rs")  # may read, may not create
+    assert refused.value.status == 403
+    with pytest.raises(FhirError) as refused:
+        call("patient/*.cruds", path_patient=other)  # not this app's patient
+    assert refused.value.status == 403 and count("Binary") == 0
+    response, access = call("patient/*.cruds")  # no subject: the launch patient is the subject
+    assert response.status == 200
+    assert {o["subject"]["reference"] for o in resources(response.resource, "Observation")} == {f"Patient/{mine}"}
+    job = DigitizeJob.objects.get()
+    status = _answer(FhirRequest(method="GET", base_url="http://testserver/fhir", access=access), job.id)
+    assert status.status == 200
+    stranger = Access(client_id="app2", scopes=parse_scopes("patient/*.rs"), launch_patient=other)
+    with pytest.raises(FhirError) as refused:
+        _answer(FhirRequest(method="GET", base_url="http://testserver/fhir", access=stranger), job.id)
+    assert refused.value.status == 403
