@@ -13,6 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from django.conf import settings
 
 from ingestion.document import Document
+from ingestion.reader.config import default_limits
 
 _lock = threading.Lock()
 _executor: ProcessPoolExecutor | None = None
@@ -23,8 +24,17 @@ def _pool() -> ProcessPoolExecutor:
     with _lock:
         if _executor is None:
             workers = max(1, int(settings.INGESTION["WORKERS"]))
-            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_configure_reader, initargs=(dict(settings.INGESTION),))
         return _executor
+
+
+def _configure_reader(ingestion: dict) -> None:
+    """In a fresh reader process: the reader's knobs as the web process has them (limits, engine)."""
+    from django.conf import settings as reader_settings
+
+    if not reader_settings.configured:
+        reader_settings.configure(INGESTION=ingestion)
 
 
 def _reset(broken: ProcessPoolExecutor) -> None:
@@ -40,7 +50,7 @@ def read_in_reader_process(data: bytes) -> Document:
     for attempt in (1, 2):
         executor = _pool()
         try:
-            outcome = executor.submit(read_here, data).result()
+            outcome = executor.submit(read_here, data, default_limits()).result()  # today's limits, not the pool's first
             break
         except BrokenProcessPool:
             _reset(executor)
@@ -54,13 +64,13 @@ def read_in_reader_process(data: bytes) -> Document:
     return Document.from_json(outcome[1])
 
 
-def read_here(data: bytes) -> tuple:
+def read_here(data: bytes, limits=None) -> tuple:
     """Runs in the reader process: ("ok", document JSON) or ("error", status, reason, code)."""
     from ingestion.reader import read_document
     from ingestion.reader.errors import DocumentError
 
     try:
-        return ("ok", read_document(data).to_json())
+        return ("ok", read_document(data, limits=limits).to_json())
     except DocumentError as exc:
         return ("error", exc.status, exc.reason, exc.code)
 

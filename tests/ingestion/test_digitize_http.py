@@ -337,3 +337,14 @@ def test_smart_scopes_apply_to_digitize_and_its_status_url(report_pdf, monkeypat
     with pytest.raises(FhirError) as refused:
         _answer(FhirRequest(method="GET", base_url="http://testserver/fhir", access=stranger), job.id)
     assert refused.value.status == 403
+
+
+@pytest.mark.django_db
+def test_too_many_pages_is_413_from_the_reader_process_and_keeps_the_original(client, settings):
+    layout = LAYOUTS["multipage"]
+    pdf = render_pdf(layout.report(3), layout)
+    settings.INGESTION = {**settings.INGESTION, "MAX_PAGES": 1}
+    response = post_multipart(client, pdf)
+    assert response.status_code == 413
+    assert "pages; the limit is 1" in response.json()["issue"][0]["diagnostics"]
+    assert count("DocumentReference") == 1 and count("Observation") == 0
