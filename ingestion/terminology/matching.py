@@ -18,7 +18,7 @@ from resources import ucum
 from .catalogue import LabTest, lab_tests, tests_by_loinc
 from .names import (
     BLOODLIKE, SPECIMEN_SYSTEMS, is_only_qualifier_words, name_key, ocr_key, sorted_key, specimen_class,
-    split_qualifier, strip_filler, strip_specimen,
+    specimen_of_words, split_qualifier, strip_filler, strip_specimen,
 )
 
 MatchKind = Literal["exact", "synonym", "ocr", "fuzzy", "name-only", "search"]
@@ -140,35 +140,72 @@ def _lookup(key: str) -> tuple[frozenset[int], MatchKind, float]:
     return frozenset(), "exact", 0.0
 
 
-def _candidates(printed: str) -> tuple[frozenset[int], MatchKind, float, str | None]:
-    """Candidate test ranks for a printed name, with kind, base score and a specimen read off the name."""
-    key = name_key(printed)
+_REFLEX = re.compile(r"\s*\b(?:w/?|with)?\s*reflex\b.*$", re.I)  # "TSH w/Reflex to FT4" is a TSH
+
+
+def _reduced(key: str) -> list[tuple[str, str | None]]:
+    """The key without specimen words, without filler words, and without both."""
+    bare, hint = strip_specimen(key)
+    out = [(bare, hint), (strip_filler(key), None), (strip_filler(bare), hint)]
+    return [(k, h) for k, h in out if k and k != key]
+
+
+def _resolve(key: str) -> tuple[frozenset[int], MatchKind, float, str | None]:
     if not key:
         return frozenset(), "exact", 0.0, None
     hit, kind, score = _lookup(key)
     if hit:
         return hit, kind, score, None
-    for reduce in (strip_specimen, lambda k: (strip_filler(k), None),
-                   lambda k: (strip_filler(strip_specimen(k)[0]), strip_specimen(k)[1])):
-        reduced, hint = reduce(key)
-        if reduced != key:
-            hit, kind, score = _lookup(reduced)
-            if hit:
-                return hit, "synonym" if kind == "exact" else kind, score * 0.97, hint
-    parts = split_qualifier(printed)
-    if parts:
+    for reduced, hint in _reduced(key):
+        hit, kind, score = _lookup(reduced)
+        if hit:
+            return hit, "synonym" if kind == "exact" else kind, score * 0.97, hint
+    return frozenset(), "exact", 0.0, None
+
+
+def _candidates(printed: str) -> tuple[frozenset[int], MatchKind, float, str | None]:
+    """Candidate test ranks for a printed name, with kind, base score and a specimen read off the name."""
+    printed = _REFLEX.sub("", printed) or printed
+    key = name_key(printed)
+    found = _resolve(key)
+    if found[0] or not key:
+        return found
+    if parts := split_qualifier(printed):
         head, qualifier = name_key(parts[0]), name_key(parts[1])
-        head_hit = _lookup(head)[0] if head else frozenset()
-        qual_hit = _lookup(qualifier)[0] if qualifier else frozenset()
+        head_hit, qual_hit = _resolve(head)[0], _resolve(qualifier)[0]
         if head_hit and qual_hit and head_hit & qual_hit:
-            return head_hit & qual_hit, "synonym", 0.95, None
+            return head_hit & qual_hit, "synonym", 0.95, None  # "Hemoglobin (Hb)"
         if head_hit and (narrowed := _narrow_by_words(head_hit, qualifier)):
             return narrowed, "synonym", 0.93, None  # "Estimated GFR (CKD-EPI 2021)" -> the CKD-EPI 2021 row
-        if head_hit and is_only_qualifier_words(qualifier):
-            return head_hit, "synonym", 0.93, strip_specimen("x " + qualifier)[1] if qualifier else None
-        if qual_hit and not head_hit and not head.strip():
-            return qual_hit, "synonym", 0.9, None
+        if head_hit and (is_only_qualifier_words(qualifier) or ucum.normalize_unit(parts[1].strip())):
+            return head_hit, "synonym", 0.93, specimen_of_words(qualifier)  # "Creatinine, Serum", "eAG (mg/dL)"
+        if qual_hit and not head_hit:
+            return qual_hit, "synonym", 0.85, None  # "Estim. Avg Glu (eAG)": the abbreviation names it
+    if hit := _contained_name(key):
+        return hit, "synonym", 0.9, specimen_of_words(key)
     return frozenset(), "exact", 0.0, None
+
+
+@cache
+def _name_words() -> tuple[tuple[frozenset[str], frozenset[int]], ...]:
+    return tuple((frozenset(key.split()), ranks) for key, ranks in _index().exact.items())
+
+
+def _contained_name(key: str) -> frozenset[int]:
+    """Tests whose longest name is inside the printed one with only filler/specimen/method words left over
+    ("VITAMIN D,25-OH,TOTAL,IA", "LDL Chol Calc (NIH)"); nothing when two different tests fit equally."""
+    words = set(key.split())
+    best, groups = 0, []
+    for name_words, ranks in _name_words():
+        if len(name_words) >= best and name_words <= words and is_only_qualifier_words(" ".join(words - name_words)):
+            if len(name_words) > best:
+                best, groups = len(name_words), []
+            groups.append(ranks)
+    if not groups:
+        return frozenset()
+    every = lab_tests()
+    merged = frozenset().union(*groups)
+    return merged if len({every[r].component for r in merged}) == 1 or len(groups) == 1 else frozenset()
 
 
 def _narrow_by_words(ranks: frozenset[int], qualifier: str) -> frozenset[int]:
@@ -241,12 +278,21 @@ def match_test(printed_name: str, ucum_unit: str | None, *, specimen: str | None
         if qualitative is None:  # unknown: a urine dipstick row is a word, anything else a number
             qualitative = wanted_specimen == "urine"
         tests = [t for t in tests if t.qualitative == qualitative] or tests
+        words = set(name_key(printed_name).split())
+        if words & _COUNT_WORDS:  # "Lymphs (Absolute)" with its unit lost: the count, not the percentage
+            tests = [t for t in tests if t.property == "NCnc"] or tests
+        elif words & _PERCENT_WORDS:
+            tests = [t for t in tests if "%" in t.units] or tests
         unitless = [t for t in tests if t.qualitative or set(t.units) & {"{ratio}", "{INR}", "[pH]", "1", "%"}]
         if not unitless and len({t.property for t in tests}) > 1:
             # e.g. "Hemoglobin 13.5" with no unit: mass or molar cannot be told; take the usual one, say so
             return TestMatch.of(tests[0], score * 0.6, "name-only")
         tests = unitless or tests
     return TestMatch.of(tests[0], score, kind)
+
+
+_COUNT_WORDS = {"absolute", "abs", "#", "count"}
+_PERCENT_WORDS = {"%", "percent", "percentage"}
 
 
 def _tests_of(ranks: frozenset[int]) -> list[LabTest]:

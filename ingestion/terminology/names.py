@@ -17,6 +17,7 @@ _SPELLINGS = [
 ]
 _NOT_PLURAL = {"plus", "virus", "rhesus", "status", "gas", "pus", "mass", "glass", "less", "abs"}
 _OCR_FOLD = str.maketrans("10i|", "loll")
+_ABBREVIATIONS = {"ag": "antigen", "ab": "antibody", "antibodie": "antibody"}
 
 
 def name_key(text: str) -> str:
@@ -31,7 +32,10 @@ def name_key(text: str) -> str:
     text = re.sub(r"([%#])", r" \1 ", text)
     text = re.sub(r"[^a-z0-9%#]+", " ", text)
     text = re.sub(r"(\d)(g|mg|h|hr|hrs|hour|min|ml)\b", r"\1 \2", text)  # "75g" == "75 g", "2hr" == "2 hr"
-    return " ".join(_singular(tok) for tok in text.split())
+    tokens = [_singular(tok) for tok in text.split()]
+    if len(tokens) > 1:  # "Prostate specific Ag", "HCV Ab"; a lone "AG" stays the anion gap
+        tokens = [_ABBREVIATIONS.get(tok, tok) for tok in tokens]
+    return " ".join(tokens)
 
 
 def _singular(token: str) -> str:
@@ -75,8 +79,11 @@ _FILLER = {"level", "test", "assay", "calculated", "calc", "measured", "automate
            "photometric", "uricase", "hexokinase", "biuret", "bcg", "bcp", "gopod", "god", "pod", "turbidimetric",
            "immunoturbidimetric", "nephelometric", "nephelometry", "spectrophotometric", "modified", "ifcc", "ngsp",
            "dcct", "analyzer", "analyser", "instrument", "urease",
-           # words whose meaningful uses are whole names in the table ("Bilirubin direct", "Protein total")
-           "direct", "total"}
+           "nih", "martin", "hopkins", "friedewald", "sampson", "ia", "cal", "3rd", "third", "generation",
+           "ultrasensitive", "ultra", "as", "of", "in", "levels", "cnt", "no",
+           # words whose meaningful uses are whole names in the table ("Bilirubin direct", "Protein total",
+           # "Neutrophils %"), or that the unit decides (% or absolute count)
+           "direct", "total", "abs", "absolute", "#", "%", "percent", "percentage"}
 
 
 def specimen_class(text: str | None) -> str | None:
@@ -110,7 +117,17 @@ def strip_filler(key: str) -> str:
     tokens = key.split()
     while len(tokens) > 1 and tokens[-1] in _FILLER:
         tokens.pop()
+    while len(tokens) > 1 and tokens[0] in _FILLER:
+        tokens.pop(0)
     return " ".join(tokens)
+
+
+def specimen_of_words(key: str) -> str | None:
+    """The specimen named by any word of `key` ('serum', 'urine'...), if one is."""
+    for tok in key.split():
+        if tok in _SUFFIX_WORDS:
+            return _SUFFIX_WORDS[tok]
+    return None
 
 
 def split_qualifier(printed: str) -> tuple[str, str] | None:

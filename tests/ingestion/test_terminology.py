@@ -137,6 +137,24 @@ def test_typos_never_cross_short_distinguishing_words(name, unit):
     assert match is None or match.loinc not in ("18262-6", "13457-7", "3024-7", "3051-0", "2465-3", "2458-8", "2472-9")
 
 
+@pytest.mark.parametrize("name,unit,loinc", [
+    ("UREA NITROGEN (BUN)", "mg/dL", "3094-0"), ("EGFR NON-AFR. AMERICAN", "mL/min/{1.73_m2}", "48642-3"),
+    ("Lymphs (Absolute)", "10*3/uL", "731-0"), ("Eos (Absolute)", "10*3/uL", "711-2"),
+    ("Baso (Absolute)", "10*3/uL", "704-7"), ("Immature Grans (Abs)", "10*3/uL", "51584-1"),
+    ("Estim. Avg Glu (eAG)", "mg/dL", "27353-2"), ("TSH W/REFLEX TO FT4", "m[IU]/L", "3016-3"),
+    ("VITAMIN D,25-OH,TOTAL,IA", "ng/mL", "62292-8"), ("VLDL Cholesterol Cal", "mg/dL", "13458-5"),
+    ("LDL Chol Calc (NIH)", "mg/dL", "13457-7"), ("T4,Free(Direct)", "ng/dL", "3024-7"),
+    ("Prostate Specific Ag", "ng/mL", "2857-1"), ("eAG (mg/dL)", "mg/dL", "27353-2"),
+    ("TSH, 3RD GENERATION", "m[IU]/L", "3016-3"), ("PHOSPHATE (AS PHOSPHORUS)", "mg/dL", "2777-1"),
+    ("HCV Ab", None, "16128-1"), ("Sodium, Urine", "mmol/L", "2955-3"), ("Absolute Lymphs", "10*3/uL", "731-0"),
+    ("Lymphs (Absolute)", None, "731-0"), ("Neutrophils %", None, "770-8"),
+])
+def test_commercial_lab_wordings(name, unit, loinc):
+    """How large US reference labs print names: brackets, commas, method and reflex suffixes."""
+    match = match_test(name, unit)
+    assert match is not None and match.loinc == loinc
+
+
 def test_qualifier_that_names_another_test_is_not_dropped():
     assert match_test("Glucose (Zonulin)", "mg/dL") is None
 
