@@ -35,11 +35,12 @@ def main() -> None:
     printed_units = [(f"x10^{i % 12}/uL",) for i in range(2000)] + [(u,) for u in ("mg/dl", "uIU/mL", "K/uL", "mmol/l")]
     quantities = [(Decimal(i) / 10, code) for i, code in enumerate(["mg/dL", "mmol/L", "10*3/uL", "g/L", "m[IU]/L"] * 400)]
     ucum.normalize_unit.cache_clear()
+    match = match_test.__wrapped__  # first sight of each name: what a new report pays
     rows = [
         ("index load (first call)", f"{load_ms:.0f} ms"),
-        (f"match_test, known names ({len(known)})", f"{per_call(match_test, known):.0f} µs/row"),
-        ("match_test, OCR-garbled names", f"{per_call(match_test, garbled):.0f} µs/row"),
-        ("match_test, unknown names (-> None)", f"{per_call(match_test, unknown):.0f} µs/row"),
+        (f"match_test, known names ({len(known)})", f"{per_call(match, known):.0f} µs/row"),
+        ("match_test, OCR-garbled names", f"{per_call(match, garbled):.0f} µs/row"),
+        ("match_test, unknown names (-> None)", f"{per_call(match, unknown):.0f} µs/row"),
         ("normalize_unit, first sight (uncached)", f"{per_call(lambda u: ucum.normalize_unit.__wrapped__(u), printed_units):.0f} µs"),
         ("normalize_unit, cached", f"{per_call(ucum.normalize_unit, printed_units):.1f} µs"),
         ("canonical (quantity index)", f"{per_call(ucum.canonical, quantities):.1f} µs"),

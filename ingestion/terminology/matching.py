@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 from resources import ucum
@@ -187,8 +187,14 @@ def _candidates(printed: str) -> tuple[frozenset[int], MatchKind, float, str | N
 
 
 @cache
-def _name_words() -> tuple[tuple[frozenset[str], frozenset[int]], ...]:
-    return tuple((frozenset(key.split()), ranks) for key, ranks in _index().exact.items())
+def _names_by_word() -> dict[str, tuple[tuple[frozenset[str], frozenset[int]], ...]]:
+    """Every table name's words, listed under each of its words (so a query only checks names it shares a word with)."""
+    out: dict[str, list[tuple[frozenset[str], frozenset[int]]]] = {}
+    for key, ranks in _index().exact.items():
+        words = frozenset(key.split())
+        for word in words:
+            out.setdefault(word, []).append((words, ranks))
+    return {word: tuple(names) for word, names in out.items()}
 
 
 def _contained_name(key: str) -> frozenset[int]:
@@ -196,7 +202,9 @@ def _contained_name(key: str) -> frozenset[int]:
     ("VITAMIN D,25-OH,TOTAL,IA", "LDL Chol Calc (NIH)"); nothing when two different tests fit equally."""
     words = set(key.split())
     best, groups = 0, []
-    for name_words, ranks in _name_words():
+    by_word = _names_by_word()
+    shared = {entry for word in words for entry in by_word.get(word, ())}
+    for name_words, ranks in shared:
         if len(name_words) >= best and name_words <= words and is_only_qualifier_words(" ".join(words - name_words)):
             if len(name_words) > best:
                 best, groups = len(name_words), []
@@ -250,6 +258,7 @@ def _by_specimen(tests: list[LabTest], specimen: str | None) -> list[LabTest] | 
     return None
 
 
+@lru_cache(maxsize=8192)
 def match_test(printed_name: str, ucum_unit: str | None, *, specimen: str | None = None,
                qualitative: bool | None = None) -> TestMatch | None:
     """The LOINC test a printed row is, chosen by name, specimen and unit; None when unsure.
@@ -340,4 +349,5 @@ def lookup_loinc(loinc: str) -> TestMatch | None:
 def warm_up() -> None:
     """Build the index now (a server calls this at start so the first report is not slower)."""
     _index()
+    _names_by_word()
     _search_keys()
