@@ -38,7 +38,7 @@ def digitize_operation(request: FhirRequest) -> FhirResponse:
     if respond_async(request):
         if needs_run:
             queue.enqueue(job.id)
-        return job_response(job, request.base_url)
+        return accepted(job, request.base_url)  # even for a finished job: the client polls as the pattern says
     if needs_run and not queue.uses_celery():
         job = digitize.run(job.id)  # this thread orchestrates; the OCR runs in a reader process
     elif needs_run:
@@ -79,7 +79,13 @@ def job_response(job: DigitizeJob, base_url: str) -> FhirResponse:
     if job.status == DigitizeJob.CANCELLED:
         raise FhirError(404, f"Digitize job {job.id} was cancelled; the original stays as DocumentReference/"
                         f"{job.document_reference_id}", issue_code="not-found", code="DIGITIZE_JOB_CANCELLED")
-    headers.update({"X-Progress": f"{job.stage} ({round(job.progress * 100)}%)", "Retry-After": "1"})
+    return accepted(job, base_url)
+
+
+def accepted(job: DigitizeJob, base_url: str) -> FhirResponse:
+    """202 with the status URL and how far the job has got."""
+    headers = {"Content-Location": status_url(job, base_url), "X-Progress": f"{job.stage} ({round(job.progress * 100)}%)",
+               "Retry-After": "1"}
     outcome = operation_outcome([{"severity": "information", "code": "informational",
                                   "diagnostics": f"Digitize job {job.id} is {job.status}: {job.stage}; the original is "
                                                  f"stored as DocumentReference/{job.document_reference_id}"}])

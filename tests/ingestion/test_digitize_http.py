@@ -187,8 +187,10 @@ def test_respond_async_gives_a_status_url_that_ends_in_the_same_bundle(fhir, rep
     bundle = done.json()
     assert bundle["type"] == "collection" and resources(bundle, "Observation")
     assert fhir.get(local(status_url)).json() == bundle  # the same Bundle on every poll
-    # Posting the same file synchronously now returns that result.
+    # Posting the same file synchronously now returns that result; asynchronously, the same status URL.
     assert fhir.post(URL, pdf, content_type="application/pdf").json() == bundle
+    again = fhir.post(URL, pdf, content_type="application/pdf", prefer="respond-async")
+    assert again.status_code == 202 and again["Content-Location"] == status_url
 
 
 @pytest.mark.django_db(transaction=True)
