@@ -1,7 +1,9 @@
 """Printed test name + UCUM unit -> LOINC, from a precomputed index over lab_tests.csv.
 
 The name finds the candidate tests (exact key, reordered words, OCR-folded key, then one-or-two
-character typos on long names only: "ALT" and "AST" are one letter apart); the specimen and the unit
+character typos in long words only: "HDL" and "LDL" are one letter apart), then, for decorated names,
+without specimen/method/filler words, by the parts around a bracket or comma, and by a known name
+inside the printed one with only such words left over. The specimen and the unit
 then pick the variant (glucose in mg/dL is 2345-7, in mmol/L 14749-6). When the name is unknown,
 the unit contradicts every candidate, or the variants cannot be told apart, the answer is None:
 an unknown test keeps its printed name and no code is invented.
@@ -222,7 +224,8 @@ def _narrow_by_words(ranks: frozenset[int], qualifier: str) -> frozenset[int]:
     if not words:
         return frozenset()
     every = lab_tests()
-    hits = {t.rank for t in every for name in t.names if words <= set(name_key(name).split())}
+    postings = _names_by_word().get(min(words, key=len), ())
+    hits = {r for name_words, name_ranks in postings if words <= name_words for r in name_ranks}
     # the qualifier may name a sibling row of the head's test (same component, another method)
     components = {every[r].component for r in ranks}
     return frozenset(r for r in hits if r in ranks or every[r].component in components)
