@@ -155,12 +155,15 @@ def read_uploads(files: list[bytes], read: Callable[[bytes], Document]) -> Docum
     return Document(media_type="application/pdf" if len(files) == 1 else "mixed", pages=pages)
 
 
-def cached_read(files: list[bytes], read: Callable[[bytes], Document], cache: Path | None, engine: str | None
+def cached_read(files: list[bytes], read: Callable[[bytes], Document], cache: Path | None, case_key: str
                 ) -> tuple[Document, float]:
-    """Read the uploads, or reuse a stored reading of the very same bytes (so understanding can be
-    re-scored without re-running OCR); returns the document and the reading seconds."""
-    key = hashlib.sha256(b"".join(files) + (engine or "").encode()).hexdigest()[:24]
+    """Read the uploads, or reuse a stored reading of the same case (so understanding can be re-scored
+    without re-running OCR); returns the document and the reading seconds."""
+    key = hashlib.sha256(case_key.encode()).hexdigest()[:24]
     path = cache / f"{key}.json" if cache else None
+    by_bytes = cache / f"{hashlib.sha256(b''.join(files)).hexdigest()[:24]}.json" if cache else None
+    if path and not path.exists() and by_bytes.exists():  # readings stored by an earlier version, keyed by content
+        path.write_text(by_bytes.read_text())
     if path and path.exists():
         doc = Document.from_json(json.loads(path.read_text()))
         return doc, sum(p.seconds for p in doc.pages)
@@ -187,7 +190,8 @@ def evaluate(*, layouts: Iterable[str] | None = None, degradations: Iterable[str
                 files = uploads(truth, name, degradation, seed)
                 started = time.perf_counter()
                 try:
-                    doc, read_seconds = cached_read(files, read, cache, engine)
+                    case_key = f"{name}|{seed}|{degradation}|{engine}|{json.dumps(truth.to_json(), sort_keys=True)}"
+                    doc, read_seconds = cached_read(files, read, cache, case_key)
                     case.pages = len(doc.pages)
                     started -= read_seconds - (time.perf_counter() - started)  # count reading even when cached
                     got = understand(doc)

@@ -19,7 +19,7 @@ PATTERNS = (
     ("dmony", re.compile(r"(?P<d>\d{1,2})[\s-]*" + MONTH + r"[\s,-]*(?P<y>\d{4}|\d{2})(?!\d)" + TIME, re.I)),
     ("mondy", re.compile(MONTH + r"\s*(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s*(?P<y>\d{4})" + TIME, re.I)),
 )
-GLUED_TIME = re.compile(r"((?:[/.-]|\s)\d{4})(?=\d{1,2}[:.]\d{2}\b)")
+GLUED_TIME = re.compile(r"((?:[/.-]|\s|^)\d{4}|\d{4}[-/.]\d{2}[-/.]\d{2})(?=\d{1,2}[:.]\d{2}\b)")
 
 
 def day_first_habit(texts: list[str], decimal_comma: bool) -> bool:

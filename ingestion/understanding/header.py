@@ -201,13 +201,19 @@ def clinician_name(text: str) -> str:
 
 
 def lab_name(rows: list[VisualRow], label_cells: set[int]) -> str | None:
-    """The biggest text near the top of the first page that is not a generic title or a label."""
+    """The letterhead: the topmost text of the first page that is not a generic title, a label or small print.
+
+    Position, not size, decides: OCR boxes are too uneven in height to compare font sizes.
+    """
     first = [r for r in rows if r.page == min((r.page for r in rows), default=1)][:8]
-    candidates = []
+    heights = sorted(t.height for r in first for t in r.tokens)
+    typical = heights[len(heights) // 2] if heights else 0
     for r in first:
         for c in r.cells:
             words = re.findall(r"[a-z&]+", c.text.lower())
             if id(c) in label_cells or not words or set(words) <= GENERIC_TITLE or re.search(r"\d{3}", c.text):
                 continue
-            candidates.append((-(max(t.height for t in c.tokens)), r.yc, c.text))
-    return min(candidates)[2] if candidates else None
+            if match_label(c.text) or max(t.height for t in c.tokens) < 0.8 * typical:
+                continue
+            return c.text
+    return None

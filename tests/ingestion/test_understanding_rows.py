@@ -240,6 +240,7 @@ def test_header_label_above_value_and_key_value_columns():
     ("25/03/2026", False, "2026-03-25"), ("12.03.2026 07:45", False, "2026-03-12T07:45:00"),
     ("12 Mar 2026 7:05 PM", False, "2026-03-12T19:05:00"), ("Mar 12, 2026", False, "2026-03-12"),
     ("12-MAR-26", False, "2026-03-12"), ("10/13/202517:05", False, "2025-10-13T17:05:00"),
+    ("2025-11-1816:50", False, "2025-11-18T16:50:00"),
     ("no date here", False, None),
 ])
 def test_dates(text, day_first, expected):
