@@ -1,0 +1,149 @@
+"""Reads for the review pages: the list of documents, and one document with its pages and results.
+
+The state of a review is read from the FHIR resources themselves (the DiagnosticReport's status), so
+a report confirmed or retracted through the API shows the same on these pages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fhirserver.storage import repository
+from ingestion.labreport import PatientHeader, Region
+from ingestion.models import DigitizeJob
+from review.corrections import ResultRow, row_of
+
+LOW_CONFIDENCE = 0.9  # rows read less surely than this are highlighted for a closer look
+
+# What a reviewer sees as the state of a document.
+READING, FAILED, CANCELLED, AWAITING, CONFIRMED, REJECTED = (
+    "reading", "failed", "cancelled", "awaiting review", "confirmed", "rejected")
+REPORT_STATES = {"preliminary": AWAITING, "partial": AWAITING, "registered": AWAITING, "final": CONFIRMED,
+                 "amended": CONFIRMED, "corrected": CONFIRMED, "appended": CONFIRMED, "entered-in-error": REJECTED,
+                 "cancelled": REJECTED}
+
+
+@dataclass
+class ListedDocument:
+    job: DigitizeJob
+    state: str
+    patient: str  # readable name of the subject, "" when none
+    results: int
+
+
+@dataclass
+class PageImage:
+    number: int
+    width: float
+    height: float
+
+
+@dataclass
+class PatientSummary:
+    reference: str
+    label: str
+    birth_date: str = ""
+    gender: str = ""
+    identifiers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DocumentReview:
+    job: DigitizeJob
+    state: str
+    report: dict | None  # the DiagnosticReport as stored now
+    rows: list[ResultRow]
+    pages: list[PageImage]
+    patient: PatientSummary | None  # the subject the results are filed under now
+    printed: PatientHeader  # what the page says about the patient
+    mismatches: list[str]  # the page contradicts the subject: must be resolved before confirming
+    notes: list[str]  # other warnings of the reading
+
+    @property
+    def editable(self) -> bool:
+        return self.state == AWAITING
+
+    @property
+    def needs_patient_choice(self) -> bool:
+        return bool(self.mismatches) or self.patient is None
+
+
+def state_of(job: DigitizeJob, report: dict | None) -> str:
+    if job.status in (DigitizeJob.QUEUED, DigitizeJob.RUNNING):
+        return READING
+    if job.status == DigitizeJob.FAILED:
+        return FAILED
+    if job.status == DigitizeJob.CANCELLED:
+        return CANCELLED
+    return REPORT_STATES.get((report or {}).get("status", ""), AWAITING)
+
+
+def documents(*, states: set[str] | None = None, limit: int = 100) -> list[ListedDocument]:
+    """Uploaded documents, newest first, with their review state (optionally only some states)."""
+    out = []
+    for job in DigitizeJob.objects.order_by("-created_at")[: limit * 5 if states else limit]:
+        report = _current(job.diagnostic_report)
+        state = state_of(job, report)
+        if states and state not in states:
+            continue
+        subject = (report or {}).get("subject", {}).get("reference") or job.patient or job.subject
+        out.append(ListedDocument(job=job, state=state, patient=_patient_label(subject), results=len((report or {}).get("result") or [])))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def document_review(job: DigitizeJob) -> DocumentReview:
+    report = _current(job.diagnostic_report)
+    where = {r["observation"]: r for r in job.rows or []}
+    rows = []
+    for index, reference in enumerate(r["reference"] for r in (report or {}).get("result") or []):
+        observation = _current(reference)
+        if observation is None:
+            continue
+        known = where.get(reference) or {}
+        region = Region(page=known["region"]["page"], box=tuple(known["region"]["box"])) if known.get("region") else None
+        rows.append(row_of(index, observation, region=region, confidence=known.get("confidence")))
+    pages = [PageImage(number=p["number"], width=p["width"], height=p["height"]) for p in (job.document or {}).get("pages", [])]
+    subject = (report or {}).get("subject", {}).get("reference") or job.patient
+    printed = PatientHeader(**(job.lab_report or {}).get("patient", {}))
+    mismatches = [w["diagnostics"] for w in job.warnings or [] if any(e.startswith("Patient.") for e in w.get("expression", []))]
+    notes = [w["diagnostics"] for w in job.warnings or [] if w["diagnostics"] not in mismatches]
+    return DocumentReview(job=job, state=state_of(job, report), report=report, rows=rows, pages=pages,
+                          patient=patient_summary(subject) if subject else None, printed=printed,
+                          mismatches=mismatches, notes=notes)
+
+
+def patient_summary(reference: str) -> PatientSummary | None:
+    patient = _current(reference)
+    if patient is None:
+        return None
+    return PatientSummary(reference=reference, label=_name(patient) or reference, birth_date=patient.get("birthDate", ""),
+                          gender=patient.get("gender", ""),
+                          identifiers=[i["value"] for i in patient.get("identifier") or [] if i.get("value")])
+
+
+def is_low_confidence(row: ResultRow) -> bool:
+    return row.confidence is not None and row.confidence < LOW_CONFIDENCE
+
+
+def _current(reference: str | None) -> dict | None:
+    if not reference or "/" not in reference:
+        return None
+    resource_type, _, id = reference.partition("/")
+    stored = repository.current(resource_type, id)
+    return stored.content if stored and not stored.deleted else None
+
+
+def _patient_label(reference: str | None) -> str:
+    patient = _current(reference)
+    return (_name(patient) or reference or "") if patient else ""
+
+
+def _name(patient: dict) -> str:
+    for name in patient.get("name") or []:
+        if name.get("text"):
+            return name["text"]
+        parts = [*(name.get("given") or []), name.get("family") or ""]
+        if any(parts):
+            return " ".join(p for p in parts if p)
+    return ""
