@@ -140,7 +140,7 @@ def parse_range(text: str, style: NumberStyle, *, sex: str | None = None, unit: 
     for words, symbol in WORD_BOUNDS:
         if t.lower().startswith(words + " "):
             t = symbol + t[len(words):]
-    t = re.sub(r"\s*[a-zA-Zµμ/%*^\d\[\]{}]*[a-zA-Zµμ/%]+[a-zA-Zµμ/%\d^*]*$", "", t) if re.search(r"\d", t) else t
+    t = _strip_unit(t)
     parts = list(SEX_PART.finditer(t))
     if len(parts) >= 2 and {p["sex"][0].lower() for p in parts} == {"m", "f"}:
         rr = ReferenceRange(text=printed)
@@ -166,6 +166,22 @@ def parse_range(text: str, style: NumberStyle, *, sex: str | None = None, unit: 
     if re.search(r"\d", t) and not QUALITATIVE.match(t):
         return ReferenceRange(text=printed)
     return ReferenceRange(text=printed)
+
+
+SEX_WORD = re.compile(r"(m|f|males?|females?|men|women)[:=]?", re.I)
+
+
+def _strip_unit(text: str) -> str:
+    """'13.5-17.5 g/dL', '>=60 mL/min/1.73m2', '3.5-5.1mmol/L' -> the bounds alone."""
+    parts = text.split()
+    while len(parts) > 1 and re.search(r"[A-Za-zµμ%]", parts[-1]) and re.search(r"\d", " ".join(parts[:-1])) \
+            and not SEX_WORD.fullmatch(parts[-1]):
+        parts.pop()
+    if parts:
+        glued = re.fullmatch(r"(.*\d)([A-Za-zµμ%][A-Za-zµμ%/\d.^*]*)", parts[-1])
+        if glued and not SEX_WORD.fullmatch(glued[2]):
+            parts[-1] = glued[1]
+    return " ".join(parts)
 
 
 def looks_like_range(text: str) -> bool:

@@ -287,3 +287,12 @@ def test_labels_with_dots_and_abbreviations():
     report = understand(table(["Test", "Result", "Units"], [["Sodium", "140", "mmol/L"]], XS, preamble=preamble))
     assert (report.patient.family, report.patient.birth_date, report.patient.sex) == ("Haddad", "1975-01-31", "male")
     assert report.accession == "L26-77"
+
+
+@pytest.mark.parametrize("printed, low, high", [
+    ("13.5-17.5 g/dL", "13.5", "17.5"), (">=60 mL/min/1.73m2", "60", None), ("3.5-5.1mmol/L", "3.5", "5.1"),
+    ("Up to 5.0", None, "5.0"), ("(70 - 99)", "70", "99"), ("0.40 to 4.00", "0.40", "4.00"),
+])
+def test_ranges_with_units_and_words(printed, low, high):
+    rr = parse_range(printed, NumberStyle(False))
+    assert (rr.low, rr.high) == (Decimal(low) if low else None, Decimal(high) if high else None)
