@@ -28,8 +28,11 @@ from ..recognition import crops_from_polygons, width_batches
 # width; 160 keeps single characters ("H", "%") readable at half the cost.
 REC_MIN_WIDTH = 160
 DET_LIMIT_SIDE = 960
-# Full-width forms the Chinese-trained charset emits for ASCII punctuation ("：" for ":").
-FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# A lone flag letter ("L", "H") scores 0.5-0.6 at 960 px; PaddleOCR's 0.6 drops it.
+DET_BOX_THRESH = 0.5
+# Full-width forms the Chinese-trained charset emits for ASCII punctuation ("：" for ":"), and the
+# Greek mu it reads for the micro sign in "µg/dL" (the two glyphs are identical on paper).
+TEXT_FIXES = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x03BC: 0x00B5}
 # Lab reports here are in Latin script: CJK, kana and hangul classes are masked before decoding, so
 # a lone "H" cannot come out as "工". Everything below U+2E80 (Latin, Greek, symbols, arrows) stays.
 FIRST_CJK = 0x2E80
@@ -43,7 +46,7 @@ class PaddleEngine:
 
     def read(self, image: np.ndarray) -> list[Line]:
         bgr = np.ascontiguousarray(image[:, :, ::-1])  # PaddleOCR's predictors expect BGR
-        found = next(iter(self.detector(bgr, limit_side_len=DET_LIMIT_SIDE, limit_type="max")))
+        found = next(iter(self.detector(bgr, limit_side_len=DET_LIMIT_SIDE, limit_type="max", box_thresh=DET_BOX_THRESH)))
         crops = crops_from_polygons(bgr, np.asarray(found["dt_polys"]).reshape(-1, 4, 2))
         texts: list[tuple[str, float]] = [("", 0.0)] * len(crops)
         for batch in width_batches(crops):
@@ -52,7 +55,7 @@ class PaddleEngine:
                 texts[index] = (result["rec_text"], float(result["rec_score"]))
         words = []
         for crop, (text, score) in zip(crops, texts):
-            text = text.translate(FULL_WIDTH).strip()
+            text = text.translate(TEXT_FIXES).strip()
             if text:
                 words += split_region(text, crop.box, round(score, 4))
         return group_lines(words)
