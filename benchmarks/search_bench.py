@@ -24,6 +24,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/search
 os.environ.setdefault("BENCH_PORT", "8778")
 
 import rest_bench  # noqa: E402
+from search_load import analyze  # noqa: E402
 
 Q = lambda v: quote(v, safe="")  # noqa: E731
 QUERIES = {
@@ -92,6 +93,7 @@ def main() -> None:
     seconds = int(os.environ.get("BENCH_SECONDS", "15"))
     samples = int(os.environ.get("BENCH_SAMPLES", "60"))
     patients = loaded_patients()
+    analyze(os.environ["DATABASE_URL"])
     server = rest_bench.start_server(workers)
     try:
         results = {}

@@ -30,6 +30,7 @@ from django.db import transaction  # noqa: E402
 from fhirserver.search.indexer import index_records  # noqa: E402
 from fhirserver.storage.models import ResourceRecord, ResourceVersion  # noqa: E402
 from search_data import panels_bundle, patient  # noqa: E402
+from search_load import analyze  # noqa: E402
 
 
 def _stamp(resource: dict, when: datetime) -> dict:
@@ -70,7 +71,8 @@ def main() -> None:
     parser.add_argument("--per-batch", type=int, default=5, help="patients per database transaction")
     args = parser.parse_args()
     started = time.perf_counter()
-    store([patient(n) for n in range(args.first, args.patients)])
+    existing = set(ResourceRecord.objects.filter(resource_type="Patient").values_list("logical_id", flat=True))
+    store([patient(n) for n in range(args.first, args.patients) if f"sp-{n}" not in existing])
     done = 0
     for first in range(args.first, args.patients, args.per_batch):
         resources = []
@@ -81,6 +83,7 @@ def main() -> None:
         if (first - args.first) % 500 == 0:
             elapsed = time.perf_counter() - started
             print(f"  patient {first}: {done:,} resources in {elapsed:.0f} s = {done / elapsed:,.0f}/s", flush=True)
+    analyze(os.environ["DATABASE_URL"])
     elapsed = time.perf_counter() - started
     print(f"bulk-loaded {done:,} resources in {elapsed:.0f} s = {done / elapsed:,.0f} resources/s")
 

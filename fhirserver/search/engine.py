@@ -1,8 +1,11 @@
 """The search interaction: parse, compile, page, include, shape, and build the searchset Bundle."""
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 
 from fhirserver.core.errors import FhirError, bad_request
@@ -133,6 +136,21 @@ def _entry(request: FhirRequest, row: dict, mode: str, search: SearchRequest) ->
     return {"fullUrl": full_url, "resource": resource, "search": {"mode": mode}}
 
 
+def count_matches(queryset, mode: str) -> int:
+    """Bundle.total. `accurate` (asked for): COUNT(*). Otherwise exact up to FHIR["EXACT_TOTAL_LIMIT"]
+    matches and, beyond, PostgreSQL's planner estimate: counting a million index rows exactly would cost
+    more than the page itself."""
+    limit = settings.FHIR.get("EXACT_TOTAL_LIMIT", 1000)
+    if mode == "accurate" or connection.vendor != "postgresql":
+        return queryset.count()
+    bounded = queryset.values("id")[: limit + 1].count()
+    if bounded <= limit:
+        return bounded
+    plan = queryset.values("id").explain(format="json")
+    estimate = int(json.loads(plan)[0]["Plan"]["Plan Rows"])
+    return max(estimate, bounded)
+
+
 def strict_handling(request: FhirRequest) -> bool:
     prefer = (request.header("prefer") or "").replace(" ", "").lower()
     return "handling=strict" in prefer.split(";") or "handling=strict" in prefer.split(",")
@@ -154,7 +172,7 @@ def search_bundle(request: FhirRequest) -> dict:
                           issue_code="not-supported")
     bundle: dict = {"resourceType": "Bundle", "type": "searchset"}
     if search.total != "none" or search.summary == "count":
-        bundle["total"] = queryset.count()
+        bundle["total"] = count_matches(queryset, search.total)
     links = [{"relation": "self", "url": _self_url(request, applied, search, search.cursor)}]
     entries: list[dict] = []
     if search.summary != "count" and search.count > 0:

@@ -2,7 +2,8 @@
 
 Each row belongs to the current, non-deleted version of one resource (`record`) and one parameter
 (`name`); rows are rewritten in the write transaction, so superseded and deleted versions are
-never matched. `resource_type` is repeated on every row so an index can lead with it.
+never matched. `resource_type` is repeated on every row so an index can lead with it; `record` ends
+each value index so the `record_id IN (...)` subqueries are index-only scans.
 """
 from django.db import models
 
@@ -25,7 +26,7 @@ class StringIndex(IndexRow):
 
     class Meta:
         db_table = "search_string"
-        indexes = [models.Index(fields=["resource_type", "name", "value"], name="sx_string_value")]
+        indexes = [models.Index(fields=["resource_type", "name", "value", "record"], name="sx_string_value_r")]
 
 
 class TokenIndex(IndexRow):
@@ -36,7 +37,7 @@ class TokenIndex(IndexRow):
     class Meta:
         db_table = "search_token"
         indexes = [
-            models.Index(fields=["resource_type", "name", "code", "system"], name="sx_token_code"),
+            models.Index(fields=["resource_type", "name", "code", "system", "record"], name="sx_token_code_r"),
         ]
 
 
@@ -47,8 +48,8 @@ class DateIndex(IndexRow):
     class Meta:
         db_table = "search_date"
         indexes = [
-            models.Index(fields=["resource_type", "name", "low"], name="sx_date_low"),
-            models.Index(fields=["resource_type", "name", "high"], name="sx_date_high"),
+            models.Index(fields=["resource_type", "name", "low", "high", "record"], name="sx_date_low_r"),
+            models.Index(fields=["resource_type", "name", "high", "low", "record"], name="sx_date_high_r"),
         ]
 
 
@@ -57,7 +58,7 @@ class NumberIndex(IndexRow):
 
     class Meta:
         db_table = "search_number"
-        indexes = [models.Index(fields=["resource_type", "name", "value"], name="sx_number_value")]
+        indexes = [models.Index(fields=["resource_type", "name", "value", "record"], name="sx_number_value_r")]
 
 
 class QuantityIndex(IndexRow):
@@ -70,8 +71,8 @@ class QuantityIndex(IndexRow):
     class Meta:
         db_table = "search_quantity"
         indexes = [
-            models.Index(fields=["resource_type", "name", "value"], name="sx_quantity_value"),
-            models.Index(fields=["resource_type", "name", "canonical_unit", "canonical_value"], name="sx_quantity_canon"),
+            models.Index(fields=["resource_type", "name", "value", "record"], name="sx_quantity_value_r"),
+            models.Index(fields=["resource_type", "name", "canonical_unit", "canonical_value", "record"], name="sx_quantity_canon_r"),
         ]
 
 
@@ -83,7 +84,7 @@ class ReferenceIndex(IndexRow):
     class Meta:
         db_table = "search_reference"
         indexes = [
-            models.Index(fields=["resource_type", "name", "target_id", "target_type"], name="sx_ref_target"),
+            models.Index(fields=["resource_type", "name", "target_id", "target_type", "record"], name="sx_ref_target_r"),
             models.Index(fields=["target_type", "target_id"], name="sx_ref_reverse"),
             models.Index(fields=["resource_type", "name", "url"], name="sx_ref_url"),
         ]
@@ -94,7 +95,7 @@ class UriIndex(IndexRow):
 
     class Meta:
         db_table = "search_uri"
-        indexes = [models.Index(fields=["resource_type", "name", "uri"], name="sx_uri_value")]
+        indexes = [models.Index(fields=["resource_type", "name", "uri", "record"], name="sx_uri_value_r")]
 
 
 class CompositeIndex(IndexRow):
@@ -117,7 +118,7 @@ class CompositeIndex(IndexRow):
 
     class Meta:
         db_table = "search_composite"
-        indexes = [models.Index(fields=["resource_type", "name", "code1", "system1"], name="sx_composite_code")]
+        indexes = [models.Index(fields=["resource_type", "name", "code1", "system1", "record"], name="sx_composite_code_r")]
 
 
 class TextIndex(models.Model):

@@ -61,7 +61,7 @@ class SearchRequest:
     filters: list[Filter] = field(default_factory=list)
     sort: list[SortKey] = field(default_factory=list)
     count: int = 20
-    total: str = "accurate"
+    total: str = "default"  # none | estimate | accurate, or default (exact unless large)
     summary: str | None = None
     elements: list[str] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)

@@ -58,11 +58,17 @@ def extract(elements: list, components) -> list[dict]:
         if not isinstance(element, dict):
             continue
         per_component = []
-        for position, component in enumerate(components):
+        # Later components (value[x] of one type) are the ones usually absent: look at them first.
+        for position in reversed(range(len(components))):
+            component = components[position]
             values = _relative(component.expression)(element)
             extractor = reference.extract if component.type == "reference" else _EXTRACT.get(component.type)
             columns = [c for c in (_columns(position, component.type, r) for r in (extractor(values) if extractor else [])) if c]
-            per_component.append(columns)
+            if not columns:
+                break
+            per_component.insert(0, columns)
+        if len(per_component) != len(components):
+            continue
         for combination in product(*per_component):
             row: dict = {}
             for columns in combination:
