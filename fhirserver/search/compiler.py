@@ -116,6 +116,15 @@ def _reference_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: 
     return Q(id__in=_rows(ReferenceIndex, resource_type, condition, ctx))
 
 
+def record_ids(resource_type: str, q: Q):
+    """Ids of the records matching `q`. A plain index condition is already that (index rows exist
+    only for current, non-deleted records of their type): no need to visit the records themselves."""
+    if not q.negated and q.connector == Q.AND and len(q.children) == 1 and isinstance(q.children[0], tuple) \
+            and q.children[0][0] == "id__in":
+        return q.children[0][1]
+    return matching_records(resource_type, q).values("id")
+
+
 def matching_records(resource_type: str, q: Q):
     return ResourceRecord.objects.filter(resource_type=resource_type, deleted=False).filter(q)
 
@@ -154,9 +163,9 @@ def _has_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Q:
         raise bad_request(f"_has: {source_type} has no reference parameter {ref_name}", code="SEARCH_BAD_HAS")
     name, modifier, chain = parse_name(rest)
     inner = Filter(name, modifier, chain, f.values, rest, f.raw_value)
-    sources = matching_records(source_type, filter_q(source_type, inner, Context(ctx.base_url), depth + 1))
+    source_ids = record_ids(source_type, filter_q(source_type, inner, Context(ctx.base_url), depth + 1))
     target_ids = ReferenceIndex.objects.filter(
-        resource_type=source_type, name=ref_name, target_type=resource_type, record_id__in=sources.values("id")
+        resource_type=source_type, name=ref_name, target_type=resource_type, record_id__in=source_ids
     ).values("target_id")
     return Q(logical_id__in=target_ids)
 
