@@ -13,6 +13,7 @@ from datetime import timezone as dt_timezone
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -37,11 +38,17 @@ class AuditMiddleware:
         response = self.get_response(request)
         fhir_request = getattr(request, "fhir_audit", None)
         if fhir_request is not None:
-            try:
-                record(request, fhir_request, response.status_code)
-            except Exception:  # noqa: BLE001 - a failed audit write is logged loudly, the answer stands
-                log.exception("audit record failed for %s %s", request.method, request.path)
+            # Written when the response is closed: after a WSGI server has sent it, so the
+            # caller does not wait for the audit INSERT (the worker still does it, every time).
+            response._resource_closers.append(lambda: _record_safely(request, fhir_request, response.status_code))
         return response
+
+
+def _record_safely(request, fhir_request: FhirRequest, status: int) -> None:
+    try:
+        record(request, fhir_request, status)
+    except Exception:  # noqa: BLE001 - a failed audit write is logged loudly, the answer stands
+        log.exception("audit record failed for %s %s", request.method, request.path)
 
 
 def interaction_of(request: FhirRequest) -> tuple[str, str]:
@@ -65,13 +72,21 @@ def record(request: HttpRequest, fhir_request: FhirRequest, status: int) -> Audi
         patient = patient or fhir_request.compartment[1]
     elif fhir_request.resource_type == "Patient" and fhir_request.id:
         patient = patient or fhir_request.id
-    return AuditRecord.objects.create(
+    row = AuditRecord(
         recorded=timezone.now(), action=action, interaction=interaction[:32], method=request.method[:8],
         path=request.get_full_path()[:4000], resource_type=fhir_request.resource_type or "", resource_id=(fhir_request.id or "")[:64],
         status=status, client_id=access.client_id if access else "", username=(access.username or "") if access else "",
         fhir_user=(access.fhir_user or "") if access else "", patient=patient or "",
         address=request.META.get("REMOTE_ADDR") or None, request_id=getattr(request, "request_id", "")[:128],
     )
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Committed at once, flushed to disk with the next WAL write (well under a second):
+            # an fsync per audited read would cost more than the read itself.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        row.save(force_insert=True)
+    return row
 
 
 # --- reading: AuditEvent resources -----------------------------------------------------------------

@@ -36,14 +36,10 @@ def hit(name: str, who: str) -> int | None:
     now = time.time()
     bucket = int(now // window)
     key = f"rl:{name}:{who}:{bucket}"
-    if cache.add(key, 1, window + 1):
-        used = 1
-    else:
-        try:
-            used = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, window + 1)
-            used = 1
+    try:
+        used = cache.incr(key)  # one cache operation on the common path
+    except ValueError:  # first request of this window
+        used = 1 if cache.add(key, 1, window + 1) else cache.incr(key)
     if used <= count:
         return None
     return max(1, int((bucket + 1) * window - now + 0.999))
