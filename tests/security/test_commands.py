@@ -67,3 +67,15 @@ def test_commands_refuse_what_they_cannot_honour(secure, two_patients, tmp_path)
     (tmp_path / "private.json").write_text(json.dumps(private_jwks))
     with pytest.raises(CommandError, match="private key"):
         run("create_client", "--name", "Leaky", "--scopes", "system/*.rs", "--jwks", str(tmp_path / "private.json"))
+
+
+def test_set_fhir_user(secure, two_patients):
+    from django.contrib.auth import get_user_model
+
+    from fhirserver.security.models import FhirUser
+
+    user = get_user_model().objects.create_user("dr.who")
+    assert run("set_fhir_user", "--user", "dr.who", "--resource", "Practitioner/doc") == "dr.who is Practitioner/doc"
+    assert FhirUser.objects.get(user=user).resource == "Practitioner/doc"
+    with pytest.raises(CommandError):
+        run("set_fhir_user", "--user", "dr.who", "--resource", "Observation/1")
