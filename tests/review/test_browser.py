@@ -7,6 +7,7 @@ Set REVIEW_SCREENSHOTS=docs/images to refresh the screenshots of docs/review.md 
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .conftest import PASSWORD
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = os.environ.get("REVIEW_SCREENSHOTS")
+SELECTED = re.compile(r"\bselected\b")
 READ_TIMEOUT_MS = 300_000  # a cold reader process loads its models first
 
 
@@ -73,41 +75,55 @@ def sign_in(page, server) -> None:
     expect(page.locator("h1")).to_have_text("Awaiting review")
 
 
-def upload_and_wait(page, files: list[Path]) -> None:
+def choose_files(page, files: list[Path]) -> None:
     page.get_by_role("link", name="Upload", exact=True).click()
     page.set_input_files("#files", [str(f) for f in files])
     expect(page.locator("#chosen li")).to_have_count(len(files))
-    page.click("#upload")
-    if len(files) == 1:  # one file: the page moves on to the review by itself
-        page.wait_for_url("**/review/jobs/*", timeout=READ_TIMEOUT_MS)
-        page.wait_for_selector("#results", timeout=READ_TIMEOUT_MS)
+
+
+def wait_for_review(page) -> None:
+    page.wait_for_url("**/review/jobs/*", timeout=READ_TIMEOUT_MS)
+    page.wait_for_selector("#results", timeout=READ_TIMEOUT_MS)
+    page.wait_for_function("Array.from(document.querySelectorAll('.page img')).every(i => i.complete)")
+    loaded = page.evaluate("Array.from(document.querySelectorAll('.page img')).map(i => i.naturalWidth)")
+    assert loaded and all(width > 0 for width in loaded), loaded  # every page image arrived
 
 
 def test_upload_correct_confirm_in_a_real_browser(server, browser, tmp_path):
     layout = LAYOUTS["classic"]
     truth = layout.report(11)
+    # a misprinted flag: the page says L for a value inside its range, which the reviewer must see
+    misprinted = next(i for i, r in enumerate(truth.rows) if i > 0 and r.flag is None and r.value is not None and r.reference_range
+                      and r.reference_range.low is not None and r.reference_range.high is not None)
+    truth.rows[misprinted].flag = "L"
     pdf = tmp_path / "cmp-report.pdf"
     pdf.write_bytes(render_pdf(truth, layout))
     page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
     sign_in(page, server)
-    page.get_by_role("link", name="Upload", exact=True).click()
+    choose_files(page, [pdf])
     shot(page, "upload")
-    upload_and_wait(page, [pdf])
+    page.click("#upload")
+    wait_for_review(page)
 
     rows = page.locator("tr.result")
     expect(rows).to_have_count(len(truth.rows))
     expect(page.locator("rect.region")).to_have_count(len(truth.rows))
+    expect(rows.nth(misprinted)).to_have_class(re.compile(r"\bdisagrees\b"))
+    expect(page.locator(f"#region-{misprinted}")).to_have_class(re.compile(r"\bdisagrees\b"))
+    expect(page.locator("tr.result.disagrees")).to_have_count(1)
     # a row and its box highlight each other: keyboard on the row, click on the box
     rows.nth(2).focus()
     page.keyboard.press("Enter")
-    expect(page.locator("#region-2")).to_have_class("region selected")
+    expect(page.locator("#region-2")).to_have_class(SELECTED)
     page.locator("#region-4").dispatch_event("click")
-    expect(rows.nth(4)).to_have_class("result selected")
+    expect(rows.nth(4)).to_have_class(SELECTED)
     expect(rows.nth(4)).to_be_focused()
     # the LOINC box searches the terminology
     page.fill("#loinc-1", "hemoglobin a1")
     expect(page.locator("#loinc-options option[value='4548-4']")).to_have_count(1)
     page.fill("#loinc-1", truth.rows[1].loinc)
+    page.locator(f"#region-{misprinted}").dispatch_event("click")
+    page.evaluate("window.scrollTo(0, 0)")
     shot(page, "review")
 
     job = DigitizeJob.objects.get(filename="cmp-report.pdf")
@@ -131,9 +147,9 @@ def test_upload_correct_confirm_in_a_real_browser(server, browser, tmp_path):
     assert fhir(server, practitioner)["name"][0]["text"] == "Meredith Grey"
 
     page.get_by_role("link", name="Documents").click()
+    expect(page.locator("#documents")).to_have_count(0)  # nothing awaits review any more
     page.get_by_role("link", name="Show all documents").click()
     expect(page.locator("#documents")).to_contain_text("confirmed")
-    shot(page, "list")
 
 
 def test_photo_and_pdf_together_on_a_tablet(server, browser, tmp_path):
@@ -147,12 +163,15 @@ def test_photo_and_pdf_together_on_a_tablet(server, browser, tmp_path):
     pdf.write_bytes(render_pdf(LAYOUTS["classic"].report(13), LAYOUTS["classic"]))
     page = browser.new_context(viewport={"width": 820, "height": 1180}, has_touch=True).new_page()
     sign_in(page, server)
-    upload_and_wait(page, [photo, pdf])
+    choose_files(page, [photo, pdf])
+    page.click("#upload")
     expect(page.locator("#jobs li")).to_have_count(2)
+    expect(page.locator("#jobs progress")).to_have_count(2)
+    shot(page, "progress")
     for name in ("photo.png", "second.pdf"):
         expect(page.locator("#jobs li", has_text=name).get_by_role("link", name="Review")).to_be_visible(timeout=READ_TIMEOUT_MS)
     page.locator("#jobs li", has_text="photo.png").get_by_role("link", name="Review").click()
-    page.wait_for_selector("#results")
+    wait_for_review(page)
     job = DigitizeJob.objects.get(filename="photo.png")
     assert job.status == "done" and job.document["pages"][0]["source"] == "ocr"
     expect(page.locator("tr.result")).to_have_count(len(job.rows))
@@ -161,10 +180,18 @@ def test_photo_and_pdf_together_on_a_tablet(server, browser, tmp_path):
     # stacked on a tablet: the page image above the table, both full width
     image_box, table_box = page.locator(".page").first.bounding_box(), page.locator("#results").bounding_box()
     assert image_box["y"] + image_box["height"] <= table_box["y"] + 1
-    shot(page, "tablet", full_page=False)
+    shot(page, "tablet", full_page=True)
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("summary", has_text="Reject this report").click()
     page.fill("#reason", "Test upload")
     page.click("#reject")
     expect(page.locator("#review-state")).to_have_text("rejected")
     assert fhir(server, job.diagnostic_report)["status"] == "entered-in-error"
+    page.set_viewport_size({"width": 1440, "height": 700})
+    page.get_by_role("link", name="Documents").click()
+    expect(page.locator("#documents tbody tr")).to_have_count(1)  # the PDF still awaits review
+    page.get_by_role("link", name="Show all documents").click()
+    expect(page.locator("#documents tbody tr")).to_have_count(2)
+    expect(page.locator("#documents tbody tr").first).to_contain_text("second.pdf")  # newest first
+    expect(page.locator("#documents")).to_contain_text("rejected")
+    shot(page, "list")

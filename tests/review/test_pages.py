@@ -297,3 +297,9 @@ def test_upload_for_a_chosen_patient(reviewer, db, monkeypatch):
     refused = reviewer.post("/review/upload", {"files": [f], "patient_id": "nobody"}, HTTP_ACCEPT="application/json")
     assert refused.status_code == 400 and "does not exist" in refused.json()["error"]
     assert reviewer.post("/review/upload", {}, HTTP_ACCEPT="application/json").status_code == 400
+
+
+def test_sign_out_returns_to_the_login(reviewer):
+    response = reviewer.post("/oauth2/logout", {"next": "/review/"})
+    assert response.status_code == 302
+    assert reviewer.get("/review/").status_code == 302  # signed out: back to the login page
