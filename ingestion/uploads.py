@@ -110,14 +110,16 @@ def _from_multipart(request: FhirRequest) -> Upload:
         raise bad_request("The multipart body could not be parsed", code="DIGITIZE_BAD_MULTIPART")
     fields: dict[str, list[str]] = {}
     upload: Upload | None = None
+    upload_name = ""
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if not name:
             continue
         payload = part.get_payload(decode=True) or b""
-        if name in ("file", "document") and upload is None:
-            upload = Upload(data=payload, media_type=part.get_content_type() or "application/octet-stream",
-                            filename=part.get_filename() or "")
+        if name in ("file", "document") and (upload is None or upload_name not in ("file", "document")):
+            upload, upload_name = _part_upload(part, payload), name
+        elif part.get_filename() and upload is None:  # a form that names its file field otherwise ("report", "upload")
+            upload, upload_name = _part_upload(part, payload), name
         else:
             fields.setdefault(name, []).append(payload.decode("utf-8", "replace").strip())
     if upload is None:
@@ -127,6 +129,10 @@ def _from_multipart(request: FhirRequest) -> Upload:
     upload.performer = _first(fields, "performer")
     upload.category = [c for c in fields.get("category", []) if c]
     return upload
+
+
+def _part_upload(part, payload: bytes) -> Upload:
+    return Upload(data=payload, media_type=part.get_content_type() or "application/octet-stream", filename=part.get_filename() or "")
 
 
 def _first(fields: dict[str, list[str]], name: str) -> str | None:

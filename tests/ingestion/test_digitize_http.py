@@ -350,3 +350,19 @@ def test_too_many_pages_is_413_from_the_reader_process_and_keeps_the_original(cl
     assert response.status_code == 413
     assert "pages; the limit is 1" in response.json()["issue"][0]["diagnostics"]
     assert count("DocumentReference") == 1 and count("Observation") == 0
+
+
+@pytest.mark.django_db
+def test_a_form_may_name_its_file_field_otherwise_and_curl_defaults_are_fine(client, fhir, report_pdf):
+    from io import BytesIO
+
+    truth, pdf = report_pdf
+    upload = BytesIO(pdf)
+    upload.name = "lab.pdf"
+    response = client.post(URL, {"report": upload, "category": "CH"})
+    assert response.status_code == 200, response.content
+    [report] = resources(response.json(), "DiagnosticReport")
+    assert any(c["coding"][0]["code"] == "CH" for c in report["category"])
+    # `curl --data-binary @report.pdf` labels the body application/x-www-form-urlencoded: the bytes decide.
+    response = fhir.post(URL, pdf + b"\n", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200 and len(resources(response.json(), "Observation")) == len(truth.rows)
