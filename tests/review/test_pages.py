@@ -303,3 +303,16 @@ def test_sign_out_returns_to_the_login(reviewer):
     response = reviewer.post("/oauth2/logout", {"next": "/review/"})
     assert response.status_code == 302
     assert reviewer.get("/review/").status_code == 302  # signed out: back to the login page
+
+
+def test_a_confirmed_report_can_be_retracted(reviewer, read_job):
+    job, _ = read_job
+    reviewer.post(f"/review/jobs/{job.id}", form_of(job, "confirm"))
+    page = reviewer.get(f"/review/jobs/{job.id}").content.decode()
+    assert "Retract this report" in page and 'id="save"' not in page
+    reviewer.post(f"/review/jobs/{job.id}", form_of(job, "reject", reason="Sent to the wrong clinic"))
+    report = fhir_get(reviewer, job.diagnostic_report)
+    assert report["status"] == "entered-in-error" and report["meta"]["versionId"] == "3"
+    assert {row.status for row in document_review(job).rows} == {"entered-in-error"}
+    again = reviewer.post(f"/review/jobs/{job.id}", form_of(job, "reject"), follow=True)
+    assert b"already rejected" in again.content
