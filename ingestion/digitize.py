@@ -13,8 +13,10 @@ run where it is cheapest (a reader process, a Celery worker).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from django.conf import settings
+from django.db import DatabaseError, connections
 from django.db.models import F, Q
 
 from fhirserver.core import bundles
@@ -144,7 +147,7 @@ def run(job_id, *, stages: Stages | None = None) -> DigitizeJob:
     """Take a queued (or stale running) job through every stage. Safe to call twice: one caller wins."""
     if not _claim(job_id):
         return DigitizeJob.objects.get(id=job_id)
-    job = DigitizeJob.objects.get(id=job_id)
+    job = DigitizeJob.objects.get(id=job_id)  # job.attempts is now this worker's attempt: its claim on the job
     from ingestion.reader.errors import DocumentError
 
     try:
@@ -152,18 +155,21 @@ def run(job_id, *, stages: Stages | None = None) -> DigitizeJob:
         data = original(job)
         _advance(job, "reading", 0.1)
         started = time.perf_counter()
-        document = stages.read(data)
-        job.document = document.to_json()
-        _advance(job, "understanding", 0.6, document=job.document)
-        report = stages.understand(document)
+        with _heartbeat(job):  # reading a long scan may take minutes: keep the job from looking abandoned
+            document = stages.read(data)
+            job.document = document.to_json()
+            _advance(job, "understanding", 0.6, document=job.document)
+            report = stages.understand(document)
         job.lab_report = report.to_json()
         _advance(job, "storing", 0.8, lab_report=job.lab_report)
         _store(job, report, document, stages)
         log.info("digitize job %s done in %.1fs: %d rows", job.id, time.perf_counter() - started, len(report.rows))
+    except JobSuperseded:
+        log.warning("digitize job %s attempt %s was superseded by a later attempt; it stored nothing", job.id, job.attempts)
     except DocumentError as exc:
         _fail(job, exc.status, [_issue(exc.reason, "invalid" if exc.status != 413 else "too-costly", exc.code)])
     except JobCancelled:
-        DigitizeJob.objects.filter(id=job.id).update(status=DigitizeJob.CANCELLED, stage="cancelled", finished_at=_now())
+        _mine(job).update(status=DigitizeJob.CANCELLED, stage="cancelled", finished_at=_now())
     except FhirError as exc:
         _fail(job, exc.status if exc.status < 500 else 500, exc.issues)
     except Exception as exc:  # noqa: BLE001 - a bug in a stage must fail the job, with the original kept
@@ -173,6 +179,15 @@ def run(job_id, *, stages: Stages | None = None) -> DigitizeJob:
                                 "DIGITIZE_INTERNAL")])
     job.refresh_from_db()
     return job
+
+
+class JobSuperseded(Exception):
+    """This worker's attempt is no longer the job's current one (it was retried as stale): stop, write nothing."""
+
+
+def _mine(job: DigitizeJob):
+    """The job row, as long as this worker's attempt still owns it."""
+    return DigitizeJob.objects.filter(id=job.id, attempts=job.attempts, status=DigitizeJob.RUNNING)
 
 
 def _claim(job_id) -> bool:
@@ -187,7 +202,7 @@ def _claim(job_id) -> bool:
         return False
     if job.attempts >= config("MAX_ATTEMPTS"):
         _fail(job, 500, [_issue(f"The job was given up after {job.attempts} attempts that did not finish", "exception",
-                                "DIGITIZE_GAVE_UP")])
+                                "DIGITIZE_GAVE_UP")], owned=False)
         return False
     return DigitizeJob.objects.filter(claimable, id=job_id, attempts=job.attempts).update(
         status=DigitizeJob.RUNNING, stage="starting", progress=0.05, attempts=F("attempts") + 1,
@@ -198,12 +213,38 @@ def _advance(job: DigitizeJob, stage: str, progress: float, **fields) -> None:
     """Record progress (and a stage's output), beat the heartbeat, and stop if the client cancelled."""
     if DigitizeJob.objects.filter(id=job.id, cancel_requested=True).exists():
         raise JobCancelled
-    DigitizeJob.objects.filter(id=job.id).update(stage=stage, progress=progress, heartbeat_at=_now(), **fields)
+    if not _mine(job).update(stage=stage, progress=progress, heartbeat_at=_now(), **fields):
+        raise JobSuperseded
 
 
-def _fail(job: DigitizeJob, status: int, issues: list[dict]) -> None:
-    DigitizeJob.objects.filter(id=job.id).update(
-        status=DigitizeJob.FAILED, stage="failed", error=operation_outcome(issues), error_status=status, finished_at=_now())
+@contextlib.contextmanager
+def _heartbeat(job: DigitizeJob):
+    """Beat the job's heartbeat from a side thread while a long stage runs (best effort)."""
+    stop = threading.Event()
+    interval = max(1.0, min(30.0, config("STALE_AFTER_SECONDS") / 4))
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval):
+                try:
+                    _mine(job).update(heartbeat_at=_now())
+                except DatabaseError:  # a busy database: the next beat will do
+                    log.debug("digitize job %s: heartbeat skipped", job.id, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"digitize-heartbeat-{job.id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=interval)
+
+
+def _fail(job: DigitizeJob, status: int, issues: list[dict], *, owned: bool = True) -> None:
+    rows = _mine(job) if owned else DigitizeJob.objects.filter(id=job.id)
+    rows.update(status=DigitizeJob.FAILED, stage="failed", error=operation_outcome(issues), error_status=status, finished_at=_now())
 
 
 def _issue(diagnostics: str, code: str, error_code: str, severity: str = "error") -> dict:
@@ -220,6 +261,8 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
     """Every result resource and the job's `done` state, in one database transaction."""
     with repository.write_transaction():
         locked = DigitizeJob.objects.select_for_update().get(id=job.id)
+        if locked.status != DigitizeJob.RUNNING or locked.attempts != job.attempts:
+            raise JobSuperseded
         if locked.cancel_requested:
             raise JobCancelled
         match = match_patient(report.patient, job.subject or None)

@@ -204,3 +204,38 @@ def test_given_subject_with_other_demographics_is_a_warning_not_a_merge():
     assert repository.read("Patient", chart["id"]).version == 1  # nothing merged into the chart
     outcome = job.result["entry"][-1]["resource"]
     assert outcome["resourceType"] == "OperationOutcome" and len(outcome["issue"]) == len(job.warnings)
+
+
+@pytest.mark.django_db
+def test_a_slow_attempt_overtaken_by_a_retry_stores_nothing(settings):
+    job = submit()
+
+    def slow_read(data):
+        # While this (first) attempt reads, it is taken for dead and a second attempt runs the job to the end.
+        DigitizeJob.objects.filter(id=job.id).update(heartbeat_at=job.created_at - timedelta(days=1))
+        second = digitize.run(job.id, stages=fake_stages())
+        assert second.status == "done" and second.attempts == 2
+        return fake_stages().read(data)
+
+    first = digitize.run(job.id, stages=fake_stages(read=slow_read))
+    assert first.status == "done" and first.attempts == 2  # the second attempt's outcome stands
+    assert count("Observation") == 2 and count("DiagnosticReport") == 1 and count("Patient") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_read_keeps_beating_so_it_is_not_taken_for_dead(settings):
+    import time
+
+    settings.INGESTION = {**settings.INGESTION, "STALE_AFTER_SECONDS": 4}  # a beat every second
+    job = submit()
+    seen = []
+
+    def slow_read(data):
+        before = DigitizeJob.objects.get(id=job.id).heartbeat_at
+        time.sleep(2.5)
+        seen.append((before, DigitizeJob.objects.get(id=job.id).heartbeat_at))
+        return fake_stages().read(data)
+
+    assert digitize.run(job.id, stages=fake_stages(read=slow_read)).status == "done"
+    before, during = seen[0]
+    assert during > before
