@@ -89,6 +89,14 @@ def test_standalone_launch_through_login_and_patient_picker(world, browser_page)
     assert smart.server.reauthorize() and smart.server.auth.access_token
     assert requests.get(f"{world['base']}/Patient/b", headers={"Authorization": f"Bearer {smart.server.auth.access_token}"}).status_code == 403
 
+    # every one of those accesses is in the audit log, refusals included (written outside any test transaction here)
+    from fhirserver.security.models import AuditRecord
+
+    rows = AuditRecord.objects.filter(client_id=world["app"]["client_id"])
+    assert rows.filter(resource_type="Patient", resource_id="a", status=200).exists()
+    assert rows.filter(resource_type="Patient", resource_id="b", status=403).exists()
+    assert rows.filter(interaction="search-type", resource_type="Observation").count() >= 3
+
 
 def test_deny_returns_access_denied(world, browser_page):
     page = browser_page
