@@ -316,3 +316,17 @@ def test_a_confirmed_report_can_be_retracted(reviewer, read_job):
     assert {row.status for row in document_review(job).rows} == {"entered-in-error"}
     again = reviewer.post(f"/review/jobs/{job.id}", form_of(job, "reject"), follow=True)
     assert b"already rejected" in again.content
+
+
+def test_a_failed_reading_explains_itself_on_its_page_and_in_the_list(reviewer, db):
+    from ingestion import digitize
+    from ingestion.uploads import Upload
+
+    job, _ = digitize.submit(Upload(data=b"%PDF-1.4\n% not really a pdf\n", media_type="application/pdf", filename="broken.pdf"),
+                             base_url="http://testserver/fhir", requested_by="user:dr.grey")
+    job = digitize.run(job.id)
+    assert job.status == "failed"
+    page = reviewer.get(f"/review/jobs/{job.id}").content.decode()
+    assert "Reading failed" in page and 'id="results"' not in page
+    listed = reviewer.get("/review/").content.decode()
+    assert "broken.pdf" in listed and "state-failed" in listed

@@ -5,7 +5,7 @@
   const rects = Array.from(document.querySelectorAll("rect.region"));
 
   function select(index, { scrollBox = true, scrollRow = false, focusRow = false } = {}) {
-    rows.forEach((r) => { const on = r.dataset.row === index; r.classList.toggle("selected", on); r.setAttribute("aria-selected", on ? "true" : "false"); });
+    rows.forEach((r) => { const on = r.dataset.row === index; r.classList.toggle("selected", on); if (on) r.setAttribute("aria-current", "true"); else r.removeAttribute("aria-current"); });
     rects.forEach((b) => b.classList.toggle("selected", b.dataset.row === index));
     const box = document.getElementById("region-" + index);
     const row = document.getElementById("row-" + index);
