@@ -285,7 +285,9 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
         response = _transaction(job.base_url, [], entries)
         stored = [e.get("resource") for e in response["entry"]]
         warnings = match.warnings + [_issue(w, "informational", "DIGITIZE_READ_WARNING", "warning") for w in report.warnings]
-        result = _collection(job.base_url, stored, warnings)
+        # An existing subject is part of the answer too (unchanged): the Bundle says whom the results are about.
+        existing = [repository.read("Patient", match.reference.split("/", 1)[1]).content] if match.reference else []
+        result = _collection(job.base_url, existing + stored, warnings)
         references = [f"{r['resourceType']}/{r['id']}" for r in stored if r]
         observations = [r for r in references if r.startswith("Observation/")]
         locked.status, locked.stage, locked.progress, locked.finished_at = DigitizeJob.DONE, "done", 1.0, _now()

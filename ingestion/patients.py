@@ -39,19 +39,24 @@ def match_patient(header: PatientHeader, subject: str | None) -> PatientMatch:
         for record in search_api.match_records("Patient", [("identifier", header.identifier)]):
             patient = record.content or {}
             if _has_identifier(patient, header.identifier) and not _contradicts_birth_date(header, patient):
-                return PatientMatch(reference=f"Patient/{record.logical_id}", how="identifier")
+                return _matched(record.logical_id, "identifier", f"patient ID {header.identifier}")
     if header.family and header.birth_date:
         query = [("birthdate", header.birth_date), ("family", header.family)]
         for record in search_api.match_records("Patient", query):
             patient = record.content or {}
             if patient.get("birthDate") == header.birth_date and _same_name(header, patient):
-                return PatientMatch(reference=f"Patient/{record.logical_id}", how="name+birthDate")
+                return _matched(record.logical_id, "name+birthDate", f"name and birth date ({describe(header)})")
     if not (header.family or header.given or header.identifier):
         return PatientMatch(reference=None, new=None, how="unknown", warnings=[_issue(
             "The report names no patient and no subject was given: the results have no subject", code="required")])
     return PatientMatch(reference=None, new=new_patient(header), how="created", warnings=[_issue(
         f"No existing Patient matched {describe(header)}; a new Patient was created from the report", severity="information",
         code="informational")])
+
+
+def _matched(id: str, how: str, what: str) -> PatientMatch:
+    return PatientMatch(reference=f"Patient/{id}", how=how, warnings=[_issue(
+        f"Results filed under existing Patient/{id}, matched by {what}", severity="information", code="informational")])
 
 
 def new_patient(header: PatientHeader) -> dict:

@@ -92,7 +92,8 @@ def test_raw_pdf_body_at_patient_instance_level_files_under_that_patient_and_war
     response = fhir.post(f"Patient/{chart['id']}/$digitize", pdf, content_type="application/pdf")
     assert response.status_code == 200, response.content
     bundle = response.json()
-    assert resources(bundle, "Patient") == []  # no new patient
+    [patient] = resources(bundle, "Patient")  # the chart's Patient, as it was: nothing created, nothing merged
+    assert patient["id"] == chart["id"] and patient["meta"]["versionId"] == "1" and count("Patient") == 1
     assert all(o["subject"]["reference"] == f"Patient/{chart['id']}" for o in resources(bundle, "Observation"))
     [outcome] = resources(bundle, "OperationOutcome")
     text = " ".join(i["diagnostics"] for i in outcome["issue"])
@@ -116,7 +117,8 @@ def test_parameters_with_base64_data_and_with_a_stored_binary_url(fhir, report_p
         {"name": "subject", "valueReference": {"reference": f"Patient/{subject}"}}]})
     assert response.status_code == 200, response.content
     second = response.json()
-    assert resources(second, "Patient") == [] and len(resources(second, "Observation")) == len(resources(first, "Observation"))
+    assert [p["id"] for p in resources(second, "Patient")] == [subject] and count("Patient") == 1
+    assert len(resources(second, "Observation")) == len(resources(first, "Observation"))
 
 
 @pytest.mark.django_db

@@ -177,6 +177,8 @@ def test_patient_matched_by_identifier_then_by_name_and_birth_date():
                     "birthDate": "1971-04-02"})
     job = digitize.run(submit().id, stages=fake_stages())
     assert job.patient == f"Patient/{by_mrn['id']}" and count("Patient") == 1
+    assert job.result["entry"][0]["resource"] == by_mrn and f"Patient/{by_mrn['id']}" not in job.created_resources
+    assert "matched by patient ID MRN4711" in job.warnings[0]["diagnostics"]
 
     by_name = store_patient({"resourceType": "Patient", "name": [{"family": "Ngata", "given": ["Mere"]}], "birthDate": "1980-01-09"})
     report = sample_report(mrn=None, family="NGATA", given=("MERE", "K"), birth_date="1980-01-09")
