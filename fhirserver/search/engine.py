@@ -5,7 +5,7 @@ import json
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 
 from fhirserver.core.errors import FhirError, bad_request
@@ -136,19 +136,25 @@ def _entry(request: FhirRequest, row: dict, mode: str, search: SearchRequest) ->
     return {"fullUrl": full_url, "resource": resource, "search": {"mode": mode}}
 
 
-def count_matches(queryset, mode: str) -> int:
-    """Bundle.total. `accurate` (asked for): COUNT(*). Otherwise exact up to FHIR["EXACT_TOTAL_LIMIT"]
-    matches and, beyond, PostgreSQL's planner estimate: counting a million index rows exactly would cost
-    more than the page itself."""
-    limit = settings.FHIR.get("EXACT_TOTAL_LIMIT", 1000)
+def count_matches(queryset, mode: str, seen: int | None = None) -> int:
+    """Bundle.total. `accurate` (or SQLite): COUNT(*). Otherwise (default, `estimate`) on PostgreSQL:
+    the exact count when it finishes within FHIR["TOTAL_TIMEOUT_MS"], else the planner's estimate
+    (never below `seen`, the matches already known): counting 50,000 index rows exactly would cost
+    far more than the page itself."""
     if mode == "accurate" or connection.vendor != "postgresql":
         return queryset.count()
-    bounded = queryset.values("id")[: limit + 1].count()
-    if bounded <= limit:
-        return bounded
-    plan = queryset.values("id").explain(format="json")
-    estimate = int(json.loads(plan)[0]["Plan"]["Plan Rows"])
-    return max(estimate, bounded)
+    timeout_ms = int(settings.FHIR.get("TOTAL_TIMEOUT_MS", 25))
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            previous = cursor.fetchone()[0]
+            cursor.execute("SET LOCAL statement_timeout = %s", [timeout_ms])
+            count = queryset.count()
+            cursor.execute("SET LOCAL statement_timeout = %s", [previous])
+            return count
+    except OperationalError:  # canceled by the timeout: the savepoint rolled the SET back too
+        plan = json.loads(queryset.values("id").explain(format="json"))
+        return max(int(plan[0]["Plan"]["Plan Rows"]), seen or 0)
 
 
 def strict_handling(request: FhirRequest) -> bool:
@@ -171,8 +177,6 @@ def search_bundle(request: FhirRequest) -> dict:
         raise bad_request(f"Unknown or unsupported search parameters: {', '.join(ctx.ignored)}", code="SEARCH_UNKNOWN_PARAMETER",
                           issue_code="not-supported")
     bundle: dict = {"resourceType": "Bundle", "type": "searchset"}
-    if search.total != "none" or search.summary == "count":
-        bundle["total"] = count_matches(queryset, search.total)
     links = [{"relation": "self", "url": _self_url(request, applied, search, search.cursor)}]
     entries: list[dict] = []
     if search.summary != "count" and search.count > 0:
@@ -190,6 +194,14 @@ def search_bundle(request: FhirRequest) -> dict:
         if page.next:
             links.append({"relation": "next", "url": _self_url(request, applied, search, page.next)})
         links.append({"relation": "last", "url": _self_url(request, applied, search, "last")})
+    if search.total != "none" or search.summary == "count":
+        matched = sum(1 for e in entries if e["search"]["mode"] == "match")
+        if search.cursor is None and search.summary != "count" and not any(l["relation"] == "next" for l in links) \
+                and 0 < search.count and search.total != "accurate":
+            bundle["total"] = matched  # the whole result is on this first page
+        else:
+            bundle["total"] = count_matches(queryset, search.total, matched)
+        bundle = {"resourceType": "Bundle", "type": "searchset", "total": bundle["total"]}
     if ctx.ignored:
         entries.append({"resource": {"resourceType": "OperationOutcome", "issue": [
             {"severity": "warning", "code": "not-supported", "diagnostics": f"Parameter ignored: {name}"} for name in ctx.ignored
