@@ -106,8 +106,36 @@ class Recorded:
 def decide(job: DigitizeJob, decision: Decision, *, user, base_url: str) -> Recorded:
     """Record a reviewer's decision on a digitised report, in one transaction."""
     review = document_review(job)
-    report = review.report
-    if report is None:
+    _check_allowed(review, decision)
+    entries: list[dict] = []  # POSTs first (a new Patient), then a PUT per changed resource, then the Provenance
+    subject = review.report.get("subject", {}).get("reference")
+    new_subject = None if decision.action == "reject" else _patient_entry(decision.patient, review.printed, subject, entries)
+    changed, corrected_refs = _changes(job, review, decision, new_subject)
+    if not changed:
+        return Recorded(decision.action, [], [], None, subject)
+    for stored, new in changed:
+        entries.append({"fullUrl": f"{base_url}/{stored.resource_type}/{stored.id}", "resource": _unstamped(new),
+                        "request": {"method": "PUT", "url": f"{stored.resource_type}/{stored.id}", "ifMatch": stored.etag}})
+    created = [e["fullUrl"] for e in entries if e["request"]["method"] == "POST"]
+    with repository.write_transaction():
+        practitioner = practitioner_of(user)
+        targets = [f"{s.resource_type}/{s.id}" for s, _ in changed] + created
+        entries.append(_provenance_entry(decision, targets, practitioner, display_name(user), job.document_reference_id))
+        try:
+            response = bundles.process(FhirRequest(method="POST", base_url=base_url, kind="system", user=user,
+                                                   body={"resourceType": "Bundle", "type": "transaction", "entry": entries})).resource
+        except FhirError as error:
+            if error.status == 412:
+                raise ReviewError("The report was changed by someone else since this page was opened; reload it") from None
+            raise
+    locations = [e["response"]["location"].split("/_history")[0] for e in response["entry"]]
+    subject = next((loc for loc, e in zip(locations, entries) if e["resource"]["resourceType"] == "Patient"), new_subject or subject)
+    written = [loc for loc, e in zip(locations, entries) if e["resource"]["resourceType"] != "Provenance"]
+    return Recorded(decision.action, corrected_refs, written, locations[-1], subject)
+
+
+def _check_allowed(review, decision: Decision) -> None:
+    if review.report is None:
         raise ReviewError("This document has no results to review yet")
     if decision.action == "reject":
         if review.state == REJECTED:
@@ -117,62 +145,40 @@ def decide(job: DigitizeJob, decision: Decision, *, user, base_url: str) -> Reco
     if decision.action == "confirm" and review.needs_patient_choice and decision.patient is None:
         raise ReviewError("The page does not match the patient the results are filed under: choose the patient before confirming")
 
-    entries: list[dict] = []
-    subject = report.get("subject", {}).get("reference")
-    new_subject = _patient_entry(decision.patient, review.printed, subject, entries)
+
+def _changes(job: DigitizeJob, review, decision: Decision, new_subject: str | None) -> tuple[list[tuple], list[str]]:
+    """(stored, new content) for every resource the decision changes, and the Observations corrected."""
+    report = review.report
     status = {"confirm": "final", "reject": "entered-in-error"}.get(decision.action)
     results = [r["reference"] for r in report.get("result") or []]
     unknown = set(decision.edits) - set(results)
     if unknown:
         raise ReviewError(f"{', '.join(sorted(unknown))} is not a result of this report")
     changed, corrected_refs = [], []
-    for reference in results:
+    for number, reference in enumerate(results, start=1):
         stored = repository.read(*reference.split("/", 1))
-        observation = stored.content
         edit = decision.edits.get(reference)
         if edit and edit.version != stored.version:
             raise ReviewError(f"{reference} was changed by someone else since this page was opened; reload it")
         new = None
-        if edit and decision.action != "reject":
+        if edit and decision.action != "reject":  # a rejection stores no corrections
             try:
-                new = corrected(observation, edit.cells, sex=review.printed.sex)
+                new = corrected(stored.content, edit.cells, sex=review.printed.sex)
             except CorrectionError as error:
-                raise ReviewError(f"Row {results.index(reference) + 1} ({edit.cells.name or reference}): {error}") from None
+                raise ReviewError(f"Row {number} ({edit.cells.name or reference}): {error}") from None
             if new is not None:
                 corrected_refs.append(reference)
-        new = _with(new or observation, status=status, subject=new_subject)
-        if new is not observation:
+        new = _with(new or stored.content, status=status, subject=new_subject)
+        if new is not stored.content:
             changed.append((stored, new))
     stored_report = repository.read("DiagnosticReport", report["id"])
-    new_report = _with(report, status=status, subject=new_subject)
-    if new_report is not report:
+    new_report = _with(stored_report.content, status=status, subject=new_subject)
+    if new_report is not stored_report.content:
         changed.append((stored_report, new_report))
     if new_subject:
-        reference = repository.read("DocumentReference", job.document_reference_id)
-        changed.append((reference, _with(reference.content, subject=new_subject)))
-    if not changed:
-        return Recorded(decision.action, [], [], None, subject)
-    for stored, new in changed:
-        entries.append({"fullUrl": f"{base_url}/{stored.resource_type}/{stored.id}", "resource": _unstamped(new),
-                        "request": {"method": "PUT", "url": f"{stored.resource_type}/{stored.id}", "ifMatch": stored.etag}})
-    with repository.write_transaction():
-        practitioner = practitioner_of(user)
-        targets = [f"{s.resource_type}/{s.id}" for s, _ in changed] + [e["fullUrl"] for e in entries if e["request"]["method"] == "POST"
-                                                                        and e["resource"]["resourceType"] == "Patient"]
-        entries.append(_provenance_entry(decision, targets, practitioner, display_name(user), job.document_reference_id))
-        try:
-            response = bundles.process(FhirRequest(method="POST", base_url=base_url, kind="system", user=user,
-                                                   body={"resourceType": "Bundle", "type": "transaction", "entry": entries})).resource
-        except FhirError as error:
-            if error.status == 412:
-                raise ReviewError("The report was changed by someone else since this page was opened; reload it") from None
-            raise
-        locations = [e["response"]["location"].split("/_history")[0] for e in response["entry"]]
-    provenance = locations[-1]
-    patient_index = next((i for i, e in enumerate(entries) if e["resource"]["resourceType"] == "Patient"), None)
-    final_subject = locations[patient_index] if patient_index is not None else (new_subject or subject)
-    written = [loc for loc, e in zip(locations, entries) if e["resource"]["resourceType"] != "Provenance"]
-    return Recorded(decision.action, corrected_refs, written, provenance, final_subject)
+        original = repository.read("DocumentReference", job.document_reference_id)
+        changed.append((original, _with(original.content, subject=new_subject)))
+    return changed, corrected_refs
 
 
 def _patient_entry(choice: PatientChoice | None, printed: PatientHeader, subject: str | None, entries: list[dict]) -> str | None:
