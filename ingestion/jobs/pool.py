@@ -6,7 +6,9 @@ keeps it. Reader refusals (`DocumentError`) cross the process boundary as plain 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -35,6 +37,14 @@ def _configure_reader(ingestion: dict) -> None:
 
     if not reader_settings.configured:
         reader_settings.configure(INGESTION=ingestion)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="reader-parent-watch").start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A web process killed outright (SIGKILL, SIGTERM without cleanup) must not leave reader processes behind."""
+    while os.getppid() == parent:
+        time.sleep(2)
+    os._exit(0)
 
 
 def _reset(broken: ProcessPoolExecutor) -> None:
