@@ -5,6 +5,8 @@ points at it through the operation registry's `definition` (its canonical URL).
 """
 from __future__ import annotations
 
+import logging
+
 DEFINITION_ID = "DiagnosticReport-digitize"
 DEFINITION_URL = "https://fhir-digitize.org/fhir/OperationDefinition/DiagnosticReport-digitize"
 
@@ -60,12 +62,17 @@ OPERATION_DEFINITION = {
 
 def install_operation_definition(**kwargs) -> None:
     """post_migrate handler: store (or refresh) the OperationDefinition; a no-op when it is current."""
+    from django.db import DatabaseError
+
     from fhirserver.storage import repository
 
-    stored = repository.current("OperationDefinition", DEFINITION_ID)
-    if stored is not None and not stored.deleted and _without_meta(stored.content) == OPERATION_DEFINITION:
-        return
-    repository.update("OperationDefinition", DEFINITION_ID, dict(OPERATION_DEFINITION))
+    try:
+        stored = repository.current("OperationDefinition", DEFINITION_ID)
+        if stored is not None and not stored.deleted and _without_meta(stored.content) == OPERATION_DEFINITION:
+            return
+        repository.update("OperationDefinition", DEFINITION_ID, dict(OPERATION_DEFINITION))
+    except DatabaseError:  # a partial migrate (storage or search tables not there yet): the next migrate stores it
+        logging.getLogger("ingestion").warning("$digitize OperationDefinition not stored yet: storage is not migrated")
 
 
 def _without_meta(content: dict | None) -> dict:
