@@ -124,7 +124,7 @@ def test_upload_correct_confirm_in_a_real_browser(server, browser, tmp_path):
     page.fill("#loinc-1", truth.rows[1].loinc)
     page.locator(f"#region-{misprinted}").dispatch_event("click")
     page.evaluate("window.scrollTo(0, 0)")
-    shot(page, "review")
+    shot(page, "review", full_page=True)
 
     job = DigitizeJob.objects.get(filename="cmp-report.pdf")
     observation = job.rows[0]["observation"]
