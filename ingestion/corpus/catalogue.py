@@ -114,7 +114,7 @@ ANALYTES: tuple[Analyte, ...] = (
             si=_m("22664-7", "Urea [Moles/volume] in Serum or Plasma", "mmol/L", ("mmol/L", "mmol/l"), "2.5", "7.1", 1)),
     Analyte("creat", ("Creatinine", "Creatinine, Serum", "Creat"), "cmp",
             us=_m("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", ("mg/dL", "mg/dl"), "0.70", "1.30", 2, female=(D("0.50"), D("1.10"))),
-            si=_m("14682-9", "Creatinine [Moles/volume] in Serum or Plasma", "umol/L", ("µmol/L", "umol/L", "μmol/l"), "62", "106", 0, female=(D("44"), D("80")))),
+            si=_m("14682-9", "Creatinine [Moles/volume] in Serum or Plasma", "umol/L", ("µmol/L", "umol/L", "µmol/l"), "62", "106", 0, female=(D("44"), D("80")))),
     Analyte("egfr", ("eGFR (CKD-EPI 2021)", "Estimated GFR (CKD-EPI 2021)"), "cmp",
             us=_m("98979-8", "Glomerular filtration rate/1.73 sq M.predicted by CKD-EPI 2021", "mL/min/{1.73_m2}",
                   ("mL/min/1.73m2", "mL/min/1.73 m²"), "60", None, 0),

@@ -202,3 +202,40 @@ def render_page_images(report: LabReport, layout: Layout, dpi: int = 300):
         return [pdf[i].render(scale=dpi / 72).to_pil().convert("RGB") for i in range(len(pdf))]
     finally:
         pdf.close()
+
+
+RANDOM_TITLES = {
+    "name": ("Test", "Analyte", "Parameter", "Investigation", "Test Description", "Component", "Examination"),
+    "value": ("Result", "Value", "Your Value", "Observed Value", "Results"),
+    "unit": ("Units", "Unit", "UOM"),
+    "range": ("Reference Range", "Ref. Interval", "Normal Range", "Reference Values", "Expected Range",
+              "Bio. Ref. Range"),
+    "flag": ("Flag", "Status", "Abn", "H/L", "Indicator"),
+}
+RANDOM_WIDTHS = {"name": .34, "value": .14, "unit": .16, "range": .26, "flag": .10}
+
+
+def random_layout(seed: int) -> Layout:
+    """A layout none of the named ones is: random column order, titles, flag form, header block, fonts,
+    number and date style. Used to check that understanding generalises beyond the named layouts."""
+    import random
+
+    rng = random.Random(f"layout-{seed}")
+    kinds = ["value", "unit", "range"] + (["flag"] if rng.random() < 0.5 else [])
+    rng.shuffle(kinds)
+    kinds = ["name"] + kinds
+    total = sum(RANDOM_WIDTHS[k] for k in kinds)
+    columns = tuple(Column(k, rng.choice(RANDOM_TITLES[k]), RANDOM_WIDTHS[k] / total) for k in kinds)
+    font = rng.choice(("Helvetica", "Times-Roman", "Courier", "DejaVuSans"))
+    return Layout(
+        f"random-{seed}", columns, font=font, font_size=rng.choice((8, 9, 10, 11)),
+        value_flag=None if "flag" in kinds else rng.choice(("{v} {f}", "{v} ({f})", "{v} *{f}", "{f} {v}")),
+        flag_style=rng.choice(("letter", "word", "arrow") if font == "DejaVuSans" else ("letter", "word")),
+        header_style=rng.choice(("inline", "stacked", "grid")), grid=rng.random() < 0.4,
+        labels=rng.choice([layout.labels for layout in LAYOUTS.values()]),
+        date_format=rng.choice(("us", "iso", "eu", "text")), name_format=rng.choice(("last_first", "first_last")),
+        decimal_comma=rng.random() < 0.25, range_dash=rng.choice(("-", " - ", " – ")),
+        table_header=rng.random() < 0.85, panel_headings=rng.random() < 0.7, comments=rng.random() < 0.5,
+        combined_sex_ranges=rng.random() < 0.3, title=rng.choice(("LABORATORY REPORT", "Test Results", "Final Report")),
+        units=rng.choice(("US", "SI")), pages=rng.choice((1, 1, 2)), qualitative=rng.random() < 0.3,
+    )

@@ -152,7 +152,8 @@ class _Drawer:
                 x = MARGIN
                 for j, (label, value) in enumerate((fields[i], fields[i + 4])):
                     self.c.rect(x, yy - 4, widths[2 * j] * self.width, row_h, stroke=1, fill=0)
-                    self.text(x + 3, yy, label, self.bold)
+                    fit = (widths[2 * j] * self.width - 6 - self.size) / self.c.stringWidth(label, self.bold, self.size)
+                    self.text(x + 3, yy, label, self.bold, min(self.size, self.size * fit))
                     x += widths[2 * j] * self.width
                     self.c.rect(x, yy - 4, widths[2 * j + 1] * self.width, row_h, stroke=1, fill=0)
                     self.text(x + 3, yy, value)
@@ -196,7 +197,7 @@ class _Drawer:
             text = content[col.kind]
             if text:  # a cell never runs into the next column: long names are set smaller, as LIS printouts do
                 width = self.c.stringWidth(text, self.regular, self.size)
-                self.text(x0 + 3, y, text, size=min(self.size, self.size * (x1 - x0 - 8) / width))
+                self.text(x0 + 3, y, text, size=min(self.size, self.size * (x1 - x0 - 3 - 1.5 * self.size) / width))
         if lay.grid:
             self._grid_row(y)
         return y - self.lh

@@ -15,7 +15,7 @@ from ingestion.labreport import LabReport
 from ingestion.understanding.dates import day_first_habit
 from ingestion.understanding.geometry import document_rows
 from ingestion.understanding.header import read_header
-from ingestion.understanding.rows import RowContext, build_row
+from ingestion.understanding.rows import RowContext, build_row, mark_urine_sections
 from ingestion.understanding.table import read_tables
 from ingestion.understanding.values import number_style
 
@@ -42,6 +42,7 @@ def understand(document: Document, *, match_test=_MISSING) -> LabReport:
     report = read_header([r for r in rows if id(r) not in tables.used], day_first=day_first)
     ctx = RowContext(style=style, sex=report.patient.sex, unit_of=normalize_unit, match_test=match_test)
     report.rows = [build_row(raw, ctx) for raw in tables.rows]
+    mark_urine_sections(report.rows, ctx)
     if match_test is None:
         report.warnings.append("terminology unavailable: no LOINC codes assigned")
     if not report.rows:

@@ -67,8 +67,8 @@ def match_label(text: str) -> tuple[str, str] | None:
         after = rest.lstrip(" .")
         if after[0] in ":#" or (rest[0] == "." and words in ABBREVIATIONS):
             return field, after.lstrip(":#. \t")
-        if words in ABBREVIATIONS and rest[0] == " ":
-            return field, after
+        if rest[0] == " " and (words in ABBREVIATIONS or " " in words and len(words) >= 9):
+            return field, after  # "Ordering Physician Chen, Sarah MD": a long label needs no colon
     head, sep, rest = stripped.partition(":")
     if sep and 5 <= len(head) <= 28:
         close = difflib.get_close_matches(_norm(head), [w for w, _ in _ALL if len(w) >= 5], n=1, cutoff=0.84)

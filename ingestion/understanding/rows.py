@@ -130,5 +130,33 @@ def _code(row: LabRow, ctx: RowContext) -> None:
         row.loinc, row.loinc_display = match.loinc, match.display
 
 
+URINE_ONLY = re.compile(r"specific gravity|sp\.? ?gr|nitrite|leu[ck]ocyte esterase|urobilinogen|^colou?r$|"
+                        r"^appearance$|^clarity$|^turbidity$", re.I)
+
+
+def mark_urine_sections(rows: list[LabRow], ctx: RowContext) -> None:
+    """A dipstick block without a 'Urinalysis' heading: rows next to urine-only tests (specific gravity,
+    nitrite, leukocyte esterase, colour...) that are qualitative or unitless are urine tests too."""
+    def dipstick(row: LabRow) -> bool:
+        return row.value_text is not None or row.unit is None
+
+    for i, row in enumerate(rows):
+        if row.specimen or not URINE_ONLY.search(row.printed_name):
+            continue
+        lo = hi = i
+        while lo > 0 and rows[lo - 1].panel == row.panel and dipstick(rows[lo - 1]):
+            lo -= 1
+        while hi + 1 < len(rows) and rows[hi + 1].panel == row.panel and dipstick(rows[hi + 1]):
+            hi += 1
+        for other in rows[lo:hi + 1]:
+            if other.specimen is None:
+                before = (other.loinc, other.loinc_display)
+                other.specimen = "urine"
+                other.loinc = other.loinc_display = None
+                _code(other, ctx)
+                if other.loinc is None:  # not a urine test after all (an INR next to the dipstick block)
+                    other.specimen, (other.loinc, other.loinc_display) = None, before
+
+
 def _box(tokens) -> Box:
     return union(tokens) if tokens else (0.0, 0.0, 0.0, 0.0)

@@ -204,6 +204,65 @@ def type_cells(row: VisualRow, style: NumberStyle, unit_of) -> dict[ColumnKind, 
     return None
 
 
+def cell_type(text: str, style: NumberStyle, unit_of) -> str:
+    """What a cell looks like on its own: 'range', 'flag', 'unit', 'value' or 'text'."""
+    if looks_like_range(text):
+        return "range"
+    if parse_flag(text):
+        return "flag"
+    value = parse_value(text, style)
+    if value is not None and (value.number is not None or value.text):
+        return "value"
+    if unit_of(text) and not re.fullmatch(r"[\d.,\s]+", text):
+        return "unit"
+    return "text"
+
+
+def infer_columns(rows: list[VisualRow], style: NumberStyle, unit_of) -> tuple[list[Column], int] | None:
+    """Columns of a table printed without titles: cells stacked at the same x across result-like rows,
+    each column named by what most of its cells look like. Returns the columns and the first row's index."""
+    typed = []
+    for i, row in enumerate(rows):
+        kinds = [cell_type(c.text, style, unit_of) for c in row.cells]
+        if len(row.cells) >= 3 and kinds[0] == "text" and "value" in kinds[1:] and {"range", "unit"} & set(kinds) and \
+                re.search(r"[A-Za-z]", row.cells[0].text) and not row.cells[0].text.rstrip().endswith(":"):
+            typed.append((i, row, kinds))
+    if len(typed) < 3:
+        return None
+    clusters: list[list] = []  # [x0, x1, {kind: votes}]
+    for _, row, kinds in typed:
+        for cell, kind in zip(row.cells, kinds):
+            hit = next((c for c in clusters if min(c[1], cell.x1) - max(c[0], cell.x0) > 0), None)
+            if hit is None:
+                clusters.append([cell.x0, cell.x1, {kind: 1}])
+            else:
+                hit[0], hit[1] = min(hit[0], cell.x0), max(hit[1], cell.x1)
+                hit[2][kind] = hit[2].get(kind, 0) + 1
+    clusters = _merge_overlapping(sorted(clusters, key=lambda c: c[0]))
+    columns = [Column("name", clusters[0][0], clusters[0][1])]
+    for x0, x1, votes in clusters[1:]:
+        kind = max(votes, key=votes.get)
+        if kind == "value" and votes.get("range") and any(c.kind == "value" for c in columns):
+            kind = "range"  # a second result-like column holding ranges: "Negative", "1.005-1.030"
+        columns.append(Column({"text": "name"}.get(kind, kind), x0, x1))
+    if not any(c.kind == "value" for c in columns):
+        return None
+    return columns, typed[0][0]
+
+
+def _merge_overlapping(clusters: list[list]) -> list[list]:
+    merged: list[list] = []
+    for c in clusters:
+        if merged and c[0] < merged[-1][1]:
+            last = merged[-1]
+            last[1] = max(last[1], c[1])
+            for k, v in c[2].items():
+                last[2][k] = last[2].get(k, 0) + v
+        else:
+            merged.append(c)
+    return merged
+
+
 @dataclass
 class TableRead:
     rows: list[RawRow]
@@ -225,7 +284,13 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of) -> TableRead
             body = page_rows[header_at + 1:]
         else:
             body = page_rows
+            inferred = None if columns else infer_columns(page_rows, style, unit_of)
+            if inferred:
+                columns, first = inferred
+                body = page_rows[first:]
+                strict = True
         pitch = _pitch(body)
+        strict = header_at is None  # no titles on this page: a result must also look like one
         last: RawRow | None = None
         last_y = None
         started = header_at is not None
@@ -247,7 +312,7 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of) -> TableRead
                 cells = assign_cells(row, columns) if columns else type_cells(row, style, unit_of)
             if not cells:
                 continue
-            kind = _classify(cells, style)
+            kind = _classify(cells, style, strict=strict)
             near = last is not None and last_y is not None and row.y0 - last_y < 1.6 * pitch
             if kind == "result":
                 last = RawRow(page=page, cells=cells, panel=panel)
@@ -276,9 +341,20 @@ def _pitch(rows: list[VisualRow]) -> float:
     return gaps[len(gaps) // 2] if gaps else 2 * heights[len(heights) // 2]
 
 
-def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle) -> str:
+def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle, *, strict: bool = False) -> str:
     name = " ".join(c.text for c in cells.get("name", []))
     values = [c for k in VALUE_KINDS for c in cells.get(k, [])]
+    if name and re.search(r"[A-Za-z]", name) and _is_label(name):
+        return "noise"  # "Patient: DOE, JANE (continued)" repeated on later pages
+    if strict and name and values:
+        parsed = [parse_value(c.text, style) for c in values]
+        qualitative = any(v is not None and v.text for v in parsed)
+        numeric = any(v is not None and v.number is not None for v in parsed)
+        others = any(kind == "range" and looks_like_range(c.text) or kind == "flag" and parse_flag(c.text)
+                     or kind == "unit" and not re.search(r"\d{3}", c.text)
+                     for kind in ("unit", "range", "flag") for c in cells.get(kind, [])) \
+            or any(v is not None and v.flag for v in parsed)
+        return "result" if qualitative or (numeric and others) else "noise"
     if name and re.search(r"[A-Za-z]", name):
         if values and any(parse_value(c.text, style, qualitative_any=True) or re.match(r"[<>≤≥]?\s*\d", c.text)
                           for c in values):
@@ -291,6 +367,13 @@ def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle) -> str:
     if values or cells.get("unit"):
         return "noise"
     return "text"
+
+
+def _is_label(text: str) -> bool:
+    from ingestion.understanding.header import match_label
+
+    hit = match_label(text)
+    return hit is not None and ":" in text
 
 
 def _is_comment(text: str, cells, row: VisualRow, results: list[RawRow]) -> bool:

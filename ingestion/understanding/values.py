@@ -28,7 +28,8 @@ FLAG_WORDS = {
 SUFFIX_FLAG = re.compile(
     r"^(?P<body>.*?\d)\s*[\(\[]?\s*\*?\s*(?P<flag>CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|PANIC HIGH|PANIC LOW|HIGH|LOW|HH|LL|H|L|A|↑↑|↓↓|↑|↓)"
     r"\s*[\)\]]?\s*\*?$", re.I)
-PREFIX_FLAG = re.compile(r"^(?P<flag>↑↑|↓↓|↑|↓|\*|(?:HH|LL|H|L)(?=\s))\s*(?P<body>[<>≤≥=]*\s*\d.*)$")
+PREFIX_FLAG = re.compile(r"^[\(\[]?(?P<flag>↑↑|↓↓|↑|↓|\*|(?:CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|HIGH|LOW|HH|LL|H|L)(?=[\s\)\]]))[\)\]]?\s*"
+                         r"(?P<body>[<>≤≥=]*\s*\d.*)$", re.I)
 
 
 @dataclass(frozen=True)

@@ -296,3 +296,26 @@ def test_labels_with_dots_and_abbreviations():
 def test_ranges_with_units_and_words(printed, low, high):
     rr = parse_range(printed, NumberStyle(False))
     assert (rr.low, rr.high) == (Decimal(low) if low else None, Decimal(high) if high else None)
+
+
+def test_untitled_table_columns_are_inferred_from_content_in_any_order():
+    preamble = [(40, [(40, "Patient Name: DOE, JANE"), (300, "MRN: 4455667")]),
+                (56, [(40, "DOE, JANE"), (220, "1980-03-12"), (380, "4455667")])]
+    body = [["Sodium", "136 - 145", "140", "mmol/L"], ["Potassium", "3.5 - 5.1", "5.9 H", "mmol/L"],
+            ["Glucose", "70 - 99", "88", "mg/dL"], ["Calcium", "8.6 - 10.3", "9.1", "mg/dL"]]
+    rows = [(100 + 18 * i, [(x, t) for x, t in zip([40, 200, 330, 420], cells)]) for i, cells in enumerate(body)]
+    doc = Document(media_type="image/png", pages=[page(preamble + rows)])
+    got = rows_by_name(doc)
+    assert set(got) == {"Sodium", "Potassium", "Glucose", "Calcium"}  # the demographics line is no result
+    assert (got["Potassium"].value, got["Potassium"].flag, got["Potassium"].reference_range.high) == (
+        Decimal("5.9"), "H", Decimal("5.1"))
+
+
+def test_dipstick_block_without_heading_is_coded_as_urine():
+    doc = table(["Test", "Result", "Reference", "Units"],
+                [["Hemoglobin", "14.1", "13.5-17.5", "g/dL"], ["Specific Gravity", "1.020", "1.005-1.030", ""],
+                 ["Protein", "Trace", "Negative", ""], ["Glucose", "Negative", "Negative", ""],
+                 ["Nitrite", "Negative", "Negative", ""]], XS)
+    rows = rows_by_name(doc)
+    assert rows["Protein"].loinc == "20454-5" and rows["Glucose"].loinc == "25428-4"
+    assert rows["Hemoglobin"].loinc == "718-7" and rows["Hemoglobin"].specimen is None

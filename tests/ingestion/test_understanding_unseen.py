@@ -1,0 +1,22 @@
+"""Generality: layouts generated at random (column order, titles, flag forms, header blocks, fonts,
+number and date styles, with or without column titles) are understood as well as the named ones."""
+from __future__ import annotations
+
+import pytest
+
+from ingestion.corpus.layouts import random_layout, render_pdf
+from ingestion.evaluate import header_values, pair_rows, row_differences
+from ingestion.reader import read_document
+from ingestion.understanding import understand
+
+
+@pytest.mark.parametrize("seed", range(1, 13))
+def test_random_layout_text_pdf_exact(seed):
+    layout = random_layout(seed)
+    truth = layout.report(seed)
+    got = understand(read_document(render_pdf(truth, layout)))
+    pairs, invented = pair_rows(truth.rows, got.rows)
+    assert {t.printed_name: row_differences(t, g) if g else ["missing"] for t, g in pairs
+            if g is None or row_differences(t, g)} == {}
+    assert invented == []
+    assert header_values(got) == header_values(truth)
