@@ -90,6 +90,7 @@ def create(request: FhirRequest) -> FhirResponse:
             raise FhirError(412, f"If-None-Exist matched {len(matches)} resources", issue_code="duplicate", code="CONDITION_MULTIPLE")
         if matches:
             stored = repository.current(request.resource_type, matches[0].logical_id)
+            guard.check(request, "read", request.resource_type, stored.content)  # the match is returned: it must be readable
             return written(request, stored, 200, f"{stored.location} already matches If-None-Exist; nothing created")
         stored = repository.create(request.resource_type, content, id=request.assigned_id)
     return written(request, stored, 201, f"Created {stored.location}")

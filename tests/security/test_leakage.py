@@ -202,3 +202,17 @@ def test_batch_entries_are_checked(as_a):
 def test_audit_log_closed_to_patient_apps(as_a):
     assert as_a.get("AuditEvent").status_code == 403
     assert as_a.get("AuditEvent?patient=b").status_code == 403
+
+
+def test_conditional_create_does_not_return_b(as_a):
+    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": "Patient/a"}}
+    direct = as_a.post("Observation", observation, **{"If-None-Exist": "_id=lab-b", "Prefer": "return=representation"})
+    assert_nothing_of_b(direct)
+    assert direct.status_code == 403
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:1", "resource": observation, "request": {"method": "POST", "url": "Observation", "ifNoneExist": "_id=lab-b"}}]}
+    in_transaction = as_a.post("", bundle, Prefer="return=representation")
+    assert_nothing_of_b(in_transaction)
+    assert in_transaction.status_code == 403
+    own = as_a.post("Observation", observation, **{"If-None-Exist": "_id=lab-a"})
+    assert own.status_code == 200  # a's own match is a's to see
