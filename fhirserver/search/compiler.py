@@ -30,6 +30,7 @@ class Context:
     base_url: str = ""
     contained: bool = False  # match contained resources (index rows typed "#Type")
     ignored: list[str] = field(default_factory=list)
+    where: Q | None = None  # the compiled condition, once built (the engine reads it to plan the page)
 
     def index_type(self, resource_type: str) -> str:
         return "#" + resource_type if self.contained else resource_type

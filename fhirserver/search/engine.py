@@ -16,7 +16,8 @@ from resources.types import R4_RESOURCE_TYPES
 from . import includes as includes_
 from .compartments import compartment_q, compartment_types, in_patient_compartment
 from .compiler import Context, compile_filters
-from .paging import fetch_page, order_keys
+from .models import ReferenceIndex, TokenIndex
+from .paging import fetch_page, fetch_page_by_index, order_keys
 from .parser import SearchRequest, parse
 from .shaping import shape
 
@@ -74,6 +75,8 @@ def build_queryset(request: FhirRequest, search: SearchRequest, ctx: Context):
             raise FhirError(403, "A patient-scoped token cannot search every resource type", issue_code="forbidden",
                             code="SEARCH_SYSTEM_FORBIDDEN")
         q, applied = _type_query(None, search, request, ctx)
+    elif len(types) == 1:
+        q, applied = _type_query(types[0], search, request, ctx)
     else:
         q, applied = Q(pk__in=[]), None
         for resource_type in types:
@@ -82,7 +85,31 @@ def build_queryset(request: FhirRequest, search: SearchRequest, ctx: Context):
                 applied = type_applied
             q |= tq
         ctx.ignored[:] = list(dict.fromkeys(ctx.ignored))
+    ctx.where = q
     return ResourceRecord.objects.filter(q, deleted=False), applied, types
+
+
+DRIVER_PREFERENCE = (ReferenceIndex, TokenIndex)  # usually the most selective: walk these first
+
+
+def index_drivers(q: Q) -> list | None:
+    """The `record_id` subqueries of `q` when it is nothing but an AND of them (and the resource type,
+    which every index row carries): then a page can be found from the index tables alone."""
+    drivers = []
+
+    def walk(node) -> bool:
+        if isinstance(node, tuple):
+            if node[0] == "id__in" and hasattr(node[1], "model") and node[1].model is not ResourceRecord:
+                drivers.append(node[1])
+                return True
+            return node[0] == "resource_type"
+        if node.negated or node.connector != Q.AND:
+            return False
+        return all(walk(child) for child in node.children)
+
+    if not walk(q) or not drivers:
+        return None
+    return sorted(drivers, key=lambda d: next((i for i, m in enumerate(DRIVER_PREFERENCE) if d.model is m), len(DRIVER_PREFERENCE)))
 
 
 def _include_allowed(request: FhirRequest):
@@ -143,14 +170,17 @@ def count_matches(queryset, mode: str, seen: int | None = None) -> int:
     far more than the page itself."""
     if mode == "accurate" or connection.vendor != "postgresql":
         return queryset.count()
-    timeout_ms = int(settings.FHIR.get("TOTAL_TIMEOUT_MS", 25))
+    timeout_ms = int(settings.FHIR.get("TOTAL_TIMEOUT_MS", 15))
+    nested = connection.in_atomic_block  # then SET LOCAL would outlive the savepoint: restore it
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SHOW statement_timeout")
-            previous = cursor.fetchone()[0]
+            if nested:
+                cursor.execute("SHOW statement_timeout")
+                previous = cursor.fetchone()[0]
             cursor.execute("SET LOCAL statement_timeout = %s", [timeout_ms])
             count = queryset.count()
-            cursor.execute("SET LOCAL statement_timeout = %s", [previous])
+            if nested:
+                cursor.execute("SET LOCAL statement_timeout = %s", [previous])
             return count
     except OperationalError:  # canceled by the timeout: the savepoint rolled the SET back too
         plan = json.loads(queryset.values("id").explain(format="json"))
@@ -179,8 +209,14 @@ def search_bundle(request: FhirRequest) -> dict:
     bundle: dict = {"resourceType": "Bundle", "type": "searchset"}
     links = [{"relation": "self", "url": _self_url(request, applied, search, search.cursor)}]
     entries: list[dict] = []
+    page = None
     if search.summary != "count" and search.count > 0:
-        page = fetch_page(queryset, keys, search.count, search.cursor, FIELDS)
+        drivers = index_drivers(ctx.where) if len(keys) == 1 and search.contained != "both" else None
+        if drivers:
+            page = fetch_page_by_index(drivers, keys, search.count, search.cursor, FIELDS)
+        else:
+            counted = len(keys) > 1 and search.cursor is None and search.total != "none"
+            page = fetch_page(queryset, keys, search.count, search.cursor, FIELDS, with_total=counted)
         rows = page.rows
         if search.contained == "true" and search.contained_type == "contained":
             rows = _contained_rows(rows, search, types)
@@ -196,7 +232,9 @@ def search_bundle(request: FhirRequest) -> dict:
         links.append({"relation": "last", "url": _self_url(request, applied, search, "last")})
     if search.total != "none" or search.summary == "count":
         matched = sum(1 for e in entries if e["search"]["mode"] == "match")
-        if search.cursor is None and search.summary != "count" and not any(l["relation"] == "next" for l in links) \
+        if page is not None and page.total is not None:
+            bundle["total"] = page.total
+        elif search.cursor is None and search.summary != "count" and not any(l["relation"] == "next" for l in links) \
                 and 0 < search.count and search.total != "accurate":
             bundle["total"] = matched  # the whole result is on this first page
         else:

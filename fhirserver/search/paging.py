@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery, Window
 from django.db.models.expressions import BaseExpression
 
 from fhirserver.core.errors import bad_request
@@ -122,10 +122,16 @@ class Page:
     rows: list[dict]
     next: str | None
     previous: str | None
+    total: int | None = None  # when counted along with the page
 
 
-def fetch_page(queryset, keys: list[OrderKey], count: int, cursor: str | None, fields: tuple[str, ...]) -> Page:
+def fetch_page(queryset, keys: list[OrderKey], count: int, cursor: str | None, fields: tuple[str, ...],
+               with_total: bool = False) -> Page:
+    """`with_total`: count all matches in the same query (COUNT(*) OVER ()), free when sorting by a
+    parameter has to read every match anyway."""
     annotations = {k.alias: k.expression for k in keys if k.expression is not None}
+    if with_total:
+        annotations["full_count"] = Window(Count("id"))
     queryset = queryset.annotate(**annotations) if annotations else queryset
     direction, values = decode_cursor(cursor, keys) if cursor else (None, None)
     backwards = direction in ("b", "last")
@@ -133,6 +139,35 @@ def fetch_page(queryset, keys: list[OrderKey], count: int, cursor: str | None, f
         queryset = queryset.filter(_beyond(keys, values, backwards))
     ordered = queryset.order_by(*(_ordering(k, backwards) for k in keys))
     rows = list(ordered.values(*fields, *annotations)[: count + 1])
+    page = _page(rows, count, direction, keys)
+    if with_total:
+        page.total = rows[0]["full_count"] if rows else 0
+    return page
+
+
+def fetch_page_by_index(drivers: list, keys: list[OrderKey], count: int, cursor: str | None, fields: tuple[str, ...]) -> Page:
+    """A page in record-id order found from the index tables alone (`drivers`: ANDed `record_id`
+    subqueries), then its records by primary key. Walking the first index in record-id order and
+    probing the others stops after `count` matches, where a plan over the records table would visit
+    every record of the type."""
+    from fhirserver.storage.models import ResourceRecord
+
+    direction, values = decode_cursor(cursor, keys) if cursor else (None, None)
+    backwards = direction in ("b", "last")
+    descending = keys[-1].descending != backwards
+    ids = drivers[0]
+    for other in drivers[1:]:
+        ids = ids.filter(record_id__in=other)
+    if values is not None:
+        ids = ids.filter(**{f"record_id__{'lt' if descending else 'gt'}": values[-1]})
+    ids = list(ids.order_by(("-" if descending else "") + "record_id").values_list("record_id", flat=True).distinct()[: count + 1])
+    by_id = {r["id"]: r for r in ResourceRecord.objects.filter(id__in=ids[:count]).values(*fields)}
+    rows = [by_id[i] for i in ids[:count] if i in by_id] + ([{"id": ids[count]}] if len(ids) > count else [])
+    return _page(rows, count, direction, keys)
+
+
+def _page(rows: list[dict], count: int, direction: str | None, keys: list[OrderKey]) -> Page:
+    backwards = direction in ("b", "last")
     more = len(rows) > count
     rows = rows[:count]
     if backwards:

@@ -159,3 +159,18 @@ def test_unknown_parameters_are_ignored_or_rejected_when_strict(store, fhir):
     strict = search(fhir, "Observation?nonsense=1", status=400, prefer="handling=strict")
     assert "nonsense" in strict["issue"][0]["diagnostics"]
     assert ids(search(fhir, "Observation?code=718-7", prefer="handling=lenient")) == ["o1"]
+
+
+def test_filtered_paging_in_id_order_walks_every_match_once(store, fhir):
+    for i in range(9):
+        store(observation("718-7" if i % 3 else "2345-7", patient="p1", date=f"2026-01-{10 + i}"), id=f"o{i}")
+    matching = {f"o{i}" for i in range(9) if i % 3}  # six Hb results
+    first = search(fhir, "Observation?code=718-7&patient=p1&_count=4")
+    assert len(ids(first)) == 4 and first["total"] == 6
+    second = _follow(fhir, _link(first, "next"))
+    assert set(ids(first)) | set(ids(second)) == matching and not set(ids(first)) & set(ids(second))
+    assert _link(second, "next") is None
+    assert ids(_follow(fhir, _link(second, "previous"))) == ids(first)
+    assert ids(_follow(fhir, _link(first, "last"))) == sorted(matching, key=lambda i: int(i[1:]))[-4:]  # the last four
+    store(observation("718-7", patient="p1"), id="late")  # created after the first page: comes last
+    assert ids(_follow(fhir, _link(first, "next"))) == ids(second) + ["late"]
