@@ -129,8 +129,8 @@ def test_upload_correct_confirm_in_a_real_browser(server, browser, tmp_path):
     job = DigitizeJob.objects.get(filename="cmp-report.pdf")
     observation = job.rows[0]["observation"]
     corrected = str(truth.rows[0].value + Decimal(7))
-    page.fill("#value-0", corrected)
-    page.click("#confirm")
+    page.get_by_label("Value, row 1", exact=True).fill(corrected)  # every cell is labelled
+    page.get_by_role("button", name="Confirm results").click()
     expect(page.locator("#review-state")).to_have_text("confirmed")
     expect(page.locator("#value-0")).to_have_value(corrected)
 

@@ -87,6 +87,20 @@ def test_review_page_draws_a_box_for_every_result_and_serves_the_page_image(revi
     assert reviewer.get(f"/review/jobs/{job.id}/pages/9.png").status_code == 404
 
 
+def test_every_control_of_the_review_form_has_a_label(reviewer, read_job):
+    import re
+
+    job, _ = read_job
+    page = reviewer.get(f"/review/jobs/{job.id}").content.decode()
+    form = page.split('<form method="post" id="review-form">')[1]
+    controls = re.findall(r'<(?:input|select|textarea)\b(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', form)
+    assert len(controls) > 6 * len(job.rows)
+    labelled = set(re.findall(r'<label[^>]*\bfor="([^"]+)"', form))
+    assert [c for c in controls if c not in labelled and not c.startswith("patient-")] == []
+    assert all(f'id="{c}"' in form for c in ("patient-keep", "patient-existing", "patient-new"))  # radios sit inside their labels
+    assert page.count('tabindex="0"') == len(job.rows)  # each row is reachable to select its box
+
+
 def test_low_confidence_and_flag_disagreements_are_highlighted(reviewer, read_job):
     job, _ = read_job
     review = document_review(job)
@@ -110,6 +124,7 @@ def test_progress_page_while_reading_and_job_state_json(reviewer, read_job):
     state = reviewer.get(f"/review/api/jobs/{job.id}").json()
     assert state["status"] == "running" and state["progress"] == 30 and not state["finished"]
     assert state["review_url"] == f"/review/jobs/{job.id}"
+    assert "reading (30%)" in reviewer.get("/review/").content.decode()
 
 
 def test_search_boxes(reviewer, read_job):
