@@ -268,3 +268,13 @@ def test_backend_service_negative_cases(secure, client):
                                                   "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                                                   "client_assertion": client_assertion(cid, TOKEN_URL, private, kid)})
     assert patient_scope.status_code == 400 and patient_scope.json()["error"] == "invalid_scope"
+
+
+def test_openid_configuration_matches_smart_discovery(secure, client):
+    smart = client.get("/fhir/.well-known/smart-configuration").json()
+    oidc = client.get("/oauth2/.well-known/openid-configuration")
+    assert oidc.status_code == 200
+    assert oidc.json()["issuer"] == smart["issuer"]
+    assert oidc.json()["jwks_uri"] == smart["jwks_uri"]
+    assert smart["token_endpoint"] == "http://testserver/oauth2/token"
+    assert client.get("/oauth2/.well-known/jwks.json").json()["keys"][0]["kty"] == "RSA"
