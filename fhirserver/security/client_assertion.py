@@ -53,7 +53,10 @@ def verify(assertion: str, *, client_id: str | None, registration, token_urls: l
 
 
 def _key_for(registration, header: dict):
-    jwks = registration.jwks or (_fetch(registration.jwks_uri) if registration.jwks_uri else None)
+    try:
+        jwks = registration.jwks or (_fetch(registration.jwks_uri) if registration.jwks_uri else None)
+    except Exception as exc:  # noqa: BLE001 - an unreachable or broken key URL is the client's failure to authenticate
+        raise AssertionError_(f"could not fetch the registered JWKS: {exc}") from None
     if not jwks:
         raise AssertionError_("the client registered no public keys")
     try:

@@ -278,3 +278,39 @@ def test_openid_configuration_matches_smart_discovery(secure, client):
     assert oidc.json()["jwks_uri"] == smart["jwks_uri"]
     assert smart["token_endpoint"] == "http://testserver/oauth2/token"
     assert client.get("/oauth2/.well-known/jwks.json").json()["keys"][0]["kty"] == "RSA"
+
+
+def test_backend_service_keys_fetched_from_its_registered_jwks_uri(secure, client):
+    """A client that registered a JWKS URL: keys are fetched from there (and only there)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    private, kid, jwks = client_key("ES384")
+    served = []
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self):
+            served.append(self.path)
+            body = json.dumps(jwks).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    keyserver = HTTPServer(("127.0.0.1", 0), Keys)
+    threading.Thread(target=keyserver.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{keyserver.server_port}/jwks.json"
+        service = services.client_create(name="Remote keys", scopes="system/*.rs", jwks_uri=url)
+        form = {"grant_type": "client_credentials", "scope": "system/*.rs",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": client_assertion(service["client_id"], TOKEN_URL, private, kid, "ES384")}
+        assert client.post("/oauth2/token", form).status_code == 200
+        assert served == ["/jwks.json"]
+    finally:
+        keyserver.shutdown()
