@@ -16,6 +16,8 @@ from django.db import connections
 log = logging.getLogger("ingestion.jobs")
 _lock = threading.Lock()
 _threads: ThreadPoolExecutor | None = None
+_queued_here: set[str] = set()  # jobs this process's pool holds, not yet finished
+ORPHAN_AFTER_SECONDS = 30  # a queued job no pool of this process holds, untouched this long, was lost in a restart
 
 
 def uses_celery() -> bool:
@@ -29,6 +31,8 @@ def enqueue(job_id) -> Future | None:
 
         digitize_job.delay(str(job_id))
         return None
+    with _lock:
+        _queued_here.add(str(job_id))
     return _thread_pool().submit(_run_in_thread, str(job_id))
 
 
@@ -49,16 +53,18 @@ def _run_in_thread(job_id: str) -> None:
         log.exception("digitize job %s: worker thread failed", job_id)
         raise
     finally:
+        with _lock:
+            _queued_here.discard(job_id)
         connections.close_all()  # this thread's connections; the pool thread may idle for long
 
 
 def resume_if_stale(job) -> bool:
     """A queued or running job nobody is working on (its worker died, the server restarted): run it again."""
     from ingestion import digitize
-
-    if not digitize.is_stale(job):
-        return False
     from ingestion.models import DigitizeJob
+
+    if not (digitize.is_stale(job) or _orphaned(job)):
+        return False
 
     if job.status == DigitizeJob.RUNNING:
         DigitizeJob.objects.filter(id=job.id, status=DigitizeJob.RUNNING, heartbeat_at=job.heartbeat_at).update(
@@ -66,6 +72,17 @@ def resume_if_stale(job) -> bool:
     log.warning("digitize job %s was stale (%s); queued again", job.id, job.status)
     enqueue(job.id)
     return True
+
+
+def _orphaned(job) -> bool:
+    """In-process pools forget their queue when the server restarts; Celery's broker does not."""
+    from datetime import datetime, timedelta, timezone
+
+    from ingestion.models import DigitizeJob
+
+    if uses_celery() or job.status != DigitizeJob.QUEUED or str(job.id) in _queued_here:
+        return False
+    return job.updated_at < datetime.now(timezone.utc) - timedelta(seconds=ORPHAN_AFTER_SECONDS)
 
 
 def shutdown() -> None:

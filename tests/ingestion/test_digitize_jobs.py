@@ -241,3 +241,14 @@ def test_a_long_read_keeps_beating_so_it_is_not_taken_for_dead(settings):
     assert digitize.run(job.id, stages=fake_stages(read=slow_read)).status == "done"
     before, during = seen[0]
     assert during > before
+
+
+@pytest.mark.django_db
+def test_a_queued_job_lost_in_a_restart_is_picked_up_when_polled(monkeypatch):
+    job = submit()  # queued, but no pool in this process holds it (as after a restart)
+    enqueued = []
+    monkeypatch.setattr(queue, "enqueue", enqueued.append)
+    assert queue.resume_if_stale(job) is False  # just queued: give the pool that has it a chance
+    DigitizeJob.objects.filter(id=job.id).update(updated_at=job.created_at - timedelta(seconds=queue.ORPHAN_AFTER_SECONDS + 1))
+    job.refresh_from_db()
+    assert queue.resume_if_stale(job) is True and enqueued == [job.id]
