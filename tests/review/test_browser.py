@@ -6,13 +6,14 @@ Set REVIEW_SCREENSHOTS=docs/images to refresh the screenshots of docs/review.md 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import expect, sync_playwright
 
 from fhirserver.security import services, tokens
@@ -54,10 +55,11 @@ def server(live_server, settings):
 
 
 def fhir(server, path: str) -> dict:
-    response = requests.get(f"{server['url']}/fhir/{path}", headers={"Authorization": f"Bearer {server['token']}",
-                                                                       "Accept": "application/fhir+json"}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
+    request = urllib.request.Request(f"{server['url']}/fhir/{path}", headers={"Authorization": f"Bearer {server['token']}",
+                                                                             "Accept": "application/fhir+json"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # raises on anything but 2xx
+        assert response.status == 200
+        return json.loads(response.read())
 
 
 def shot(page, name: str, *, full_page: bool = False) -> None:
