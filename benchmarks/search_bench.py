@@ -27,6 +27,7 @@ import rest_bench  # noqa: E402
 from search_load import analyze  # noqa: E402
 
 Q = lambda v: quote(v, safe="")  # noqa: E731
+BASELINE = lambda n: f"/fhir/Patient/sp-{n}"  # noqa: E731  (read by id: what the machine gives any request)
 QUERIES = {
     "patient+category, sort -date": lambda n: f"/fhir/Observation?patient=sp-{n}&category=laboratory&_sort=-date&_count=50",
     "code+value+date": lambda n: f"/fhir/Observation?code={Q('http://loinc.org|718-7')}&value-quantity=gt15&date=ge2026-01-01&_count=50",
@@ -96,7 +97,7 @@ def main() -> None:
     analyze(os.environ["DATABASE_URL"])
     server = rest_bench.start_server(workers)
     try:
-        results = {}
+        results = {"read by id (baseline, not a search)": p50(BASELINE, patients, samples)}
         for name, make in QUERIES.items():
             p50(make, patients, 5)  # warm up
             results[name] = p50(make, patients, samples)
@@ -107,14 +108,16 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    print(f"data: {counts()} ({len(patients):,} benchmark patients)\n")
+    machine = os.getloadavg()
+    print(f"data: {counts()} ({len(patients):,} benchmark patients); machine load average {machine[0]:.1f} on {os.cpu_count()} cores\n")
     print("| query | p50 (ms), one sequential client | matches per page |")
     print("|---|---|---|")
     for name, (median, matches) in results.items():
-        print(f"| `{QUERIES[name](patients[0])}` ({name}) | {median:.1f} | {matches} |")
+        path = QUERIES[name](patients[0]) if name in QUERIES else BASELINE(patients[0])
+        print(f"| `{path}` ({name}) | {median:.1f} | {matches} |")
     print(f"\nmixed workload (5 query shapes, 8 connections, {seconds} s, {workers} gunicorn workers): "
           f"{load['rps']:.0f} requests/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, non-2xx {load['errors']}\n")
-    slowest = max(results, key=lambda k: results[k][0])
+    slowest = max(QUERIES, key=lambda k: results[k][0])
     print(f"EXPLAIN ANALYZE of the slowest ({slowest}):\n\n```\n{explain(QUERIES[slowest](patients[0]))}```")
 
 
