@@ -193,7 +193,10 @@ def parse_sex(text: str) -> str | None:
 def clinician_name(text: str) -> str:
     """'Dr. Sarah Chen', 'Chen, Sarah MD' -> 'Sarah Chen'."""
     t = re.sub(r"^(dr|doctor|prof)\.?\s+", "", text.strip(), flags=re.I)
-    t = re.sub(r",?\s+(md|do|mbbs|phd|np|pa-c|pa|rn|dnp|frcp|mrcp)\.?$", "", t, flags=re.I).strip(" ,")
+    degree = re.search(r",?\s+(md|do|mbbs|phd|np|pa-c|pa|rn|dnp|frcp|mrcp)\.?$", t, flags=re.I)
+    t = t[:degree.start()].strip(" ,") if degree else t
+    if degree and "," not in t:  # "O'Brien. Michael MD": OCR read the comma of "Last, First MD" as a dot
+        t = re.sub(r"^([^\s.]+)\.\s+", r"\1, ", t)
     if "," in t:
         family, _, given = t.partition(",")
         t = f"{given.strip()} {family.strip()}"

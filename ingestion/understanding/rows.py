@@ -122,12 +122,63 @@ def _specimen(panel: str | None, name: str) -> str | None:
 def _code(row: LabRow, ctx: RowContext) -> None:
     if ctx.match_test is None or not row.printed_name:
         return
-    match = ctx.match_test(row.printed_name, row.unit, specimen=row.specimen)
-    bare = re.sub(r"\s*\([^)]*\)\s*$", "", row.printed_name)
-    if match is None and bare != row.printed_name and bare:  # "Estimated GFR (CKD-EPI 2021)": retry the name alone
-        match = ctx.match_test(bare, row.unit, specimen=row.specimen)
-    if match is not None:
-        row.loinc, row.loinc_display = match.loinc, match.display
+    match = _first_match(row, ctx, row.unit)
+    if match is None and row.unit is not None:
+        by_name = _first_match(row, ctx, None)  # the unit may be an OCR slip: see what the test expects
+        corrected = _unit_misread(row, by_name[1]) if by_name else None
+        match = _first_match(row, ctx, corrected) if corrected else None
+    elif match is not None and _unit_misread(row, match[1]):
+        corrected = _unit_misread(row, match[1])
+        match = _first_match(row, ctx, corrected) or match
+    else:
+        corrected = None
+    if match is None:
+        return
+    if corrected and match[1].loinc:  # "u/" or "UL" printed where the test's unit is U/L: fixed
+        row.unit = corrected
+        if row.reference_range and (row.reference_range.low is not None or row.reference_range.high is not None):
+            row.reference_range.unit = corrected
+    row.loinc, row.loinc_display = match[1].loinc, match[1].display
+
+
+def _first_match(row: LabRow, ctx: RowContext, unit: str | None):
+    for name in _name_readings(row.printed_name):
+        found = ctx.match_test(name, unit, specimen=row.specimen)
+        if found is not None:
+            return name, found
+    return None
+
+
+def _name_readings(name: str):
+    """The printed name, then readings that forgive what OCR and labs add: a trailing qualifier in
+    parentheses ("Estimated GFR (CKD-EPI 2021)"), a space inside a word ("Stimulat ing")."""
+    yield name
+    bare = re.sub(r"\s*\([^)]*\)\s*$", "", name)
+    if bare and bare != name:
+        yield bare
+    words = name.split()
+    for i in range(1, len(words)):
+        if re.fullmatch(r"[a-z]{1,4}", words[i]) and re.search(r"[a-z]$", words[i - 1]):
+            yield " ".join(words[:i - 1] + [words[i - 1] + words[i]] + words[i + 1:])
+
+
+def _unit_misread(row: LabRow, match) -> str | None:
+    expected = tuple(getattr(match, "units", ()) or ())
+    printed = (row.printed_unit or "").strip()
+    if not expected or row.unit in expected or len(printed) < 2:
+        return None
+    plain = printed.lower().replace("µ", "u")
+    close = [u for u in expected if _one_edit(plain, u.lower().replace("[", "").replace("]", ""))]
+    return close[0] if len(close) == 1 else None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if a == b or abs(len(a) - len(b)) > 1:
+        return a == b
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
 URINE_ONLY = re.compile(r"specific gravity|sp\.? ?gr|nitrite|leu[ck]ocyte esterase|urobilinogen|^colou?r$|"

@@ -319,3 +319,22 @@ def test_dipstick_block_without_heading_is_coded_as_urine():
     rows = rows_by_name(doc)
     assert rows["Protein"].loinc == "20454-5" and rows["Glucose"].loinc == "25428-4"
     assert rows["Hemoglobin"].loinc == "718-7" and rows["Hemoglobin"].specimen is None
+
+
+def test_ocr_slips_in_names_and_units_are_forgiven_only_against_the_tests_own_units():
+    doc = table(["Test", "Result", "Units", "Reference Range"],
+                [["Thyroid Stimulat ing Hormone", "2.1", "uIU/mL", "0.40-4.00"], ["Alk Phos", "76", "u/", "44-147"],
+                 ["Gamma GT", "65", "UL", "8-61"], ["RDW", "13.1", "o", "11.5-14.5"]], XS)
+    rows = rows_by_name(doc)
+    assert rows["Thyroid Stimulat ing Hormone"].loinc == "3016-3"
+    assert rows["Alk Phos"].unit == "U/L" and rows["Gamma GT"].unit == "U/L"
+    assert rows["Alk Phos"].reference_range.unit == "U/L"
+    assert rows["RDW"].unit is None  # one misread character is too little to go on
+
+
+def test_clinician_name_forms():
+    from ingestion.understanding.header import clinician_name
+
+    assert clinician_name("Dr. Sarah Chen") == "Sarah Chen"
+    assert clinician_name("Chen, Sarah MD") == "Sarah Chen"
+    assert clinician_name("O'Brien. Michael MD") == "Michael O'Brien"
