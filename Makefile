@@ -19,10 +19,11 @@ install: .venv/.installed models $(R4_EXAMPLES)/package/package.json
 	$(PIP) install -q -r requirements.txt
 	touch $@
 
-# OS packages: Tesseract (the OCR baseline in evaluations) and Chromium for the browser tests.
+# OS packages: Tesseract (the OCR baseline in evaluations), Chromium for the browser tests,
+# Redis for the Celery job tests, wrk for the benchmarks.
 system-deps:
-	@command -v tesseract >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  ( (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr chromium chromium-driver >/dev/null )
+	@command -v tesseract >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v redis-server >/dev/null && command -v wrk >/dev/null || \
+	  ( (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr chromium chromium-driver redis-server wrk >/dev/null )
 
 # PP-OCR model folders, built from the weights that ship inside the rapidocr wheels.
 models: .venv/.installed
@@ -45,12 +46,12 @@ run: demo
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 serve: migrate
-	DJANGO_SETTINGS_MODULE=fhirserver.settings.production .venv/bin/gunicorn fhirserver.wsgi -b $(HOST):$(PORT) -w $${WORKERS:-2} --access-logfile -
+	DJANGO_SETTINGS_MODULE=fhirserver.settings.production .venv/bin/gunicorn fhirserver.wsgi -b $(HOST):$(PORT) -w $${WORKERS:-2} --timeout $${TIMEOUT:-300} --access-logfile -
 
 test: install system-deps
 	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: install
+bench: install system-deps
 	DATABASE_URL="$(or $(DATABASE_URL),$(PG_URL))" $(PY) benchmarks/run_all.py
 
 eval: install

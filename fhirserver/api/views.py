@@ -11,6 +11,7 @@ import logging
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -47,6 +48,10 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
         return render(request, fhir_request, response, media_type, query)
     except FhirError as error:
         return render_error(error, media_type)
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return render_error(FhirError(413, f"The request body is larger than this server accepts ({limit} bytes)",
+                                      issue_code="too-costly", code="BODY_TOO_LARGE"), media_type)
     except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500 OperationOutcome
         log.exception("unhandled error on %s %s", request.method, request.path)
         error = FhirError(500, f"Internal error; request id {getattr(request, 'request_id', '-')}", issue_code="exception", code="INTERNAL")
