@@ -15,7 +15,7 @@ from oauth2_provider.models import AccessToken, Application, set_token_value
 from oauthlib.common import generate_token
 
 from fhirserver.security.models import ClientRegistration, FhirUser, LaunchContext, TokenContext
-from fhirserver.security.scopes import Scopes, ScopeError, parse_scopes, registration_allows
+from fhirserver.security.scopes import Scopes, parse_scopes, registration_allows
 from fhirserver.storage.models import ResourceRecord
 
 LAUNCH_SECONDS = 3600
@@ -194,5 +194,3 @@ def demo_token(*, expires_in: int = 86400) -> str:
         ClientRegistration.objects.create(application=application, scopes="system/*.cruds")
     return token_issue(client_id=DEMO_CLIENT, scopes="system/*.cruds", expires_in=expires_in)
 
-
-__all__ = ["ScopeError", "client_create", "token_issue", "introspect", "launch_create", "demo_token"]
