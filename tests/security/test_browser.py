@@ -38,13 +38,24 @@ def world(live_server, secure, two_patients):
     return {"base": f"{live_server.url}/fhir", "callback": callback, "app": app, "server": live_server.url}
 
 
-def smart_client(world, scope=SCOPES, launch=None):
+@pytest.fixture
+def smart_client(world):
+    """fhirclient as the app; its keep-alive session is closed afterwards (else the live server's
+    handler thread, and its database connection, outlive the test)."""
     from fhirclient import client
 
-    settings = {"app_id": world["app"]["client_id"], "api_base": world["base"], "redirect_uri": world["callback"], "scope": scope}
-    if launch:
-        settings["launch_token"] = launch
-    return client.FHIRClient(settings=settings)
+    made = []
+
+    def make(scope=SCOPES, launch=None):
+        settings = {"app_id": world["app"]["client_id"], "api_base": world["base"], "redirect_uri": world["callback"], "scope": scope}
+        if launch:
+            settings["launch_token"] = launch
+        made.append(client.FHIRClient(settings=settings))
+        return made[-1]
+
+    yield make
+    for smart in made:
+        smart.server.session.close()
 
 
 def sign_in(page):
@@ -53,9 +64,9 @@ def sign_in(page):
     page.click("#sign-in")
 
 
-def test_standalone_launch_through_login_and_patient_picker(world, browser_page):
+def test_standalone_launch_through_login_and_patient_picker(world, browser_page, smart_client):
     page = browser_page
-    smart = smart_client(world)
+    smart = smart_client()
     page.goto(smart.authorize_url)  # fhirclient read the OAuth URIs from our CapabilityStatement
     assert "/oauth2/login" in page.url
     sign_in(page)
@@ -98,9 +109,9 @@ def test_standalone_launch_through_login_and_patient_picker(world, browser_page)
     assert rows.filter(interaction="search-type", resource_type="Observation").count() >= 3
 
 
-def test_deny_returns_access_denied(world, browser_page):
+def test_deny_returns_access_denied(world, browser_page, smart_client):
     page = browser_page
-    smart = smart_client(world)
+    smart = smart_client()
     page.goto(smart.authorize_url)
     sign_in(page)
     page.wait_for_selector("#patient-picker")
@@ -109,7 +120,7 @@ def test_deny_returns_access_denied(world, browser_page):
     assert parse_qs(urlsplit(page.url).query)["error"] == ["access_denied"]
 
 
-def test_ehr_launch_in_the_browser(world, browser_page):
+def test_ehr_launch_in_the_browser(world, browser_page, smart_client):
     page = browser_page
     page.goto(f"{world['server']}/oauth2/login")
     sign_in(page)
@@ -118,7 +129,7 @@ def test_ehr_launch_in_the_browser(world, browser_page):
         page.goto(f"{world['server']}/oauth2/launch?client_id={world['app']['client_id']}&patient=b")
     launched = parse_qs(urlsplit(page.url).query)
     assert launched["iss"] == [world["base"]]
-    smart = smart_client(world, scope="launch openid fhirUser patient/*.rs", launch=launched["launch"][0])
+    smart = smart_client(scope="launch openid fhirUser patient/*.rs", launch=launched["launch"][0])
     page.goto(smart.authorize_url)
     page.wait_for_selector("#allow")
     assert page.query_selector("#patient-picker") is None
