@@ -40,7 +40,8 @@ class Access:
     patient_id: str | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.rules = self.scopes.rules
+        # patient/ scopes without a launch patient stand for nobody's data: they grant nothing.
+        self.rules = tuple(r for r in self.scopes.rules if r.context != "patient" or self.launch_patient)
         # Searches are confined to the launch patient unless a user/system rule already grants
         # searching everything: one global confinement can only be too strict, never too wide.
         wide = any(r.context != "patient" and r.resource_type == "*" and "s" in r.permissions and not r.query for r in self.rules)

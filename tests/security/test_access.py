@@ -50,6 +50,8 @@ def test_compartment_and_update_of_both_versions():
 def test_patient_rules_without_launch_patient_grant_nothing():
     a = access("patient/*.rs", patient=None)
     assert not a.can_read("Observation", LAB_OBS)
+    assert not a.can_read_type("Observation")  # so no search runs unconfined
+    assert a.allowed_query("Observation") == []
     with pytest.raises(FhirError):
         a.check("read", "Observation", LAB_OBS)
 

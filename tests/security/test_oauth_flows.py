@@ -314,3 +314,15 @@ def test_backend_service_keys_fetched_from_its_registered_jwks_uri(secure, clien
         assert served == ["/jwks.json"]
     finally:
         keyserver.shutdown()
+
+
+def test_patient_scopes_without_a_patient_reach_nothing(secure, client, fhir, two_patients, clinician, app):
+    """An app that asked for patient/ scopes but no launch/patient (and no EHR launch) gets no patient."""
+    client.force_login(clinician)
+    verifier, challenge = pkce()
+    redirect = approve(client, authorize_params(app, challenge, scope="patient/*.rs"), patient=None)
+    token = exchange(client, app, redirect["code"][0], verifier).json()
+    assert "patient" not in token
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    assert fhir.get("Observation?code=2345-7", **auth).status_code == 403
+    assert fhir.get("Observation/lab-a", **auth).status_code == 403
