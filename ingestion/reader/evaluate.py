@@ -187,3 +187,8 @@ def markdown(rows: list[dict]) -> str:
 
 def as_json(scores: list[Score]) -> dict:
     return {"summary": summary(scores), "pages": [asdict(s) for s in scores]}
+
+
+def scores_from_json(data: dict) -> list[Score]:
+    """Scores written by `as_json`, e.g. to merge runs of one engine each (`ocr_eval --merge`)."""
+    return [Score(**page) for page in data["pages"]]

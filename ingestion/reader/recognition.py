@@ -67,13 +67,13 @@ def _best_gap(blank: np.ndarray, *, lo: int, hi: int, min_run: int) -> int | Non
     return None if best is None else (best[0] + best[1]) // 2
 
 
-def width_batches(crops: list[Crop], height: int = 48) -> list[list[int]]:
+def width_batches(crops: list[Crop], *, min_width: int, height: int = 48) -> list[list[int]]:
     """Indices of crops grouped so that each batch holds similar widths and a bounded input size."""
     ratios = [c.image.shape[1] / max(c.image.shape[0], 1) for c in crops]
     order = sorted(range(len(crops)), key=ratios.__getitem__)
     batches: list[list[int]] = []
     for index in order:
-        width = max(ratios[index], 160 / height) * height
+        width = max(ratios[index], min_width / height) * height
         if batches and (len(batches[-1]) + 1) * width <= MAX_BATCH_AREA / height:
             batches[-1].append(index)  # sorted, so this crop is the widest of its batch
         else:

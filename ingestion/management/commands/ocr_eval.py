@@ -19,8 +19,13 @@ class Command(BaseCommand):
         parser.add_argument("--seeds", default="1")
         parser.add_argument("--quick", action="store_true", help="three layouts: a smoke run")
         parser.add_argument("--json", default="var/ocr_eval.json", help="where to write every page's scores")
+        parser.add_argument("--merge", help="comma-separated --json files of earlier runs: print their joint table")
 
     def handle(self, *args, **options):
+        if options["merge"]:
+            scores = [s for path in options["merge"].split(",") for s in evaluate.scores_from_json(json.loads(Path(path).read_text()))]
+            self.stdout.write(evaluate.markdown(evaluate.summary(scores)))
+            return
         layouts = list(LAYOUTS) if options["layouts"] == "all" else options["layouts"].split(",")
         if options["quick"]:
             layouts = layouts[:3]

@@ -43,13 +43,17 @@ class PaddleEngine:
     name: str
     detector: Any  # PaddleX text-detection predictor
     recognizer: Any  # PaddleX text-recognition predictor
+    min_width: int = REC_MIN_WIDTH
+
+    def __post_init__(self) -> None:
+        self.recognizer.pre_tfs["ReisizeNorm"].rec_image_shape = [3, 48, self.min_width]
 
     def read(self, image: np.ndarray) -> list[Line]:
         bgr = np.ascontiguousarray(image[:, :, ::-1])  # PaddleOCR's predictors expect BGR
         found = next(iter(self.detector(bgr, limit_side_len=DET_LIMIT_SIDE, limit_type="max", box_thresh=DET_BOX_THRESH)))
         crops = crops_from_polygons(bgr, np.asarray(found["dt_polys"]).reshape(-1, 4, 2))
         texts: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-        for batch in width_batches(crops):
+        for batch in width_batches(crops, min_width=self.min_width):
             self.recognizer.batch_sampler.batch_size = len(batch)
             for index, result in zip(batch, self.recognizer([crops[i].image for i in batch])):
                 texts[index] = (result["rec_text"], float(result["rec_score"]))
@@ -88,7 +92,6 @@ def build(runtime: str, det: ModelSpec, rec: ModelSpec, engine_config: dict, *, 
         engine=runtime, engine_config=engine_config,
     ).paddlex_pipeline
     recognizer = pipeline.text_rec_model
-    recognizer.pre_tfs["ReisizeNorm"].rec_image_shape = [3, 48, REC_MIN_WIDTH]
     recognizer.post_op = LatinDecode(recognizer.post_op)
     return PaddleEngine(f"paddleocr-{runtime}/{det.name.removesuffix('_det')}", pipeline.text_det_model, recognizer)
 
