@@ -4,7 +4,10 @@ Starts gunicorn on that database and measures, from this separate process: p50 l
 benchmark query (sequential requests over many patients), a mixed workload's throughput (wrk), and
 the EXPLAIN ANALYZE plan of the slowest query. Prints Markdown for docs/benchmarks.md.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench .venv/bin/python benchmarks/search_bench.py
+    SEARCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench .venv/bin/python benchmarks/search_bench.py
+
+On an empty database it first loads BENCH_SEARCH_PATIENTS (100) patients through HTTP (search_load.py);
+load bigger sets beforehand with search_load.py or search_bulk_load.py.
 """
 from __future__ import annotations
 
@@ -20,11 +23,13 @@ from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/search_bench")
+from search_data import bench_database_url  # noqa: E402
+
+os.environ["DATABASE_URL"] = bench_database_url()
 os.environ.setdefault("BENCH_PORT", "8778")
 
 import rest_bench  # noqa: E402
-from search_load import analyze  # noqa: E402
+from search_load import analyze, ensure_database  # noqa: E402
 
 Q = lambda v: quote(v, safe="")  # noqa: E731
 BASELINE = lambda n: f"/fhir/Patient/sp-{n}"  # noqa: E731  (read by id: what the machine gives any request)
@@ -39,6 +44,8 @@ QUERIES = {
 
 
 def loaded_patients() -> list[int]:
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
+                   env=dict(rest_bench.ENV, DJANGO_SETTINGS_MODULE="fhirserver.settings.test"), check=True)
     code = ("import django,json;django.setup();from fhirserver.storage.models import ResourceRecord as R;"
             "ids=R.objects.filter(resource_type='Patient',logical_id__startswith='sp-').values_list('logical_id',flat=True);"
             "print(' '.join(i[3:] for i in ids))")
@@ -93,7 +100,12 @@ def main() -> None:
     workers = int(os.environ.get("BENCH_WORKERS", "2"))
     seconds = int(os.environ.get("BENCH_SECONDS", "15"))
     samples = int(os.environ.get("BENCH_SAMPLES", "60"))
+    ensure_database(os.environ["DATABASE_URL"])
     patients = loaded_patients()
+    if not patients:  # `make bench` on a fresh database: load a small data set through HTTP first
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "search_load.py"),
+                        "--patients", os.environ.get("BENCH_SEARCH_PATIENTS", "100")], cwd=ROOT, check=True)
+        patients = loaded_patients()
     analyze(os.environ["DATABASE_URL"])
     server = rest_bench.start_server(workers)
     try:

@@ -3,7 +3,7 @@ as the HTTP write path (`fhirserver.search.indexer.index_records`), without HTTP
 per-resource statements. Used to reach a million Observations within a working session; the
 HTTP load rate is measured separately by search_load.py.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench .venv/bin/python benchmarks/search_bulk_load.py \
+    SEARCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench .venv/bin/python benchmarks/search_bulk_load.py \
         --patients 10000 --panels 10 [--first 0]
 """
 from __future__ import annotations
@@ -18,7 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/search_bench")
+from search_data import bench_database_url  # noqa: E402
+
+os.environ["DATABASE_URL"] = bench_database_url()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fhirserver.settings.test")
 
 import django  # noqa: E402

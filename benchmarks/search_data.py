@@ -4,8 +4,20 @@ Deterministic from the patient number, so the benchmark knows what it loaded wit
 """
 from __future__ import annotations
 
+import os
 import random
 import uuid
+from urllib.parse import urlparse
+
+def bench_database_url() -> str:
+    """The search benchmark's own PostgreSQL database (a million rows must not land in the test or
+    REST-benchmark database): SEARCH_BENCH_DATABASE_URL, else DATABASE_URL's server with db search_bench."""
+    explicit = os.environ.get("SEARCH_BENCH_DATABASE_URL")
+    if explicit:
+        return explicit
+    base = urlparse(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/test")
+    return base._replace(path="/search_bench").geturl()
+
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"

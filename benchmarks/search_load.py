@@ -1,6 +1,6 @@
 """Load the search benchmark data set through the server's own write path (HTTP transactions to gunicorn).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench .venv/bin/python benchmarks/search_load.py \
+    SEARCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench .venv/bin/python benchmarks/search_load.py \
         --patients 10000 --panels 10
 
 Each patient gets `--panels` DiagnosticReports of 10 Observations each (10,000 x 10 = 1,000,000
@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/search_bench")
+from search_data import bench_database_url  # noqa: E402
+
+os.environ["DATABASE_URL"] = bench_database_url()
 os.environ.setdefault("BENCH_PORT", "8777")
 
 import rest_bench  # noqa: E402  (server start-up and HTTP helpers shared with the REST benchmark)
