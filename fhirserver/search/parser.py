@@ -101,6 +101,8 @@ def _include(name: str, value: str) -> Include:
 def parse(query: list[tuple[str, str]]) -> SearchRequest:
     request = SearchRequest(count=settings.FHIR["DEFAULT_COUNT"])
     for raw_name, value in query:
+        if "\x00" in raw_name or "\x00" in value:  # no database stores NUL in text
+            raise bad_request("Search parameters cannot contain NUL characters", code="SEARCH_BAD_VALUE")
         base = raw_name.split(":")[0]
         if base in CONTROL:
             _control(request, raw_name, value)
