@@ -157,8 +157,8 @@ def _name_readings(name: str):
     if bare and bare != name:
         yield bare
     words = name.split()
-    for i in range(1, len(words)):
-        if re.fullmatch(r"[a-z]{1,4}", words[i]) and re.search(r"[a-z]$", words[i - 1]):
+    for i in range(1, len(words)):  # "St imulating", "Stimulat ing": a lowercase fragment continues a word
+        if re.fullmatch(r"[a-z]+", words[i]) and re.search(r"[A-Za-z]$", words[i - 1]):
             yield " ".join(words[:i - 1] + [words[i - 1] + words[i]] + words[i + 1:])
 
 

@@ -324,9 +324,10 @@ def test_dipstick_block_without_heading_is_coded_as_urine():
 def test_ocr_slips_in_names_and_units_are_forgiven_only_against_the_tests_own_units():
     doc = table(["Test", "Result", "Units", "Reference Range"],
                 [["Thyroid Stimulat ing Hormone", "2.1", "uIU/mL", "0.40-4.00"], ["Alk Phos", "76", "u/", "44-147"],
+                 ["Thyroid St imulating Hormone", "2.2", "uIU/mL", "0.40-4.00"],
                  ["Gamma GT", "65", "UL", "8-61"], ["RDW", "13.1", "o", "11.5-14.5"]], XS)
     rows = rows_by_name(doc)
-    assert rows["Thyroid Stimulat ing Hormone"].loinc == "3016-3"
+    assert rows["Thyroid Stimulat ing Hormone"].loinc == rows["Thyroid St imulating Hormone"].loinc == "3016-3"
     assert rows["Alk Phos"].unit == "U/L" and rows["Gamma GT"].unit == "U/L"
     assert rows["Alk Phos"].reference_range.unit == "U/L"
     assert rows["RDW"].unit is None  # one misread character is too little to go on
