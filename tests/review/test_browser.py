@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from fhirserver.security import services, tokens
@@ -40,6 +41,7 @@ def browser(monkeypatch):
             yield browser
         finally:
             browser.close()
+            connections.close_all()  # queries made under Playwright's loop use their own connection
 
 
 @pytest.fixture
