@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from ingestion.understanding.geometry import Cell, Token, VisualRow
+from ingestion.understanding.header import match_label
 from ingestion.understanding.values import NumberStyle, looks_like_range, parse_flag, parse_value
 
 ColumnKind = str  # "name" | "value" | "unit" | "range" | "flag" | "in_range" | "out_of_range"
@@ -370,8 +371,6 @@ def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle, *, strict
 
 
 def _is_label(text: str) -> bool:
-    from ingestion.understanding.header import match_label
-
     hit = match_label(text)
     return hit is not None and ":" in text
 
