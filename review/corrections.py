@@ -9,7 +9,7 @@ stays as it was.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 
 from ingestion.fhir_mapping.codes import EXT_AI_CONFIDENCE, EXT_FLAG_DISAGREES, EXT_SOURCE_REGION, INTERPRETATIONS, LOINC
@@ -59,6 +59,7 @@ class ResultRow:
     region: Region | None
     flag_disagrees: bool
     display: str  # LOINC display name, "" when uncoded
+    cell_confidence: dict[str, float] = field(default_factory=dict)  # "value" -> lowest read confidence of its words
 
 
 def cells_of(observation: dict) -> ResultCells:

@@ -5,7 +5,7 @@ a report confirmed or retracted through the API shows the same on these pages.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fhirserver.storage import repository
 from ingestion.labreport import PatientHeader, Region
@@ -102,7 +102,11 @@ def document_review(job: DigitizeJob) -> DocumentReview:
             continue
         known = where.get(reference) or {}
         region = Region(page=known["region"]["page"], box=tuple(known["region"]["box"])) if known.get("region") else None
-        rows.append(row_of(index, observation, region=region, confidence=known.get("confidence")))
+        row = row_of(index, observation, region=region, confidence=known.get("confidence"))
+        printed = (job.lab_report or {}).get("rows", [])[known["row"]] if "row" in known else None
+        if printed and region:
+            row = replace(row, cell_confidence=cell_confidence(job.document or {}, printed, region))
+        rows.append(row)
     pages = [PageImage(number=p["number"], width=p["width"], height=p["height"]) for p in (job.document or {}).get("pages", [])]
     subject = (report or {}).get("subject", {}).get("reference") or job.patient
     printed = PatientHeader(**(job.lab_report or {}).get("patient", {}))
@@ -124,6 +128,32 @@ def patient_summary(reference: str) -> PatientSummary | None:
 
 def is_low_confidence(row: ResultRow) -> bool:
     return row.confidence is not None and row.confidence < LOW_CONFIDENCE
+
+
+def is_low_confidence_cell(row: ResultRow, cell: str) -> bool:
+    """A cell read less surely than LOW_CONFIDENCE; without word-level confidences, the row's name and value."""
+    if cell in row.cell_confidence:
+        return row.cell_confidence[cell] < LOW_CONFIDENCE
+    return not row.cell_confidence and cell in ("name", "value") and is_low_confidence(row)
+
+
+def cell_confidence(document: dict, printed: dict, region: Region) -> dict[str, float]:
+    """Per cell, the lowest confidence of the words in the row's region that make up what was printed there."""
+    pages = document.get("pages") or []
+    if not 1 <= region.page <= len(pages):
+        return {}
+    x0, y0, x1, y1 = region.box
+    words = [w for line in pages[region.page - 1].get("lines", []) for w in line.get("words") or []
+             if x0 - 1 <= (w["box"][0] + w["box"][2]) / 2 <= x1 + 1 and y0 - 1 <= (w["box"][1] + w["box"][3]) / 2 <= y1 + 1]
+    texts = {"name": printed.get("printed_name"), "value": printed.get("printed_value"), "unit": printed.get("printed_unit"),
+             "range": (printed.get("reference_range") or {}).get("text")}
+    out = {}
+    for cell, text in texts.items():
+        tokens = set((text or "").split())
+        confidences = [float(w["confidence"]) for w in words if w["text"] in tokens]
+        if confidences:
+            out[cell] = min(confidences)
+    return out
 
 
 def _current(reference: str | None) -> dict | None:

@@ -1,7 +1,7 @@
 """Small filters of the review templates: region boxes as SVG numbers, low-confidence rows."""
 from django import template
 
-from review.selectors import is_low_confidence
+from review.selectors import is_low_confidence, is_low_confidence_cell
 
 register = template.Library()
 PAD = 4  # px of page space around a region, so the box does not cover the text's edges
@@ -25,3 +25,8 @@ def box_height(region_box) -> str:
 @register.filter
 def low_confidence(row) -> bool:
     return is_low_confidence(row)
+
+
+@register.filter
+def low_cell(row, cell: str) -> bool:
+    return is_low_confidence_cell(row, cell)

@@ -84,3 +84,22 @@ def test_unit_and_code_corrections():
 def test_cells_that_cannot_be_stored_are_refused_with_the_reason(cells, message):
     with pytest.raises(CorrectionError, match=message):
         corrected(GLUCOSE, cells)
+
+
+def test_low_confidence_cells_from_words_or_else_the_row():
+    from dataclasses import replace
+
+    from review.selectors import cell_confidence, is_low_confidence_cell
+
+    document = {"pages": [{"lines": [{"words": [
+        {"text": "Glucose", "box": [10, 20, 80, 40], "confidence": 0.98}, {"text": "7.3", "box": [200, 20, 230, 40], "confidence": 0.55},
+        {"text": "mg/dL", "box": [260, 20, 300, 40], "confidence": 0.97}, {"text": "7.3", "box": [200, 90, 230, 110], "confidence": 0.99}]}]}]}
+    printed = {"printed_name": "Glucose", "printed_value": "7.3", "printed_unit": "mg/dL", "reference_range": {"text": "70-99"}}
+    row = row_of(0, GLUCOSE)  # its region is on page 2: no words there
+    assert cell_confidence(document, printed, row.region) == {}
+    on_page_1 = replace(row.region, page=1)
+    assert cell_confidence(document, printed, on_page_1) == {"name": 0.98, "value": 0.55, "unit": 0.97}  # the word below is another row
+    read = replace(row, cell_confidence=cell_confidence(document, printed, on_page_1))
+    assert [is_low_confidence_cell(read, c) for c in ("name", "value", "unit", "range")] == [False, True, False, False]
+    # without word confidences, a low row marks its name and value
+    assert [is_low_confidence_cell(row, c) for c in ("name", "value", "unit", "range")] == [True, True, False, False]

@@ -107,11 +107,21 @@ def test_low_confidence_and_flag_disagreements_are_highlighted(reviewer, read_jo
     first = review.rows[0].observation.split("/")[1]
     # Make the first result disagree with its range, as a misread flag would.
     reviewer.post(f"/review/jobs/{job.id}", form_of(job, "save", value_0="999999"))
+    # Row 2's value was read unsurely (as OCR reports it): the row, its value cell and its box are marked.
+    printed_value = job.lab_report["rows"][1]["printed_value"]
+    x0, y0, x1, y1 = job.rows[1]["region"]["box"]
+    for line in job.document["pages"][0]["lines"]:
+        for word in line["words"]:
+            if word["text"] == printed_value and y0 <= (word["box"][1] + word["box"][3]) / 2 <= y1:
+                word["confidence"] = 0.41
     job.rows[1]["confidence"] = 0.41
-    job.save(update_fields=["rows"])
+    job.save(update_fields=["rows", "document"])
     page = reviewer.get(f"/review/jobs/{job.id}").content.decode()
     assert 'id="row-0"' in page and "flag disagrees" in page.split('id="row-0"')[1].split(">")[0]
-    assert "low confidence" in page.split('id="row-1"')[1].split(">")[0]
+    row_1 = page.split('id="row-1"')[1].split("</tr>")[0]
+    assert "low confidence" in row_1.split(">")[0]
+    cells = row_1.split("<td")[1:]
+    assert ["cell-low" in c.split(">")[0] for c in cells[:5]] == [False, False, True, False, False]  # the value cell only
     assert 'class="region low' in page and "0.41" in page
     assert fhir_get(reviewer, f"Observation/{first}")["valueQuantity"]["value"] == 999999
 
