@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from django.db import transaction
 
-from fhirserver.core import router
+from fhirserver.core import guard, router
 from fhirserver.core.errors import FhirError, bad_request
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.search import api as search_api
@@ -55,7 +55,7 @@ def _transaction(request: FhirRequest, entries: list[dict]) -> FhirResponse:
         id_map = _assign_identities(request, entries)
         for entry in entries:
             if "resource" in entry:
-                _rewrite_references(entry["resource"], id_map)
+                _rewrite_references(entry["resource"], id_map, request)
         for index in sorted(range(len(entries)), key=lambda i: ORDER.get(entries[i]["request"]["method"].upper(), 4)):
             entry = entries[index]
             if entry["request"]["method"].upper() in ("GET", "HEAD"):
@@ -93,7 +93,7 @@ def _assign_identities(request: FhirRequest, entries: list[dict]) -> dict[str, s
             condition = entry["request"].get("ifNoneExist")
             target = None
             if condition:
-                matches = search_api.match_records(resource_type, parse_qsl(condition.split("?", 1)[-1]))
+                matches = _visible_matches(request, resource_type, parse_qsl(condition.split("?", 1)[-1]))
                 if len(matches) > 1:
                     raise FhirError(412, f"Bundle.entry[{index}].request.ifNoneExist matched {len(matches)} resources", issue_code="duplicate",
                                     code="CONDITION_MULTIPLE", expression=[f"Bundle.entry[{index}].request.ifNoneExist"])
@@ -107,7 +107,7 @@ def _assign_identities(request: FhirRequest, entries: list[dict]) -> dict[str, s
         elif method == "PUT" and isinstance(resource, dict) and full_url:
             path = urlsplit(url)
             if "?" in url:
-                matches = search_api.match_records(path.path.strip("/"), parse_qsl(path.query))
+                matches = _visible_matches(request, path.path.strip("/"), parse_qsl(path.query))
                 if len(matches) == 1:
                     id_map[full_url] = f"{path.path.strip('/')}/{matches[0].logical_id}"
                 elif not matches and resource.get("id"):
@@ -123,29 +123,35 @@ def _assign_identities(request: FhirRequest, entries: list[dict]) -> dict[str, s
     return id_map
 
 
-def _rewrite_references(node, id_map: dict[str, str]) -> None:
+def _visible_matches(request: FhirRequest, resource_type: str, query: list[tuple[str, str]]) -> list:
+    """Matches of a conditional reference or ifNoneExist, as far as the caller may see them:
+    a scoped app must not learn the id of a resource outside its grant."""
+    return [m for m in search_api.match_records(resource_type, query) if guard.can_see(request, resource_type, m.content)]
+
+
+def _rewrite_references(node, id_map: dict[str, str], request: FhirRequest) -> None:
     """Rewrite every Reference.reference (and uri-typed placeholders) in `node` in place."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "reference" and isinstance(value, str):
-                node[key] = _resolve_reference(value, id_map)
+                node[key] = _resolve_reference(value, id_map, request)
             elif isinstance(value, str) and value.startswith("urn:uuid:") and value in id_map:
                 node[key] = id_map[value]
             else:
-                _rewrite_references(value, id_map)
+                _rewrite_references(value, id_map, request)
     elif isinstance(node, list):
         for item in node:
-            _rewrite_references(item, id_map)
+            _rewrite_references(item, id_map, request)
 
 
-def _resolve_reference(reference: str, id_map: dict[str, str]) -> str:
+def _resolve_reference(reference: str, id_map: dict[str, str], request: FhirRequest) -> str:
     if reference in id_map:
         return id_map[reference]
     if reference.startswith(("urn:uuid:", "urn:oid:")):
         raise bad_request(f"Reference '{reference}' names no entry of this Bundle", code="UNRESOLVED_REFERENCE")
     if "?" in reference and not reference.startswith(("http:", "https:", "#")):
         resource_type, _, query = reference.partition("?")
-        matches = search_api.match_records(resource_type, parse_qsl(query, keep_blank_values=True))
+        matches = _visible_matches(request, resource_type, parse_qsl(query, keep_blank_values=True))
         if len(matches) != 1:
             raise FhirError(412 if matches else 404, f"Conditional reference '{reference}' matched {len(matches)} resources",
                             issue_code="not-found" if not matches else "multiple-matches", code="CONDITIONAL_REFERENCE")
@@ -172,6 +178,8 @@ def _run_entry(request: FhirRequest, entry: dict, *, assigned_id: str | None = N
         headers["prefer"] = request.header("prefer")
     sub.headers = headers
     sub.assigned_id = assigned_id
+    if sub.access is not None:
+        sub.access.check_request(sub)  # what the door checks for a lone request, per entry
     return router.dispatch(sub)
 
 

@@ -47,7 +47,12 @@ def history(request: FhirRequest) -> FhirResponse:
         links.append(link("previous", max(0, offset - count)))
     if count:
         links.append(link("last", max(0, (total - 1) // count * count)))
-    bundle = {"resourceType": "Bundle", "type": "history", "total": total, "link": links, "entry": entries}
+    bundle: dict = {"resourceType": "Bundle", "type": "history"}
+    if getattr(request.access, "patient_id", None) is None:
+        bundle["total"] = total
+    else:  # a patient-confined caller sees filtered pages: a count (or a last page) would leak
+        links = [link for link in links if link["relation"] != "last"]
+    bundle.update(link=links, entry=entries)
     return FhirResponse(status=200, resource=bundle)
 
 
