@@ -40,6 +40,7 @@ migrate: install
 
 demo: migrate
 	$(PY) manage.py load_demo
+	$(PY) manage.py create_clinician clinician --password clinician --name "Demo Clinician" >/dev/null
 
 run: demo
 	@$(PY) manage.py run_banner --host $(HOST) --port $(PORT)

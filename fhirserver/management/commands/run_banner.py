@@ -1,6 +1,5 @@
 """What `make run` prints before starting the server: where it is and how to call it."""
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
@@ -17,29 +16,20 @@ class Command(BaseCommand):
         if settings.FHIR.get("AUTH_REQUIRED"):
             token = _demo_token()
             auth = f' -H "Authorization: Bearer {token}"'
-            self.stdout.write(f"\nAccess token (system/*.*, 24 h):\n  {token}\n")
+            self.stdout.write(f"\nAccess token for the demo client (system scopes, 24 h):\n  {token}\n")
         self.stdout.write(f"""
 FHIR R4 server: {base}
   curl{auth} {base}/metadata
   curl{auth} "{base}/Patient?name=okafor"
   curl{auth} "{base}/Observation?patient=demo-ada&category=laboratory&_sort=-date"
   curl{auth} -F file=@report.pdf "{base}/Patient/demo-ada/$digitize"
-Review page: http://{host}:{port}/review/   Health: http://{host}:{port}/healthz
+Review page: http://{host}:{port}/review/   (sign in as clinician / clinician; more: manage.py create_clinician NAME --password ...)
+Health: http://{host}:{port}/healthz
 """)
 
 
 def _demo_token() -> str:
-    """A token for the demo client, minted by the security layer's own commands."""
-    import io
-    import json
+    """A token for the demo client (created once, reused on every run) from the security layer."""
+    from fhirserver.security import services
 
-    out = io.StringIO()
-    call_command("create_client", "--name", "demo-cli", "--scopes", "system/*.* user/*.* openid fhirUser", "--grant", "client_credentials", stdout=out)
-    client_id = json.loads(out.getvalue())["client_id"]
-    out = io.StringIO()
-    call_command("issue_token", "--client-id", client_id, "--scopes", "system/*.*", "--expires-in", "86400", stdout=out)
-    text = out.getvalue().strip()
-    try:
-        return json.loads(text)["access_token"]
-    except (ValueError, KeyError, TypeError):
-        return text
+    return services.demo_token(expires_in=86400)
