@@ -165,9 +165,14 @@ def _name_readings(name: str):
 def _unit_misread(row: LabRow, match) -> str | None:
     expected = tuple(getattr(match, "units", ()) or ())
     printed = (row.printed_unit or "").strip()
-    if not expected or row.unit in expected or len(printed) < 2:
+    if not expected or row.unit in expected or not printed:
         return None
     plain = printed.lower().replace("µ", "u")
+    same_letters = [u for u in expected if u.lower() == plain]  # "S" for seconds: a case slip
+    if len(same_letters) == 1:
+        return same_letters[0]
+    if len(printed) < 2:
+        return None
     close = [u for u in expected if _one_edit(plain, u.lower().replace("[", "").replace("]", ""))]
     return close[0] if len(close) == 1 else None
 

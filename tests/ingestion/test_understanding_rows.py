@@ -325,12 +325,13 @@ def test_ocr_slips_in_names_and_units_are_forgiven_only_against_the_tests_own_un
     doc = table(["Test", "Result", "Units", "Reference Range"],
                 [["Thyroid Stimulat ing Hormone", "2.1", "uIU/mL", "0.40-4.00"], ["Alk Phos", "76", "u/", "44-147"],
                  ["Thyroid St imulating Hormone", "2.2", "uIU/mL", "0.40-4.00"],
-                 ["Gamma GT", "65", "UL", "8-61"], ["RDW", "13.1", "o", "11.5-14.5"]], XS)
+                 ["Gamma GT", "65", "UL", "8-61"], ["RDW", "13.1", "o", "11.5-14.5"], ["PT", "12.1", "S", "11.0-13.5"]], XS)
     rows = rows_by_name(doc)
     assert rows["Thyroid Stimulat ing Hormone"].loinc == rows["Thyroid St imulating Hormone"].loinc == "3016-3"
     assert rows["Alk Phos"].unit == "U/L" and rows["Gamma GT"].unit == "U/L"
     assert rows["Alk Phos"].reference_range.unit == "U/L"
     assert rows["RDW"].unit is None  # one misread character is too little to go on
+    assert rows["PT"].unit == "s" and rows["PT"].loinc == "5902-2"  # ...unless only its case differs
 
 
 def test_clinician_name_forms():
