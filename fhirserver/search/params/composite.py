@@ -9,10 +9,10 @@ from django.db.models import Q
 
 from fhirserver.core.errors import bad_request
 
-from ..paths import compile_expression
-from ..values import split_escaped
-from . import date, number, quantity, string, token
 from ..models import CompositeIndex
+from ..paths import compile_expression
+from ..values import normalize_text, parse_decimal, split_escaped, split_prefix
+from . import date, number, quantity, reference, string, token
 
 model = CompositeIndex
 MODIFIERS = (None,)
@@ -51,8 +51,6 @@ def _columns(position: int, kind: str, row: dict) -> dict | None:
 
 
 def extract(elements: list, components) -> list[dict]:
-    from . import reference
-
     rows = []
     for element in elements:
         if not isinstance(element, dict):
@@ -90,8 +88,6 @@ def condition(name: str, value: str, modifier: str | None, components, base_url:
 
 
 def _component_q(name: str, position: int, kind: str, text: str, base_url: str) -> Q:
-    from . import reference
-
     if position == 0:
         if kind == "reference":
             target_type, target_id, url = reference.parse_reference(text, base_url)
@@ -113,13 +109,10 @@ def _component_q(name: str, position: int, kind: str, text: str, base_url: str) 
         prefix, low, high = date.parse(name, text)
         return date.compare(prefix, low, high, "low2", "high2")
     if kind == "string":
-        from ..values import normalize_text
         return Q(code2__startswith=normalize_text(text))
     raise bad_request(f"Composite component type {kind} is not supported ({name})", code="SEARCH_BAD_COMPOSITE")
 
 
 def split_prefix_number(name: str, text: str):
-    from ..values import parse_decimal, split_prefix
-
     prefix, raw = split_prefix(text, name=name)
     return prefix, parse_decimal(raw, name=name)
