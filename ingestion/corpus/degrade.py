@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import random
+import time
 from typing import Callable
 
 import numpy as np
@@ -93,7 +94,8 @@ def scanned_pdf(page: Image.Image, rng: random.Random) -> tuple[bytes, str]:
     scan = page.convert("L").resize((page.width * 2 // 3, page.height * 2 // 3), Image.Resampling.LANCZOS)
     scan = _noise(scan.convert("RGB"), rng, 6).convert("L")
     buffer = io.BytesIO()
-    scan.save(buffer, format="PDF", resolution=200)
+    fixed = time.gmtime(1735689600)  # 2025-01-01, no wall-clock dates in the file: the same seed gives the same bytes
+    scan.save(buffer, format="PDF", resolution=200, creationDate=fixed, modDate=fixed)
     return buffer.getvalue(), "application/pdf"
 
 
