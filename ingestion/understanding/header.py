@@ -167,6 +167,8 @@ def split_person_name(name: str) -> tuple[str | None, list[str]]:
     if clean.isupper():
         clean = " ".join(p.capitalize() if len(p) > 1 else p for p in clean.split(" "))
         clean = re.sub(r"\b(Mc|O')([a-z])", lambda m: m[1] + m[2].upper(), clean)
+    if "," not in clean and re.match(r"^[^\s.]{2,}\.\s+\S", clean):  # "GARCIA. PEDRO": OCR read the comma as a dot
+        clean = clean.replace(".", ",", 1)
     if "," in clean:
         family, _, given = clean.partition(",")
         return family.strip() or None, given.split()

@@ -45,7 +45,7 @@ def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
         tail = range_text.split()[-1]
         if re.search(r"[A-Za-z%µμ]", tail) and ctx.unit_of(tail):
             unit_text = tail
-    ucum = ctx.unit_of(unit_text) if unit_text and not re.fullmatch(r"[\d.,\s]+", unit_text) else None
+    ucum = _read_unit(unit_text, ctx) if unit_text and not re.fullmatch(r"[\d.,\s]+", unit_text) else None
     row = LabRow(printed_name=name, printed_value=value_text.strip(), printed_unit=unit_text or None, unit=ucum,
                  panel=raw.panel, comment=" ".join(raw.comments) or None)
     row.reference_range = parse_range(range_text, ctx.style, sex=ctx.sex, unit=ucum) if range_text else None
@@ -80,6 +80,14 @@ ABSENT_WORDING = (
 
 def _absent_by_wording(text: str) -> str | None:
     return next((reason for pattern, reason in ABSENT_WORDING if pattern.match(text.strip())), None)
+
+
+def _read_unit(printed: str, ctx: RowContext) -> str | None:
+    """UCUM code of a printed unit; a final litre read as 1, I or | ("mmol/1") is read as l."""
+    code = ctx.unit_of(printed)
+    if code is None and re.search(r"/[1I|]$", printed):
+        code = ctx.unit_of(printed[:-1] + "l")
+    return code
 
 
 def _split_unit(text: str, ctx: RowContext) -> tuple[Value, str] | None:

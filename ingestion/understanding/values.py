@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from ingestion.labreport import ReferenceRange
 
-DASHES = re.compile(r"[–—−‐‑﹣－]")
+DASHES = re.compile(r"[–—−‐‑﹣－~～]")  # "~" too: OCR reads en dashes so, and some labs print it
 COMPARATOR = r"(?P<cmp><=|>=|=<|=>|≤|≥|<|>)"
 NUMBER = r"(?P<num>\d[\d.,' ]*\d|\d)"
 FLAG_WORDS = {

@@ -340,3 +340,14 @@ def test_clinician_name_forms():
     assert clinician_name("Dr. Sarah Chen") == "Sarah Chen"
     assert clinician_name("Chen, Sarah MD") == "Sarah Chen"
     assert clinician_name("O'Brien. Michael MD") == "Michael O'Brien"
+
+
+def test_ocr_confusions_in_dashes_litres_and_name_commas():
+    from ingestion.understanding.header import split_person_name
+
+    doc = table(["Analyte", "Result", "Unit", "Normal Values"],
+                [["Potassium", "5,2", "mmol/1", "3,5 ~ 5,1"], ["Cholesterol, Total", "4,59", "mmol/I", "< 5,20"]], XS)
+    rows = rows_by_name(doc)
+    assert (rows["Potassium"].unit, rows["Potassium"].reference_range.high) == ("mmol/L", Decimal("5.1"))
+    assert rows["Cholesterol, Total"].unit == "mmol/L" and rows["Cholesterol, Total"].loinc == "14647-2"
+    assert split_person_name("GARCIA. PEDRO A") == ("Garcia", ["Pedro", "A"])
