@@ -11,6 +11,7 @@ from fhirserver.storage import repository
 from ingestion.labreport import PatientHeader, Region
 from ingestion.models import DigitizeJob
 from review.corrections import ResultRow, row_of
+from resources.names import display_name
 
 LOW_CONFIDENCE = 0.9  # rows read less surely than this are highlighted for a closer look
 
@@ -121,7 +122,7 @@ def patient_summary(reference: str) -> PatientSummary | None:
     patient = _current(reference)
     if patient is None:
         return None
-    return PatientSummary(reference=reference, label=_name(patient) or reference, birth_date=patient.get("birthDate", ""),
+    return PatientSummary(reference=reference, label=display_name(patient) or reference, birth_date=patient.get("birthDate", ""),
                           gender=patient.get("gender", ""),
                           identifiers=[i["value"] for i in patient.get("identifier") or [] if i.get("value")])
 
@@ -166,14 +167,4 @@ def _current(reference: str | None) -> dict | None:
 
 def _patient_label(reference: str | None) -> str:
     patient = _current(reference)
-    return (_name(patient) or reference or "") if patient else ""
-
-
-def _name(patient: dict) -> str:
-    for name in patient.get("name") or []:
-        if name.get("text"):
-            return name["text"]
-        parts = [*(name.get("given") or []), name.get("family") or ""]
-        if any(parts):
-            return " ".join(p for p in parts if p)
-    return ""
+    return (display_name(patient) or reference or "") if patient else ""

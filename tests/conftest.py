@@ -12,6 +12,28 @@ def _database_is_what_ci_asked_for(django_db_setup, django_db_blocker):
         assert connection.vendor == "postgresql", f"CI must run on PostgreSQL, not {connection.vendor}"
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (make system-deps); never a downloaded browser build
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def chromium(monkeypatch):
+    """A headless Debian Chromium driven by Playwright's sync API."""
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API keeps an event loop in this thread
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+            from django.db import connections
+
+            connections.close_all()  # queries made under Playwright's loop use their own connection
+
+
 @pytest.fixture
 def fhir(client):
     """Django's test client speaking FHIR JSON."""

@@ -17,6 +17,7 @@ from oauthlib.common import generate_token
 from fhirserver.security.models import ClientRegistration, FhirUser, LaunchContext, TokenContext
 from fhirserver.security.scopes import Scopes, parse_scopes, registration_allows
 from fhirserver.storage.models import ResourceRecord
+from resources.names import display_name
 
 LAUNCH_SECONDS = 3600
 GRANTS = {"authorization_code": Application.GRANT_AUTHORIZATION_CODE, "client_credentials": Application.GRANT_CLIENT_CREDENTIALS}
@@ -152,22 +153,12 @@ def patient_choices(text: str, limit: int = 200) -> list[dict]:
     rows = ResourceRecord.objects.filter(resource_type="Patient", deleted=False).order_by("logical_id").values_list("logical_id", "content")
     choices, wanted = [], text.strip().lower()
     for logical_id, content in rows[:5000]:
-        label = _patient_label(content or {}) or logical_id
+        label = display_name(content or {}) or logical_id
         if not wanted or wanted in label.lower() or wanted == logical_id.lower():
             choices.append({"id": logical_id, "label": label, "birth_date": (content or {}).get("birthDate", "")})
         if len(choices) >= limit:
             break
     return choices
-
-
-def _patient_label(content: dict) -> str:
-    for name in content.get("name") or []:
-        if name.get("text"):
-            return name["text"]
-        parts = [*(name.get("given") or []), name.get("family") or ""]
-        if any(parts):
-            return " ".join(p for p in parts if p)
-    return ""
 
 
 def _patient_exists(patient: str) -> bool:

@@ -14,8 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import connections
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from fhirserver.security import services, tokens
 from fhirserver.security.models import FhirUser
@@ -25,23 +24,14 @@ from review.accounts import clinician_create
 
 from .conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = os.environ.get("REVIEW_SCREENSHOTS")
 SELECTED = re.compile(r"\bselected\b")
 READ_TIMEOUT_MS = 300_000  # a cold reader process loads its models first
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API keeps an event loop in this thread
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            connections.close_all()  # queries made under Playwright's loop use their own connection
+def browser(chromium):
+    return chromium
 
 
 @pytest.fixture

@@ -8,25 +8,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from django.contrib.auth import get_user_model
-from playwright.sync_api import sync_playwright
 
 from fhirserver.security import services
 from fhirserver.security.models import FhirUser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCOPES = "launch/patient openid fhirUser offline_access patient/*.rs"
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API keeps an event loop in this thread
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser.new_context().new_page()
-        finally:
-            browser.close()
+def browser_page(chromium):
+    return chromium.new_context().new_page()
 
 
 @pytest.fixture
