@@ -84,16 +84,25 @@ def create(request: FhirRequest) -> FhirResponse:
         return written(request, stored, 201, f"Created {stored.location}")
     query = _parse_condition(condition)
     with repository.write_transaction():
-        repository.lock_key(f"conditional:{request.resource_type}?{sorted(query)}")
-        matches = search_api.match_records(request.resource_type, query)
-        if len(matches) > 1:
-            raise FhirError(412, f"If-None-Exist matched {len(matches)} resources", issue_code="duplicate", code="CONDITION_MULTIPLE")
+        matches = _locked_matches(request.resource_type, query)
         if matches:
             stored = repository.current(request.resource_type, matches[0].logical_id)
             guard.check(request, "read", request.resource_type, stored.content)  # the match is returned: it must be readable
             return written(request, stored, 200, f"{stored.location} already matches If-None-Exist; nothing created")
         stored = repository.create(request.resource_type, content, id=request.assigned_id)
     return written(request, stored, 201, f"Created {stored.location}")
+
+
+def _locked_matches(resource_type: str, query: list[tuple[str, str]]) -> list:
+    """The matches of a conditional interaction's query, with writers of the same query serialised
+    until the surrounding transaction ends (so two racing clients see one outcome). Many matches
+    are 412, as the spec has it for conditional create, update and delete."""
+    repository.lock_key(f"conditional:{resource_type}?{sorted(query)}")
+    matches = search_api.match_records(resource_type, query)
+    if len(matches) > 1:
+        raise FhirError(412, f"The condition matched {len(matches)} {resource_type} resources; it must match at most one",
+                        issue_code="multiple-matches", code="CONDITION_MULTIPLE")
+    return matches
 
 
 def _parse_condition(condition: str) -> list[tuple[str, str]]:
@@ -124,10 +133,7 @@ def conditional_update(request: FhirRequest) -> FhirResponse:
     if not query:
         raise bad_request("A conditional update needs search parameters", code="EMPTY_CONDITION")
     with repository.write_transaction():
-        repository.lock_key(f"conditional:{request.resource_type}?{sorted(query)}")
-        matches = search_api.match_records(request.resource_type, query)
-        if len(matches) > 1:
-            raise FhirError(412, f"The condition matched {len(matches)} resources", issue_code="duplicate", code="CONDITION_MULTIPLE")
+        matches = _locked_matches(request.resource_type, query)
         if matches:
             id = matches[0].logical_id
             if "id" in content and content["id"] != id:
@@ -192,10 +198,7 @@ def conditional_delete(request: FhirRequest) -> FhirResponse:
     if not request.query:
         raise bad_request("A conditional delete needs search parameters", code="EMPTY_CONDITION")
     with repository.write_transaction():
-        repository.lock_key(f"conditional:{request.resource_type}?{sorted(request.query)}")
-        matches = search_api.match_records(request.resource_type, request.query)
-        if len(matches) > 1:
-            raise FhirError(412, f"The condition matched {len(matches)} resources; refusing to delete them all", issue_code="multiple-matches", code="CONDITION_MULTIPLE")
+        matches = _locked_matches(request.resource_type, request.query)
         for match in matches:
             guard.check(request, "delete", request.resource_type, match.content)
         deleted = [d for d in (repository.delete(request.resource_type, m.logical_id) for m in matches) if d]
