@@ -5,7 +5,27 @@ version, the current one included, is also a `ResourceVersion` row. Search index
 (`fhirserver.search`) hang off `ResourceRecord` and are rewritten in the same transaction as
 the write that changes it.
 """
+import json
+
 from django.db import models
+
+
+class ResourceJSONField(models.JSONField):
+    """A resource as JSON text, on every database.
+
+    PostgreSQL's jsonb rewrites numbers (1e245 comes back as 1000...0, an int) and so would change
+    what a client stored; FHIR wants content back as sent. Search never looks inside this column
+    (it has its own index tables), so plain text loses nothing and skips jsonb's parse on write.
+    """
+
+    def db_type(self, connection):
+        return "text"
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
 
 
 class ResourceRecord(models.Model):
@@ -15,7 +35,7 @@ class ResourceRecord(models.Model):
     version = models.PositiveIntegerField()
     last_updated = models.DateTimeField()
     deleted = models.BooleanField(default=False)
-    content = models.JSONField(null=True)  # the resource as served, meta included; null when deleted
+    content = ResourceJSONField(null=True)  # the resource as served, meta included; null when deleted
 
     class Meta:
         constraints = [
@@ -38,7 +58,7 @@ class ResourceVersion(models.Model):
     last_updated = models.DateTimeField()
     method = models.CharField(max_length=8)  # POST, PUT, PATCH, DELETE: for history entry.request
     deleted = models.BooleanField(default=False)
-    content = models.JSONField(null=True)
+    content = ResourceJSONField(null=True)
 
     class Meta:
         constraints = [

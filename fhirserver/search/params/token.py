@@ -101,9 +101,12 @@ def valueset_q(url: str) -> Q:
 
 def expand_valueset(url: str) -> list[tuple[str, str]] | None:
     """Codes of a ValueSet: one stored on this server (expansion or enumerated compose), else R4's own."""
+    from fhirserver.search.models import UriIndex
     from fhirserver.storage.models import ResourceRecord
 
-    for record in ResourceRecord.objects.filter(resource_type="ValueSet", deleted=False, content__url=url)[:1]:
+    # Found through the uri index (ValueSet.url), not by looking inside the stored JSON.
+    stored = UriIndex.objects.filter(resource_type="ValueSet", name="url", uri=url.split("|")[0]).values("record")
+    for record in ResourceRecord.objects.filter(pk__in=stored, deleted=False)[:1]:
         codes = _enumerate(record.content)
         if codes is not None:
             return codes
