@@ -3,7 +3,7 @@
 Runs gunicorn (production settings) on PostgreSQL and drives it from separate processes (wrk for
 reads, a Python client for transaction Bundles). Prints a Markdown table for docs/benchmarks.md.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python benchmarks/rest_bench.py
+    .venv/bin/python benchmarks/rest_bench.py   (REST_BENCH_DATABASE_URL to choose the database)
 """
 from __future__ import annotations
 
@@ -25,13 +25,28 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 BASE = f"http://127.0.0.1:{PORT}"
-DB = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+# Its own database, created when missing, so a benchmark never touches the test database or yours.
+DB = os.environ.get("REST_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rest_bench")
 ENV = dict(os.environ, DATABASE_URL=DB, DJANGO_SETTINGS_MODULE="fhirserver.settings.production", SECRET_KEY="bench-" + uuid.uuid4().hex,
            SECURE_SSL_REDIRECT="false", FHIR_BENCH_BASELINE="1", FHIR_AUTH_REQUIRED="false", REQUEST_LOG_LEVEL="WARNING",
            ALLOWED_HOSTS="127.0.0.1,localhost")
 
 
+def ensure_database() -> None:
+    import psycopg2
+
+    name = DB.rsplit("/", 1)[1]
+    admin = psycopg2.connect(DB.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
 def start_server(workers: int) -> subprocess.Popen:
+    ensure_database()
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=ENV, check=True)
     server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "fhirserver.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", str(workers),
                                "--worker-class", "sync", "--log-level", "warning"], cwd=ROOT, env=ENV)

@@ -80,16 +80,22 @@ def _stamp(content: dict, resource_type: str, id: str, version: int, when: datet
 # (a logical id, or a conditional query). SQLite has one writer at a time anyway; a process lock keeps
 # check-then-insert sequences (conditional create) from interleaving between threads.
 _sqlite_lock = threading.RLock()
+_local = threading.local()  # per thread: the pending index work of a transaction Bundle, if any
 
 
 @contextlib.contextmanager
 def write_transaction():
-    """An atomic block that, on SQLite, also holds the process-wide writer lock."""
+    """An atomic block that, on SQLite, also holds the process-wide writer lock.
+
+    Inside a transaction Bundle (which defers indexing) it adds no savepoint: two round trips per
+    resource that a Bundle, all-or-nothing anyway, does not need. Elsewhere a nested block keeps its
+    savepoint, so a refused write never poisons an outer transaction (a batch entry, a test)."""
+    savepoint = getattr(_local, "pending", None) is None
     if connection.vendor == "sqlite":
-        with _sqlite_lock, transaction.atomic():
+        with _sqlite_lock, transaction.atomic(savepoint=savepoint):
             yield
     else:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             yield
 
 
@@ -104,7 +110,6 @@ def lock_key(key: str) -> None:
 # --- deferred indexing ---------------------------------------------------------------------------
 # A transaction Bundle indexes all its resources in one go at the end (a few multi-row INSERTs)
 # instead of a round of INSERTs per resource; still inside the same database transaction.
-_local = threading.local()
 
 
 def _index(record: ResourceRecord) -> None:
