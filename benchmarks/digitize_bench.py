@@ -24,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.server import start_gunicorn  # noqa: E402
+
 PY = sys.executable
 PORT = int(os.environ.get("BENCH_PORT", "8767"))
 BASE = f"http://127.0.0.1:{PORT}"
@@ -75,16 +77,7 @@ def create_database() -> None:
 
 
 def start_server(env: dict) -> subprocess.Popen:
-    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "fhirserver.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", "1",
-                               "--threads", "4", "--timeout", "600", "--log-level", "warning"], cwd=ROOT, env=env)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{BASE}/healthz", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
+    return start_gunicorn(PORT, env, "-w", "1", "--threads", "4", "--timeout", "600")
 
 
 def post(data: bytes, media_type: str, *, asynchronous: bool) -> tuple[int, dict, dict]:

@@ -22,6 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.server import ensure_database, start_gunicorn  # noqa: E402
+
 PY = sys.executable
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 BASE = f"http://127.0.0.1:{PORT}"
@@ -32,32 +35,10 @@ ENV = dict(os.environ, DATABASE_URL=DB, DJANGO_SETTINGS_MODULE="fhirserver.setti
            ALLOWED_HOSTS="127.0.0.1,localhost")
 
 
-def ensure_database() -> None:
-    import psycopg2
-
-    name = DB.rsplit("/", 1)[1]
-    admin = psycopg2.connect(DB.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-
 def start_server(workers: int) -> subprocess.Popen:
-    ensure_database()
+    ensure_database(DB)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=ENV, check=True)
-    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "fhirserver.wsgi", "-b", f"127.0.0.1:{PORT}", "-w", str(workers),
-                               "--worker-class", "sync", "--log-level", "warning"], cwd=ROOT, env=ENV)
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{BASE}/healthz", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
+    return start_gunicorn(PORT, ENV, "-w", str(workers), "--worker-class", "sync")
 
 
 def post(path: str, body: dict) -> dict:
