@@ -10,12 +10,12 @@ import contextlib
 import hashlib
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from django.db import IntegrityError, connection, transaction
 
-from fhirserver.core.errors import FhirError, not_found
+from fhirserver.core.errors import FhirError, bad_request, not_found
 from fhirserver.search import api as search_api
 from fhirserver.storage.models import ResourceRecord, ResourceVersion
 
@@ -107,33 +107,53 @@ def lock_key(key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [digest])
 
 
-# --- deferred indexing ---------------------------------------------------------------------------
-# A transaction Bundle indexes all its resources in one go at the end (a few multi-row INSERTs)
-# instead of a round of INSERTs per resource; still inside the same database transaction.
+# --- deferred writing ----------------------------------------------------------------------------
+# A transaction Bundle writes its new resources and their index rows in one go at the end (a few
+# multi-row INSERTs) instead of a round of INSERTs per resource, still inside the same database
+# transaction, and flushed before any read or search entry runs.
+@dataclass
+class _Pending:
+    creates: list[tuple[ResourceRecord, ResourceVersion]] = field(default_factory=list)
+    created: set[tuple[str, str]] = field(default_factory=set)  # (type, id) created in this Bundle
+    index: dict[int, ResourceRecord] = field(default_factory=dict)  # by pk: the last write wins
+
+
+def _pending() -> _Pending | None:
+    return getattr(_local, "pending", None)
 
 
 def _index(record: ResourceRecord) -> None:
-    pending = getattr(_local, "pending", None)
+    pending = _pending()
     if pending is None:
         search_api.index_resource(record)
     else:
-        pending[record.pk] = record  # the last write of a record wins
+        pending.index[record.pk] = record
 
 
 def flush_index() -> None:
-    pending = getattr(_local, "pending", None)
-    if pending:
-        search_api.index_resources(list(pending.values()))
-        pending.clear()
+    """Write what a transaction Bundle has deferred: new rows first, then every index row."""
+    pending = _pending()
+    if pending is None:
+        return
+    if pending.creates:
+        ResourceRecord.objects.bulk_create([record for record, _ in pending.creates])  # sets each pk
+        for record, version in pending.creates:
+            version.record_id = record.pk
+            pending.index[record.pk] = record
+        ResourceVersion.objects.bulk_create([version for _, version in pending.creates])
+        pending.creates.clear()
+    if pending.index:
+        search_api.index_resources(list(pending.index.values()))
+        pending.index.clear()
 
 
 @contextlib.contextmanager
 def deferred_indexing():
-    """Collect index work until the block ends (or `flush_index()`); use inside a transaction."""
-    if getattr(_local, "pending", None) is not None:  # already deferring: the outer block flushes
+    """Defer new rows and index work until the block ends (or `flush_index()`); use inside a transaction."""
+    if _pending() is not None:  # already deferring: the outer block flushes
         yield
         return
-    _local.pending = {}
+    _local.pending = _Pending()
     try:
         yield
         flush_index()
@@ -175,15 +195,21 @@ def create(resource_type: str, content: dict, *, id: str | None = None) -> Store
     id = id or new_id()
     when = _now()
     stamped = _stamp(content, resource_type, id, 1, when)
-    with write_transaction():
-        record = ResourceRecord.objects.create(
-            resource_type=resource_type, logical_id=id, version=1, last_updated=when, deleted=False, content=stamped
-        )
-        ResourceVersion.objects.create(
-            record=record, resource_type=resource_type, logical_id=id, version=1, last_updated=when,
-            method="POST", deleted=False, content=stamped,
-        )
-        _index(record)
+    record = ResourceRecord(resource_type=resource_type, logical_id=id, version=1, last_updated=when, deleted=False, content=stamped)
+    version = ResourceVersion(resource_type=resource_type, logical_id=id, version=1, last_updated=when,
+                              method="POST", deleted=False, content=stamped)
+    pending = _pending()
+    if pending is not None:  # inside a transaction Bundle: written with the others at the end
+        if (resource_type, id) in pending.created:
+            raise bad_request(f"{resource_type}/{id} is written twice in one transaction", code="DUPLICATE_IN_TRANSACTION")
+        pending.created.add((resource_type, id))
+        pending.creates.append((record, version))
+    else:
+        with write_transaction():
+            record.save(force_insert=True)
+            version.record = record
+            version.save(force_insert=True)
+            _index(record)
     return StoredResource(resource_type, id, 1, when, stamped, method="POST")
 
 

@@ -137,3 +137,24 @@ def test_transaction_update_with_if_match_conflict_rolls_back(fhir):
     from fhirserver.storage.models import ResourceRecord
 
     assert ResourceRecord.objects.filter(resource_type="Patient").count() == 1
+
+
+def test_transaction_writing_one_resource_twice_fails_cleanly(fhir):
+    bundle = tx([
+        {"resource": {"resourceType": "Patient", "id": "twice"}, "request": {"method": "PUT", "url": "Patient/twice"}},
+        {"resource": {"resourceType": "Patient", "id": "twice", "gender": "male"}, "request": {"method": "PUT", "url": "Patient/twice"}},
+    ])
+    response = fhir.post("", bundle)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "DUPLICATE_IN_TRANSACTION"
+    assert fhir.get("Patient/twice").status_code == 404
+
+
+def test_transaction_search_entry_sees_the_bundles_own_writes(fhir):
+    bundle = tx([
+        post("urn:uuid:99999999-0000-0000-0000-000000000001", {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": "SEEN"}]}),
+        {"request": {"method": "GET", "url": f"Patient?identifier={SYSTEM}|SEEN"}},
+    ])
+    out = fhir.post("", bundle).json()
+    assert out["entry"][1]["resource"]["type"] == "searchset"
+    assert len(out["entry"][1]["resource"]["entry"]) == 1
