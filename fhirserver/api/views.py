@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -143,22 +145,15 @@ def render_error(error: FhirError, media_type: str = "application/fhir+json") ->
     return http
 
 
-_AUTH_SENTINEL = object()
-_auth_cache = {"fn": _AUTH_SENTINEL}
-
-
 def _authenticator():
     """The security layer's `authenticate(django_request, fhir_request) -> access` (None = open)."""
-    if _auth_cache["fn"] is _AUTH_SENTINEL:
-        path = settings.FHIR.get("AUTHENTICATOR")
-        if path:
-            import importlib
+    path = settings.FHIR.get("AUTHENTICATOR")
+    return _import(path) if path else None
 
-            module_name, _, attr = path.rpartition(".")
-            _auth_cache["fn"] = getattr(importlib.import_module(module_name), attr)
-        else:
-            _auth_cache["fn"] = None
-    return _auth_cache["fn"]
+
+@lru_cache(maxsize=8)
+def _import(path: str):
+    return import_string(path)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -6,10 +6,10 @@ statement cannot drift from the code.
 """
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations import registry as operations
@@ -99,5 +99,4 @@ def _security_block(base_url: str) -> dict | None:
     path = settings.FHIR.get("CAPABILITY_SECURITY")
     if not path:
         return None
-    module_name, _, attr = path.rpartition(".")
-    return getattr(importlib.import_module(module_name), attr)(base_url)
+    return import_string(path)(base_url)

@@ -21,9 +21,9 @@ from ingestion.terminology import match_panel
 from .codes import (
     AI_ASSERTED, EXT_AI_CONFIDENCE, LAB_CATEGORY, LAB_REPORT, LAB_SERVICE, LIFECYCLE, LOINC, PARTICIPANT_TYPE,
     PROFILE_DOCUMENT, PROFILE_ORGANIZATION, PROFILE_PROVENANCE, PROFILE_REPORT, V2_0074, coding, concept,
-    effective, fhir_datetime, instant,
+    fhir_datetime, instant,
 )
-from .observations import ObservationContext, build_observation, expected_flag, flag_disagrees
+from .observations import ObservationContext, build_observation, context_elements, expected_flag, flag_disagrees
 
 PIPELINE = "fhirserver-digitize"
 PIPELINE_VERSION = "1.0"
@@ -132,14 +132,7 @@ def _diagnostic_report(report: LabReport, ctx: ObservationContext, results: list
     if report.accession:
         dr["identifier"] = [{"type": concept("http://terminology.hl7.org/CodeSystem/v2-0203", "ACSN", "Accession ID"),
                              "value": report.accession}]
-    if ctx.subject:
-        dr["subject"] = {"reference": ctx.subject}
-    if ctx.encounter:
-        dr["encounter"] = {"reference": ctx.encounter}
-    dr.update(effective(ctx.effective))
-    dr["issued"] = ctx.issued
-    if ctx.performers:
-        dr["performer"] = [{"reference": ref} for ref in ctx.performers]
+    dr.update(context_elements(ctx))
     if results:
         dr["result"] = [{"reference": ref} for ref in results]
     form: dict = {"url": binary_ref, "title": "Original lab report"}

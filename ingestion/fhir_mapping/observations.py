@@ -88,6 +88,20 @@ def flag_disagrees(row: LabRow) -> bool:
     return expected == "N"  # "A" on a value inside the range
 
 
+def context_elements(ctx: ObservationContext) -> dict:
+    """subject, encounter, effective[x], issued and performer: shared by the report and its results."""
+    elements: dict = {}
+    if ctx.subject:
+        elements["subject"] = {"reference": ctx.subject}
+    if ctx.encounter:
+        elements["encounter"] = {"reference": ctx.encounter}
+    elements.update(effective(ctx.effective))
+    elements["issued"] = ctx.issued
+    if ctx.performers:
+        elements["performer"] = [{"reference": ref} for ref in ctx.performers]
+    return elements
+
+
 def build_observation(row: LabRow, ctx: ObservationContext) -> dict:
     obs: dict = {
         "resourceType": "Observation",
@@ -97,14 +111,7 @@ def build_observation(row: LabRow, ctx: ObservationContext) -> dict:
         "category": [LAB_CATEGORY],
         "code": _code(row),
     }
-    if ctx.subject:
-        obs["subject"] = {"reference": ctx.subject}
-    if ctx.encounter:
-        obs["encounter"] = {"reference": ctx.encounter}
-    obs.update(effective(ctx.effective))
-    obs["issued"] = ctx.issued
-    if ctx.performers:
-        obs["performer"] = [{"reference": ref} for ref in ctx.performers]
+    obs.update(context_elements(ctx))
     obs.update(_value(row))
     if row.flag:
         obs["interpretation"] = [concept(INTERPRETATION, row.flag, INTERPRETATIONS[row.flag])]
