@@ -1,5 +1,6 @@
 """token parameters: `code`, `system|code`, `|code`, `system|`; `:text`, `:not`, `:of-type`,
-`:in`/`:not-in` (ValueSets stored on this server or shipped with R4), booleans and identifiers."""
+`:in`/`:not-in` (ValueSets stored on this server or shipped with R4), `:below`/`:above` (is-a
+hierarchies of CodeSystems stored on this server, see subsumption.py), booleans and identifiers."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ from fhirserver.core.errors import bad_request
 
 from ..models import TokenIndex
 from ..paths import DEFINITIONS
+from ..subsumption import codes_q
 from ..values import TEXT_LENGTH, normalize_text, split_escaped
 
 model = TokenIndex
@@ -83,6 +85,8 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
         return Q(name=name + OF_TYPE, system=parts[0], code=f"{parts[1]}|{parts[2]}"[:TEXT_LENGTH])
     if modifier in ("in", "not-in"):
         return Q(name=name) & valueset_q("".join(split_escaped(value, ",")))
+    if modifier in ("below", "above"):
+        return Q(name=name) & codes_q(name, value, modifier)
     return Q(name=name) & token_q(value, name=name)
 
 

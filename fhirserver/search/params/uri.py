@@ -1,4 +1,10 @@
-"""uri parameters: exact match, `:below` (prefix) and `:above` (the value's ancestors)."""
+"""uri parameters: exact match, `:below` and `:above` by URL path segments (R4 3.1.1.5.10).
+
+`url:below=http://acme.org/fhir` matches that URL and everything under it (`.../fhir/ValueSet/1`),
+not `http://acme.org/fhir-old`; `url:above=http://acme.org/fhir/ValueSet/1` matches that URL and its
+ancestors (`.../fhir/ValueSet`, `.../fhir`, `http://acme.org`). Matching stays case-sensitive. The
+modifiers only apply to URLs: on a URN (`urn:oid:...`) they are a 400, never a guess.
+"""
 from __future__ import annotations
 
 from django.db.models import Q
@@ -16,13 +22,37 @@ def extract(values: list) -> list[dict]:
     return [{"uri": v[:TEXT_LENGTH]} for v in dict.fromkeys(v for v in values if isinstance(v, str) and v)]
 
 
+def _url_parts(name: str, uri: str, modifier: str) -> tuple[str, list[str]]:
+    """("scheme://authority", path segments) of a URL; a 400 for anything that is not a URL."""
+    scheme, sep, rest = uri.partition("://")
+    authority = rest.split("/", 1)[0]
+    if not sep or not scheme or not authority:
+        raise bad_request(f"{name}:{modifier} needs a URL (scheme://host/path), got '{uri}': "
+                          f":{modifier} does not apply to URNs or relative URIs", code="SEARCH_BAD_URI")
+    path = rest[len(authority):].strip("/")
+    return f"{scheme}://{authority}", [s for s in path.split("/") if s] if path else []
+
+
+def below(name: str, uri: str, field: str = "uri") -> Q:
+    """The URL itself (with or without a trailing slash) and every URL under it by path segment."""
+    root, segments = _url_parts(name, uri, "below")
+    base = "/".join([root, *segments])
+    return Q(**{f"{field}__in": [base, base + "/"]}) | Q(**{f"{field}__startswith": base + "/"})
+
+
+def above(name: str, uri: str, field: str = "uri") -> Q:
+    """The URL itself and each of its ancestors, down to `scheme://authority`."""
+    root, segments = _url_parts(name, uri, "above")
+    ancestors = ["/".join([root, *segments[:i]]) for i in range(len(segments) + 1)]
+    return Q(**{f"{field}__in": ancestors + [a + "/" for a in ancestors] + ([uri] if uri not in ancestors else [])})
+
+
 def condition(name: str, value: str, modifier: str | None) -> Q:
     if modifier not in MODIFIERS:
         raise bad_request(f"Modifier :{modifier} is not supported on uri parameter {name}", code="SEARCH_BAD_MODIFIER")
     uri = "".join(split_escaped(value, ","))
     if modifier == "below":
-        return Q(name=name, uri__startswith=uri)
+        return Q(name=name) & below(name, uri)
     if modifier == "above":
-        parts = uri.split("/")
-        return Q(name=name, uri__in=["/".join(parts[:i]) for i in range(3, len(parts) + 1)])
+        return Q(name=name) & above(name, uri)
     return Q(name=name, uri=uri)
