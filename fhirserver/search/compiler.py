@@ -15,13 +15,14 @@ from fhirserver.storage.models import ResourceRecord
 from resources.types import R4_RESOURCE_TYPES
 
 from .models import INDEX_MODELS, ReferenceIndex, TextIndex, TokenIndex
-from .params import composite, date, number, quantity, reference, string, token, uri
+from .params import composite, date, number, quantity, reference, special, string, token, uri
 from .parser import Filter, parse_name
 from .registry import SearchParam, get_param
 from .values import normalize_text, split_escaped
 
 CONDITIONS = {"string": string.condition, "token": token.condition, "date": date.condition,
-              "number": number.condition, "quantity": quantity.condition, "uri": uri.condition}
+              "number": number.condition, "quantity": quantity.condition, "uri": uri.condition,
+              "special": special.condition}
 MAX_CHAIN_DEPTH = 4
 
 
@@ -79,7 +80,7 @@ def filter_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> 
     if f.modifier == "missing":
         if f.raw_value not in ("true", "false"):
             raise bad_request(f"{f.raw_name} must be true or false", code="SEARCH_BAD_MISSING")
-        if param.type not in INDEX_MODELS:
+        if param.type not in INDEX_MODELS or not param.expression:  # no index rows (_id, _list...)
             raise bad_request(f"{f.name}:missing is not supported", code="SEARCH_BAD_MODIFIER")
         present = Q(id__in=_rows(INDEX_MODELS[param.type], resource_type, Q(name=param.name), ctx))
         return ~present if f.raw_value == "true" else present

@@ -15,13 +15,14 @@ from django.db import connection
 from fhirserver.storage.models import ResourceRecord
 
 from .models import INDEX_MODELS, TextIndex
-from .params import composite, date, number, quantity, reference, string, token, uri
+from .params import composite, date, number, quantity, reference, special, string, token, uri
 from .paths import expression_roots, present_elements
 from .registry import indexed_params
 from .values import normalize_text
 
 EXTRACTORS = {"string": string.extract, "token": token.extract, "date": date.extract, "number": number.extract,
-              "quantity": quantity.extract, "reference": reference.extract, "uri": uri.extract}
+              "quantity": quantity.extract, "reference": reference.extract, "uri": uri.extract,
+              "special": special.extract}
 CONTAINED_PREFIX = "#"  # index rows of contained resources use resource_type "#Type" (for _contained)
 _TAG = re.compile(r"<[^>]+>")
 

@@ -98,6 +98,16 @@ class UriIndex(IndexRow):
         indexes = [models.Index(fields=["resource_type", "name", "uri", "record"], name="sx_uri_value_r")]
 
 
+class PositionIndex(IndexRow):
+    """Location.position (WGS84 degrees) for `near`: a latitude band narrows the rows, haversine decides."""
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+
+    class Meta:
+        db_table = "search_position"
+        indexes = [models.Index(fields=["resource_type", "name", "latitude", "longitude", "record"], name="sx_position_lat_r")]
+
+
 class CompositeIndex(IndexRow):
     """One row per combination of component values that sit on the same element.
 
@@ -141,4 +151,5 @@ INDEX_MODELS = {
     "reference": ReferenceIndex,
     "uri": UriIndex,
     "composite": CompositeIndex,
+    "special": PositionIndex,  # R4's only indexed special parameter is Location near
 }

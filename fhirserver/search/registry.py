@@ -13,7 +13,7 @@ from resources.types import R4_RESOURCE_TYPES
 
 from .paths import DEFINITIONS, Extractor, compile_expression
 
-INDEXED_TYPES = ("string", "token", "date", "number", "quantity", "reference", "uri", "composite")
+INDEXED_TYPES = ("string", "token", "date", "number", "quantity", "reference", "uri", "composite", "special")
 
 # Parameters answered from the record row or computed at query time instead of index rows.
 SPECIAL = {
@@ -22,6 +22,8 @@ SPECIAL = {
     "_text": ("string", "Search on the narrative of the resource", "http://hl7.org/fhir/SearchParameter/DomainResource-text"),
     "_content": ("string", "Search on the entire content of the resource", "http://hl7.org/fhir/SearchParameter/Resource-content"),
     "_list": ("special", "Resources listed in the List with this id", "http://hl7.org/fhir/SearchParameter/Resource-list"),
+    "_filter": ("special", "Filter expression (http://hl7.org/fhir/search_filter.html), ANDed with the other parameters",
+                "http://hl7.org/fhir/SearchParameter/filter"),
 }
 
 
@@ -126,5 +128,6 @@ MODIFIERS = {
     "reference": ("[type]", "identifier", "missing"),
     "uri": ("below", "above", "missing"),
     "composite": ("missing",),
+    "special": ("missing",),
 }
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
