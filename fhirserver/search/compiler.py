@@ -217,5 +217,11 @@ def _list_q(resource_type, f: Filter, ctx: Context) -> Q:
     return Q(logical_id__in=ids)
 
 
+def _filter_q(resource_type, f: Filter, ctx: Context) -> Q:
+    from .filter import filter_q  # filter.py builds on this module
+
+    return filter_q(resource_type, f, ctx)
+
+
 SPECIAL_FILTERS = {"_id": _id_q, "_lastUpdated": _last_updated_q, "_text": _text_q("narrative"),
-                   "_content": _text_q("content"), "_list": _list_q}
+                   "_content": _text_q("content"), "_list": _list_q, "_filter": _filter_q}
