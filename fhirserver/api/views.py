@@ -38,6 +38,7 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
         query = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
         format_param = next((v for k, v in query if k == "_format"), None)
         fhir_request = build_request(request, path, query)
+        fhir_request.text_response = True
         try:
             media_type = response_media_type(format_param, request.META.get("HTTP_ACCEPT"))
         except FhirError:
@@ -78,7 +79,7 @@ def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: s
     media, _ = request_media_type(content_type)
     raw = request.body
     fhir_request.raw_body = raw
-    if media in JSON_TYPES or media == "application/json-patch+json":
+    if media in JSON_TYPES or media in ("application/json-patch+json", "application/merge-patch+json"):
         try:
             fhir_request.body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -104,18 +105,27 @@ def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: s
 
 def render(request: HttpRequest, fhir_request: FhirRequest, response: FhirResponse, media_type: str, query) -> HttpResponse:
     resource = response.resource
+    pretty = any(k == "_pretty" and v == "true" for k, v in query)
+    if response.json_text is not None and resource is None:
+        if not pretty:
+            return _with_headers(request, response, HttpResponse(
+                response.json_text, status=response.status, content_type=f"{media_type}; charset=utf-8"))
+        resource = json.loads(response.json_text)
     if response.raw is not None:
         http = HttpResponse(response.raw, status=response.status, content_type=response.content_type or "application/octet-stream")
     elif resource is not None and _wants_raw_binary(request, fhir_request, resource):
         http = HttpResponse(base64.b64decode(resource.get("data", "")), status=response.status, content_type=resource["contentType"])
     elif resource is not None:
-        pretty = any(k == "_pretty" and v == "true" for k, v in query)
         body = json.dumps(resource, ensure_ascii=False, indent=2 if pretty else None, separators=None if pretty else (",", ":"))
         http = HttpResponse(body, status=response.status, content_type=f"{media_type}; charset=utf-8")
     else:
         http = HttpResponse(status=response.status)
         if response.status not in (204, 304):
             http["Content-Type"] = f"{media_type}; charset=utf-8"
+    return _with_headers(request, response, http)
+
+
+def _with_headers(request: HttpRequest, response: FhirResponse, http: HttpResponse) -> HttpResponse:
     for name, value in response.headers.items():
         http[name] = value
     if request.method == "HEAD":

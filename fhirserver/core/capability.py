@@ -11,6 +11,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from fhirserver.core import patching
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations import registry as operations
 from resources.types import R4_RESOURCE_TYPES
@@ -47,7 +48,7 @@ def capability_statement(base_url: str) -> dict:
         "implementation": {"description": "FHIR R4 server with $digitize", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "patchFormat": ["application/json-patch+json"],
+        "patchFormat": patching.PATCH_FORMATS,
         "rest": [rest],
     }
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl
 
-import jsonpatch
 
-from fhirserver.core import guard
+from fhirserver.core import guard, patching
 from fhirserver.core.errors import FhirError, bad_request, operation_outcome
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.core.responses import prefer_return, version_headers, written
@@ -163,20 +162,18 @@ def conditional_patch(request: FhirRequest) -> FhirResponse:
 
 
 def _apply_patch(request: FhirRequest, id: str) -> FhirResponse:
-    if not request.content_type.startswith("application/json-patch+json"):
-        raise FhirError(415, "PATCH takes a JSON Patch document (application/json-patch+json)", issue_code="not-supported", code="PATCH_MEDIA_TYPE")
-    if not isinstance(request.body, list):
-        raise bad_request("A JSON Patch document is a JSON array of operations", code="PATCH_NOT_ARRAY")
+    media_type = request.content_type.split(";")[0].strip().lower()
+    if media_type not in patching.PATCH_FORMATS + ["application/json"]:
+        raise FhirError(415, f"PATCH takes {', '.join(patching.PATCH_FORMATS)}", issue_code="not-supported", code="PATCH_MEDIA_TYPE")
+    if request.body is None:
+        raise bad_request("A PATCH needs a patch document in its body", code="PATCH_FORMAT")
     with repository.write_transaction():
         repository.lock_key(f"{request.resource_type}/{id}")
         stored = repository.read(request.resource_type, id)
         expected = _if_match(request)
         if expected is not None and expected != stored.version:
             raise FhirError(412, f"Version conflict: {request.resource_type}/{id} is at version {stored.version}", issue_code="conflict", code="VERSION_CONFLICT")
-        try:
-            patched = jsonpatch.JsonPatch(request.body).apply(stored.content)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, ValueError) as exc:
-            raise FhirError(422, f"The patch could not be applied: {exc}", issue_code="processing", code="PATCH_FAILED") from exc
+        patched = patching.apply_patch(stored.content, request.body, media_type, request.resource_type)
         if patched.get("id") != id or patched.get("resourceType") != request.resource_type:
             raise FhirError(422, "A patch may not change the resource's id or resourceType", issue_code="processing", code="PATCH_IDENTITY")
         validate_resource(patched, expected_type=request.resource_type)

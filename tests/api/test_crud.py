@@ -122,7 +122,8 @@ def test_json_patch_failures(fhir):
     assert invalid.status_code == 400 and invalid.json()["issue"][0]["expression"] == ["Patient.birthDate"]
     stale = fhir.patch(f"Patient/{pid}", [{"op": "add", "path": "/active", "value": True}], content_type="application/json-patch+json", If_Match='W/"9"')
     assert stale.status_code == 412
-    assert fhir.patch(f"Patient/{pid}", {"op": "x"}, content_type="application/fhir+json").status_code == 415
+    assert fhir.patch(f"Patient/{pid}", "gender=male", content_type="text/plain").status_code == 415
+    assert fhir.patch(f"Patient/{pid}", {"op": "x"}, content_type="application/json-patch+json").status_code == 400
     assert fhir.get(f"Patient/{pid}").json()["meta"]["versionId"] == "1"  # nothing was written
 
 
