@@ -148,6 +148,9 @@ class _Parser:
                              issue_code="not-supported")
             self.pos += 1
             path.append(self._name())
+        if self.pos < len(self.text) and self.text[self.pos] == ":":
+            raise _error(f"'{'.'.join(path)}:...': modifiers and _has are not part of the R4 _filter grammar",
+                         code="SEARCH_FILTER_UNSUPPORTED", issue_code="not-supported")
         if self.pos >= len(self.text) or not self.text[self.pos].isspace():
             raise _error(f"expected a space and an operation after '{'.'.join(path)}' at position {self.pos + 1}")
         self._space()

@@ -124,6 +124,8 @@ def test_unsupported_operations_and_bad_syntax_are_400s_that_say_why(fhir, peopl
         ("name eq x and", "expected a parameter name"),
         ("gender.name eq x", "only reference parameters can be chained"),
         ("birthdate pr maybe", "true or false"),
+        ("name:exact eq x", "modifiers and _has are not part"),
+        ("_has:Observation:patient:code eq x", "modifiers and _has are not part"),
         ("birthdate gt notadate", "not a valid date"),
     ]:
         outcome = search(fhir, "Patient?" + f(expression), status=400)
