@@ -182,6 +182,8 @@ class _Parser:
             value, end = json.JSONDecoder().raw_decode(self.text, self.pos)
         except json.JSONDecodeError as exc:
             raise _error(f"bad string at position {self.pos + 1}: {exc.msg}") from None
+        if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):  # no database stores these
+            raise _error(f"the string at position {self.pos + 1} holds a NUL or an unpaired surrogate")
         self.pos = end
         return value
 

@@ -151,3 +151,22 @@ def test_capability_statement_lists_filter(fhir):
     names = {p["name"]: p for p in patient["searchParam"]}
     assert names["_filter"]["type"] == "special"
     assert names["_filter"]["definition"] == "http://hl7.org/fhir/SearchParameter/filter"
+
+
+ODD_FILTERS = [
+    "", " ", "(", ")", "()", "not", "not x", "not (", "and", "name", "name eq", "name eq ", 'name eq "', 'name eq "\\x"',
+    "name eq x or", "name eq x and and name eq y", "((((name eq x))))", "name  eq  x", "name\teq\tx", "name eq x)",
+    "name eq (x", "name eq x]", "name.given eq x", "subject.subject.subject.subject.subject.name eq x", "_filter eq x",
+    "near eq 1|2|3|km", "near eq 1", "birthdate po x", "birthdate eq 2026-13", "gender in http://nowhere/vs", "gender ss a|b",
+    "gender ss a", "general-practitioner re x/y/z", "general-practitioner.name co \\u0000", "_id eq ,,,", "_text co \"\"",
+    "_content co x", "_list eq nothing", "_lastUpdated po 2026", "identifier eq a|b|c", "name eq \"\\ud800\"", "name eq \"\\u0000\"", "é eq x",
+    "name eq x or (gender eq male and not (birthdate pr true))", "link re Patient/1", "_tag ss http://x|y",
+]
+
+
+@pytest.mark.parametrize("expression", ODD_FILTERS)
+def test_odd_filters_are_never_a_server_error(fhir, store, expression):
+    store({"resourceType": "Patient", "name": [{"given": ["Peter"]}]}, id="p1")
+    response = fhir.get("Patient?" + f(expression))
+    assert response.status_code in (200, 400), (expression, response.status_code, response.content[:300])
+    assert response.json()["resourceType"] == ("Bundle" if response.status_code == 200 else "OperationOutcome")
