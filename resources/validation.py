@@ -16,6 +16,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from fhirserver.core.errors import FhirError
+from resources.bindings import binding_issues
 from resources.types import R4_RESOURCE_TYPES
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -59,6 +60,7 @@ def validation_issues(content: object, *, expected_type: str | None = None) -> l
     issues = []
     if "id" in content and not is_valid_id(content["id"]):
         issues.append(_issue("value", "id must match [A-Za-z0-9\\-\\.]{1,64}", [f"{resource_type}.id"]))
+    issues += binding_issues(content)
     model = _model(resource_type)
     if model is None:
         return issues

@@ -9,6 +9,9 @@ Writes compact JSON the search engine loads at start-up:
 - compartments.json: CompartmentDefinition resource -> params, per compartment type
 - summary_elements.json: per resource type, the top-level summary and mandatory elements
 - valuesets.json: ValueSet url -> [[system, code], ...] for the ValueSets whose codes are enumerable here
+- required_bindings.json: {"rules": per resource type, [element path, value set url] for every `code`
+  element (also inside datatypes and backbone elements) bound `required` to a value set enumerable
+  here, "codes": value set url -> allowed codes}
 """
 from __future__ import annotations
 
@@ -124,6 +127,52 @@ def valuesets(package: Path) -> dict:
     return out
 
 
+def required_bindings(package: Path) -> dict:
+    """`code` elements with a required binding, flattened through datatypes, with their allowed codes."""
+    complete = {cs["url"] for cs in load(package, "CodeSystem") if cs.get("content") == "complete"}
+    sets = valuesets(package)
+
+    used: dict[str, list[str]] = {}
+
+    def allowed(url: str) -> str | None:
+        url = url.split("|")[0]
+        codes = sets.get(url)
+        if not codes or any(system not in complete for system, _ in codes):
+            return None  # a fragment, or codes from outside this package: cannot be checked here
+        used[url] = sorted({code for _, code in codes})
+        return url
+
+    definitions = {sd["type"]: sd for sd in load(package, "StructureDefinition")
+                   if sd.get("derivation") == "specialization" and sd.get("kind") in ("resource", "complex-type")}
+
+    def own(sd: dict, depth: int) -> list[list]:
+        out = []
+        root = sd["type"]
+        for element in sd.get("snapshot", {}).get("element", []):
+            path = element["path"]
+            if path == root or "contentReference" in element:
+                continue
+            relative = path[len(root) + 1:]
+            types = [t["code"] for t in element.get("type", [])]
+            for type_code in types:
+                name = relative
+                if name.endswith("[x]"):
+                    name = name[:-3] + type_code[0].upper() + type_code[1:]
+                binding = element.get("binding", {})
+                if type_code == "code" and binding.get("strength") == "required" and binding.get("valueSet"):
+                    url = allowed(binding["valueSet"])
+                    if url:
+                        out.append([name, url])
+                elif type_code in definitions and definitions[type_code].get("kind") == "complex-type" \
+                        and type_code not in ("Extension", "Element", "BackboneElement") and depth < 3:
+                    out += [[f"{name}.{sub}", url] for sub, url in own(definitions[type_code], depth + 1)]
+        return out
+
+    rules = {name: found for name, sd in sorted(definitions.items())
+             if sd["kind"] == "resource" and not sd.get("abstract") and (found := own(sd, 0))}
+    return {"rules": rules, "codes": used}
+
+
 def main(package: Path) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     outputs = {
@@ -132,6 +181,7 @@ def main(package: Path) -> None:
         "compartments.json": compartments(package),
         "summary_elements.json": summary_elements(package),
         "valuesets.json": valuesets(package),
+        "required_bindings.json": required_bindings(package),
     }
     for name, data in outputs.items():
         (OUT / name).write_text(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n")
