@@ -253,6 +253,8 @@ def _test_q(resource_type: str | None, test: Test, ctx: compiler.Context, depth:
     literal = _escape(value)
     if param.name == "_id":
         return ordinary(None if op == "eq" else "not", literal)
+    if param.name in ("_text", "_content", "_list"):  # words that must all occur; a List's id
+        return ordinary(None, literal)
     if param.name == "_lastUpdated" and op == "po":
         low, high = date.search_date_range(value, name=param.name)
         return Q(last_updated__gte=low, last_updated__lte=high)
@@ -276,7 +278,7 @@ def _test_q(resource_type: str | None, test: Test, ctx: compiler.Context, depth:
     if op == "ne" and param.type == "reference":
         same = reference.condition(param.name, literal, None, param.targets, ctx.base_url)
         return _rows(ReferenceIndex, resource_type, Q(name=param.name) & ~same, ctx)
-    return ordinary(None, literal)  # eq (token, reference, uri, near, _list, _text/_content co) and re
+    return ordinary(None, literal)  # eq (token, reference, uri, composite, near) and re
 
 
 def _rows(model, resource_type: str | None, condition: Q, ctx: compiler.Context) -> Q:

@@ -65,6 +65,15 @@ def test_id_and_last_updated_and_system_search(fhir, people):
     assert idset(fhir, "/fhir?_type=Patient&" + f("_id eq bob")) == {"bob"}
 
 
+def test_text_content_and_list(fhir, store, people):
+    store({"resourceType": "Patient", "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Allergic to penicillin</div>"},
+           "name": [{"family": "Narrated"}]}, id="told")
+    store({"resourceType": "List", "status": "current", "mode": "working", "entry": [{"item": {"reference": "Patient/anna"}}]}, id="l1")
+    assert idset(fhir, "Patient?" + f('_text co "penicillin allergic"')) == {"told"}
+    assert idset(fhir, "Patient?" + f('_content co "peterson"')) == {"anna"}
+    assert idset(fhir, "Patient?" + f("_list eq l1 or _id eq bob")) == {"anna", "bob"}
+
+
 @pytest.fixture
 def labs(store, people):
     store({"resourceType": "CodeSystem", "url": CS, "status": "active", "content": "complete", "hierarchyMeaning": "is-a",
