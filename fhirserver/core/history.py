@@ -1,6 +1,7 @@
 """The history interaction at instance, type and system level, paged over a stable snapshot."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from fhirserver.core import guard
 from fhirserver.core.errors import bad_request, not_found
 from fhirserver.core.request import FhirRequest, FhirResponse
+from fhirserver.search.values import date_range
 from fhirserver.storage import repository
 from resources.validation import is_valid_id
 
@@ -29,12 +31,15 @@ def history(request: FhirRequest) -> FhirResponse:
         since = parse_datetime(since_text)
         if since is None or since.tzinfo is None:
             raise bad_request(f"_since '{since_text}' is not an instant (e.g. 2026-01-01T00:00:00Z)", code="BAD_SINCE", expression=["_since"])
+    at_text = (request.params("_at") or [None])[-1]
+    current_during = _period(at_text) if at_text else None
     versions, total, snapshot = repository.history(
         resource_type=request.resource_type, id=request.id, since=since, at_or_before=snapshot, offset=offset, count=count,
+        current_during=current_during,
     )
     entries = [_entry(request, v) for v in versions if guard.can_see(request, v.resource_type, v.content)]
     path = "/".join(p for p in (request.resource_type, request.id, "_history") if p)
-    base_query = [(k, v) for k, v in (("_since", since_text), ("_count", str(count))) if v]
+    base_query = [(k, v) for k, v in (("_since", since_text), ("_at", at_text), ("_count", str(count))) if v]
 
     def link(relation: str, page_offset: int) -> dict:
         query = base_query + [("_snapshot", str(snapshot)), ("_getpagesoffset", str(page_offset))]
@@ -54,6 +59,15 @@ def history(request: FhirRequest) -> FhirResponse:
         links = [link for link in links if link["relation"] != "last"]
     bundle.update(link=links, entry=entries)
     return FhirResponse(status=200, resource=bundle)
+
+
+def _period(text: str) -> tuple[datetime, datetime]:
+    """`_at`: the versions current at some point of this date's period (2026-05 = the whole month)."""
+    found = date_range(text)
+    if found is None:
+        raise bad_request(f"_at '{text}' is not a date, dateTime or instant", code="BAD_AT", expression=["_at"])
+    low, high = found
+    return low, high + timedelta(microseconds=1)
 
 
 def _require_known(request: FhirRequest) -> None:

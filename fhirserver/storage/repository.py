@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 
 from fhirserver.core.errors import FhirError, bad_request, not_found
 from fhirserver.search import api as search_api
@@ -267,9 +268,11 @@ def delete(resource_type: str, id: str) -> StoredResource | None:
 def history(
     *, resource_type: str | None = None, id: str | None = None, since: datetime | None = None,
     at_or_before: int | None = None, offset: int = 0, count: int = 20,
+    current_during: tuple[datetime, datetime] | None = None,
 ) -> tuple[list[StoredResource], int, int]:
     """Versions newest first. Returns (page, total, snapshot): `snapshot` is the highest version row
-    id seen, and passing it back as `at_or_before` keeps later pages stable while writes go on."""
+    id seen, and passing it back as `at_or_before` keeps later pages stable while writes go on.
+    `current_during` (start, end) keeps the versions that were current at some instant of [start, end)."""
     rows = ResourceVersion.objects.all()
     if resource_type:
         rows = rows.filter(resource_type=resource_type)
@@ -277,6 +280,11 @@ def history(
         rows = rows.filter(logical_id=id)
     if since:
         rows = rows.filter(last_updated__gte=since)
+    if current_during:
+        start, end = current_during
+        superseded_by_start = ResourceVersion.objects.filter(
+            record_id=OuterRef("record_id"), version__gt=OuterRef("version"), last_updated__lte=start)
+        rows = rows.filter(last_updated__lt=end).exclude(Exists(superseded_by_start))
     if at_or_before is None:
         top = rows.order_by("-id").values_list("id", flat=True).first()
         at_or_before = top or 0

@@ -65,3 +65,27 @@ def test_paging_is_stable_while_writes_go_on(fhir):
 
 def test_bad_count(fhir):
     assert fhir.get("Patient/_history?_count=abc").status_code == 400
+
+
+def test_history_at_keeps_the_versions_current_during_that_period(fhir):
+    import time
+    from urllib.parse import quote
+
+    created = fhir.post("Patient", {"resourceType": "Patient", "gender": "female"}).json()
+    pid, stamps = created["id"], [created["meta"]["lastUpdated"]]
+    for gender in ("male", "other"):
+        time.sleep(0.02)  # distinct millisecond lastUpdated per version
+        stamps.append(fhir.put(f"Patient/{pid}", {"resourceType": "Patient", "id": pid, "gender": gender}).json()["meta"]["lastUpdated"])
+
+    def versions(at):
+        bundle = fhir.get(f"Patient/{pid}/_history?_at={quote(at)}").json()
+        return sorted(int(e["resource"]["meta"]["versionId"]) for e in bundle["entry"])
+
+    assert versions(stamps[0]) == [1]
+    assert versions(stamps[1]) == [2]
+    assert versions(stamps[2]) == [3]
+    assert versions(stamps[0][:4]) == [1, 2, 3]  # the whole year
+    assert versions("2000-01-01") == []
+    bundle = fhir.get(f"Patient/_history?_at={quote(stamps[1])}").json()
+    assert any(l["relation"] == "self" and "_at=" in l["url"] for l in bundle["link"])
+    assert fhir.get("Patient/_history?_at=yesterday").status_code == 400
