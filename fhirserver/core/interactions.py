@@ -15,6 +15,7 @@ from fhirserver.core.errors import FhirError, bad_request, operation_outcome
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.core.responses import prefer_return, version_headers, written
 from fhirserver.search import api as search_api
+from fhirserver.search import shaping
 from fhirserver.storage import repository
 from resources.validation import is_valid_id, validate_resource
 
@@ -48,13 +49,24 @@ def read(request: FhirRequest) -> FhirResponse:
     headers = version_headers(stored)
     if _not_modified(request, stored):
         return FhirResponse(status=304, headers=headers)
-    return FhirResponse(status=200, resource=stored.content, headers=headers)
+    return FhirResponse(status=200, resource=_shaped(request, stored.content), headers=headers)
 
 
 def vread(request: FhirRequest) -> FhirResponse:
     stored = repository.vread(request.resource_type, _require_id(request), request.version_id or "")
     guard.check(request, "vread", request.resource_type, stored.content)
-    return FhirResponse(status=200, resource=stored.content, headers=version_headers(stored))
+    return FhirResponse(status=200, resource=_shaped(request, stored.content), headers=version_headers(stored))
+
+
+def _shaped(request: FhirRequest, content: dict) -> dict:
+    """`_summary` and `_elements` on a read, as on a search (the result carries the SUBSETTED tag)."""
+    summary = (request.params("_summary") or [None])[-1]
+    elements = [name.strip() for value in request.params("_elements") for name in value.split(",") if name.strip()]
+    if summary is None and not elements:
+        return content
+    if summary not in (None, "true", "text", "data", "false"):
+        raise bad_request("_summary on a read is one of true, text, data, false", code="BAD_SUMMARY", expression=["_summary"])
+    return shaping.shape(content, None if summary == "false" else summary, elements)
 
 
 def _not_modified(request: FhirRequest, stored: repository.StoredResource) -> bool:

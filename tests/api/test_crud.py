@@ -174,3 +174,17 @@ def test_binary_in_its_own_media_type(fhir, client):
     assert raw.status_code == 200 and raw["Content-Type"] == "application/pdf" and raw.content == b"%PDF-1.4 fake"
     as_fhir = client.get(f"/fhir/Binary/{bid}", HTTP_ACCEPT="application/fhir+json")
     assert as_fhir.json()["contentType"] == "application/pdf"
+
+
+def test_read_honours_summary_and_elements(fhir):
+    pid = created_id(fhir.post("Patient", dict(PATIENT, text={"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Ada</div>"})))
+    full = fhir.get(f"Patient/{pid}").json()
+    assert "text" in full and not any(t.get("code") == "SUBSETTED" for t in full["meta"].get("tag", []))
+    only_gender = fhir.get(f"Patient/{pid}?_elements=gender").json()
+    assert set(only_gender) == {"resourceType", "id", "meta", "gender"}
+    assert any(t["code"] == "SUBSETTED" for t in only_gender["meta"]["tag"])
+    summary = fhir.get(f"Patient/{pid}?_summary=true").json()
+    assert "text" not in summary and "gender" in summary
+    text = fhir.get(f"Patient/{pid}/_history/1?_summary=text").json()
+    assert "text" in text and "gender" not in text
+    assert fhir.get(f"Patient/{pid}?_summary=count").status_code == 400
