@@ -76,3 +76,9 @@ def test_capability_statement_lists_near(fhir):
     location = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Location")
     near = next(p for p in location["searchParam"] if p["name"] == "near")
     assert near["type"] == "special" and near["definition"] == "http://hl7.org/fhir/SearchParameter/Location-near"
+
+
+def test_near_inside_filter(store, fhir):
+    _places(store)
+    assert idset(fhir, "Location?_filter=" + q(f"near eq {CENTRE}|20|km and not (name sw v)")) == {"louvre"}
+    assert idset(fhir, "Location?_filter=" + q(f"near eq {CENTRE}|2|km or name eq lyon")) == {"louvre", "lyon"}
