@@ -4,6 +4,11 @@ Runs gunicorn (production settings) on PostgreSQL and drives it from separate pr
 reads, a Python client for transaction Bundles). Prints a Markdown table for docs/benchmarks.md.
 
     .venv/bin/python benchmarks/rest_bench.py   (REST_BENCH_DATABASE_URL to choose the database)
+    BENCH_PARTS=ingest .venv/bin/python benchmarks/rest_bench.py   (transaction ingest only)
+
+Besides wall-clock rates it reports the CPU the ingest cost per resource in the gunicorn workers and
+in this database's PostgreSQL backends (from /proc): on a shared machine that figure stays put when
+the wall-clock rate does not.
 """
 from __future__ import annotations
 
@@ -39,6 +44,33 @@ def start_server(workers: int) -> subprocess.Popen:
     ensure_database(DB)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=ENV, check=True)
     return start_gunicorn(PORT, ENV, "-w", str(workers), "--worker-class", "sync")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of live processes `pids` (children's time is not included)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(server: subprocess.Popen) -> list[int]:
+    """The gunicorn master and its workers."""
+    out = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout
+    return [server.pid, *(int(p) for p in out.split())]
+
+
+def backend_pids() -> list[int]:
+    """PostgreSQL backends connected to the benchmark database (the workers keep theirs open)."""
+    import psycopg2
+
+    with psycopg2.connect(DB) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return [row[0] for row in cursor.fetchall()]
 
 
 def post(path: str, body: dict) -> dict:
@@ -105,42 +137,59 @@ def latency_single(paths: list[str], n: int = 400) -> float:
     return statistics.median(times)
 
 
+def ingest(server: subprocess.Popen, patient_ids: list[str], count: int = 40) -> dict:
+    """Bundles of 100 Observations from two client threads; rate and CPU per resource."""
+    bundles = [observation_bundle(f"Patient/{patient_ids[i % len(patient_ids)]}", 100) for i in range(count + 4)]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # warm both workers (imports, compiled paths) and their connections
+        list(pool.map(lambda b: post("/fhir", b), bundles[:4]))
+    bundles = bundles[4:]
+    workers, backends = server_pids(server), backend_pids()
+    cpu_server, cpu_db, load = cpu_seconds(workers), cpu_seconds(backends), Path("/proc/loadavg").read_text().split()[0]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda b: post("/fhir", b), bundles))
+    elapsed = time.perf_counter() - started
+    n = 100 * len(bundles)
+    return {"n": n, "bundles": len(bundles), "elapsed": elapsed, "rate": n / elapsed, "load": load,
+            "server_ms": 1000 * (cpu_seconds(workers) - cpu_server) / n, "db_ms": 1000 * (cpu_seconds(backends) - cpu_db) / n}
+
+
 def main() -> None:
     workers = int(os.environ.get("BENCH_WORKERS", "2"))
     seconds = int(os.environ.get("BENCH_SECONDS", "10"))
+    parts = os.environ.get("BENCH_PARTS", "read,ingest").split(",")
     server = start_server(workers)
     try:
-        ids = seed_patients(1000)
-        pks = record_pks(ids)
-        fhir_paths = [f"/fhir/Patient/{pid}" for pid in ids]
-        raw_paths = [f"/bench/raw/{pk}" for pk in pks]
-        wrk(fhir_paths, 2, 4)  # warm up both
-        wrk(raw_paths, 2, 4)
-        fhir = wrk(fhir_paths, seconds, 8)
-        raw = wrk(raw_paths, seconds, 8)
-        fhir_single = latency_single(fhir_paths)
-        raw_single = latency_single(raw_paths)
-
-        # Transaction ingest: Bundles of 100 Observations from two client threads.
-        bundles = [observation_bundle(f"Patient/{ids[i % len(ids)]}", 100) for i in range(40)]
-        started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda b: post("/fhir", b), bundles))
-        elapsed = time.perf_counter() - started
-        ingest_rate = 100 * len(bundles) / elapsed
+        if "read" in parts:
+            ids = seed_patients(1000)
+            pks = record_pks(ids)
+            fhir_paths = [f"/fhir/Patient/{pid}" for pid in ids]
+            raw_paths = [f"/bench/raw/{pk}" for pk in pks]
+            wrk(fhir_paths, 2, 4)  # warm up both
+            wrk(raw_paths, 2, 4)
+            fhir = wrk(fhir_paths, seconds, 8)
+            raw = wrk(raw_paths, seconds, 8)
+            fhir_single = latency_single(fhir_paths)
+            raw_single = latency_single(raw_paths)
+        if "ingest" in parts:
+            result = ingest(server, [f"bench-{i}" for i in range(1000)])
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
-    print(f"| measure | FHIR read `GET /fhir/Patient/id` | bare Django view by pk |")
-    print(f"|---|---|---|")
-    print(f"| throughput, 8 connections (req/s) | {fhir['rps']:.0f} | {raw['rps']:.0f} |")
-    print(f"| p50 under load (ms) | {fhir['p50_ms']:.2f} | {raw['p50_ms']:.2f} |")
-    print(f"| p99 under load (ms) | {fhir['p99_ms']:.2f} | {raw['p99_ms']:.2f} |")
-    print(f"| p50, one sequential client (ms) | {fhir_single:.2f} | {raw_single:.2f} |")
-    print(f"| non-2xx responses | {fhir['errors']} | {raw['errors']} |")
-    print(f"\nratio bare/FHIR throughput: {raw['rps'] / fhir['rps']:.2f}x")
-    print(f"transaction ingest: {len(bundles)} Bundles x 100 Observations in {elapsed:.1f} s = {ingest_rate:.0f} resources/s")
+    if "read" in parts:
+        print(f"| measure | FHIR read `GET /fhir/Patient/id` | bare Django view by pk |")
+        print(f"|---|---|---|")
+        print(f"| throughput, 8 connections (req/s) | {fhir['rps']:.0f} | {raw['rps']:.0f} |")
+        print(f"| p50 under load (ms) | {fhir['p50_ms']:.2f} | {raw['p50_ms']:.2f} |")
+        print(f"| p99 under load (ms) | {fhir['p99_ms']:.2f} | {raw['p99_ms']:.2f} |")
+        print(f"| p50, one sequential client (ms) | {fhir_single:.2f} | {raw_single:.2f} |")
+        print(f"| non-2xx responses | {fhir['errors']} | {raw['errors']} |")
+        print(f"\nratio bare/FHIR throughput: {raw['rps'] / fhir['rps']:.2f}x")
+    if "ingest" in parts:
+        r = result
+        print(f"transaction ingest: {r['bundles']} Bundles x 100 Observations in {r['elapsed']:.1f} s = {r['rate']:.0f} resources/s "
+              f"(load {r['load']} at start); CPU per resource: gunicorn {r['server_ms']:.3f} ms, PostgreSQL backends {r['db_ms']:.3f} ms")
 
 
 if __name__ == "__main__":

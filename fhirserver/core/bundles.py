@@ -49,13 +49,15 @@ def process(request: FhirRequest) -> FhirResponse:
 
 # --- transaction ---------------------------------------------------------------------------------
 def _transaction(request: FhirRequest, entries: list[dict]) -> FhirResponse:
-    entries = copy.deepcopy(entries)
+    # The request's own Bundle is never changed: entries are copied, and a resource only where a
+    # reference in it is rewritten (copy on write is cheaper than a deep copy of every entry).
+    entries = [dict(entry) for entry in entries]
     responses: list[dict | None] = [None] * len(entries)
     with repository.write_transaction(), repository.deferred_indexing():
         id_map = _assign_identities(request, entries)
         for entry in entries:
             if "resource" in entry:
-                _rewrite_references(entry["resource"], id_map, request)
+                entry["resource"] = _rewritten(entry["resource"], id_map, request)
         for index in sorted(range(len(entries)), key=lambda i: ORDER.get(entries[i]["request"]["method"].upper(), 4)):
             entry = entries[index]
             if entry["request"]["method"].upper() in ("GET", "HEAD"):
@@ -114,7 +116,7 @@ def _assign_identities(request: FhirRequest, entries: list[dict]) -> dict[str, s
                     id_map[full_url] = f"{path.path.strip('/')}/{resource['id']}"
                 elif not matches:
                     new = repository.new_id()
-                    resource["id"] = new
+                    entry["resource"] = resource = dict(resource, id=new)
                     id_map[full_url] = f"{path.path.strip('/')}/{new}"
             else:
                 id_map[full_url] = path.path.strip("/")
@@ -129,19 +131,29 @@ def _visible_matches(request: FhirRequest, resource_type: str, query: list[tuple
     return [m for m in search_api.match_records(resource_type, query) if guard.can_see(request, resource_type, m.content)]
 
 
-def _rewrite_references(node, id_map: dict[str, str], request: FhirRequest) -> None:
-    """Rewrite every Reference.reference (and uri-typed placeholders) in `node` in place."""
+def _rewritten(node, id_map: dict[str, str], request: FhirRequest):
+    """`node` with every Reference.reference (and uri-typed placeholders) rewritten; a changed dict
+    or list is a new object, anything unchanged is returned as is (never modified in place)."""
     if isinstance(node, dict):
+        changed = None
         for key, value in node.items():
             if key == "reference" and isinstance(value, str):
-                node[key] = _resolve_reference(value, id_map, request)
-            elif isinstance(value, str) and value.startswith("urn:uuid:") and value in id_map:
-                node[key] = id_map[value]
+                new = _resolve_reference(value, id_map, request)
+            elif isinstance(value, str):
+                new = id_map.get(value, value) if value.startswith("urn:uuid:") else value
+            elif isinstance(value, (dict, list)):
+                new = _rewritten(value, id_map, request)
             else:
-                _rewrite_references(value, id_map, request)
-    elif isinstance(node, list):
-        for item in node:
-            _rewrite_references(item, id_map, request)
+                continue
+            if new is not value:
+                if changed is None:
+                    changed = dict(node)
+                changed[key] = new
+        return node if changed is None else changed
+    if isinstance(node, list):
+        items = [_rewritten(item, id_map, request) for item in node]
+        return node if all(new is old for new, old in zip(items, node)) else items
+    return node
 
 
 def _resolve_reference(reference: str, id_map: dict[str, str], request: FhirRequest) -> str:
