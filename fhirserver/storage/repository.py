@@ -109,14 +109,32 @@ def lock_key(key: str) -> None:
 
 
 # --- deferred writing ----------------------------------------------------------------------------
-# A transaction Bundle writes its new resources and their index rows in one go at the end (a few
-# multi-row INSERTs) instead of a round of INSERTs per resource, still inside the same database
-# transaction, and flushed before any read or search entry runs.
+# A transaction Bundle writes its new resources and their index rows in one go at the end instead of
+# a round of INSERTs per resource, still inside the same database transaction, and flushed before
+# any read or search entry runs. New resources go out as raw multi-row INSERTs (on PostgreSQL the
+# current rows and their versions in one statement): ORM instances and a second serialisation of
+# each resource would cost more than the database does.
+@dataclass
+class _NewRecord:
+    """What the indexer reads of a ResourceRecord, for a row inserted here without the ORM."""
+    resource_type: str
+    logical_id: str
+    last_updated: datetime
+    content: dict
+    id: int | None = None
+    version: int = 1
+    deleted: bool = False
+
+    @property
+    def pk(self) -> int | None:
+        return self.id
+
+
 @dataclass
 class _Pending:
-    creates: list[tuple[ResourceRecord, ResourceVersion]] = field(default_factory=list)
+    creates: list[_NewRecord] = field(default_factory=list)
     created: set[tuple[str, str]] = field(default_factory=set)  # (type, id) created in this Bundle
-    index: dict[int, ResourceRecord] = field(default_factory=dict)  # by pk: the last write wins
+    index: dict[int, ResourceRecord | _NewRecord] = field(default_factory=dict)  # by pk: the last write wins
 
 
 def _pending() -> _Pending | None:
@@ -131,17 +149,52 @@ def _index(record: ResourceRecord) -> None:
         pending.index[record.pk] = record
 
 
+_RECORD_COLUMNS = "resource_type, logical_id, version, last_updated, deleted, content"
+_VERSION_COLUMNS = "record_id, resource_type, logical_id, version, last_updated, method, deleted, content"
+_MAX_PARAMS = 30_000  # per statement (PostgreSQL allows 65,535; SQLite builds allow 32,766)
+
+
+def _insert_new(records: list[_NewRecord]) -> None:
+    """INSERT the current rows and version 1 of new resources; sets each record's id."""
+    record_table, version_table = ResourceRecord._meta.db_table, ResourceVersion._meta.db_table
+    as_text = ResourceRecord._meta.get_field("content").get_db_prep_value  # the model's own serialisation
+    adapt_time = connection.ops.adapt_datetimefield_value
+    for start in range(0, len(records), _MAX_PARAMS // 8):
+        chunk = records[start:start + _MAX_PARAMS // 8]
+        rows = [(r.resource_type, r.logical_id, 1, adapt_time(r.last_updated), False, as_text(r.content, connection)) for r in chunk]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+        params = [v for row in rows for v in row]
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # The version rows are copied from the inserted ones: each content string crosses once.
+                cursor.execute(
+                    f"WITH r AS (INSERT INTO {record_table} ({_RECORD_COLUMNS}) VALUES {values} "
+                    f"RETURNING id, {_RECORD_COLUMNS}), "
+                    f"v AS (INSERT INTO {version_table} ({_VERSION_COLUMNS}) "
+                    f"SELECT id, resource_type, logical_id, version, last_updated, 'POST', deleted, content FROM r) "
+                    f"SELECT id, resource_type, logical_id FROM r", params)
+                ids = {(t, i): pk for pk, t, i in cursor.fetchall()}
+            else:
+                cursor.execute(f"INSERT INTO {record_table} ({_RECORD_COLUMNS}) VALUES {values} RETURNING id, resource_type, logical_id",
+                               params)
+                ids = {(t, i): pk for pk, t, i in cursor.fetchall()}
+                version_rows = [(ids[(row[0], row[1])], *row[:4], "POST", *row[4:]) for row in rows]
+                cursor.execute(f"INSERT INTO {version_table} ({_VERSION_COLUMNS}) VALUES "
+                               + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows)),
+                               [v for row in version_rows for v in row])
+        for record in chunk:
+            record.id = ids[(record.resource_type, record.logical_id)]
+
+
 def flush_index() -> None:
     """Write what a transaction Bundle has deferred: new rows first, then every index row."""
     pending = _pending()
     if pending is None:
         return
     if pending.creates:
-        ResourceRecord.objects.bulk_create([record for record, _ in pending.creates])  # sets each pk
-        for record, version in pending.creates:
-            version.record_id = record.pk
-            pending.index[record.pk] = record
-        ResourceVersion.objects.bulk_create([version for _, version in pending.creates])
+        _insert_new(pending.creates)
+        for record in pending.creates:
+            pending.index[record.id] = record
         pending.creates.clear()
     if pending.index:
         search_api.index_resources(list(pending.index.values()))
@@ -196,20 +249,18 @@ def create(resource_type: str, content: dict, *, id: str | None = None) -> Store
     id = id or new_id()
     when = _now()
     stamped = _stamp(content, resource_type, id, 1, when)
-    record = ResourceRecord(resource_type=resource_type, logical_id=id, version=1, last_updated=when, deleted=False, content=stamped)
-    version = ResourceVersion(resource_type=resource_type, logical_id=id, version=1, last_updated=when,
-                              method="POST", deleted=False, content=stamped)
     pending = _pending()
     if pending is not None:  # inside a transaction Bundle: written with the others at the end
         if (resource_type, id) in pending.created:
             raise bad_request(f"{resource_type}/{id} is written twice in one transaction", code="DUPLICATE_IN_TRANSACTION")
         pending.created.add((resource_type, id))
-        pending.creates.append((record, version))
+        pending.creates.append(_NewRecord(resource_type, id, when, stamped))
     else:
+        record = ResourceRecord(resource_type=resource_type, logical_id=id, version=1, last_updated=when, deleted=False, content=stamped)
         with write_transaction():
             record.save(force_insert=True)
-            version.record = record
-            version.save(force_insert=True)
+            ResourceVersion.objects.create(record=record, resource_type=resource_type, logical_id=id, version=1, last_updated=when,
+                                           method="POST", deleted=False, content=stamped)
             _index(record)
     return StoredResource(resource_type, id, 1, when, stamped, method="POST")
 
@@ -262,6 +313,34 @@ def delete(resource_type: str, id: str) -> StoredResource | None:
         )
         _index(record)
     return StoredResource(resource_type, id, version, when, None, deleted=True, method="DELETE")
+
+
+# --- meta without a new version ($meta-add, $meta-delete) ---------------------------------------
+def rewrite_meta(resource_type: str, id: str, version: str | None, change) -> StoredResource:
+    """Apply `change(meta) -> meta` to one stored version in place: R4's $meta-add/$meta-delete create
+    no new version. The current version's index rows (_tag, _profile, _security) follow."""
+    with write_transaction():
+        lock_key(f"{resource_type}/{id}")
+        record = ResourceRecord.objects.select_for_update().filter(resource_type=resource_type, logical_id=id).first()
+        if record is None:
+            raise not_found(resource_type, id)
+        number = record.version if version is None else (int(version) if version.isdigit() else -1)
+        row = ResourceVersion.objects.filter(record=record, version=number).first()
+        if row is None:
+            raise not_found(resource_type, f"{id}/_history/{version}")
+        if row.deleted:
+            raise FhirError(410, f"{resource_type}/{id} version {number} is a deletion", issue_code="deleted", code="VERSION_DELETED")
+        content = dict(row.content)
+        content["meta"] = change(dict(content.get("meta") or {}))
+        row.content = content
+        row.save(update_fields=["content"])
+        if number == record.version:
+            record.content = content
+            record.save(update_fields=["content"])
+            from fhirserver.search.indexer import index_records
+
+            index_records([record], clear=True)  # same version number: the usual "new record" shortcut does not apply
+    return StoredResource(resource_type, id, number, row.last_updated, content, method=row.method)
 
 
 # --- meta without a new version ($meta-add, $meta-delete) ---------------------------------------
