@@ -124,15 +124,25 @@ class Unsupported(Exception):
 
 
 def _root(text: str) -> str | None:
-    """The first element a path visits (`Observation.value.as(Quantity)` -> "value"), None for the resource itself."""
+    """The top-level key a path reads (`Observation.code` -> "code", `(Observation.value as Quantity)`
+    -> "valueQuantity", `Observation.extension('url')` -> "extension"); None when unknown."""
     m = _AS.match(text)
-    if m:
-        text = m.group(1)
+    if m:  # the same rewrite as _compile_path
+        text = f"{m.group(1)}.as({m.group(2)}){m.group(3)}"
     pieces = split_top(text, ".")
     if len(pieces) < 2:
         return None
     seg = _SEGMENT.fullmatch(pieces[1])
-    return seg.group("name") if seg and seg.group("arg") is None else None
+    if not seg:
+        return None
+    name, arg = seg.group("name"), seg.group("arg")
+    if arg is not None:
+        return "extension" if name == "extension" else None
+    nxt = _SEGMENT.fullmatch(pieces[2]) if len(pieces) > 2 else None
+    if nxt and nxt.group("name") in ("as", "ofType") and nxt.group("arg"):
+        type_name = nxt.group("arg").strip()
+        return name + type_name[0].upper() + type_name[1:]  # the one key _choice_step reads
+    return name
 
 
 def _compile_path(text: str, resource_type: str) -> list[Step] | None:
