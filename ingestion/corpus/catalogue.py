@@ -48,7 +48,12 @@ PANELS = {
     "misc": ("SPECIAL CHEMISTRY", "Vitamins and Iron Studies", "OTHER TESTS"),
     "coag": ("COAGULATION", "Coagulation Studies", "HEMOSTASIS"),
     "ua": ("URINALYSIS", "Urinalysis, Routine", "URINE EXAMINATION"),
+    "sero": ("INFECTIOUS DISEASE SEROLOGY", "Serology", "IMMUNOLOGY / SEROLOGY"),
 }
+
+# The department a panel is printed under in reports that group results into sections.
+SECTIONS = {"cbc": "HEMATOLOGY", "coag": "HEMATOLOGY", "cmp": "CHEMISTRY", "lipid": "CHEMISTRY",
+            "endo": "CHEMISTRY", "misc": "CHEMISTRY", "ua": "URINALYSIS", "sero": "SEROLOGY"}
 
 
 def D(text: str) -> Decimal:
@@ -233,6 +238,17 @@ ANALYTES: tuple[Analyte, ...] = (
     Analyte("ua_nitrite", ("Nitrite",), "ua", qualitative=("Negative", "Positive"), normal_text="Negative"),
     Analyte("ua_le", ("Leukocyte Esterase", "Leukocytes"), "ua",
             qualitative=("Negative", "Trace", "1+", "2+"), normal_text="Negative"),
+    # Serology and molecular tests (qualitative, only in reports that ask for them)
+    Analyte("hbsag", ("Hepatitis B Surface Antigen", "HBsAg"), "sero",
+            qualitative=("Negative", "Positive"), normal_text="Negative"),
+    Analyte("hcv", ("Hepatitis C Antibody", "HCV Ab"), "sero",
+            qualitative=("Non-reactive", "Reactive"), normal_text="Non-reactive"),
+    Analyte("hiv", ("HIV-1/2 Ag/Ab", "HIV Ag/Ab Combo"), "sero",
+            qualitative=("Non-reactive", "Reactive"), normal_text="Non-reactive"),
+    Analyte("rpr", ("RPR", "Rapid Plasma Reagin"), "sero",
+            qualitative=("Non-reactive", "Reactive"), normal_text="Non-reactive"),
+    Analyte("covid", ("SARS-CoV-2 RNA", "SARS-CoV-2 PCR"), "sero",
+            qualitative=("Not detected", "Detected"), normal_text="Not detected"),
 )
 
 # LOINC codes of the qualitative urinalysis results (all by test strip / visual inspection).
@@ -245,6 +261,33 @@ QUALITATIVE_LOINC = {
     "ua_blood": ("5794-3", "Hemoglobin [Presence] in Urine by Test strip"),
     "ua_nitrite": ("5802-4", "Nitrite [Presence] in Urine by Test strip"),
     "ua_le": ("5799-2", "Leukocyte esterase [Presence] in Urine by Test strip"),
+    "hbsag": ("5196-1", "Hepatitis B virus surface Ag [Presence] in Serum by Immunoassay"),
+    "hcv": ("16128-1", "Hepatitis C virus Ab [Presence] in Serum"),
+    "hiv": ("56888-1", "HIV 1+2 Ab+HIV1 p24 Ag [Presence] in Serum or Plasma by Immunoassay"),
+    "rpr": ("20507-0", "Reagin Ab [Presence] in Serum by RPR"),
+    "covid": ("94500-6", "SARS-CoV-2 (COVID-19) RNA [Presence] in Respiratory specimen by NAA with probe detection"),
+}
+
+# Hospital systems print the full test name, often with its abbreviation: long enough to wrap in a narrow column.
+LONG_NAMES = {
+    "wbc": "White Blood Cell Count (WBC)", "rbc": "Red Blood Cell Count (RBC)", "hgb": "Hemoglobin (HGB)",
+    "hct": "Hematocrit (HCT)", "mcv": "Mean Corpuscular Volume (MCV)", "mch": "Mean Corpuscular Hemoglobin (MCH)",
+    "mchc": "Mean Corpuscular Hemoglobin Concentration (MCHC)", "rdw": "Red Cell Distribution Width (RDW-CV)",
+    "plt": "Platelet Count (PLT)", "neut_abs": "Absolute Neutrophil Count (ANC)",
+    "glucose": "Glucose, Serum", "bun": "Blood Urea Nitrogen (BUN)", "creat": "Creatinine, Serum",
+    "egfr": "Estimated Glomerular Filtration Rate (CKD-EPI 2021)", "na": "Sodium, Serum", "k": "Potassium, Serum",
+    "co2": "Carbon Dioxide, Total (Bicarbonate)", "ca": "Calcium, Total", "protein": "Protein, Total",
+    "alb": "Albumin, Serum", "tbil": "Bilirubin, Total", "alp": "Alkaline Phosphatase (ALP)",
+    "alt": "Alanine Aminotransferase (ALT/SGPT)", "ast": "Aspartate Aminotransferase (AST/SGOT)",
+    "ggt": "Gamma-Glutamyl Transferase (GGT)", "chol": "Cholesterol, Total",
+    "hdl": "High Density Lipoprotein Cholesterol (HDL-C)",
+    "ldl": "Low Density Lipoprotein Cholesterol, Calculated (LDL-C)",
+    "a1c": "Hemoglobin A1c (Glycated Hemoglobin)", "tsh": "Thyroid Stimulating Hormone (TSH)",
+    "ft4": "Thyroxine, Free (Free T4)", "psa": "Prostate Specific Antigen (PSA), Total",
+    "iron": "Iron, Total, Serum", "b12": "Vitamin B12 (Cobalamin)", "vitd": "Vitamin D, 25-Hydroxy, Total",
+    "crp": "C-Reactive Protein, Quantitative", "urate": "Uric Acid, Serum", "pt": "Prothrombin Time (PT)",
+    "inr": "International Normalized Ratio (INR)", "hbsag": "Hepatitis B Surface Antigen (HBsAg)",
+    "hcv": "Hepatitis C Virus Antibody (Anti-HCV)", "hiv": "HIV-1/2 Antigen and Antibody Screen",
 }
 
 BY_PANEL: dict[str, tuple[Analyte, ...]] = {

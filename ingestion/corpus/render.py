@@ -6,7 +6,7 @@ repeated table header, the way lab information systems print long reports.
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from io import BytesIO
 
 from reportlab.lib.pagesizes import letter
@@ -58,7 +58,7 @@ def patient_name(report: LabReport, layout: Layout) -> str:
 def header_fields(report: LabReport, layout: Layout) -> list[tuple[str, str]]:
     p = report.patient
     sex = {"male": "Male", "female": "Female"}[p.sex]
-    if layout.header_style == "stacked":
+    if layout.header_style in ("stacked", "blocks") or layout.split_name:
         sex = sex[0]
     values = {
         "name": patient_name(report, layout),
@@ -71,8 +71,18 @@ def header_fields(report: LabReport, layout: Layout) -> list[tuple[str, str]]:
         _last_first(report.ordering_clinician),
         "accession": report.accession,
     }
-    return [(layout.labels.get(key, key), values[key]) for key in
-            ("name", "dob", "sex", "mrn", "collected", "reported", "clinician", "accession")]
+    keys = ["name", "dob", "sex", "mrn", "collected", "reported", "clinician", "accession"]
+    if layout.split_name:
+        values["family"], values["given"] = p.family.upper(), " ".join(p.given)  # labels: Surname, First name
+        keys[0:1] = ["family", "given"]
+        keys.remove("accession")
+        keys.append("accession")
+    if layout.received:  # received a little after collection: a date that is neither of the two scored ones
+        values["received"] = format_date((datetime.fromisoformat(report.collected) + timedelta(minutes=95)).isoformat(),
+                                         layout, with_time=True)
+        keys.insert(keys.index("reported"), "received")
+    fields = [(layout.labels.get(key, key.capitalize()), values[key]) for key in keys]
+    return fields[:8] if not (layout.split_name or layout.received) else fields
 
 
 def _last_first(name: str) -> str:
@@ -81,9 +91,16 @@ def _last_first(name: str) -> str:
 
 
 def table_items(report: LabReport, layout: Layout) -> list[tuple[str, object]]:
+    from ingestion.corpus.catalogue import PANELS, SECTIONS
+
     items: list[tuple[str, object]] = []
-    panel = None
+    panel = section = None
     for row in report.rows:
+        if layout.sections and row.panel != panel:
+            key = next(k for k, headings in PANELS.items() if row.panel in headings)
+            if SECTIONS[key] != section:
+                section = SECTIONS[key]
+                items.append(("section", section))
         if layout.panel_headings and row.panel != panel:
             items.append(("panel", row.panel))
         panel = row.panel
@@ -116,7 +133,7 @@ class _Drawer:
             self.footer(last=False)
             self.c.showPage()
         self.page += 1
-        y = self.first_header() if self.page == 1 else self.short_header()
+        y = self.first_header() if self.page == 1 or self.layout.repeat_header else self.short_header()
         return self.table_header(y)
 
     def first_header(self) -> float:
@@ -130,12 +147,13 @@ class _Drawer:
         y -= 40
         fields = header_fields(r, lay)
         if lay.header_style == "inline":
+            per = (len(fields) + 1) // 2
             for i, (label, value) in enumerate(fields):
-                x = MARGIN + (i // 4) * (self.width / 2)
-                yy = y - (i % 4) * (self.size + 5)
+                x = MARGIN + (i // per) * (self.width / 2)
+                yy = y - (i % per) * (self.size + 5)
                 self.text(x, yy, f"{label}:", self.bold)
                 self.text(x + self.c.stringWidth(f"{label}: ", self.bold, self.size) + 2, yy, value)
-            y -= 4 * (self.size + 5) + 8
+            y -= per * (self.size + 5) + 8
         elif lay.header_style == "stacked":
             col = self.width / 4
             for i, (label, value) in enumerate(fields):
@@ -144,6 +162,8 @@ class _Drawer:
                 self.text(x, yy, label.upper(), self.regular, self.size - 1.5)
                 self.text(x, yy - self.size - 3, value, self.bold, min(self.size, 9.5))
             y -= 2 * (2 * self.size + 14) + 4
+        elif lay.header_style == "blocks":
+            y = self.blocks(fields, y)
         else:  # key-value grid, labels without colons
             row_h = self.size + 8
             widths = (0.18, 0.32, 0.18, 0.32)
@@ -161,6 +181,27 @@ class _Drawer:
             y -= 4 * row_h + 10
         return y - 6
 
+    def blocks(self, fields: list[tuple[str, str]], y: float) -> float:
+        """Reference-lab style: PATIENT / SPECIMEN / CLIENT blocks; the patient's name under its block
+        title without a label."""
+        values = dict(fields)
+        lab = self.layout.labels
+        blocks = (
+            ("PATIENT INFORMATION", [values[lab.get("name", "Name")], f"{lab['dob']}: {values[lab['dob']]}",
+                                     f"{lab['sex']}: {values[lab['sex']]}", f"{lab['mrn']}: {values[lab['mrn']]}"]),
+            ("SPECIMEN INFORMATION", [f"{lab['accession']}: {values[lab['accession']]}",
+                                      f"{lab['collected']}: {values[lab['collected']]}",
+                                      f"Received: {values['Received']}", f"{lab['reported']}: {values[lab['reported']]}"]),
+            ("CLIENT INFORMATION", [f"{lab['clinician']}:", values[lab["clinician"]], "Report Status: FINAL"]),
+        )
+        for i, (title, lines) in enumerate(blocks):
+            x = MARGIN + (0, 0.34, 0.74)[i] * self.width  # the specimen block holds the longest lines
+            self.text(x, y, title, self.bold, self.size)
+            for j, line in enumerate(lines, 1):
+                self.text(x, y - j * (self.size + 4), line, self.bold if (i, j) == (0, 1) else None)
+        self.c.line(MARGIN, y - 5 * (self.size + 4) - 2, MARGIN + self.width, y - 5 * (self.size + 4) - 2)
+        return y - 5 * (self.size + 4) - 14
+
     def short_header(self) -> float:
         name, dob, _, mrn = header_fields(self.report, self.layout)[:4]
         y = PAGE_H - MARGIN - 6
@@ -172,8 +213,12 @@ class _Drawer:
         lay = self.layout
         if not lay.table_header:
             return y - 4
+        lines = max(col.title.count("\n") + 1 for col in lay.columns)
+        y -= (lines - 1) * (self.size + 2)
         for x, col in zip(self.xs, lay.columns):
-            self.text(x + 3, y, col.title, self.bold)
+            parts = col.title.split("\n")
+            for k, part in enumerate(parts):  # titles sit on the bottom line; a two-line title starts above it
+                self.text(x + 3, y + (len(parts) - 1 - k) * (self.size + 2), part, self.bold)
         if lay.grid:
             self._grid_row(y)
         elif lay.rules:
@@ -187,20 +232,43 @@ class _Drawer:
 
     def item(self, y: float, kind: str, content) -> float:
         lay = self.layout
+        if kind == "section":
+            self.c.setFont(self.bold, self.size + 1.5)
+            self.c.drawCentredString(MARGIN + self.width / 2, y - 2, content)
+            self.c.line(MARGIN, y - 6, MARGIN + self.width, y - 6)
+            return y - self.lh * 1.3
         if kind == "panel":
             self.text(MARGIN + 3, y, content, self.bold, self.size + 0.5)
             return y - self.lh
         if kind == "comment":
             self.text(MARGIN + 15, y + 3, content, self.italic, self.size - 1)
             return y - self.lh * 0.8
+        name_lines = self.wrapped(content["name"]) if lay.wrap_names else [content["name"]]
+        step = self.size * 1.2
+        value_y = y if lay.wrap_names != "last" else y - (len(name_lines) - 1) * step
         for x0, x1, col in zip(self.xs, self.xs[1:], lay.columns):
             text = content[col.kind]
+            if col.kind == "name" and lay.wrap_names:
+                for k, line in enumerate(name_lines):
+                    self.text(x0 + 3 + (lay.wrap_indent if k else 0), y - k * step, line)
+                continue
             if text:  # a cell never runs into the next column: long names are set smaller, as LIS printouts do
                 width = self.c.stringWidth(text, self.regular, self.size)
-                self.text(x0 + 3, y, text, size=min(self.size, self.size * (x1 - x0 - 3 - 1.5 * self.size) / width))
+                self.text(x0 + 3, value_y, text, size=min(self.size, self.size * (x1 - x0 - 3 - 1.5 * self.size) / width))
         if lay.grid:
             self._grid_row(y)
-        return y - self.lh
+        return y - self.lh - (len(name_lines) - 1) * step
+
+    def wrapped(self, text: str) -> list[str]:
+        """A name wider than its column, broken at spaces onto as many lines as it needs."""
+        room = (self.xs[1] - self.xs[0]) - 6 - self.layout.wrap_indent
+        lines: list[str] = []
+        for word in text.split(" "):
+            if lines and self.c.stringWidth(f"{lines[-1]} {word}", self.regular, self.size) <= room:
+                lines[-1] += f" {word}"
+            else:
+                lines.append(word)
+        return lines
 
     def footer(self, *, last: bool) -> None:
         c = self.c

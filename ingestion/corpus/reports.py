@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from ingestion.corpus.catalogue import ANALYTES, BY_PANEL, PANELS, QUALITATIVE_LOINC, Analyte, Measure
+from ingestion.corpus.catalogue import ANALYTES, BY_PANEL, LONG_NAMES, PANELS, QUALITATIVE_LOINC, Analyte, Measure
 from ingestion.labreport import LabReport, LabRow, PatientHeader, ReferenceRange
 
 Units = Literal["US", "SI"]
@@ -30,14 +30,19 @@ CLINICIANS = ("Sarah Chen", "Michael O'Brien", "Priya Raman", "John Miller", "El
 ONE_PAGE_SETS = (("cbc", "cmp"), ("cmp", "lipid"), ("cbc", "lipid", "endo"), ("cmp", "misc"),
                  ("cbc", "coag", "endo"), ("lipid", "endo", "misc"))
 MULTI_PAGE = ("cbc", "cmp", "lipid", "endo", "misc", "coag")
+# A report printed in department sections: chemistry, hematology, urinalysis and serology together.
+SECTIONED = ("cmp", "lipid", "cbc", "ua", "sero")
 
 
 # Printed units whose UCUM code is not the measure's usual one (mEq/L is meq/L even when equal to mmol/L).
 PRINTED_UCUM = {"mEq/L": "meq/L", "IU/L": "[IU]/L", "mU/L": "mU/L"}
 
 
-def sample_report(seed: int, *, units: Units = "US", pages: int = 1, qualitative: bool = False) -> LabReport:
-    rng = random.Random(f"report-{seed}-{units}-{pages}-{qualitative}")
+def sample_report(seed: int, *, units: Units = "US", pages: int = 1, qualitative: bool = False,
+                  sections: bool = False, long_names: bool = False) -> LabReport:
+    """`sections`: chemistry, hematology, urinalysis and serology panels in one report; `long_names`:
+    the full names hospital systems print ("Mean Corpuscular Hemoglobin Concentration (MCHC)")."""
+    rng = random.Random(f"report-{seed}-{units}-{pages}-{qualitative}" + ("-sections" if sections else ""))
     sex = rng.choice(("male", "female"))
     given = rng.choice(GIVEN_M if sex == "male" else GIVEN_F)
     family = rng.choice(FAMILY)
@@ -61,14 +66,20 @@ def sample_report(seed: int, *, units: Units = "US", pages: int = 1, qualitative
     panels = list(MULTI_PAGE) if pages > 1 else list(rng.choice(ONE_PAGE_SETS))
     if qualitative:
         panels = panels[:1] + ["ua"] if pages == 1 else panels + ["ua"]
+    if sections:
+        panels = list(SECTIONED)
     for panel in panels:
         heading = rng.choice(PANELS[panel])
         analytes = [a for a in BY_PANEL[panel] if _measure(a, units) or a.qualitative]
-        if pages == 1 and panel != "ua" and len(analytes) > 10:
-            keep = sorted(rng.sample(range(len(analytes)), 10))
+        most = 7 if sections else 10
+        if pages == 1 and panel not in ("ua", "sero") and len(analytes) > most:
+            keep = sorted(rng.sample(range(len(analytes)), most))
             analytes = [analytes[i] for i in keep]
         for analyte in analytes:
-            report.rows.append(replace(_row(analyte, units, sex, rng), panel=heading))
+            row = replace(_row(analyte, units, sex, rng), panel=heading)
+            if long_names and analyte.key in LONG_NAMES:
+                row.printed_name = LONG_NAMES[analyte.key]
+            report.rows.append(row)
     return report
 
 
@@ -100,8 +111,11 @@ def _qualitative_row(analyte: Analyte, name: str, rng: random.Random) -> LabRow:
     choices = analyte.qualitative
     value = choices[0] if rng.random() < 0.7 else rng.choice(choices[1:])
     rr = ReferenceRange(text=analyte.normal_text) if analyte.normal_text else None
+    serology = analyte.panel == "sero"
+    # serology reports flag a reactive result as abnormal; dipstick grades carry no flag
+    flag = "A" if serology and value != choices[0] else None
     return LabRow(printed_name=name, loinc=loinc, loinc_display=display, value_text=value, printed_value=value,
-                  reference_range=rr, specimen="urine")
+                  reference_range=rr, specimen=None if serology else "urine", flag=flag)
 
 
 def _draw_value(m: Measure, low: Decimal | None, high: Decimal | None, rng: random.Random):

@@ -21,7 +21,7 @@ from ingestion.terminology import match_panel
 from .codes import (
     AI_ASSERTED, EXT_AI_CONFIDENCE, LAB_CATEGORY, LAB_REPORT, LAB_SERVICE, LIFECYCLE, LOINC, PARTICIPANT_TYPE,
     PROFILE_DOCUMENT, PROFILE_ORGANIZATION, PROFILE_PROVENANCE, PROFILE_REPORT, V2_0074, coding, concept,
-    fhir_datetime, instant,
+    fhir_datetime, instant, printed_instant,
 )
 from .observations import ObservationContext, build_observation, context_elements, expected_flag, flag_disagrees
 
@@ -43,10 +43,15 @@ def _entry(resource: dict) -> dict:
 def build_resources(report: LabReport, *, patient_ref: str | None, document_reference_ref: str, binary_ref: str,
                     engine: str, issued: str | None = None, media_type: str | None = None,
                     encounter_ref: str | None = None, performer_ref: str | None = None,
-                    categories: list[str] | tuple[str, ...] = ()) -> list[dict]:
+                    categories: list[str] | tuple[str, ...] = (), time_zone: str | None = None) -> list[dict]:
     """Organization (the lab), Device (the reader), one Observation per row in row order, the
-    DiagnosticReport and the Provenance, as `{"fullUrl", "resource"}` entries."""
-    issued = instant(issued)
+    DiagnosticReport and the Provenance, as `{"fullUrl", "resource"}` entries.
+
+    `issued` on the report and its results is the report date printed on the page (a printed local
+    time read in `time_zone`); only when the page prints none is it `issued` (default: now). The
+    Provenance records when this transformation happened: `issued`, always."""
+    recorded = instant(issued)
+    issued = printed_instant(report.reported, time_zone) or recorded
     effective_at = fhir_datetime(report.collected) or fhir_datetime(report.reported)
     entries: list[dict] = []
     performers: list[str] = []
@@ -68,7 +73,7 @@ def build_resources(report: LabReport, *, patient_ref: str | None, document_refe
                                              media_type, categories))
     entries.append(report_entry)
     targets = [e["fullUrl"] for e in entries if e is not device]
-    entries.append(_entry(_provenance(targets, device["fullUrl"], document_reference_ref, issued)))
+    entries.append(_entry(_provenance(targets, device["fullUrl"], document_reference_ref, recorded)))
     return entries
 
 
@@ -78,8 +83,15 @@ def transaction_entries(report: LabReport, context) -> list[dict]:
         report, patient_ref=context.subject, document_reference_ref=context.document_reference,
         binary_ref=context.binary, engine=context.engine, media_type=context.media_type,
         encounter_ref=getattr(context, "encounter", None), performer_ref=getattr(context, "performer", None),
-        categories=getattr(context, "categories", ()) or (),
+        categories=getattr(context, "categories", ()) or (), time_zone=_local_zone(),
     )
+
+
+def _local_zone() -> str:
+    """The zone printed times are local to: settings.DIGITIZE_TIME_ZONE, else TIME_ZONE."""
+    from django.conf import settings
+
+    return getattr(settings, "DIGITIZE_TIME_ZONE", None) or getattr(settings, "TIME_ZONE", None) or "UTC"
 
 
 def _device(engine: str) -> dict:

@@ -76,6 +76,24 @@ def fhir_datetime(value: str | None) -> str | None:
     return head
 
 
+def printed_instant(value: str | None, time_zone: str | None = None) -> str | None:
+    """The report date printed on the page as a FHIR instant: a printed time is local time in
+    `time_zone` (the deployment's zone, UTC by default) and keeps that offset; a printed date alone
+    is that day's start. None when nothing was printed or it is not a date."""
+    if not value:
+        return None
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(time_zone or "UTC"))
+    text = moment.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def instant(value: datetime | str | None = None) -> str:
     if isinstance(value, str):
         return value

@@ -38,7 +38,7 @@ def understand(document: Document, *, match_test=_MISSING) -> LabReport:
     words = [t.text for r in rows for t in r.tokens]
     style = number_style(words)
     day_first = day_first_habit([r.text for r in rows], style.decimal_comma)
-    tables = read_tables(rows, style, normalize_unit)
+    tables = read_tables(rows, style, normalize_unit, known_name=_known_name(match_test))
     report = read_header([r for r in rows if id(r) not in tables.used], day_first=day_first)
     ctx = RowContext(style=style, sex=report.patient.sex, unit_of=normalize_unit, match_test=match_test)
     report.rows = [build_row(raw, ctx) for raw in tables.rows]
@@ -53,6 +53,32 @@ def understand(document: Document, *, match_test=_MISSING) -> LabReport:
         if row.absent_reason:
             report.warnings.append(f"{row.printed_name}: value not readable ({row.printed_value or 'empty'})")
     return report
+
+
+def _known_name(match_test):
+    """Whether the terminology knows a printed name (any reading of it) surely, whatever the unit: a name
+    it finds only inside longer text ("ANC" in "ANC Comprehensive Metabolic Panel") does not count."""
+    if match_test is None:
+        return None
+    from ingestion.understanding.rows import name_readings
+
+    cache: dict[str, bool] = {}
+
+    def known(name: str) -> bool:
+        name = " ".join(name.split()).strip(" .:")
+        if name not in cache:
+            cache[name] = any(_sure(match_test(n, None)) for n in name_readings(name))
+        return cache[name]
+    return known
+
+
+def _sure(match) -> bool:
+    if match is None:
+        return False
+    score = getattr(match, "score", 1.0)
+    if getattr(match, "kind", "") == "name-only":  # unsure of the unit variant, not of the name
+        score /= 0.6
+    return score >= 0.9
 
 
 def _default_matcher():

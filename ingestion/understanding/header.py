@@ -16,24 +16,43 @@ from ingestion.understanding.geometry import Cell, VisualRow
 
 LABELS: dict[str, tuple[str, ...]] = {
     "name": ("patient name", "pt name", "patient", "name", "patient's name", "name of patient", "client name",
-             "patient full name", "pt"),
+             "patient full name", "pt", "full name"),
+    "family": ("surname", "last name", "family name", "lastname"),
+    "given": ("first name", "given name", "given names", "forename", "forenames", "firstname", "first names"),
     "birth_date": ("dob", "d.o.b", "date of birth", "birth date", "born", "birthdate", "birth"),
     "sex": ("sex", "gender", "sex/gender"),
     "age_sex": ("age/sex", "age / sex", "age/gender", "sex/age"),
     "identifier": ("mrn", "patient id", "hospital no", "hospital number", "medical record no", "medical record number",
-                   "medical record", "pid", "patient no", "patient number", "uhid", "mr no", "mr#", "mrn#", "id",
-                   "chart no", "health id", "nhs no", "reg no", "registration no"),
+                   "medical record", "medical record #", "pid", "patient no", "patient number", "uhid", "mr no", "mr#",
+                   "mrn#", "id", "chart no", "health id", "nhs no", "reg no", "registration no", "patient #"),
     "collected": ("collected", "collection date", "specimen collected", "date collected", "collection time",
                   "collection date/time", "sample taken", "sample collected", "sample date", "drawn", "date drawn",
-                  "specimen date", "sampling date", "collected on", "collection"),
+                  "specimen date", "sampling date", "collected on", "collection", "date/time collected",
+                  "date of collection", "collected date", "collection dt", "sample collection", "specimen drawn",
+                  "date sampled", "sampled"),
     "reported": ("reported", "report date", "date reported", "resulted", "validated", "released", "report printed",
-                 "reported on", "authorized", "authorised", "result date", "final report date", "verified"),
+                 "reported on", "authorized", "authorised", "result date", "final report date", "verified",
+                 "date of report", "date/time reported", "reported date", "report date/time", "date resulted",
+                 "resulted on", "report generated", "date of result", "results reported", "report released",
+                 "date released", "date validated", "validated on", "verified on", "authorised on", "authorized on"),
+    # the date a report was printed: the report date when nothing else says so
+    "printed": ("printed", "printed on", "print date", "date printed", "printed date"),
+    # dates that are neither collection nor report: read so their values are not taken for something else
+    "received": ("received", "date received", "received date", "received on", "specimen received",
+                 "sample received", "date/time received", "receipt date", "registered", "registration date",
+                 "ordered", "order date", "date ordered"),
     "clinician": ("ordering physician", "requested by", "referring dr", "referring doctor", "referring physician",
                   "ordered by", "physician", "doctor", "ordering provider", "ordering clinician", "referred by",
-                  "consultant", "provider", "requesting physician", "ref. by", "ref by", "dr"),
+                  "consultant", "provider", "requesting physician", "ref. by", "ref by", "dr", "attending physician",
+                  "attending", "attending doctor", "sender", "requesting doctor", "ordering doctor", "requester",
+                  "submitting physician", "clinician", "ordering md", "treating physician"),
     "accession": ("accession", "accession #", "accession no", "accession number", "lab no", "lab number",
                   "specimen no", "specimen id", "sample id", "sample no", "order no", "order number", "requisition",
-                  "requisition no", "lab id", "lab ref", "barcode", "specimen #", "accn", "case no"),
+                  "requisition no", "lab id", "lab ref", "barcode", "specimen #", "accn", "case no", "order #",
+                  "order id", "request no", "request number", "request id", "requisition #", "specimen number",
+                  "lab #", "sample number", "report no", "report id", "report number"),
+    # "Specimen: S26-264795" names the accession; "Specimen: Serum" names a specimen type
+    "specimen": ("specimen", "sample"),
 }
 # Longest wordings first, so "patient id" wins over "patient" and "collection date" over "collection".
 _ALL = sorted(((w, field) for field, words in LABELS.items() for w in words), key=lambda p: -len(p[0]))
@@ -111,9 +130,17 @@ def read_header(rows: list[VisualRow], *, day_first: bool) -> LabReport:
         if value:
             values[found.field] = value
     patient = PatientHeader()
+    if "name" not in values and not ("family" in values and "given" in values):
+        unlabelled = _name_under_patient_title(rows, label_cells)
+        if unlabelled:
+            values["name"] = unlabelled
     if "name" in values:
         patient.name = values["name"]
         patient.family, patient.given = split_person_name(values["name"])
+    elif "family" in values:  # surname and first name under their own labels
+        family, given = split_person_name(values["family"] + ", " + values.get("given", ""))
+        patient.name = " ".join([*given, family or ""]).strip()
+        patient.family, patient.given = family, given
     if "birth_date" in values:
         patient.birth_date = parse_date(values["birth_date"], day_first=day_first, with_time=False)
     patient.sex = parse_sex(values.get("sex") or values.get("age_sex") or "")
@@ -121,13 +148,37 @@ def read_header(rows: list[VisualRow], *, day_first: bool) -> LabReport:
         patient.identifier = values["identifier"].split()[0]
     report.patient = patient
     report.collected = parse_date(values.get("collected", ""), day_first=day_first)
-    report.reported = parse_date(values.get("reported", ""), day_first=day_first)
+    report.reported = parse_date(values.get("reported", ""), day_first=day_first) or \
+        parse_date(values.get("printed", ""), day_first=day_first)
     if "clinician" in values:
         report.ordering_clinician = clinician_name(values["clinician"])
-    if "accession" in values:
-        report.accession = values["accession"].split()[0]
+    accession = values.get("accession") or values.get("specimen", "")
+    if accession and (values.get("accession") or re.search(r"\d", accession)):
+        report.accession = accession.split()[0]
     report.lab_name = lab_name(rows, label_cells)
     return report
+
+
+PATIENT_TITLE = re.compile(r"^(patient|patient information|patient details|patient data|patient demographics|"
+                           r"patient info|patient identification)$", re.I)
+
+
+def _name_under_patient_title(rows: list[VisualRow], label_cells: set[int]) -> str | None:
+    """A block titled "PATIENT INFORMATION" whose first line is the name, printed without a label."""
+    for row in rows:
+        for cell in row.cells:
+            if PATIENT_TITLE.match(cell.text.strip(" :")):
+                value = _value_below(rows, row, cell, label_cells)
+                if value and looks_like_person_name(value):
+                    return value
+    return None
+
+
+def looks_like_person_name(text: str) -> bool:
+    """'GARCIA, MICHAEL J', 'Jane A. Doe': two to five words of letters, no digits, no label."""
+    words = text.replace(",", " ").split()
+    return 2 <= len(words) <= 5 and not re.search(r"[\d:@]", text) and \
+        all(re.fullmatch(r"[A-Za-z][A-Za-z'.-]*", w) for w in words)
 
 
 def _value_right(row: VisualRow, cell: Cell, label_cells: set[int]) -> str | None:

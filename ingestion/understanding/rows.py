@@ -150,14 +150,14 @@ def _code(row: LabRow, ctx: RowContext) -> None:
 
 
 def _first_match(row: LabRow, ctx: RowContext, unit: str | None):
-    for name in _name_readings(row.printed_name):
+    for name in name_readings(row.printed_name):
         found = ctx.match_test(name, unit, specimen=row.specimen)
         if found is not None:
             return name, found
     return None
 
 
-def _name_readings(name: str):
+def name_readings(name: str):
     """The printed name, then readings that forgive what OCR and labs add: a trailing qualifier in
     parentheses ("Estimated GFR (CKD-EPI 2021)"), a space inside a word ("Stimulat ing")."""
     yield name

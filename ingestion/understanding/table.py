@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ingestion.understanding.geometry import Cell, Token, VisualRow
 from ingestion.understanding.header import match_label
 from ingestion.understanding.values import NumberStyle, looks_like_range, parse_flag, parse_value
+from ingestion.understanding.wrapping import NameLine
 
 ColumnKind = str  # "name" | "value" | "unit" | "range" | "flag" | "in_range" | "out_of_range"
 VALUE_KINDS = ("value", "in_range", "out_of_range")
@@ -37,7 +38,8 @@ for _kind, _phrases in {
     # columns whose cells are not part of the result (cumulative reports, performing site, codes)
     "other": ("previous result", "previous", "prior result", "prior", "last result", "previous value", "date",
               "date/time", "comments", "comment", "method", "lab", "site", "performing lab", "performing site",
-              "loinc", "code", "test code", "collected", "specimen", "sample"),
+              "loinc", "code", "test code", "collected", "specimen", "sample", "result status", "report status",
+              "previous result and date", "prior result and date", "lab site", "performing location"),
     "in_range": ("in range", "within range", "within limits", "in-range", "normal result"),
     "out_of_range": ("out of range", "outside range", "out of limits", "outside limits", "out-of-range",
                      "abnormal result"),
@@ -91,6 +93,12 @@ def _key(text: str) -> str:
 
 def match_header(row: VisualRow) -> list[Column] | None:
     """The columns of a table header row, or None when the row is not one."""
+    found = _header_match(row)
+    return found[0] if found else None
+
+
+def _header_match(row: VisualRow) -> tuple[list[Column], int] | None:
+    """(columns, how many words are column titles) for a header row, or None."""
     toks = row.tokens
     columns: list[Column] = []
     matched = whole = 0
@@ -100,7 +108,9 @@ def match_header(row: VisualRow) -> list[Column] | None:
             for n in range(min(MAX_PHRASE, len(ct) - i), 0, -1):
                 phrase = " ".join(_key(t.text) for t in ct[i:i + n])
                 if phrase in HEADER_WORDS:
-                    columns.append(Column(HEADER_WORDS[phrase], ct[i].x0, ct[i + n - 1].x1, phrase))
+                    words = ct[i:i + n]  # a two-line title's words are stacked: take the extent of all
+                    columns.append(Column(HEADER_WORDS[phrase], min(t.x0 for t in words), max(t.x1 for t in words),
+                                          phrase))
                     found, used, i = found + 1, used + n, i + n
                     break
             else:
@@ -120,7 +130,52 @@ def match_header(row: VisualRow) -> list[Column] | None:
         kinds = [c.kind for c in columns]
     if not any(k in VALUE_KINDS for k in kinds) or "name" not in kinds and len(columns) < 3:
         return None
-    return columns
+    if kinds.count("flag") > 1:  # "Flag" and "Status" side by side: the status is the report's (Final)
+        for c in columns:
+            if c.phrase == "status":
+                c.kind = "other"
+    return columns, matched
+
+
+def find_header(rows: list[VisualRow], i: int) -> tuple[list[Column], list[VisualRow]] | None:
+    """The table header starting at rows[i]: one row of titles, or titles printed over two lines
+    ("Reference" above "Interval", "Units of" above "Measure"), merged column by column."""
+    row = rows[i]
+    single = _header_match(row)
+    below = rows[i + 1] if i + 1 < len(rows) else None
+    if below is not None and _title_lines(row, below):
+        merged = _header_match(stack_rows(row, below))
+        if merged and (single is None or merged[1] > single[1] + 1):
+            return merged[0], [row, below]
+    return (single[0], [row]) if single else None
+
+
+def _title_lines(upper: VisualRow, lower: VisualRow) -> bool:
+    """Two lines of one header: on the same page, set tight (closer than a line of text), no numbers."""
+    h = min(upper.height, lower.height)
+    return upper.page == lower.page and 0 <= lower.y0 - upper.y1 < 0.9 * h and \
+        not any(re.search(r"\d", t.text) for t in upper.tokens + lower.tokens)
+
+
+def stack_rows(upper: VisualRow, lower: VisualRow) -> VisualRow:
+    """One row whose cells are the lower line's, each with the words printed above it put first.
+    Word by word: two titles set close on the upper line ("Abnormal  Result") may read as one cell."""
+    cells = [Cell(list(c.tokens)) for c in lower.cells]
+    above: dict[int, list[Token]] = {}
+    alone: list[Cell] = []
+    for tok in upper.tokens:
+        overlaps = [(min(tok.x1, c.x1) - max(tok.x0, c.x0), i) for i, c in enumerate(cells)]
+        best = max(overlaps, default=(0, -1))
+        if best[0] > 0:
+            above.setdefault(best[1], []).append(tok)
+        elif alone and tok.x0 - alone[-1].x1 < 2 * tok.height:
+            alone[-1].tokens.append(tok)
+        else:
+            alone.append(Cell([tok]))
+    for i, toks in above.items():
+        cells[i].tokens[:0] = toks
+    cells = sorted(cells + alone, key=lambda c: c.x0)
+    return VisualRow(page=lower.page, tokens=[t for c in cells for t in c.tokens], cells=cells)
 
 
 def assign_cells(row: VisualRow, columns: list[Column]) -> dict[ColumnKind, list[Cell]]:
@@ -270,7 +325,9 @@ class TableRead:
     used: set[int]  # ids of visual rows that belong to tables (not header fields)
 
 
-def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of) -> TableRead:
+def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=None) -> TableRead:
+    """Result rows of every table in the document. `known_name(text) -> bool` (the terminology) is
+    evidence, with geometry, that two lines are one wrapped test name."""
     results: list[RawRow] = []
     used: set[int] = set()
     columns: list[Column] | None = None
@@ -278,59 +335,87 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of) -> TableRead
     pages = sorted({r.page for r in rows})
     for page in pages:
         page_rows = [r for r in rows if r.page == page]
-        header_at = next((i for i, r in enumerate(page_rows) if match_header(r)), None)
-        if header_at is not None:
-            columns = match_header(page_rows[header_at])
-            used.add(id(page_rows[header_at]))
-            body = page_rows[header_at + 1:]
+        header = next(((i, h) for i in range(len(page_rows)) if (h := find_header(page_rows, i))), None)
+        if header is not None:
+            at, (columns, title_rows) = header
+            used.update(id(r) for r in title_rows)
+            body = page_rows[at + len(title_rows):]
         else:
             body = page_rows
             inferred = None if columns else infer_columns(page_rows, style, unit_of)
             if inferred:
                 columns, first = inferred
                 body = page_rows[first:]
-                strict = True
         pitch = _pitch(body)
-        strict = header_at is None  # no titles on this page: a result must also look like one
+        strict = header is None  # no titles on this page: a result must also look like one
         last: RawRow | None = None
+        last_row: VisualRow | None = None  # the last visual row given to `last`
         last_y = None
-        started = header_at is not None
-        for row in body:
+        started = header is not None
+        prefix: NameLine | None = None  # a name-only line that may be the first line of the next result's name
+        heading: NameLine | None = None  # the last line taken for a heading
+        skip = 0
+
+        def cells_of(row: VisualRow):
+            if columns and is_running_text(row, columns):
+                return {"name": row.cells}
+            return assign_cells(row, columns) if columns else type_cells(row, style, unit_of)
+
+        for k, row in enumerate(body):
+            if skip:
+                skip -= 1
+                continue
             if END_OF_TABLE.search(row.text):
                 if started:
                     break
                 continue
-            again = match_header(row)
+            again = find_header(body, k)
             if again:  # a second table (or a repeated header) on the same page
-                columns, last, started = again, None, True
-                used.add(id(row))
+                columns, last, started, prefix = again[0], None, True, None
+                used.update(id(r) for r in again[1])
+                skip = len(again[1]) - 1
                 continue
             if started and last_y is not None and row.y0 - last_y > 5 * pitch:
                 break
-            if columns and is_running_text(row, columns):
-                cells = {"name": row.cells}
-            else:
-                cells = assign_cells(row, columns) if columns else type_cells(row, style, unit_of)
+            cells = cells_of(row)
             if not cells:
                 continue
             kind = _classify(cells, style, strict=strict)
             near = last is not None and last_y is not None and row.y0 - last_y < 1.6 * pitch
+            if kind == "unnamed" and prefix is not None and prefix.next_row is row:
+                kind = "result"
             if kind == "result":
                 last = RawRow(page=page, cells=cells, panel=panel)
+                if prefix is not None and prefix.next_row is row:
+                    last.cells["name"] = [Cell(list(r.tokens)) for r in prefix.rows] + cells.get("name", [])
+                    last.panel = panel = prefix.panel_before  # it was a name, not a heading
                 results.append(last)
                 used.add(id(row))
-                last_y, started = row.y1, True
+                last_y, last_row, started, prefix = row.y1, row, True, None
             elif kind == "range-continuation" and near:
                 last.extra_range.extend(cells["range"])
                 used.add(id(row))
                 last_y = row.y1
             elif kind == "text" and started:
                 text = " ".join(c.text for cs in cells.values() for c in cs)
-                if near and _is_comment(text, cells, row, results):
+                after = body[k + 1] if k + 1 < len(body) else None
+                after_cells = cells_of(after) if after is not None else None
+                if not after_cells or _classify(after_cells, style, strict=strict) not in ("result", "unnamed"):
+                    after_cells = None
+                line = NameLine(row, text, panel)
+                role = line.role(last.cells if near else None, last_row, after_cells, after, pitch, known_name)
+                if role == "continuation":
+                    last.cells["name"] = last.cells.get("name", []) + [Cell(list(row.tokens))]
+                    last_y, last_row = row.y1, row
+                elif near and _is_comment(text, cells, row, results):
                     last.comments.append(text)
                     last_y = row.y1
-                elif _is_heading(text):
-                    panel, last = text, None
+                elif _is_heading(text) or role == "prefix":
+                    if role == "prefix" and heading is not None and heading.extends_to(row, k, pitch):
+                        line.rows, line.panel_before = heading.rows + line.rows, heading.panel_before  # 3+ lines
+                    panel, last, prefix = text, None, line if role == "prefix" else None
+                    heading = line
+                    line.next_row, line.index = after, k
                     last_y = row.y1
                 used.add(id(row))
     return TableRead(results, used)
@@ -363,8 +448,11 @@ def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle, *, strict
         if not values and (cells.get("unit") or cells.get("range")) and len(cells) >= 2:
             return "result"  # a test whose value could not be read at all: kept, marked absent
         return "text"
-    if set(cells) == {"range"}:
+    if set(cells) == {"range"} and re.search(r"\d|negative|positive|detected|reactive|normal", name + " ".join(
+            c.text for c in cells["range"]), re.I):
         return "range-continuation"
+    if values and any(parse_value(c.text, style, qualitative_any=True) for c in values):
+        return "unnamed"  # values under a name printed on the lines above ("2021)", or nothing): a result only then
     if values or cells.get("unit"):
         return "noise"
     return "text"
