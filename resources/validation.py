@@ -9,7 +9,9 @@ Every problem becomes an OperationOutcome issue whose `expression` names the ele
 """
 from __future__ import annotations
 
+import json
 import re
+import threading
 from functools import lru_cache
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -28,6 +30,57 @@ def _model(resource_type: str):
         return get_fhir_model_class(resource_type)
     except (KeyError, ValueError, ImportError, AttributeError):
         return None
+
+
+# --- remembering valid elements --------------------------------------------------------------------
+# fhir.resources validates every complex element (CodeableConcept, Reference, Quantity...) as a
+# model of its own, through fhir_core's `FhirBase.fhir_model_validator`, and that is most of the cost
+# of validating a resource. The resources of one Bundle repeat elements (category, code, subject,
+# performer, referenceRange...), so while `validation_issues` runs, an element already found valid
+# (same model class, same JSON) is not validated again. Validation of an element depends only on
+# its own content; only successes are remembered, so every error is still found and reported.
+_valid = threading.local()  # .seen: {(model class, JSON text): model} of this thread; .on inside our calls
+_SEEN_LIMIT = 2048
+
+
+def _remember_valid_elements() -> None:
+    try:
+        from fhir_core.types import FhirBase
+
+        original = FhirBase.__dict__["fhir_model_validator"].__func__
+    except (ImportError, KeyError, AttributeError):  # another fhir_core: validate everything every time
+        return
+
+    def fhir_model_validator(cls, value, model_klass):
+        if not getattr(_valid, "on", False) or not isinstance(value, dict):
+            return original(cls, value, model_klass)
+        try:
+            key = (model_klass, json.dumps(value, sort_keys=True))
+        except (TypeError, ValueError):
+            return original(cls, value, model_klass)
+        seen = _valid.seen
+        model = seen.get(key)
+        if model is None:
+            model = original(cls, value, model_klass)  # raises when invalid: nothing remembered
+            if len(seen) >= _SEEN_LIMIT:
+                seen.clear()
+            seen[key] = model
+        return model
+
+    FhirBase.fhir_model_validator = classmethod(fhir_model_validator)
+
+
+_remember_valid_elements()
+
+
+def _validate_model(model, content: dict) -> None:
+    if not hasattr(_valid, "seen"):
+        _valid.seen = {}
+    outer, _valid.on = getattr(_valid, "on", False), True
+    try:
+        model.model_validate(content)
+    finally:
+        _valid.on = outer
 
 
 def is_valid_id(value: object) -> bool:
@@ -65,7 +118,7 @@ def validation_issues(content: object, *, expected_type: str | None = None) -> l
     if model is None:
         return issues
     try:
-        model.model_validate(content)
+        _validate_model(model, content)
     except ValidationError as exc:
         for err in exc.errors():
             message = err.get("msg", "invalid")

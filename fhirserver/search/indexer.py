@@ -39,10 +39,7 @@ def rows_for(resource_type: str, content: dict, record_id: int) -> dict[str, lis
 
 
 def _collect(out: dict, resource_type: str, stored_type: str, content: dict, record_id: int) -> None:
-    present = present_elements(content)
-    for param, extract, roots in _plan(resource_type):
-        if roots is not None and (roots.isdisjoint(present) if type(roots) is frozenset else not _any_complete(roots, present)):
-            continue
+    for param, extract in _plan_for(resource_type, tuple(content)):
         values = extract(content)
         if not values:
             continue
@@ -63,6 +60,15 @@ def _collect(out: dict, resource_type: str, stored_type: str, content: dict, rec
 def _plan(resource_type: str) -> list[tuple]:
     """(param, extractor, top-level keys it needs) for every indexed parameter of a type."""
     return [(p, p.extractor(resource_type), _needed_roots(p, resource_type)) for p in indexed_params(resource_type)]
+
+
+@lru_cache(maxsize=4096)
+def _plan_for(resource_type: str, keys: tuple[str, ...]) -> list[tuple]:
+    """(param, extractor) of the parameters that can give values for a resource with these
+    top-level keys: resources of one kind share their keys, so the check runs once per shape."""
+    present = present_elements(dict.fromkeys(keys))
+    return [(param, extract) for param, extract, roots in _plan(resource_type)
+            if roots is None or (not roots.isdisjoint(present) if type(roots) is frozenset else _any_complete(roots, present))]
 
 
 def _needed_roots(param, resource_type: str):
