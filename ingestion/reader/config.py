@@ -7,6 +7,7 @@ INGESTION = {
     "PDF_DPI": 200,                      # render scanned PDF pages, and scale text-layer boxes, at this dpi
     "OCR_ENGINE": "onnxruntime",         # "onnxruntime" | "paddle_static" | "tesseract"
     "OCR_THREADS": 2,                    # intra-op threads of the engine
+    "OCR_REC_MODEL": "latin",            # onnxruntime engine: "latin" (pruned classifier) | "full" (18,710 classes)
 }
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ DEFAULTS = {
     "PDF_DPI": 200,
     "OCR_ENGINE": "onnxruntime",
     "OCR_THREADS": 2,
+    "OCR_REC_MODEL": "latin",
 }
 
 
@@ -32,7 +34,7 @@ class Limits:
 
 
 def reader_settings() -> dict:
-    """DEFAULTS overlaid with settings.INGESTION (if Django is configured) and OCR_ENGINE/OCR_THREADS env vars."""
+    """DEFAULTS overlaid with settings.INGESTION (if Django is configured) and OCR_ENGINE/OCR_THREADS/OCR_REC_MODEL env vars."""
     values = dict(DEFAULTS)
     try:
         from django.conf import settings
@@ -41,7 +43,7 @@ def reader_settings() -> dict:
             values.update(getattr(settings, "INGESTION", {}) or {})
     except ImportError:  # the reader also runs without Django
         pass
-    for key in ("OCR_ENGINE", "OCR_THREADS"):
+    for key in ("OCR_ENGINE", "OCR_THREADS", "OCR_REC_MODEL"):
         if os.environ.get(key):
             values[key] = os.environ[key]
     values["OCR_THREADS"] = int(values["OCR_THREADS"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from .models import ALL_MODELS, TEXTLINE_CLS_ONNX, ModelSpec, model_dir
+from .models import ALL_MODELS, PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN, TEXTLINE_CLS_ONNX, ModelSpec, model_dir
 
 DET_PREPROCESS = [
     {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
@@ -96,9 +96,38 @@ def install_model(spec: ModelSpec, target_root: Path) -> bool:
     return changed
 
 
+def install_latin_recogniser(target_root: Path) -> bool:
+    """PP-OCRv6 small rec with the Latin-script classifier (`prune.py`), from the installed full folder."""
+    import onnx
+
+    from .prune import LATIN_CHARACTERS, prune_classifier
+
+    source = target_root / PP_OCRV6_SMALL_REC.name
+    folder = target_root / PP_OCRV6_SMALL_REC_LATIN.name
+    full = yaml.safe_load((source / "inference.yml").read_text(encoding="utf-8"))
+    model, kept = prune_classifier(onnx.load(str(source / "inference.onnx")), full["PostProcess"]["character_dict"], LATIN_CHARACTERS)
+    changed = write_if_changed(model.SerializeToString(), folder / "inference.onnx")
+    # Global.model_name stays PaddleX's name for this architecture, so PaddleX could load the folder too.
+    config = {**full, "PostProcess": {"name": "CTCLabelDecode", "character_dict": kept}}
+    text = yaml.safe_dump(config, allow_unicode=True, sort_keys=False).encode("utf-8")
+    return write_if_changed(text, folder / "inference.yml") or changed
+
+
+def write_if_changed(data: bytes, target: Path) -> bool:
+    if target.is_file() and target.read_bytes() == data:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)  # atomic, as in copy_if_changed
+    return True
+
+
 def install_all(target_root: Path | None = None) -> list[str]:
     target_root = target_root or model_dir()
     changed = [spec.name for spec in ALL_MODELS if install_model(spec, target_root)]
+    if install_latin_recogniser(target_root):
+        changed.append(PP_OCRV6_SMALL_REC_LATIN.name)
     package, source, name = TEXTLINE_CLS_ONNX
     if copy_if_changed(package_root(package, "3.10.0") / source, target_root / name):
         changed.append(name)

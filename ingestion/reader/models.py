@@ -42,10 +42,15 @@ PP_OCRV4_MOBILE_REC = ModelSpec(
     {f"inference.{ext}": f"models/ch_PP-OCRv4_rec_infer/inference.{ext}" for ext in ("pdmodel", "pdiparams")},
     charset="ch_ppocr_rec/ppocr_keys_v1.txt",
 )
+# PP-OCRv6 small rec with its classifier cut to Latin-script characters (`prune.py`), built by
+# install_models from the folder above; no file of its own in a wheel.
+PP_OCRV6_SMALL_REC_LATIN = ModelSpec(
+    "PP-OCRv6_small_rec_latin", "rec", "rapidocr", "3.10.0", {"inference.onnx": ""}, charset="onnx-metadata",
+)
 # The 0/180 degree text-line classifier; run directly with ONNX Runtime to tell upright from upside-down.
 TEXTLINE_CLS_ONNX = ("rapidocr", "models/ch_ppocr_mobile_v2.0_cls_mobile.onnx", "textline_cls.onnx")
 
-ALL_MODELS = (PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, PP_OCRV4_MOBILE_DET, PP_OCRV4_MOBILE_REC)
+ALL_MODELS = (PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, PP_OCRV4_MOBILE_DET, PP_OCRV4_MOBILE_REC)  # copied from wheels
 
 
 class ModelMissing(RuntimeError):

@@ -43,9 +43,10 @@ def get_engine(name: str | None = None, *, threads: int | None = None) -> OcrEng
     if name not in ENGINES:
         raise ValueError(f"unknown OCR engine {name!r}; choose one of {', '.join(ENGINES)}")
     threads = threads or settings["OCR_THREADS"]
+    options = {"rec_model": settings["OCR_REC_MODEL"]} if name == "onnxruntime" else {}
     module_name, factory_name = ENGINES[name].split(":")
 
     def build() -> OcrEngine:
-        return getattr(importlib.import_module(module_name), factory_name)(threads=threads)
+        return getattr(importlib.import_module(module_name), factory_name)(threads=threads, **options)
 
-    return load_once(f"engine:{name}:{threads}", build)
+    return load_once(f"engine:{name}:{threads}:{options}", build)

@@ -1,6 +1,10 @@
 """PaddleOCR 3.7 (PP-OCR detection + recognition) on either of its two CPU runtimes.
 
-- `onnxruntime`: PP-OCRv6 small as ONNX, PaddleOCR's ONNX Runtime engine.
+- `onnxruntime`: PP-OCRv6 small as ONNX. Detection is PaddleOCR's predictor on its ONNX Runtime
+  engine; recognition calls the PP-OCRv6 recogniser's ONNX Runtime session directly
+  (`recognition.py` + `recogniser.py`: PaddleOCR's pre- and post-processing, without PaddleX's
+  per-batch wrapping, which cost ~0.6 s a page), by default on the Latin-script recogniser
+  (`prune.py`; `OCR_REC_MODEL = "full"` for the 18,710-class original).
 - `paddle_static`: PP-OCRv4 mobile as Paddle inference models on paddlepaddle 3.3. Its default oneDNN
   path crashes in predict() on 3.3.1 (ConvertPirAttribute2RuntimeAttribute); the old IR with
   `run_mode="mkldnn"` works and is fast.
@@ -21,7 +25,11 @@ import numpy as np
 from ingestion.document import Line
 
 from ..lines import group_lines, split_region
-from ..models import PP_OCRV4_MOBILE_DET, PP_OCRV4_MOBILE_REC, PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, ModelSpec, model_path
+from ..models import (
+    PP_OCRV4_MOBILE_DET, PP_OCRV4_MOBILE_REC, PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN, ModelSpec,
+    model_path,
+)
+from ..recogniser import Recogniser
 from ..recognition import crops_from_polygons, width_batches
 
 # Narrow crops are padded to this width (PaddleX pads to 320). Recognition time grows with padded
@@ -42,21 +50,25 @@ FIRST_CJK = 0x2E80
 class PaddleEngine:
     name: str
     detector: Any  # PaddleX text-detection predictor
-    recognizer: Any  # PaddleX text-recognition predictor
+    recognizer: Any  # PaddleX text-recognition predictor, or our Recogniser (ONNX Runtime called directly)
     min_width: int = REC_MIN_WIDTH
 
     def __post_init__(self) -> None:
-        self.recognizer.pre_tfs["ReisizeNorm"].rec_image_shape = [3, 48, self.min_width]
+        if not isinstance(self.recognizer, Recogniser):
+            self.recognizer.pre_tfs["ReisizeNorm"].rec_image_shape = [3, 48, self.min_width]
 
     def read(self, image: np.ndarray) -> list[Line]:
         bgr = np.ascontiguousarray(image[:, :, ::-1])  # PaddleOCR's predictors expect BGR
         found = next(iter(self.detector(bgr, limit_side_len=DET_LIMIT_SIDE, limit_type="max", box_thresh=DET_BOX_THRESH)))
         crops = crops_from_polygons(bgr, np.asarray(found["dt_polys"]).reshape(-1, 4, 2))
-        texts: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-        for batch in width_batches(crops, min_width=self.min_width):
-            self.recognizer.batch_sampler.batch_size = len(batch)
-            for index, result in zip(batch, self.recognizer([crops[i].image for i in batch])):
-                texts[index] = (result["rec_text"], float(result["rec_score"]))
+        if isinstance(self.recognizer, Recogniser):
+            texts = self.recognizer.read([crop.image for crop in crops])
+        else:
+            texts = [("", 0.0)] * len(crops)
+            for batch in width_batches(crops, min_width=self.min_width):
+                self.recognizer.batch_sampler.batch_size = len(batch)
+                for index, result in zip(batch, self.recognizer([crops[i].image for i in batch])):
+                    texts[index] = (result["rec_text"], float(result["rec_score"]))
         words = []
         for crop, (text, score) in zip(crops, texts):
             text = text.translate(TEXT_FIXES).strip()
@@ -96,9 +108,33 @@ def build(runtime: str, det: ModelSpec, rec: ModelSpec, engine_config: dict, *, 
     return PaddleEngine(f"paddleocr-{runtime}/{det.name.removesuffix('_det')}", pipeline.text_det_model, recognizer)
 
 
-def onnxruntime_engine(*, threads: int) -> PaddleEngine:
-    config = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
-    return build("onnxruntime", PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, config, threads=threads)
+REC_MODELS = {"latin": PP_OCRV6_SMALL_REC_LATIN, "full": PP_OCRV6_SMALL_REC}
+
+
+def onnxruntime_engine(*, threads: int, rec_model: str = "latin") -> PaddleEngine:
+    import onnxruntime
+    import yaml
+
+    if rec_model not in REC_MODELS:
+        raise ValueError(f"unknown OCR_REC_MODEL {rec_model!r}; choose one of {', '.join(REC_MODELS)}")
+    det_dir, rec_dir = model_path(PP_OCRV6_SMALL_DET), model_path(REC_MODELS[rec_model])
+    os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")  # never reach for a model hub
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    from paddleocr import TextDetection
+
+    detector = TextDetection(
+        model_name=PP_OCRV6_SMALL_DET.name, model_dir=str(det_dir), limit_side_len=DET_LIMIT_SIDE, limit_type="max",
+        engine="onnxruntime", engine_config={"intra_op_num_threads": threads, "inter_op_num_threads": 1},
+    ).paddlex_predictor
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1  # the default is one per core
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = onnxruntime.InferenceSession(str(rec_dir / "inference.onnx"), options, providers=["CPUExecutionProvider"])
+    characters = yaml.safe_load((rec_dir / "inference.yml").read_text(encoding="utf-8"))["PostProcess"]["character_dict"]
+    latin = np.array([len(c) != 1 or ord(c) < FIRST_CJK for c in characters])
+    recogniser = Recogniser(session, characters, allowed=None if latin.all() else latin, min_width=REC_MIN_WIDTH)
+    suffix = "" if rec_model == "latin" else "-full"  # the default keeps the name documents have carried so far
+    return PaddleEngine(f"paddleocr-onnxruntime/PP-OCRv6_small{suffix}", detector, recogniser)
 
 
 def paddle_static_engine(*, threads: int) -> PaddleEngine:

@@ -1,0 +1,71 @@
+"""The installed model folders: the Latin-script PP-OCRv6 recogniser built by install_models from the
+full one, its character list, and that it reads a clean page exactly as the full model does."""
+import numpy as np
+import onnx
+import pytest
+import yaml
+from onnx import numpy_helper
+
+from ingestion.reader import read_document
+from ingestion.reader.engines.paddle import onnxruntime_engine
+from ingestion.reader.models import PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN, model_path
+from ingestion.reader.prune import LATIN_CHARACTERS, prune_classifier
+
+from .reader_samples import ROWS, contains_sequence, encode, page_images, report_pdf
+
+# What lab reports print beyond ASCII: micro (both code points), degree, plus-minus, comparisons,
+# dashes, multiplication, superscripts, arrows used as flags, per mille, accented letters.
+NEEDED = "µμ°±≤≥–—−×^²³↑↓‰éüñß"
+
+
+def characters(folder):
+    return yaml.safe_load((folder / "inference.yml").read_text(encoding="utf-8"))["PostProcess"]["character_dict"]
+
+
+def head(model):
+    initializers = {i.name: i for i in model.graph.initializer}
+    matmul = next(n for n in reversed(model.graph.node) if n.op_type == "MatMul")
+    return numpy_helper.to_array(initializers[matmul.input[1]])
+
+
+def test_latin_dictionary_has_the_symbols_of_lab_reports_and_no_cjk():
+    folder = model_path(PP_OCRV6_SMALL_REC_LATIN)
+    latin = characters(folder)
+    assert set(NEEDED) <= set(latin)
+    assert set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz%/<>=.,:;()[]*+-") <= set(latin)
+    assert not any(0x2E80 <= ord(c) for c in latin)  # no CJK, kana, hangul, full-width forms
+    assert len(latin) < 1000 < len(characters(model_path(PP_OCRV6_SMALL_REC)))
+    model = onnx.load(str(folder / "inference.onnx"))
+    metadata = {p.key: p.value for p in model.metadata_props}
+    assert metadata["character"].split("\n") == latin  # yml and the model's own metadata agree
+    assert head(model).shape[1] == len(latin) + 2  # CTC blank + characters + space
+
+
+def test_pruned_classifier_keeps_each_kept_class_weights_unchanged():
+    folder = model_path(PP_OCRV6_SMALL_REC)
+    full_chars = characters(folder)
+    full = head(onnx.load(str(folder / "inference.onnx")))
+    pruned, kept = prune_classifier(onnx.load(str(folder / "inference.onnx")), full_chars, LATIN_CHARACTERS)
+    columns = [0] + [full_chars.index(c) + 1 for c in kept] + [len(full_chars) + 1]
+    np.testing.assert_array_equal(head(pruned), full[:, columns])
+    assert kept == [c for c in full_chars if c in LATIN_CHARACTERS]
+
+
+def test_pruned_and_full_recognisers_read_a_clean_page_the_same():
+    page = page_images(report_pdf(font="Times-Roman"), dpi=300)[0]
+    image = np.asarray(page.convert("RGB"))
+    latin, full = onnxruntime_engine(threads=2), onnxruntime_engine(threads=2, rec_model="full")
+    latin_lines, full_lines = latin.read(image), full.read(image)
+    assert [line.text for line in latin_lines] == [line.text for line in full_lines]
+    words = [w.text for line in latin_lines for w in line.words]
+    missing = [cell for row in ROWS for cell in row[:3] if not contains_sequence(words, cell)]
+    assert missing == []
+
+
+def test_full_recogniser_is_a_setting(monkeypatch):
+    monkeypatch.setenv("OCR_REC_MODEL", "full")
+    document = read_document(encode(page_images(report_pdf(font="Times-Roman"), dpi=200)[0], "PNG"), engine="onnxruntime")
+    assert document.engine == "paddleocr-onnxruntime/PP-OCRv6_small-full"
+    monkeypatch.setenv("OCR_REC_MODEL", "chinese")
+    with pytest.raises(ValueError, match="OCR_REC_MODEL"):
+        read_document(encode(page_images(report_pdf(font="Times-Roman"), dpi=200)[0], "PNG"), engine="onnxruntime")
