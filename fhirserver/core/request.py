@@ -27,6 +27,7 @@ class FhirRequest:
     assigned_id: str | None = None  # id a transaction pre-assigned to a POST entry (urn:uuid targets)
     access: Any = None  # fhirserver.security's access context, None when security is off
     user: Any = None  # Django user for web sessions (review page), else None
+    text_response: bool = False  # the HTTP layer renders the reply: a handler may answer FhirResponse.json_text
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -41,4 +42,5 @@ class FhirResponse:
     resource: dict | None = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None  # a body served as-is (Binary in its own media type)
+    json_text: str | None = None  # the resource already serialised as compact JSON (search Bundles)
     content_type: str | None = None

@@ -112,6 +112,8 @@ def dispatch(request: FhirRequest) -> FhirResponse:
 
 
 def _search(request: FhirRequest) -> FhirResponse:
+    if request.text_response:  # spliced JSON text: no parse and re-serialise of every match
+        return FhirResponse(status=200, json_text=search_api.search_json(request))
     return FhirResponse(status=200, resource=search_api.search_bundle(request))
 
 

@@ -40,3 +40,10 @@ def search_bundle(request: FhirRequest) -> dict:
     from .engine import search_bundle as search
 
     return search(request)
+
+
+def search_json(request: FhirRequest) -> str:
+    """`search_bundle` already serialised as compact JSON, with the matches spliced in as stored."""
+    from .engine import search_json as search
+
+    return search(request)

@@ -18,6 +18,7 @@ from .models import INDEX_MODELS, ReferenceIndex, TextIndex, TokenIndex
 from .params import composite, date, number, quantity, reference, special, string, token, uri
 from .parser import Filter, parse_name
 from .registry import SearchParam, get_param
+from .sql import Rows
 from .values import normalize_text, split_escaped
 
 CONDITIONS = {"string": string.condition, "token": token.condition, "date": date.condition,
@@ -60,11 +61,10 @@ def compile_filters(resource_type: str | None, filters: list[Filter], ctx: Conte
     return q, applied
 
 
-def _rows(model, resource_type: str | None, condition: Q, ctx: Context):
-    rows = model.objects.filter(condition)
+def _rows(model, resource_type: str | None, condition: Q, ctx: Context) -> Rows:
     if resource_type is not None:
-        rows = rows.filter(resource_type=ctx.index_type(resource_type))
-    return rows.values("record_id")
+        condition = Q(resource_type=ctx.index_type(resource_type)) & condition
+    return Rows(model, condition)
 
 
 def filter_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Q:
@@ -124,7 +124,7 @@ def record_ids(resource_type: str, q: Q):
     if not q.negated and q.connector == Q.AND and len(q.children) == 1 and isinstance(q.children[0], tuple) \
             and q.children[0][0] == "id__in":
         return q.children[0][1]
-    return matching_records(resource_type, q).values("id")
+    return Rows(ResourceRecord, Q(resource_type=resource_type, deleted=False) & q, "id")
 
 
 def matching_records(resource_type: str, q: Q):
@@ -143,11 +143,9 @@ def _chain_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: Cont
         if target not in R4_RESOURCE_TYPES or (name != "_has" and get_param(target, name) is None):
             continue
         known = True
-        target_ids = matching_records(target, filter_q(target, inner, Context(ctx.base_url), depth + 1)).values("logical_id")
-        rows = ReferenceIndex.objects.filter(name=param.name, target_type=target, target_id__in=target_ids)
-        if resource_type is not None:
-            rows = rows.filter(resource_type=ctx.index_type(resource_type))
-        q |= Q(id__in=rows.values("record_id"))
+        target_ids = Rows(ResourceRecord, Q(resource_type=target, deleted=False) & filter_q(target, inner, Context(ctx.base_url), depth + 1),
+                          "logical_id")
+        q |= Q(id__in=_rows(ReferenceIndex, resource_type, Q(name=param.name, target_type=target, target_id__in=target_ids), ctx))
     if not known:
         raise UnknownParameter(f.raw_name)
     return q
@@ -166,9 +164,8 @@ def _has_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Q:
     name, modifier, chain = parse_name(rest)
     inner = Filter(name, modifier, chain, f.values, rest, f.raw_value)
     source_ids = record_ids(source_type, filter_q(source_type, inner, Context(ctx.base_url), depth + 1))
-    target_ids = ReferenceIndex.objects.filter(
-        resource_type=source_type, name=ref_name, target_type=resource_type, record_id__in=source_ids
-    ).values("target_id")
+    target_ids = Rows(ReferenceIndex, Q(resource_type=source_type, name=ref_name, target_type=resource_type), "target_id",
+                      within=(source_ids,))
     return Q(logical_id__in=target_ids)
 
 

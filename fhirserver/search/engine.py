@@ -13,15 +13,15 @@ from fhirserver.core.request import FhirRequest
 from fhirserver.storage.models import ResourceRecord
 from resources.types import R4_RESOURCE_TYPES
 
-from . import includes as includes_
+from . import includes as includes_, sql
 from .compartments import compartment_q, compartment_types, in_patient_compartment
 from .compiler import Context, compile_filters
 from .models import ReferenceIndex, TokenIndex
-from .paging import fetch_page, fetch_page_by_index, order_keys
+from .paging import fetch_page, fetch_page_by_index, index_ids, order_keys
 from .parser import SearchRequest, parse
 from .shaping import shape
 
-FIELDS = ("id", "resource_type", "logical_id", "content")
+FIELDS = ("id", "resource_type", "logical_id", "text")  # "text": the stored JSON, unparsed (paging.record_values)
 
 
 def _types(request: FhirRequest, search: SearchRequest) -> list[str] | None:
@@ -69,6 +69,13 @@ def _type_query(resource_type: str | None, search: SearchRequest, request: FhirR
 
 def build_queryset(request: FhirRequest, search: SearchRequest, ctx: Context):
     """(queryset of matching ResourceRecords, filters applied, types searched)."""
+    q, applied, types = build_where(request, search, ctx)
+    return ResourceRecord.objects.filter(q, deleted=False), applied, types
+
+
+def build_where(request: FhirRequest, search: SearchRequest, ctx: Context) -> tuple[Q, list, list[str] | None]:
+    """(condition on ResourceRecord, filters applied, types searched); the queryset is built only if
+    needed: resolving its nested subqueries costs more CPU than a page found from the index."""
     types = _types(request, search)
     if types is None:
         if request.access is not None and getattr(request.access, "patient_id", None):
@@ -86,7 +93,7 @@ def build_queryset(request: FhirRequest, search: SearchRequest, ctx: Context):
             q |= tq
         ctx.ignored[:] = list(dict.fromkeys(ctx.ignored))
     ctx.where = q
-    return ResourceRecord.objects.filter(q, deleted=False), applied, types
+    return q, applied, types
 
 
 DRIVER_PREFERENCE = (ReferenceIndex, TokenIndex)  # usually the most selective: walk these first
@@ -112,6 +119,18 @@ def index_drivers(q: Q) -> list | None:
     return sorted(drivers, key=lambda d: next((i for i, m in enumerate(DRIVER_PREFERENCE) if d.model is m), len(DRIVER_PREFERENCE)))
 
 
+def content_of(row: dict) -> dict:
+    """The row's resource as a dict, parsed from its stored text only when something must look inside."""
+    if "content" not in row:
+        row["content"] = json.loads(row["text"]) if row.get("text") else None
+    return row["content"]
+
+
+class StoredJSON(str):
+    """A resource's stored JSON text, written into the Bundle as it is: parsing and re-serialising
+    50 resources would cost more CPU than finding them."""
+
+
 def _include_allowed(request: FhirRequest):
     access = request.access
     if access is None:
@@ -122,7 +141,7 @@ def _include_allowed(request: FhirRequest):
     def allowed(row: dict) -> bool:
         if can_read and not can_read(row["resource_type"]):
             return False
-        return not patient_id or in_patient_compartment(row["resource_type"], row["content"] or {}, patient_id)
+        return not patient_id or in_patient_compartment(row["resource_type"], content_of(row) or {}, patient_id)
 
     return allowed
 
@@ -146,7 +165,7 @@ def _contained_rows(rows: list[dict], search: SearchRequest, types: list[str] | 
     """`_containedType=contained`: the contained resources themselves, not their containers."""
     out = []
     for row in rows:
-        for contained in (row["content"] or {}).get("contained", []):
+        for contained in (content_of(row) or {}).get("contained", []):
             if types is None or contained.get("resourceType") in types:
                 out.append({"id": None, "resource_type": contained.get("resourceType"), "logical_id": contained.get("id"),
                             "content": contained, "container": row})
@@ -154,7 +173,10 @@ def _contained_rows(rows: list[dict], search: SearchRequest, types: list[str] | 
 
 
 def _entry(request: FhirRequest, row: dict, mode: str, search: SearchRequest) -> dict:
-    resource = shape(row["content"], search.summary, search.elements)
+    if search.summary or search.elements or "text" not in row:
+        resource = shape(content_of(row), search.summary, search.elements)
+    else:
+        resource = StoredJSON(row["text"])
     if "container" in row:
         container = row["container"]
         full_url = f"{request.base_url}/{container['resource_type']}/{container['logical_id']}#{row['logical_id']}"
@@ -163,13 +185,42 @@ def _entry(request: FhirRequest, row: dict, mode: str, search: SearchRequest) ->
     return {"fullUrl": full_url, "resource": resource, "search": {"mode": mode}}
 
 
-def count_matches(queryset, mode: str, seen: int | None = None) -> int:
-    """Bundle.total. `accurate` (or SQLite): COUNT(*). Otherwise (default, `estimate`) on PostgreSQL:
-    the exact count when it finishes within FHIR["TOTAL_TIMEOUT_MS"], else the planner's estimate
-    (never below `seen`, the matches already known): counting 50,000 index rows exactly would cost
-    far more than the page itself."""
+class Matches:
+    """What counting the matches runs: SQL from sql.py when it writes the shape, else the ORM's."""
+
+    def __init__(self, rows, queryset):
+        self.rows, self.queryset = rows, queryset  # callables: (SELECT of the matches, params), QuerySet
+
+    def _sql(self):
+        try:
+            return self.rows()
+        except sql.Unsupported:
+            return None
+
+    def count(self) -> int:
+        statement = self._sql()
+        if statement:
+            return sql.scalar(f"SELECT COUNT(*) FROM ({statement[0]}) c", statement[1])
+        return self.queryset().count()
+
+    def planned(self) -> int:
+        statement = self._sql()
+        if statement:
+            return sql.planned_rows(*statement)
+        return int(json.loads(self.queryset().explain(format="json"))[0]["Plan"]["Plan Rows"])
+
+
+def count_matches(matches: Matches, mode: str, seen: int | None = None) -> int:
+    """Bundle.total. `accurate` (or SQLite): COUNT(*). Otherwise (default, `estimate`) on PostgreSQL,
+    the planner's row estimate first (planning only, no rows read): above
+    FHIR["TOTAL_ESTIMATE_ABOVE"] (500) it is the answer (never below `seen`, the matches already
+    known); below, the exact count when it finishes within FHIR["TOTAL_TIMEOUT_MS"], else the
+    estimate. Counting 50,000 index rows exactly costs far more than the page itself."""
     if mode == "accurate" or connection.vendor != "postgresql":
-        return queryset.count()
+        return matches.count()
+    estimate = max(matches.planned(), seen or 0)
+    if estimate > int(settings.FHIR.get("TOTAL_ESTIMATE_ABOVE", 500)):
+        return estimate
     timeout_ms = int(settings.FHIR.get("TOTAL_TIMEOUT_MS", 15))
     nested = connection.in_atomic_block  # then SET LOCAL would outlive the savepoint: restore it
     try:
@@ -178,13 +229,42 @@ def count_matches(queryset, mode: str, seen: int | None = None) -> int:
                 cursor.execute("SHOW statement_timeout")
                 previous = cursor.fetchone()[0]
             cursor.execute("SET LOCAL statement_timeout = %s", [timeout_ms])
-            count = queryset.count()
+            count = matches.count()
             if nested:
                 cursor.execute("SET LOCAL statement_timeout = %s", [previous])
             return count
     except OperationalError:  # canceled by the timeout: the savepoint rolled the SET back too
-        plan = json.loads(queryset.values("id").explain(format="json"))
-        return max(int(plan[0]["Plan"]["Plan Rows"]), seen or 0)
+        return estimate
+
+
+def _total(search: SearchRequest, drivers: list | None, where: Q, records, page, matched: int) -> int:
+    """Bundle.total when the first page does not hold every match (see count_matches).
+
+    A page found from the index (`drivers`) is also a sample: `matched` of the first index's rows up
+    to the page's last record matched every condition, so on PostgreSQL, unless `_total=accurate`,
+    that ratio times the first index's planned row count is the estimate: two cheap statements where
+    counting would intersect every row of every condition. Small first indexes are counted exactly."""
+    if not drivers:
+        def rows():
+            if search.contained == "both":
+                raise sql.Unsupported("contained=both")
+            return sql.record_ids(where)
+
+        return count_matches(Matches(rows, lambda: records().values("id")), search.total, matched)
+    # index rows belong to current records only: no need to visit the records to count
+    matches = Matches(lambda: sql.index_ids(drivers), lambda: index_ids(drivers).values("record_id").distinct())
+    if search.total == "accurate" or connection.vendor != "postgresql" or search.cursor is not None \
+            or page is None or not page.rows or len(drivers) == 1:
+        return count_matches(matches, search.total, matched)
+    first = drivers[0]
+    try:
+        candidates = sql.planned_rows(*first.sql("d"))
+    except sql.Unsupported:
+        return count_matches(matches, search.total, matched)
+    if candidates <= int(settings.FHIR.get("TOTAL_ESTIMATE_ABOVE", 500)):
+        return count_matches(matches, search.total, matched)
+    walked = sql.walked_count(first, page.rows[-1]["id"])
+    return max(round(candidates * matched / max(walked, 1)), matched + (1 if page.next else 0))
 
 
 def strict_handling(request: FhirRequest) -> bool:
@@ -193,11 +273,48 @@ def strict_handling(request: FhirRequest) -> bool:
 
 
 def search_bundle(request: FhirRequest) -> dict:
+    """The searchset Bundle as a dict."""
+    bundle = search_result(request)
+    for entry in bundle.get("entry", ()):
+        if isinstance(entry["resource"], StoredJSON):
+            entry["resource"] = json.loads(entry["resource"])
+    return bundle
+
+
+def search_json(request: FhirRequest) -> str:
+    """The searchset Bundle as compact JSON text (what the HTTP layer sends): matches are spliced in
+    as stored, so a page of 50 resources is neither parsed nor serialised again."""
+    bundle = search_result(request)
+    entries = bundle.pop("entry", None)
+    dump = _compact.encode
+    head = dump(bundle)
+    if not entries:
+        return head
+    parts = []
+    for entry in entries:
+        resource = entry["resource"]
+        if isinstance(resource, StoredJSON):
+            parts.append(f'{{"fullUrl":{dump(entry["fullUrl"])},"resource":{resource},"search":{dump(entry["search"])}}}')
+        else:
+            parts.append(dump(entry))
+    return f'{head[:-1]},"entry":[{",".join(parts)}]}}'
+
+
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # as the HTTP layer renders
+
+
+def search_result(request: FhirRequest) -> dict:
+    """The searchset Bundle; match entries not shaped by _summary/_elements hold StoredJSON text."""
     search = parse(request.query)
     ctx = Context(base_url=request.base_url, contained=search.contained == "true")
-    queryset, applied, types = build_queryset(request, search, ctx)
-    if search.contained == "both":
-        queryset = queryset | build_queryset(request, search, Context(base_url=request.base_url, contained=True))[0]
+    where, applied, types = build_where(request, search, ctx)
+
+    def records():
+        queryset = ResourceRecord.objects.filter(where, deleted=False)
+        if search.contained == "both":
+            queryset = queryset | build_queryset(request, search, Context(base_url=request.base_url, contained=True))[0]
+        return queryset
+
     keys, sorted_by = order_keys(types[0] if types and len(types) == 1 else None, search.sort, ctx.ignored)
     search.sort = sorted_by
     search.controls = [c for c in search.controls if c[0] != "_sort"]
@@ -210,13 +327,14 @@ def search_bundle(request: FhirRequest) -> dict:
     links = [{"relation": "self", "url": _self_url(request, applied, search, search.cursor)}]
     entries: list[dict] = []
     page = None
+    drivers = index_drivers(where) if len(keys) == 1 and search.contained != "both" else None
     if search.summary != "count" and search.count > 0:
-        drivers = index_drivers(ctx.where) if len(keys) == 1 and search.contained != "both" else None
         if drivers:
             page = fetch_page_by_index(drivers, keys, search.count, search.cursor, FIELDS)
         else:
             counted = len(keys) > 1 and search.cursor is None and search.total != "none"
-            page = fetch_page(queryset, keys, search.count, search.cursor, FIELDS, with_total=counted)
+            page = fetch_page(records, keys, search.count, search.cursor, FIELDS, with_total=counted,
+                              where=where if search.contained != "both" else None)
         rows = page.rows
         if search.contained == "true" and search.contained_type == "contained":
             rows = _contained_rows(rows, search, types)
@@ -238,7 +356,7 @@ def search_bundle(request: FhirRequest) -> dict:
                 and 0 < search.count and search.total != "accurate":
             bundle["total"] = matched  # the whole result is on this first page
         else:
-            bundle["total"] = count_matches(queryset, search.total, matched)
+            bundle["total"] = _total(search, drivers, where, records, page, matched)
         bundle = {"resourceType": "Bundle", "type": "searchset", "total": bundle["total"]}
     if ctx.ignored:
         entries.append({"resource": {"resourceType": "OperationOutcome", "issue": [

@@ -11,11 +11,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Window
+from django.db.models import Count, F, OuterRef, Q, Subquery, TextField, Window
+from django.db.models.functions import Cast
 from django.db.models.expressions import BaseExpression
 
 from fhirserver.core.errors import bad_request
 
+from . import sql
 from .models import INDEX_MODELS
 from .parser import SortKey
 from .registry import get_param
@@ -30,6 +32,7 @@ class OrderKey:
     expression: BaseExpression | None  # None: a column of the record itself
     descending: bool
     kind: str  # "datetime", "float", "str", "int"
+    source: str | tuple | None = None  # for sql.py: a record column, or (index table, column, parameter name)
 
 
 def order_keys(resource_type: str | None, sort: list[SortKey], ignored: list[str]) -> tuple[list[OrderKey], list[SortKey]]:
@@ -37,9 +40,9 @@ def order_keys(resource_type: str | None, sort: list[SortKey], ignored: list[str
     for i, key in enumerate(sort):
         alias = f"sort_{i}"
         if key.name == "_id":
-            keys.append(OrderKey(alias, F("logical_id"), key.descending, "str"))
+            keys.append(OrderKey(alias, F("logical_id"), key.descending, "str", "logical_id"))
         elif key.name == "_lastUpdated":
-            keys.append(OrderKey(alias, F("last_updated"), key.descending, "datetime"))
+            keys.append(OrderKey(alias, F("last_updated"), key.descending, "datetime", "last_updated"))
         else:
             param = get_param(resource_type, key.name) if resource_type else None
             if param is None or not param.sortable or param.type not in INDEX_MODELS:
@@ -53,7 +56,7 @@ def order_keys(resource_type: str | None, sort: list[SortKey], ignored: list[str
                 kind = "float" if param.type in ("number", "quantity") else "str"
             rows = model.objects.filter(record_id=OuterRef("id"), name=param.name).order_by(
                 ("-" if key.descending else "") + column).values(column)[:1]
-            keys.append(OrderKey(alias, Subquery(rows), key.descending, kind))
+            keys.append(OrderKey(alias, Subquery(rows), key.descending, kind, (model._meta.db_table, column, param.name)))
         applied.append(key)
     last_descending = keys[-1].descending if keys else False
     keys.append(OrderKey("id", None, last_descending, "int"))
@@ -117,6 +120,13 @@ def decode_cursor(cursor: str, keys: list[OrderKey]) -> tuple[str, list | None]:
         raise bad_request("The paging link is not valid for this search", code="SEARCH_BAD_CURSOR") from None
 
 
+def record_values(queryset, fields: tuple[str, ...], *extra: str):
+    """`values(*fields)`; the field "text" is the stored resource as JSON text, left unparsed."""
+    if "text" in fields:
+        queryset = queryset.annotate(text=Cast("content", output_field=TextField()))
+    return queryset.values(*fields, *extra)
+
+
 @dataclass
 class Page:
     rows: list[dict]
@@ -126,9 +136,22 @@ class Page:
 
 
 def fetch_page(queryset, keys: list[OrderKey], count: int, cursor: str | None, fields: tuple[str, ...],
-               with_total: bool = False) -> Page:
+               with_total: bool = False, where: Q | None = None) -> Page:
     """`with_total`: count all matches in the same query (COUNT(*) OVER ()), free when sorting by a
-    parameter has to read every match anyway."""
+    parameter has to read every match anyway. `where` (the condition `queryset` was built from, a
+    callable when the queryset is too): a first page is then written by sql.py when it can."""
+    if where is not None and cursor is None:
+        try:
+            rows = sql.records_page(where, keys, count + 1, fields, with_total)
+        except sql.Unsupported:
+            pass
+        else:
+            page = _page(rows, count, None, keys)
+            if with_total:
+                page.total = rows[0]["full_count"] if rows else 0
+            return page
+    if callable(queryset):
+        queryset = queryset()
     annotations = {k.alias: k.expression for k in keys if k.expression is not None}
     if with_total:
         annotations["full_count"] = Window(Count("id"))
@@ -138,7 +161,7 @@ def fetch_page(queryset, keys: list[OrderKey], count: int, cursor: str | None, f
     if values is not None:
         queryset = queryset.filter(_beyond(keys, values, backwards))
     ordered = queryset.order_by(*(_ordering(k, backwards) for k in keys))
-    rows = list(ordered.values(*fields, *annotations)[: count + 1])
+    rows = list(record_values(ordered, fields, *annotations)[: count + 1])
     page = _page(rows, count, direction, keys)
     if with_total:
         page.total = rows[0]["full_count"] if rows else 0
@@ -155,15 +178,30 @@ def fetch_page_by_index(drivers: list, keys: list[OrderKey], count: int, cursor:
     direction, values = decode_cursor(cursor, keys) if cursor else (None, None)
     backwards = direction in ("b", "last")
     descending = keys[-1].descending != backwards
-    ids = drivers[0]
-    for other in drivers[1:]:
-        ids = ids.filter(record_id__in=other)
+    try:
+        ids = sql.index_page_ids(drivers, count + 1, values[-1] if values is not None else None, descending)
+        rows = sql.records_by_id(ids[:count], fields)
+    except sql.Unsupported:
+        pass
+    else:
+        by_id = {r["id"]: r for r in rows}
+        rows = [by_id[i] for i in ids[:count] if i in by_id] + ([{"id": ids[count]}] if len(ids) > count else [])
+        return _page(rows, count, direction, keys)
+    ids = index_ids(drivers)
     if values is not None:
         ids = ids.filter(**{f"record_id__{'lt' if descending else 'gt'}": values[-1]})
     ids = list(ids.order_by(("-" if descending else "") + "record_id").values_list("record_id", flat=True).distinct()[: count + 1])
-    by_id = {r["id"]: r for r in ResourceRecord.objects.filter(id__in=ids[:count]).values(*fields)}
+    by_id = {r["id"]: r for r in record_values(ResourceRecord.objects.filter(id__in=ids[:count]), fields)}
     rows = [by_id[i] for i in ids[:count] if i in by_id] + ([{"id": ids[count]}] if len(ids) > count else [])
     return _page(rows, count, direction, keys)
+
+
+def index_ids(drivers: list):
+    """The first index subquery narrowed by the others: the ids of every match."""
+    ids = drivers[0]
+    for other in drivers[1:]:
+        ids = ids.filter(record_id__in=other)
+    return ids
 
 
 def _page(rows: list[dict], count: int, direction: str | None, keys: list[OrderKey]) -> Page:
