@@ -101,6 +101,10 @@ class Table:
 
     def __init__(self, model):
         fields = [f for f in model._meta.concrete_fields if f.name != "id"]
+        # record, resource_type, name first, whatever the model's field order (a subclass that
+        # redefines `record` moves it after the others).
+        head = [f for n in ("record", "resource_type", "name") for f in fields if f.name == n]
+        fields = head + [f for f in fields if f not in head]
         self.fields = fields
         self.name = model._meta.db_table
         self.columns = [f.column for f in fields]

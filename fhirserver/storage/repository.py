@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -53,7 +55,14 @@ def _from_record(row: ResourceRecord | ResourceVersion, method: str = "PUT") -> 
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A server-assigned id: a UUIDv7 (RFC 9562), 48 bits of Unix milliseconds then 74 random bits.
+    Time-ordered ids put new rows of the (type, id) indexes on the last few pages instead of a
+    random page each: with uuid4 every insert dirtied (and after a checkpoint wrote in full to the
+    WAL) a page of its own, about five times the WAL of a Bundle's new rows."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
 
 
 def _now() -> datetime:
@@ -313,34 +322,6 @@ def delete(resource_type: str, id: str) -> StoredResource | None:
         )
         _index(record)
     return StoredResource(resource_type, id, version, when, None, deleted=True, method="DELETE")
-
-
-# --- meta without a new version ($meta-add, $meta-delete) ---------------------------------------
-def rewrite_meta(resource_type: str, id: str, version: str | None, change) -> StoredResource:
-    """Apply `change(meta) -> meta` to one stored version in place: R4's $meta-add/$meta-delete create
-    no new version. The current version's index rows (_tag, _profile, _security) follow."""
-    with write_transaction():
-        lock_key(f"{resource_type}/{id}")
-        record = ResourceRecord.objects.select_for_update().filter(resource_type=resource_type, logical_id=id).first()
-        if record is None:
-            raise not_found(resource_type, id)
-        number = record.version if version is None else (int(version) if version.isdigit() else -1)
-        row = ResourceVersion.objects.filter(record=record, version=number).first()
-        if row is None:
-            raise not_found(resource_type, f"{id}/_history/{version}")
-        if row.deleted:
-            raise FhirError(410, f"{resource_type}/{id} version {number} is a deletion", issue_code="deleted", code="VERSION_DELETED")
-        content = dict(row.content)
-        content["meta"] = change(dict(content.get("meta") or {}))
-        row.content = content
-        row.save(update_fields=["content"])
-        if number == record.version:
-            record.content = content
-            record.save(update_fields=["content"])
-            from fhirserver.search.indexer import index_records
-
-            index_records([record], clear=True)  # same version number: the usual "new record" shortcut does not apply
-    return StoredResource(resource_type, id, number, row.last_updated, content, method=row.method)
 
 
 # --- meta without a new version ($meta-add, $meta-delete) ---------------------------------------
