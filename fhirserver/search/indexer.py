@@ -5,12 +5,13 @@ table, so indexing a transaction Bundle costs a handful of statements, not one p
 """
 from __future__ import annotations
 
-import json
 import re
+from math import isfinite
 from typing import Iterable
 
 from functools import lru_cache
 
+import orjson
 from django.db import connection
 
 from fhirserver.storage.models import ResourceRecord
@@ -129,10 +130,13 @@ class Table:
     def json_insert(self, rows: list[tuple]) -> tuple[str, list] | None:
         """PostgreSQL: every row in one jsonb parameter. Quoting thousands of parameters (psycopg2)
         and parsing them back as a VALUES list (PostgreSQL) cost more than the rows themselves;
-        json.dumps and jsonb are cheap on both sides. None when a value has no JSON form (NaN)."""
+        orjson and jsonb are cheap on both sides. None when a value has no JSON form (NaN, which
+        orjson would write as null)."""
+        if any(type(v) is float and not isfinite(v) for row in rows for v in row):
+            return None
         try:
-            payload = json.dumps(rows, default=str, allow_nan=False, separators=(",", ":"))  # datetimes as ISO text
-        except ValueError:
+            payload = orjson.dumps(rows, default=str).decode()  # datetimes as RFC 3339, Decimals as text
+        except TypeError:  # e.g. an integer beyond 64 bits
             return None
         if self._select is None:
             self._select = ", ".join(f"(e->>{i})::{cast}" for i, cast in enumerate(self._casts()))
