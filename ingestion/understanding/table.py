@@ -153,7 +153,8 @@ def find_header(rows: list[VisualRow], i: int) -> tuple[list[Column], list[Visua
 def _title_lines(upper: VisualRow, lower: VisualRow) -> bool:
     """Two lines of one header: on the same page, set tight (closer than a line of text), no numbers."""
     h = min(upper.height, lower.height)
-    return upper.page == lower.page and 0 <= lower.y0 - upper.y1 < 0.9 * h and \
+    # (OCR boxes carry padding: two tight lines' boxes may touch or overlap a little)
+    return upper.page == lower.page and -0.4 * h <= lower.y0 - upper.y1 < 0.9 * h and \
         not any(re.search(r"\d", t.text) for t in upper.tokens + lower.tokens)
 
 
@@ -185,11 +186,15 @@ def assign_cells(row: VisualRow, columns: list[Column]) -> dict[ColumnKind, list
         hits = [c for c in columns if min(cell.x1, c.x1) - max(cell.x0, c.x0) > 0]
         if len(hits) > 1:
             names_first = hits[0].kind == "name"
-            for tok in cell.tokens:
+            tail = _result_at_end(cell.tokens, columns) if names_first else 0
+            for tok in cell.tokens[:len(cell.tokens) - tail]:
                 # a long test name running under the next title stays a name; other words go where they sit
                 kind = "name" if names_first and not re.search(r"\d", tok.text) and out.keys() <= {"name"} \
                     else _column_for(Cell([tok]), columns).kind
                 _add(out, kind, Cell([tok]))
+            if tail:
+                rest = Cell(cell.tokens[-tail:])
+                _add(out, _column_for(rest, columns).kind, rest)
             continue
         if not hits and parse_flag(cell.text) and not any(c.kind == "flag" for c in columns):
             _add(out, "flag", cell)  # an untitled flag column (arrows between value and unit)
@@ -199,11 +204,27 @@ def assign_cells(row: VisualRow, columns: list[Column]) -> dict[ColumnKind, list
     return out
 
 
+def _result_at_end(tokens: list[Token], columns: list[Column]) -> int:
+    """How many last words of a cell spanning the name and result columns are a qualitative result
+    standing under the result column ("Hepatitis B Surface Antigen  Negative" read as one box)."""
+    starts = [c.x0 for c in columns if c.kind in VALUE_KINDS]
+    if not starts:
+        return 0
+    for n in (3, 2, 1):
+        if len(tokens) <= n:
+            continue
+        tail = tokens[-n:]
+        value = parse_value(" ".join(t.text for t in tail), NumberStyle())
+        if value is not None and value.text and tail[0].x0 >= min(starts) - 1.5 * tail[0].height:
+            return n
+    return 0
+
+
 def is_running_text(row: VisualRow, columns: list[Column]) -> bool:
     """A line of prose across the table (heading, comment, footer) rather than a row of cells."""
     for cell in row.cells:
         hits = {c.kind for c in columns if min(cell.x1, c.x1) - max(cell.x0, c.x0) > 0}
-        if len(hits) >= 2 and len(row.cells) <= 2:
+        if len(hits) >= 2 and len(row.cells) <= 2 and not _result_at_end(cell.tokens, columns):
             return True
     return False
 

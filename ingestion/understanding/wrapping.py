@@ -24,7 +24,7 @@ NOT_A_NAME = re.compile(r"^(\*|†|#|method|comment|note|remark|interpretation|p
                         r"source|result(s)? (verified|confirmed)|tested|analy[sz]ed|values? (above|below)|reported|"
                         r"see |end of)", re.I)
 MAX_WORDS = 6
-TIGHT = 0.75  # share of the row pitch under which two lines belong to one cell
+TIGHT = 0.8  # share of the row pitch under which two lines belong to one cell
 
 KnownName = Callable[[str], bool]
 
