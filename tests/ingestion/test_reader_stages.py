@@ -12,7 +12,7 @@ from ingestion.corpus.degrade import DEGRADATIONS
 from ingestion.reader import evaluate
 from ingestion.reader.engines import load_once
 from ingestion.reader.install_models import install_all
-from ingestion.reader.models import ALL_MODELS, PP_OCRV6_SMALL_DET, ModelMissing, model_path
+from ingestion.reader.models import ALL_MODELS, PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC_LATIN, ModelMissing, model_path
 from ingestion.reader.sniff import media_type
 from ingestion.reader.straighten import estimate_orientation, find_page_quad, straighten
 
@@ -59,11 +59,12 @@ def test_phone_photo_page_is_found_and_flattened(page):
 
 def test_install_builds_paddlex_model_folders_idempotently(tmp_path):
     first = install_all(tmp_path)
-    assert set(first) == {spec.name for spec in ALL_MODELS} | {"textline_cls.onnx"}
+    assert set(first) == {spec.name for spec in ALL_MODELS} | {"PP-OCRv6_small_rec_latin", "textline_cls.onnx"}
     assert install_all(tmp_path) == []  # nothing to do the second time
-    for spec in ALL_MODELS:
+    for spec in [*ALL_MODELS, PP_OCRV6_SMALL_REC_LATIN]:
         config = yaml.safe_load((tmp_path / spec.name / "inference.yml").read_text())
-        assert config["Global"]["model_name"] == spec.name
+        # the Latin recogniser keeps the name of its architecture, which PaddleX knows
+        assert config["Global"]["model_name"] == spec.name.removesuffix("_latin")
         if spec.kind == "rec":
             characters = config["PostProcess"]["character_dict"]
             assert {"A", "z", "0", "%", "/", "^", "<", ">"} <= set(characters)
