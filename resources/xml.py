@@ -392,3 +392,8 @@ def _plain_attributes(element: etree._Element) -> list[str]:
 def _no_text(text: str | None, path: str) -> None:
     if text and text.strip():
         raise XmlError(f"Unexpected text '{text.strip()[:40]}': FHIR XML puts values in value attributes", path)
+
+
+def to_document(resource: dict, pretty: bool = False) -> str:
+    """A complete XML document (with its declaration) for an HTTP body."""
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + to_xml(resource, pretty)

@@ -5,6 +5,7 @@ from fhirserver.core.errors import FhirError
 
 JSON_TYPES = {"application/fhir+json", "application/json", "json", "text/json"}
 XML_TYPES = {"application/fhir+xml", "application/xml", "xml", "text/xml"}
+FHIR_XML = "application/fhir+xml"
 SUPPORTED_VERSIONS = {"4.0", "4.0.1"}
 
 
@@ -34,9 +35,11 @@ def response_media_type(format_param: str | None, accept: str | None) -> str:
         chosen = format_param.split(";")[0].strip().lower().replace(" ", "+")
         if chosen in JSON_TYPES:
             return "application/json" if chosen in ("application/json", "text/json") else "application/fhir+json"
+        if chosen in XML_TYPES:
+            return _xml_answer(chosen)
         if chosen in ("html", "text/html"):
             return "application/fhir+json"
-        raise FhirError(406, f"_format '{format_param}' is not supported; this server speaks application/fhir+json",
+        raise FhirError(406, f"_format '{format_param}' is not supported; this server speaks application/fhir+json and application/fhir+xml",
                         issue_code="not-supported", code="FORMAT_NOT_SUPPORTED")
     if not accept:
         return "application/fhir+json"
@@ -45,18 +48,28 @@ def response_media_type(format_param: str | None, accept: str | None) -> str:
         if quality <= 0:
             continue
         version = params.get("fhirversion")
-        if media in JSON_TYPES or media in ("*/*", "application/*", "text/html"):
-            if version and version not in SUPPORTED_VERSIONS:
-                raise FhirError(406, f"fhirVersion {version} is not supported; this server is FHIR 4.0.1",
-                                issue_code="not-supported", code="FHIR_VERSION_NOT_SUPPORTED")
-            return "application/json" if media == "application/json" else "application/fhir+json"
+        servable = media in JSON_TYPES or media in XML_TYPES or media in ("*/*", "application/*", "text/html")
+        if servable and version and version not in SUPPORTED_VERSIONS:
+            raise FhirError(406, f"fhirVersion {version} is not supported; this server is FHIR 4.0.1",
+                            issue_code="not-supported", code="FHIR_VERSION_NOT_SUPPORTED")
         if media in XML_TYPES:
-            continue
+            return _xml_answer(media)
+        if servable:
+            return "application/json" if media == "application/json" else "application/fhir+json"
         acceptable = acceptable or media.startswith("text/")
     if acceptable:
         return "application/fhir+json"
-    raise FhirError(406, f"None of Accept '{accept}' can be served; this server speaks application/fhir+json",
+    raise FhirError(406, f"None of Accept '{accept}' can be served; this server speaks application/fhir+json and application/fhir+xml",
                     issue_code="not-supported", code="FORMAT_NOT_SUPPORTED")
+
+
+def is_xml(media_type: str) -> bool:
+    return media_type.split(";")[0].strip().lower() in XML_TYPES
+
+
+def _xml_answer(media: str) -> str:
+    # R4 http.html: answer in the XML mime type the client named; "xml" alone means FHIR's own.
+    return FHIR_XML if media == "xml" else media
 
 
 def request_media_type(content_type: str) -> tuple[str, dict[str, str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from contextlib import suppress
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -18,10 +19,11 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from fhirserver.api.negotiation import JSON_TYPES, request_media_type, response_media_type
+from fhirserver.api.negotiation import FHIR_XML, JSON_TYPES, XML_TYPES, is_xml, request_media_type, response_media_type
 from fhirserver.core import router
 from fhirserver.core.errors import FhirError
 from fhirserver.core.request import FhirRequest, FhirResponse
+from resources import xml as fhir_xml
 
 log = logging.getLogger("fhirserver.request")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -37,10 +39,13 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
     try:
         query = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
         format_param = next((v for k, v in query if k == "_format"), None)
+        accept = request.META.get("HTTP_ACCEPT") or _xml_request_type(request)
+        with suppress(FhirError):  # known before the body is read, so that body errors answer in the client's format
+            media_type = response_media_type(format_param, accept)
         fhir_request = build_request(request, path, query)
         fhir_request.text_response = True
         try:
-            media_type = response_media_type(format_param, request.META.get("HTTP_ACCEPT"))
+            media_type = response_media_type(format_param, accept)
         except FhirError:
             if not _is_binary_read(fhir_request):  # a Binary may be asked for in its own media type
                 raise
@@ -59,6 +64,12 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
         log.exception("unhandled error on %s %s", request.method, request.path)
         error = FhirError(500, f"Internal error; request id {getattr(request, 'request_id', '-')}", issue_code="exception", code="INTERNAL")
         return render_error(error, media_type)
+
+
+def _xml_request_type(request: HttpRequest) -> str | None:
+    """Without Accept, a client that sends XML gets XML back."""
+    media = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    return media if media in XML_TYPES else None
 
 
 def build_request(request: HttpRequest, path: str, query: list[tuple[str, str]]) -> FhirRequest:
@@ -85,6 +96,9 @@ def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: s
         except (ValueError, UnicodeDecodeError) as exc:
             raise FhirError(400, f"The body is not valid JSON: {exc}", issue_code="structure", code="MALFORMED_JSON") from None
         return
+    if media in XML_TYPES and (body := _xml_body(fhir_request, raw, media)) is not None:
+        fhir_request.body = body
+        return
     if media == "application/x-www-form-urlencoded" and fhir_request.kind == "search":
         fhir_request.query += parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
         return
@@ -97,27 +111,42 @@ def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: s
             binary["id"] = fhir_request.id
         fhir_request.body = binary
         return
-    if media in ("application/fhir+xml", "application/xml", "text/xml"):
-        raise FhirError(415, "XML is not supported; send application/fhir+json", issue_code="not-supported", code="XML_NOT_SUPPORTED")
-    raise FhirError(415, f"Content-Type '{content_type or '(none)'}' is not supported; send application/fhir+json",
+    raise FhirError(415, f"Content-Type '{content_type or '(none)'}' is not supported; send application/fhir+json or application/fhir+xml",
                     issue_code="not-supported", code="MEDIA_TYPE_NOT_SUPPORTED")
+
+
+def _xml_body(fhir_request: FhirRequest, raw: bytes, media: str) -> dict | None:
+    """A FHIR XML body as the JSON dict the core takes. application/xml and text/xml sent to a Binary or
+    an operation may be a document of its own (stored natively, read by $digitize): None unless its
+    root is a FHIR resource."""
+    native_possible = media != FHIR_XML and (
+        (fhir_request.kind or "").startswith("operation-") or (fhir_request.resource_type == "Binary" and fhir_request.kind in ("type", "instance")))
+    try:
+        root = fhir_xml.parse_document(raw)
+        if native_possible and not fhir_xml.is_fhir_document(root):
+            return None
+        return fhir_xml.resource_from_element(root)
+    except fhir_xml.XmlError as exc:
+        if native_possible and exc.expression is None:
+            return None
+        raise FhirError(400, f"The body is not valid FHIR XML: {exc.message}", issue_code="structure", code="MALFORMED_XML",
+                        expression=[exc.expression] if exc.expression else None) from None
 
 
 def render(request: HttpRequest, fhir_request: FhirRequest, response: FhirResponse, media_type: str, query) -> HttpResponse:
     resource = response.resource
     pretty = any(k == "_pretty" and v == "true" for k, v in query)
     if response.json_text is not None and resource is None:
-        if not pretty:
+        if not pretty and not is_xml(media_type):
             return _with_headers(request, response, HttpResponse(
                 response.json_text, status=response.status, content_type=f"{media_type}; charset=utf-8"))
-        resource = json.loads(response.json_text)
+        resource = fhir_xml.decimal_text(response.json_text) if is_xml(media_type) else json.loads(response.json_text)
     if response.raw is not None:
         http = HttpResponse(response.raw, status=response.status, content_type=response.content_type or "application/octet-stream")
     elif resource is not None and _wants_raw_binary(request, fhir_request, resource):
         http = HttpResponse(base64.b64decode(resource.get("data", "")), status=response.status, content_type=resource["contentType"])
     elif resource is not None:
-        body = json.dumps(resource, ensure_ascii=False, indent=2 if pretty else None, separators=None if pretty else (",", ":"))
-        http = HttpResponse(body, status=response.status, content_type=f"{media_type}; charset=utf-8")
+        http = HttpResponse(_serialise(resource, media_type, pretty), status=response.status, content_type=f"{media_type}; charset=utf-8")
     else:
         http = HttpResponse(status=response.status)
         if response.status not in (204, 304):
@@ -147,9 +176,18 @@ def _wants_raw_binary(request: HttpRequest, fhir_request: FhirRequest, resource:
     return bool(accept) and "json" not in accept and "*/*" not in accept and "fhir" not in accept
 
 
+def _serialise(resource: dict, media_type: str, pretty: bool = False) -> str:
+    if not is_xml(media_type):
+        return json.dumps(resource, ensure_ascii=False, indent=2 if pretty else None, separators=None if pretty else (",", ":"))
+    try:
+        return fhir_xml.to_document(resource, pretty)
+    except fhir_xml.XmlError as exc:  # stored content the R4 definitions do not describe: a server fault
+        raise FhirError(500, f"The {resource.get('resourceType')} cannot be written as XML: {exc.message}",
+                        issue_code="exception", code="XML_NOT_REPRESENTABLE", expression=[exc.expression] if exc.expression else None) from None
+
+
 def render_error(error: FhirError, media_type: str = "application/fhir+json") -> HttpResponse:
-    body = json.dumps(error.outcome(), ensure_ascii=False, separators=(",", ":"))
-    http = HttpResponse(body, status=error.status, content_type=f"{media_type}; charset=utf-8")
+    http = HttpResponse(_serialise(error.outcome(), media_type), status=error.status, content_type=f"{media_type}; charset=utf-8")
     for name, value in error.headers.items():
         http[name] = value
     return http

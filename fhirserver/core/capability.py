@@ -47,7 +47,7 @@ def capability_statement(base_url: str) -> dict:
         "software": {"name": fhir["SOFTWARE_NAME"], "version": fhir["SOFTWARE_VERSION"]},
         "implementation": {"description": "FHIR R4 server with $digitize", "url": base_url},
         "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json", "json"],
+        "format": ["application/fhir+json", "json", "application/fhir+xml", "xml"],  # fhirserver/api/negotiation.py
         "patchFormat": patching.PATCH_FORMATS,
         "rest": [rest],
     }
