@@ -235,9 +235,9 @@ def resource_from_element(element: etree._Element, path: str | None = None) -> d
     tag = element.tag if isinstance(element.tag, str) else ""
     resource_type = tag[len(_FHIR):] if tag.startswith(_FHIR) else None
     if resource_type not in R4_RESOURCE_TYPES:
-        where = f" in {path}" if path else ""
-        raise XmlError(f"<{etree.QName(element).localname}> ({etree.QName(element).namespace or 'no namespace'}) "
-                       f"is not an R4 resource in the namespace {FHIR_NS}{where}", path)
+        name = etree.QName(element)
+        raise XmlError(f"<{name.localname}> in {name.namespace or 'no namespace'} is not an R4 resource "
+                       f"(a resource element is named after its type, in the namespace {FHIR_NS})", path)
     for attribute in _plain_attributes(element):
         raise XmlError(f"Unexpected attribute '{attribute}' on {resource_type}", path or resource_type)
     resource = {"resourceType": resource_type}
