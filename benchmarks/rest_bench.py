@@ -75,6 +75,13 @@ def backend_pids() -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def prioritise(backends: list[int]) -> None:
+    """BENCH_NICE=N (with `nice -n N` on the benchmark): the database backends get N too."""
+    if os.environ.get("BENCH_NICE"):
+        for pid in backends:
+            os.setpriority(os.PRIO_PROCESS, pid, int(os.environ["BENCH_NICE"]))
+
+
 def post(path: str, body: dict) -> dict:
     request = urllib.request.Request(f"{BASE}{path}", data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/fhir+json", "Prefer": "return=minimal"})
@@ -146,9 +153,7 @@ def ingest(server: subprocess.Popen, patient_ids: list[str], count: int = 40) ->
         list(pool.map(lambda b: post("/fhir", b), bundles[:4]))
     bundles = bundles[4:]
     workers, backends = server_pids(server), backend_pids()
-    if os.environ.get("BENCH_NICE"):  # on a shared machine: run `nice -n N` and give the database backends N too
-        for pid in backends:
-            os.setpriority(os.PRIO_PROCESS, pid, int(os.environ["BENCH_NICE"]))
+    prioritise(backends)
     cpu_server, cpu_db, load = cpu_seconds(workers), cpu_seconds(backends), Path("/proc/loadavg").read_text().split()[0]
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -172,6 +177,7 @@ def main() -> None:
             raw_paths = [f"/bench/raw/{pk}" for pk in pks]
             wrk(fhir_paths, 2, 4)  # warm up both
             wrk(raw_paths, 2, 4)
+            prioritise(backend_pids())
             fhir = wrk(fhir_paths, seconds, 8)
             raw = wrk(raw_paths, seconds, 8)
             fhir_single = latency_single(fhir_paths)
