@@ -138,7 +138,8 @@ def read_header(rows: list[VisualRow], *, day_first: bool) -> LabReport:
         patient.name = values["name"]
         patient.family, patient.given = split_person_name(values["name"])
     elif "family" in values:  # surname and first name under their own labels
-        family, given = split_person_name(values["family"] + ", " + values.get("given", ""))
+        family = split_person_name(values["family"])[0]  # each on its own: "JOHNSON" and "Kwame M"
+        given = split_person_name(", " + values.get("given", ""))[1]
         patient.name = " ".join([*given, family or ""]).strip()
         patient.family, patient.given = family, given
     if "birth_date" in values:

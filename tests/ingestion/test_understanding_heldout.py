@@ -1,0 +1,151 @@
+"""What the held-out layouts taught: titles over two lines, test names wrapping onto a second (or
+third) line, a Status column beside the Flag column, department sections and serology, decimal
+commas with +/- flags, surname and first name apart, an unlabelled patient block, and the printed
+report date as DiagnosticReport.issued. Generated text-layer PDFs (cheap, deterministic) through
+the real reader, one real OCR run, and one $digitize over HTTP."""
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+
+from ingestion.corpus.layouts import LAYOUTS, random_hospital_layout, render_page_images, render_pdf
+from ingestion.evaluate import header_values, pair_rows, row_differences
+from ingestion.fhir_mapping import build_resources
+from ingestion.reader import read_document
+from ingestion.understanding import understand
+
+
+def read(layout_name: str, seed: int = 1):
+    layout = LAYOUTS[layout_name]
+    truth = layout.report(seed)
+    return truth, understand(read_document(render_pdf(truth, layout)))
+
+
+def by_name(report):
+    return {r.printed_name: r for r in report.rows}
+
+
+def test_two_line_titles_give_every_column_and_wrapped_names_join():
+    truth, got = read("hospital-wrapped")
+    rows = by_name(got)
+    # "Units of / Measure" and "Reference / Interval" are two-line titles: without merging them no unit is read
+    assert all(r.unit for r in got.rows if r.printed_name not in ("International Normalized Ratio (INR)",))
+    mchc = rows["Mean Corpuscular Hemoglobin Concentration (MCHC)"]  # printed over two lines, values on the first
+    assert (mchc.loinc, mchc.unit) == ("786-4", "g/dL")
+    egfr = rows["Estimated Glomerular Filtration Rate (CKD-EPI 2021)"]
+    assert egfr.loinc == "98979-8" and egfr.comparator == ">" and egfr.reference_range.low == Decimal(60)
+    assert egfr.comment and egfr.comment.startswith("Calculated with the CKD-EPI")  # the note stays a note
+    assert [r.printed_name for r in got.rows] == [r.printed_name for r in truth.rows]
+    assert [r.panel for r in got.rows] == [r.panel for r in truth.rows]  # no name fragment became a heading
+    assert {r.region.page for r in got.rows} == {1, 2}  # the whole header again on page 2: no rows from it
+
+
+def test_a_status_column_printing_final_does_not_hide_the_flag():
+    truth, got = read("reference-lab")
+    assert [r.flag for r in got.rows] == [r.flag for r in truth.rows]
+    assert any(r.flag for r in got.rows)
+    # the patient's name printed without a label under PATIENT INFORMATION; Received is not Reported
+    assert (got.patient.family, got.patient.given) == (truth.patient.family, truth.patient.given)
+    assert got.reported == truth.reported and got.collected == truth.collected
+    assert got.accession == truth.accession  # "Specimen: S26-264795" is an identifier
+
+
+def test_names_wrapping_with_values_on_their_last_line_and_sections_are_not_results():
+    truth, got = read("sections-qualitative")
+    names = [r.printed_name for r in got.rows]
+    assert names == [r.printed_name for r in truth.rows]
+    assert not {"CHEMISTRY", "HEMATOLOGY", "URINALYSIS", "SEROLOGY"} & set(names)
+    assert [r.panel for r in got.rows] == [r.panel for r in truth.rows]
+    rows = by_name(got)
+    ldl = rows["Low Density Lipoprotein Cholesterol, Calculated (LDL-C)"]
+    assert ldl.loinc == "13457-7" and ldl.reference_range.high == Decimal(100) and ldl.reference_range.low is None
+    hbsag = rows["Hepatitis B Surface Antigen (HBsAg)"]
+    assert (hbsag.loinc, hbsag.value_text, hbsag.reference_range.text) == ("5196-1", "Negative", "Negative")
+    covid = next(r for r in got.rows if r.loinc == "94500-6")
+    assert covid.value_text in ("Not detected", "Detected")
+    egfr = next(r for r in got.rows if r.loinc == "98979-8")
+    assert egfr.reference_range.text == ">=60" and egfr.reference_range.low == Decimal(60)
+
+
+def test_decimal_commas_plus_minus_flags_and_a_surname_label():
+    truth, got = read("eu-plusminus")
+    pairs, invented = pair_rows(truth.rows, got.rows)
+    assert invented == [] and all(g is not None and not row_differences(t, g) for t, g in pairs)
+    assert any(t.value != t.value.to_integral_value() for t in truth.rows if t.value is not None)  # 4,98 -> 4.98
+    assert any(r.flag == "L" for r in got.rows) and any(r.flag == "H" for r in got.rows)
+    assert (got.patient.family, got.patient.given) == (truth.patient.family, truth.patient.given)
+    assert got.reported == truth.reported  # "Date of report: 25.09.2025 01:15", day first
+    assert got.ordering_clinician == truth.ordering_clinician  # "Sender"
+
+
+@pytest.mark.parametrize("seed", range(1, 11))
+def test_random_hospital_layouts_text_pdf_exact(seed):
+    layout = random_hospital_layout(seed)
+    truth = layout.report(seed)
+    got = understand(read_document(render_pdf(truth, layout)))
+    pairs, invented = pair_rows(truth.rows, got.rows)
+    assert {t.printed_name: row_differences(t, g) if g else ["missing"] for t, g in pairs
+            if g is None or row_differences(t, g)} == {}
+    assert invented == []
+    assert header_values(got) == header_values(truth)
+
+
+def test_the_printed_report_date_is_the_reports_issued_time():
+    truth, got = read("sections-qualitative")
+    entries = build_resources(got, patient_ref="Patient/p", document_reference_ref="DocumentReference/d",
+                              binary_ref="Binary/b", engine="pdfplumber", issued="2030-01-01T00:00:00Z")
+    by_type = {}
+    for e in entries:
+        by_type.setdefault(e["resource"]["resourceType"], []).append(e["resource"])
+    printed = truth.reported + "Z"  # a printed local time, in the deployment's zone (UTC here)
+    assert by_type["DiagnosticReport"][0]["issued"] == printed
+    assert {o["issued"] for o in by_type["Observation"]} == {printed}
+    assert by_type["DiagnosticReport"][0]["effectiveDateTime"] == truth.collected[:10]
+    assert by_type["Provenance"][0]["recorded"] == "2030-01-01T00:00:00Z"  # when the transformation happened
+
+
+def test_a_printed_date_without_time_and_a_configured_zone():
+    from ingestion.fhir_mapping.codes import printed_instant
+
+    assert printed_instant("2025-10-30") == "2025-10-30T00:00:00Z"
+    assert printed_instant("2025-10-30T14:05:00", "Europe/Berlin") == "2025-10-30T14:05:00+01:00"
+    assert printed_instant("not a date") is None and printed_instant(None) is None
+
+
+@pytest.mark.django_db
+def test_digitize_over_http_issues_the_report_at_its_printed_date(client):
+    layout = LAYOUTS["eu-plusminus"]
+    truth = layout.report(2)
+    upload = io.BytesIO(render_pdf(truth, layout))
+    upload.name = "befund.pdf"
+    response = client.post("/fhir/DiagnosticReport/$digitize", {"file": upload})
+    assert response.status_code == 200, response.content
+    bundle = response.json()
+    report = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DiagnosticReport")
+    assert report["issued"] == truth.reported + "Z"
+    assert report["effectiveDateTime"] == truth.collected[:10]
+    observations = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    assert len(observations) == len(truth.rows)
+    assert {o["issued"] for o in observations} == {truth.reported + "Z"}
+
+
+def test_real_ocr_on_a_page_with_two_line_titles_and_wrapped_names():
+    layout = LAYOUTS["hospital-wrapped"]
+    truth = layout.report(1)
+    image = render_page_images(truth, layout, dpi=300)[0]
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    doc = read_document(buffer.getvalue())
+    assert doc.pages[0].source == "ocr"
+    got = understand(doc)
+    on_page = truth.rows[:len(got.rows)]
+    pairs, invented = pair_rows(on_page, got.rows)
+    exact = sum(1 for t, g in pairs if g is not None and not row_differences(t, g))
+    assert invented == []
+    assert len(got.rows) >= 20 and exact >= 0.9 * len(got.rows), [(t.printed_name, g and row_differences(t, g))
+                                                                    for t, g in pairs]
+    rows = by_name(got)
+    assert rows["Mean Corpuscular Hemoglobin Concentration (MCHC)"].loinc == "786-4"
+    assert all(r.unit for r in got.rows[:10])  # the two-line "Units of / Measure" title was merged
