@@ -1,10 +1,13 @@
 """OCR reader benchmark: warm seconds per page, text-layer page time, worker peak memory, model FLOPs.
 
-    .venv/bin/python benchmarks/ocr_bench.py [--engines onnxruntime,paddle_static,tesseract] [--runs 7]
+    .venv/bin/python benchmarks/ocr_bench.py [--engines onnxruntime,onnxruntime:full,paddle_static,tesseract] [--runs 7]
 
 Each engine runs in its own fresh process (a worker), so peak RSS is that engine's alone. The page
 is the corpus's "classic" lab report rendered at 300 dpi (2550x3300, US letter), sent as PNG
-through `read_document` exactly as an upload would be. Prints Markdown.
+through `read_document` exactly as an upload would be. `onnxruntime:full` is the onnxruntime engine
+with OCR_REC_MODEL=full (the 18,710-class recogniser). Wall and CPU seconds are given per page and
+per stage (CPU = this process's user+system time, both ONNX Runtime threads included), because on
+a shared machine only CPU seconds compare between runs. Prints Markdown.
 """
 from __future__ import annotations
 
@@ -41,50 +44,67 @@ def text_pdf() -> bytes:
     return render_pdf(layout.report(1), layout)
 
 
+def timed(function, *args, **kwargs):
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def worker(engine: str, runs: int) -> dict:
     """Runs in a fresh process: time `runs` warm reads of the letter page, split by stage."""
     import numpy as np
 
+    if ":" in engine:
+        engine, os.environ["OCR_REC_MODEL"] = engine.split(":")
     from ingestion.reader import read_document
     from ingestion.reader.engines import get_engine
     from ingestion.reader.images import image_pages
     from ingestion.reader.config import Limits
+    from ingestion.reader.recogniser import Recogniser, batches, resized
+    from ingestion.reader.recognition import crops_from_polygons
     from ingestion.reader.straighten import straighten
 
     if engine == "text-layer":
         data = text_pdf()
         pages = len(read_document(data).pages)
-        walls = []
+        walls, cpus = [], []
         for _ in range(runs * 3):
-            started = time.perf_counter()
-            read_document(data)
-            walls.append((time.perf_counter() - started) / pages)
-        return {"engine": "pdfplumber (text layer)", "p50": statistics.median(walls), "max": max(walls),
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            _, wall, cpu = timed(read_document, data)
+            walls.append(wall / pages)
+            cpus.append(cpu / pages)
+        return {"engine": "pdfplumber (text layer)", "p50": statistics.median(walls), "min": min(walls), "max": max(walls),
+                "cpu_p50": statistics.median(cpus), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "loadavg_end": os.getloadavg()[0]}
     data = letter_page_png()
     started = time.perf_counter()
     ocr = get_engine(engine)
     load = time.perf_counter() - started
     read_document(data, engine=engine)  # warm-up
-    walls, cpus, straightens, detects = [], [], [], []
+    stages: dict[str, list[tuple[float, float]]] = {"page": [], "straighten": [], "detect": [], "recognise": []}
     image = next(iter(image_pages(data, "image/png", Limits())))
+    padded = None
     for _ in range(runs):
-        wall, cpu = time.perf_counter(), time.process_time()
-        read_document(data, engine=engine)
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-        started = time.perf_counter()
-        upright = straighten(image)
-        straightens.append(time.perf_counter() - started)
+        stages["page"].append(timed(read_document, data, engine=engine)[1:])
+        upright, *seconds = timed(straighten, image)
+        stages["straighten"].append(seconds)
         if hasattr(ocr, "detector"):
-            started = time.perf_counter()
-            next(iter(ocr.detector(np.ascontiguousarray(upright.image[:, :, ::-1]), limit_side_len=960, limit_type="max")))
-            detects.append(time.perf_counter() - started)
+            bgr = np.ascontiguousarray(upright.image[:, :, ::-1])
+            found, *seconds = timed(lambda: next(iter(ocr.detector(bgr, limit_side_len=960, limit_type="max", box_thresh=0.5))))
+            stages["detect"].append(seconds)
+            if isinstance(ocr.recognizer, Recogniser):
+                crops = [c.image for c in crops_from_polygons(bgr, np.asarray(found["dt_polys"]).reshape(-1, 4, 2))]
+                stages["recognise"].append(timed(ocr.recognizer.read, crops)[1:])
+                widths = [resized(c).shape[2] for c in crops]
+                padded = sum(len(b) * max(ocr.recognizer.min_width, max(widths[i] for i in b))
+                             for b in batches(widths, min_width=ocr.recognizer.min_width))
+    p50 = {name: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) if v else (None, None)
+           for name, v in stages.items()}
+    walls = [w for w, _ in stages["page"]]
     return {
-        "engine": ocr.name, "load_s": load, "p50": statistics.median(walls), "min": min(walls), "max": max(walls),
-        "cpu_p50": statistics.median(cpus), "straighten_p50": statistics.median(straightens),
-        "detect_p50": statistics.median(detects) if detects else None,
+        "engine": ocr.name, "load_s": load, "p50": p50["page"][0], "min": min(walls), "max": max(walls),
+        "cpu_p50": p50["page"][1], "stages": p50, "rec_padded_px": padded,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "loadavg_end": os.getloadavg()[0],
     }
 
 
@@ -130,7 +150,7 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--engines", default="onnxruntime,paddle_static,tesseract")
+    parser.add_argument("--engines", default="onnxruntime,onnxruntime:full,paddle_static,tesseract")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--worker")
     args = parser.parse_args()
@@ -138,24 +158,35 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.runs)))
         return
     print(f"Machine: {machine()}\n")
-    print("| engine | p50 s/page | min / max | CPU s/page | straighten | detect | load s | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| engine | p50 wall s/page | min / max | CPU s/page | straighten wall / CPU | detect wall / CPU | recognise wall / CPU "
+          "| load s | peak RSS MB | load avg at end |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    padded = {}
     for engine in [*args.engines.split(","), "text-layer"]:
         done = subprocess.run([sys.executable, __file__, "--worker", engine, "--runs", str(args.runs)],
                               capture_output=True, text=True, cwd=ROOT)
         if done.returncode:
-            print(f"| {engine} | failed: {done.stderr.strip().splitlines()[-1:]} |||||||")
+            print(f"| {engine} | failed: {done.stderr.strip().splitlines()[-1:]} |||||||||")
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
         fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        pair = lambda stage: "-" if not r.get("stages") or r["stages"][stage][0] is None else "{:.3f} / {:.3f}".format(*r["stages"][stage])  # noqa: E731
         print(f"| {r['engine']} | {fmt(r['p50'])} | {fmt(r.get('min'))} / {fmt(r['max'])} | {fmt(r.get('cpu_p50'))} | "
-              f"{fmt(r.get('straighten_p50'))} | {fmt(r.get('detect_p50'))} | {fmt(r.get('load_s'))} | {r['peak_rss_mb']:.0f} |")
-    from ingestion.reader.models import PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, model_path
+              f"{pair('straighten')} | {pair('detect')} | {pair('recognise')} | {fmt(r.get('load_s'))} | {r['peak_rss_mb']:.0f} | "
+              f"{r.get('loadavg_end', os.getloadavg()[0]):.1f} |")
+        if r.get("rec_padded_px"):
+            padded[r["engine"]] = r["rec_padded_px"]
+    from ingestion.reader.models import PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN, model_path
 
     det = onnx_gflops(model_path(PP_OCRV6_SMALL_DET) / "inference.onnx", [1, 3, 960, 736])
-    rec = onnx_gflops(model_path(PP_OCRV6_SMALL_REC) / "inference.onnx", [1, 3, 48, 320])
-    print(f"\nPP-OCRv6 small FLOPs: detector {det:.1f} GFLOP per page (960x736 input); "
-          f"recogniser {rec:.2f} GFLOP per 48x320 crop ({rec / 320 * 1000:.2f} GFLOP per 1000 px of crop width).")
+    print(f"\nPP-OCRv6 small detector: {det:.1f} GFLOP per page (960x736 input).")
+    for spec in (PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN):
+        rec = onnx_gflops(model_path(spec) / "inference.onnx", [1, 3, 48, 320])
+        print(f"{spec.name}: {rec:.2f} GFLOP per 48x320 crop ({rec / 320 * 1000:.2f} GFLOP per 1000 px of crop width).", end="")
+        for name, px in padded.items():
+            if (spec.name.endswith("latin")) == (not name.endswith("-full")):
+                print(f" {name}: {px} px of recogniser input on the page = {rec / 320 * px:.0f} GFLOP.", end="")
+        print()
 
 
 if __name__ == "__main__":
