@@ -9,11 +9,11 @@ Every problem becomes an OperationOutcome issue whose `expression` names the ele
 """
 from __future__ import annotations
 
-import json
 import re
 import threading
 from functools import lru_cache
 
+import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
@@ -55,9 +55,12 @@ def _remember_valid_elements() -> None:
         if not getattr(_valid, "on", False) or not isinstance(value, dict):
             return original(cls, value, model_klass)
         try:
-            key = (model_klass, json.dumps(value, sort_keys=True))
-        except (TypeError, ValueError):
+            text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # integers beyond 64 bits, lone surrogates: no memo
             return original(cls, value, model_klass)
+        if b"null" in text:  # orjson writes NaN as null too: never let them share a key
+            return original(cls, value, model_klass)
+        key = (model_klass, text)
         seen = _valid.seen
         model = seen.get(key)
         if model is None:
