@@ -149,3 +149,18 @@ def test_real_ocr_on_a_page_with_two_line_titles_and_wrapped_names():
     rows = by_name(got)
     assert rows["Mean Corpuscular Hemoglobin Concentration (MCHC)"].loinc == "786-4"
     assert all(r.unit for r in got.rows[:10])  # the two-line "Units of / Measure" title was merged
+
+
+@pytest.mark.parametrize("printed, unit, loinc", [
+    ("HIV-1/2 Antigen and Antibody Screen", None, "56888-1"),
+    ("CHOL/HDLC RATIO", None, "9830-1"),
+    ("Sedimentation Rate-Westergren", "mm/h", "4537-7"),
+    ("Kreatinin", "umol/L", "14682-9"),
+    ("Kreatinin", "mg/dL", "2160-0"),
+    ("Harnstoff", "mmol/L", "22664-7"),
+    ("Leukozyten", "10*9/L", "6690-2"),
+])
+def test_names_the_held_out_reports_printed(printed, unit, loinc):
+    from ingestion.terminology import match_test
+
+    assert match_test(printed, unit).loinc == loinc
