@@ -11,7 +11,6 @@ QUICK_DEGRADATIONS = (ev.TEXT_PDF, "clean-300dpi", "phone-photo")
 
 
 class Command(BaseCommand):
-    requires_system_checks: list = []  # an offline evaluation; the HTTP stack is not involved
     help = "Score reading + understanding of lab reports on the generated corpus (see docs/digitize-accuracy.md)."
 
     def add_arguments(self, parser):
