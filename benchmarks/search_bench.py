@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_data import bench_database_url  # noqa: E402
 
 os.environ["DATABASE_URL"] = bench_database_url()
+os.environ["REST_BENCH_DATABASE_URL"] = os.environ["DATABASE_URL"]  # rest_bench's server helpers serve this database
 os.environ.setdefault("BENCH_PORT", "8778")
 
 import rest_bench  # noqa: E402
@@ -75,26 +76,27 @@ def p50(make, patients: list[int], n: int) -> tuple[float, int]:
 
 
 def explain(path: str) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of every SELECT the server runs for `path` (run once before, so
+    the plans are those of a warm cache, as in the latency runs)."""
     code = f"""
 import django; django.setup()
-from urllib.parse import urlsplit, parse_qsl
-from fhirserver.core.request import FhirRequest
-from fhirserver.search.engine import build_queryset
-from fhirserver.search.compiler import Context
-from fhirserver.search.paging import order_keys
-from fhirserver.search.parser import parse
-url = urlsplit({path!r})
-rtype = url.path.rsplit('/', 1)[-1]
-request = FhirRequest(method='GET', base_url='http://x/fhir', resource_type=rtype, query=parse_qsl(url.query))
-search = parse(request.query)
-qs, _, _ = build_queryset(request, search, Context())
-keys, _ = order_keys(rtype, search.sort, [])
-qs = qs.annotate(**{{k.alias: k.expression for k in keys if k.expression is not None}})
-qs = qs.order_by(*[('-' if k.descending else '') + k.alias for k in keys]).values('id', 'content')[:search.count + 1]
-print(qs.explain(analyze=True))
+from django.conf import settings
+from django.db import connection, reset_queries
+from django.test import Client
+client = Client(HTTP_HOST="127.0.0.1")
+client.get({path!r})
+settings.DEBUG = True
+reset_queries()
+client.get({path!r})
+statements = [q["sql"] for q in connection.queries if q["sql"].startswith("SELECT")]
+with connection.cursor() as cursor:
+    for sql in statements:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        print(sql[:400] + (" ..." if len(sql) > 400 else ""))
+        print("\\n".join(row[0] for row in cursor.fetchall()))
+        print()
 """
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(rest_bench.ENV, DJANGO_SETTINGS_MODULE="fhirserver.settings.test"),
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=rest_bench.ENV, check=True, capture_output=True, text=True).stdout
 
 
 def main() -> None:
@@ -117,7 +119,13 @@ def main() -> None:
         mixed = [make(patients[(i * 104729) % len(patients)]) for i in range(200) for make in
                  (QUERIES["patient+category, sort -date"], QUERIES["code+value+date"], QUERIES["chain subject:Patient.identifier"],
                   QUERIES["_has (selective)"], QUERIES["DiagnosticReport patient+category+date"])]
+        rest_bench.wrk(mixed, 3, 8)  # warm every worker and its database connection
+        pids, backends = rest_bench.server_pids(server), rest_bench.backend_pids()
+        cpu_before = rest_bench.cpu_seconds(pids), rest_bench.cpu_seconds(backends)
         load = rest_bench.wrk(mixed, seconds, 8)
+        requests = load["rps"] * seconds
+        cpu = [(after - before) * 1000 / requests for before, after in
+               zip(cpu_before, (rest_bench.cpu_seconds(pids), rest_bench.cpu_seconds(backends)))]
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -129,9 +137,10 @@ def main() -> None:
         path = QUERIES[name](patients[0]) if name in QUERIES else BASELINE(patients[0])
         print(f"| `{path}` ({name}) | {median:.1f} | {matches} |")
     print(f"\nmixed workload (5 query shapes, 8 connections, {seconds} s, {workers} gunicorn workers): "
-          f"{load['rps']:.0f} requests/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, non-2xx {load['errors']}\n")
-    slowest = max(QUERIES, key=lambda k: results[k][0])
-    print(f"EXPLAIN ANALYZE of the slowest ({slowest}):\n\n```\n{explain(QUERIES[slowest](patients[0]))}```")
+          f"{load['rps']:.0f} requests/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, non-2xx {load['errors']}; "
+          f"CPU per request: gunicorn {cpu[0]:.2f} ms + PostgreSQL {cpu[1]:.2f} ms\n")
+    for slowest in sorted(QUERIES, key=lambda k: -results[k][0])[:int(os.environ.get("BENCH_PLANS", "2"))]:
+        print(f"EXPLAIN (ANALYZE, BUFFERS) of `{slowest}`:\n\n```\n{explain(QUERIES[slowest](patients[len(patients) // 2]))}```\n")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_data import bench_database_url  # noqa: E402
 
 os.environ["DATABASE_URL"] = bench_database_url()
+os.environ["REST_BENCH_DATABASE_URL"] = os.environ["DATABASE_URL"]  # rest_bench's server helpers serve this database
 os.environ.setdefault("BENCH_PORT", "8777")
 
 import rest_bench  # noqa: E402  (server start-up and HTTP helpers shared with the REST benchmark)
@@ -39,10 +40,11 @@ def _connect(url: str, dbname: str | None = None):
 
 
 def analyze(url: str) -> None:
-    """Refresh planner statistics after a bulk load (autovacuum lags far behind a load this fast)."""
+    """Refresh planner statistics and the visibility map after a bulk load (autovacuum lags far
+    behind a load this fast): without the map, every index-only probe also reads the table row."""
     conn = _connect(url)
     with conn.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")
     conn.close()
 
 

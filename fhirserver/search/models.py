@@ -42,6 +42,7 @@ class TokenIndex(IndexRow):
 
 
 class DateIndex(IndexRow):
+    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)  # see sx_date_probe
     low = models.DateTimeField()  # inclusive; 0001-01-01 when open
     high = models.DateTimeField()  # inclusive (last microsecond); 9999-12-31 when open
 
@@ -50,6 +51,8 @@ class DateIndex(IndexRow):
         indexes = [
             models.Index(fields=["resource_type", "name", "low", "high", "record"], name="sx_date_low_r"),
             models.Index(fields=["resource_type", "name", "high", "low", "record"], name="sx_date_high_r"),
+            # Probing one record's value (another condition drives the page; sort keys): index-only.
+            models.Index(fields=["record", "name", "high", "low"], name="sx_date_probe"),
         ]
 
 
@@ -62,6 +65,7 @@ class NumberIndex(IndexRow):
 
 
 class QuantityIndex(IndexRow):
+    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)  # see sx_quantity_probe
     value = models.FloatField()
     system = models.CharField(max_length=255, default="")
     code = models.CharField(max_length=64, default="")  # Quantity.code, else Quantity.unit
@@ -73,6 +77,7 @@ class QuantityIndex(IndexRow):
         indexes = [
             models.Index(fields=["resource_type", "name", "value", "record"], name="sx_quantity_value_r"),
             models.Index(fields=["resource_type", "name", "canonical_unit", "canonical_value", "record"], name="sx_quantity_canon_r"),
+            models.Index(fields=["record", "name", "value"], name="sx_quantity_probe"),
         ]
 
 
