@@ -40,7 +40,9 @@ def rows_for(resource_type: str, content: dict, record_id: int) -> dict[str, lis
 
 
 def _collect(out: dict, resource_type: str, stored_type: str, content: dict, record_id: int) -> None:
-    for param, extract in _plan_for(resource_type, tuple(content)):
+    keys = tuple(content)
+    plan = _plan_for(resource_type, keys) if len(keys) <= 80 else _plan_for.__wrapped__(resource_type, keys)  # no odd shapes in the cache
+    for param, extract in plan:
         values = extract(content)
         if not values:
             continue
