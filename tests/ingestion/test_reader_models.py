@@ -10,6 +10,7 @@ from ingestion.reader import read_document
 from ingestion.reader.engines.paddle import onnxruntime_engine
 from ingestion.reader.models import PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN, model_path
 from ingestion.reader.prune import LATIN_CHARACTERS, prune_classifier
+from ingestion.reader.recogniser import MAX_BATCH_PIXELS, Recogniser, batches
 
 from .reader_samples import ROWS, contains_sequence, encode, page_images, report_pdf
 
@@ -69,3 +70,39 @@ def test_full_recogniser_is_a_setting(monkeypatch):
     monkeypatch.setenv("OCR_REC_MODEL", "chinese")
     with pytest.raises(ValueError, match="OCR_REC_MODEL"):
         read_document(encode(page_images(report_pdf(font="Times-Roman"), dpi=200)[0], "PNG"), engine="onnxruntime")
+
+
+class _Session:
+    """Stands in for an ONNX Runtime session: returns fixed class probabilities per time step."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def get_inputs(self):
+        return [type("Input", (), {"name": "x"})()]
+
+    def run(self, _, feeds):
+        batch = feeds["x"].shape[0]
+        probabilities = np.zeros((batch, len(self.steps), 5), dtype=np.float32)
+        for t, (index, p) in enumerate(self.steps):
+            probabilities[:, t, index] = p
+        return [probabilities]
+
+
+def test_ctc_decoding_collapses_repeats_drops_blanks_and_masks():
+    # classes: 0 blank, 1 "a", 2 "b", 3 "工", 4 space
+    recogniser = Recogniser(_Session([(1, 0.9), (1, 0.8), (0, 1.0), (1, 0.7), (4, 0.6), (2, 0.5), (3, 0.9)]), ["a", "b", "工"],
+                            allowed=np.array([True, True, False]))
+    [(text, confidence)] = recogniser.read([np.full((30, 60, 3), 255, np.uint8)])
+    assert text == "aa b"  # a a -> a; blank separates the second a; the masked 工 is not read
+    assert confidence == pytest.approx((0.9 + 0.7 + 0.6 + 0.5) / 4)
+
+
+def test_batches_group_similar_widths_within_the_pixel_budget():
+    widths = [40, 3000, 150, 700, 90, 800]
+    groups = batches(widths, min_width=160)
+    assert sorted(i for group in groups for i in group) == list(range(len(widths)))
+    for group in groups:
+        widest = max(max(widths[i] for i in group), 160)
+        assert len(group) * widest <= MAX_BATCH_PIXELS or len(group) == 1
+    assert [1] in groups  # the 3000 px region is not padded onto narrow ones
