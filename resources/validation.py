@@ -40,7 +40,8 @@ def _model(resource_type: str):
 # (same model class, same JSON) is not validated again. Validation of an element depends only on
 # its own content; only successes are remembered, so every error is still found and reported.
 _valid = threading.local()  # .seen: {(model class, JSON text): model} of this thread; .on inside our calls
-_SEEN_LIMIT = 2048
+_SEEN_LIMIT = 1024
+_SEEN_MAX_BYTES = 4096  # so the memo stays under ~10 MB per thread
 
 
 def _remember_valid_elements() -> None:
@@ -58,7 +59,7 @@ def _remember_valid_elements() -> None:
             text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # integers beyond 64 bits, lone surrogates: no memo
             return original(cls, value, model_klass)
-        if b"null" in text:  # orjson writes NaN as null too: never let them share a key
+        if b"null" in text or len(text) > _SEEN_MAX_BYTES:  # NaN is written as null too; big elements (attachments) are not kept
             return original(cls, value, model_klass)
         key = (model_klass, text)
         seen = _valid.seen
