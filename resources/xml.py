@@ -61,7 +61,12 @@ def _tables() -> tuple[frozenset, dict]:
     data = json.loads(_DEFINITIONS.read_text())
     elements = {key: {name: (kind, repeats) for name, kind, repeats in children} for key, children in data["elements"].items()}
     order = {key: [name for name, _, _ in children] for key, children in data["elements"].items()}
-    return frozenset(data["primitives"]), {"by_name": elements, "order": order}
+    position = {key: {name: i for i, name in enumerate(names)} for key, names in order.items()}
+    return frozenset(data["primitives"]), {"by_name": elements, "order": order, "position": position}
+
+
+def _position(key: str) -> dict:
+    return _tables()[1]["position"][key]
 
 
 def _children(key: str) -> dict:
@@ -264,12 +269,10 @@ def _read_content(element: etree._Element, key: str, path: str) -> dict:
         item_path = f"{path}.{name}[{len(found)}]" if repeats else f"{path}.{name}"
         found.append(_read_item(child, name, kind, item_path))
     result: dict = {}
-    for name, (kind, repeats) in children.items():
-        if kind == "@" and name in element.attrib:
-            result[name] = element.attrib[name]
-    for name in _order(key):
-        if name not in values:
-            continue
+    for name, value in element.attrib.items():
+        if children.get(name, ("",))[0] == "@":
+            result[name] = value
+    for name in sorted(values, key=_position(key).__getitem__) if len(values) > 1 else values:
         kind, repeats = children[name]
         items = values[name]
         if _is_primitive(kind) and kind != "xhtml":
@@ -296,9 +299,9 @@ def _read_item(child: etree._Element, name: str, kind: str, path: str):
             raise XmlError(f"'{name}' must hold exactly one resource", path)
         _no_text(inner[0].tail, path)
         return resource_from_element(inner[0], path)
-    allowed = {n for n, (k, _) in _children(kind).items() if k == "@"}
+    children = _children(kind)
     for attribute in _plain_attributes(child):
-        if attribute not in allowed:
+        if children.get(attribute, ("",))[0] != "@":
             raise XmlError(f"Unexpected attribute '{attribute}' on {name}", path)
     content = _read_content(child, kind, path)
     if not content:
@@ -313,7 +316,7 @@ def _read_primitive(child: etree._Element, kind: str, path: str) -> tuple:
     extra: dict = {}
     if "id" in child.attrib:
         extra["id"] = child.attrib["id"]
-    extensions = _read_content(child, "Extension", path)
+    extensions = _read_content(child, "Extension", path) if len(child) or child.text else {}
     extensions.pop("id", None)  # the id attribute, read above (url was refused as unexpected)
     unexpected = set(extensions) - {"extension"}
     if unexpected:
