@@ -368,6 +368,7 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
                 columns, first = inferred
                 body = page_rows[first:]
         pitch = _pitch(body)
+        row_pitch = _row_pitch(body, pitch)
         strict = header is None  # no titles on this page: a result must also look like one
         last: RawRow | None = None
         last_row: VisualRow | None = None  # the last visual row given to `last`
@@ -424,7 +425,9 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
                 if not after_cells or _classify(after_cells, style, strict=strict) not in ("result", "unnamed"):
                     after_cells = None
                 line = NameLine(row, text, panel)
-                role = line.role(last.cells if near else None, last_row, after_cells, after, pitch, known_name)
+                lead = heading.text if heading is not None and heading.extends_to(row, k, row_pitch) else ""
+                role = line.role(last.cells if near else None, last_row, after_cells, after, row_pitch, known_name,
+                                 lead)
                 if role == "continuation":
                     last.cells["name"] = last.cells.get("name", []) + [Cell(list(row.tokens))]
                     last_y, last_row = row.y1, row
@@ -432,7 +435,7 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
                     last.comments.append(text)
                     last_y = row.y1
                 elif _is_heading(text) or role == "prefix":
-                    if role == "prefix" and heading is not None and heading.extends_to(row, k, pitch):
+                    if role == "prefix" and heading is not None and heading.extends_to(row, k, row_pitch):
                         line.rows, line.panel_before = heading.rows + line.rows, heading.panel_before  # 3+ lines
                     panel, last, prefix = text, None, line if role == "prefix" else None
                     heading = line
@@ -440,6 +443,15 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
                     last_y = row.y1
                 used.add(id(row))
     return TableRead(results, used)
+
+
+def _row_pitch(rows: list[VisualRow], pitch: float) -> float:
+    """The distance between two single-line result rows: between rows of several cells, low in their
+    spread (a row under a wrapped name sits further down), not the median line gap, which the lines
+    of wrapped names pull down when many names wrap."""
+    tabular = [r for r in rows if len(r.cells) >= 2]
+    gaps = sorted(b.yc - a.yc for a, b in zip(tabular, tabular[1:]) if b.yc > a.yc and b.page == a.page)
+    return max(pitch, gaps[len(gaps) * 3 // 10]) if len(gaps) >= 3 else pitch
 
 
 def _pitch(rows: list[VisualRow]) -> float:

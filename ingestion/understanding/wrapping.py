@@ -50,10 +50,10 @@ class NameLine:
             first - 0.6 * h <= x0 <= first + 4 * h and not _heading_like(self.text, row.text)
 
     def role(self, above: dict | None, above_row: VisualRow | None, below: dict | None, below_row: VisualRow | None,
-             pitch: float, known_name: KnownName | None) -> str | None:
+             pitch: float, known_name: KnownName | None, lead: str = "") -> str | None:
         """'continuation' of the name above, 'prefix' of the name below, or None (heading or comment).
         `above` / `below` are the cells by column kind of the neighbouring result rows (None when the
-        neighbour is not a result)."""
+        neighbour is not a result); `lead` the line(s) just above that start the same name, if any."""
         words = self.text.split()
         if not words or len(words) > MAX_WORDS or self.text.rstrip().endswith(":") or NOT_A_NAME.match(self.text):
             return None
@@ -63,7 +63,7 @@ class NameLine:
         tight = TIGHT * pitch
         up_name, down_name = _name(above), _name(below)
         up_ok = up is not None and _agrees(known_name, up_name, f"{_join(up_name, self.text)}")
-        down_ok = down is not None and _agrees(known_name, down_name, _join(self.text, down_name))
+        down_ok = down is not None and _agrees(known_name, down_name, _join(_join(lead, self.text), down_name))
         if up_ok and up < tight and (down is None or up <= 0.9 * down):
             return "continuation"
         if down_ok and down < tight and (up is None or down <= 0.9 * up):
@@ -78,7 +78,7 @@ class NameLine:
             return "continuation"
         if down_ok and down < 1.3 * pitch and not _heading_like(self.text, down_name) and (
                 UNFINISHED.search(self.text) or self.text.count("(") > self.text.count(")")
-                or _known_only_joined(known_name, down_name, _join(self.text, down_name))):
+                or _known_only_joined(known_name, down_name, _join(_join(lead, self.text), down_name))):
             return "prefix"
         return None
 
