@@ -30,6 +30,7 @@ class StringIndex(IndexRow):
 
 
 class TokenIndex(IndexRow):
+    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)  # see sx_token_record
     system = models.CharField(max_length=255, default="")
     code = models.CharField(max_length=255, default="")
     text = models.CharField(max_length=255, default="")  # normalised display / CodeableConcept.text for :text
@@ -38,11 +39,12 @@ class TokenIndex(IndexRow):
         db_table = "search_token"
         indexes = [
             models.Index(fields=["resource_type", "name", "code", "system", "record"], name="sx_token_code_r"),
+            models.Index(fields=["record", "name", "resource_type", "code", "system"], name="sx_token_record"),
         ]
 
 
 class DateIndex(IndexRow):
-    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)  # see sx_date_probe
+    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)  # see sx_date_record
     low = models.DateTimeField()  # inclusive; 0001-01-01 when open
     high = models.DateTimeField()  # inclusive (last microsecond); 9999-12-31 when open
 
@@ -52,7 +54,7 @@ class DateIndex(IndexRow):
             models.Index(fields=["resource_type", "name", "low", "high", "record"], name="sx_date_low_r"),
             models.Index(fields=["resource_type", "name", "high", "low", "record"], name="sx_date_high_r"),
             # Probing one record's value (another condition drives the page; sort keys): index-only.
-            models.Index(fields=["record", "name", "high", "low"], name="sx_date_probe"),
+            models.Index(fields=["record", "name", "resource_type", "high", "low"], name="sx_date_record"),
         ]
 
 
@@ -65,7 +67,7 @@ class NumberIndex(IndexRow):
 
 
 class QuantityIndex(IndexRow):
-    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)  # see sx_quantity_probe
+    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)  # see sx_quantity_record
     value = models.FloatField()
     system = models.CharField(max_length=255, default="")
     code = models.CharField(max_length=64, default="")  # Quantity.code, else Quantity.unit
@@ -77,7 +79,7 @@ class QuantityIndex(IndexRow):
         indexes = [
             models.Index(fields=["resource_type", "name", "value", "record"], name="sx_quantity_value_r"),
             models.Index(fields=["resource_type", "name", "canonical_unit", "canonical_value", "record"], name="sx_quantity_canon_r"),
-            models.Index(fields=["record", "name", "value"], name="sx_quantity_probe"),
+            models.Index(fields=["record", "name", "resource_type", "value"], name="sx_quantity_record"),
         ]
 
 
