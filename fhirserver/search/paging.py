@@ -179,13 +179,10 @@ def fetch_page_by_index(drivers: list, keys: list[OrderKey], count: int, cursor:
     backwards = direction in ("b", "last")
     descending = keys[-1].descending != backwards
     try:
-        ids = sql.index_page_ids(drivers, count + 1, values[-1] if values is not None else None, descending)
-        rows = sql.records_by_id(ids[:count], fields)
+        rows = sql.index_page(drivers, count + 1, values[-1] if values is not None else None, descending, fields)
     except sql.Unsupported:
         pass
     else:
-        by_id = {r["id"]: r for r in rows}
-        rows = [by_id[i] for i in ids[:count] if i in by_id] + ([{"id": ids[count]}] if len(ids) > count else [])
         return _page(rows, count, direction, keys)
     ids = index_ids(drivers)
     if values is not None:

@@ -175,21 +175,15 @@ def _narrowed(drivers: list[Rows], extra: Q | None = None) -> Rows:
     return Rows(first.model, condition, "record_id", first.within + tuple(drivers[1:]))
 
 
-def index_page_ids(drivers: list[Rows], limit: int, after: int | None, descending: bool) -> list[int]:
-    """Record ids matching every driver, in id order, after `after`: walks the first index."""
+def index_page(drivers: list[Rows], limit: int, after: int | None, descending: bool, fields: tuple[str, ...]) -> list[dict]:
+    """Records matching every driver, in id order, after `after`, in one statement: the ids come
+    from walking the first index (a page stops after `limit` matches), then the rows by primary key."""
     extra = Q(**{f"record_id__{'lt' if descending else 'gt'}": after}) if after is not None else None
-    sql, params = _narrowed(drivers, extra).sql("d")
-    sql = sql.replace("SELECT ", "SELECT DISTINCT ", 1) + f" ORDER BY 1 {'DESC' if descending else 'ASC'} LIMIT {int(limit)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
-
-
-def records_by_id(ids: list[int], fields: tuple[str, ...]) -> list[dict]:
-    if not ids:
-        return []
-    return _fetch(f'SELECT {_select(fields, "r")} FROM "storage_resourcerecord" r WHERE r."id" IN ({", ".join(["%s"] * len(ids))})',
-                  list(ids))
+    ids, params = _narrowed(drivers, extra).sql("d")
+    direction = "DESC" if descending else "ASC"
+    ids = ids.replace("SELECT ", "SELECT DISTINCT ", 1) + f" ORDER BY 1 {direction} LIMIT {int(limit)}"
+    return _fetch(f'SELECT {_select(fields, "r")} FROM "storage_resourcerecord" r WHERE r."id" IN ({ids}) ORDER BY r."id" {direction}',
+                  params)
 
 
 def index_ids(drivers: list[Rows]) -> tuple[str, list]:
