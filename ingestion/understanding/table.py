@@ -9,6 +9,7 @@ of a wrapped range.
 from __future__ import annotations
 
 import re
+import statistics
 from dataclasses import dataclass, field
 
 from ingestion.understanding.geometry import Cell, Token, VisualRow
@@ -179,8 +180,53 @@ def stack_rows(upper: VisualRow, lower: VisualRow) -> VisualRow:
     return VisualRow(page=lower.page, tokens=[t for c in cells for t in c.tokens], cells=cells)
 
 
-def assign_cells(row: VisualRow, columns: list[Column]) -> dict[ColumnKind, list[Cell]]:
-    """Put each cell under the column title it overlaps (a cell spanning two titles is split by words)."""
+def right_edges(rows: list[VisualRow], columns: list[Column]) -> list[tuple[float, Column]]:
+    """Right-aligned columns: right edges shared by at least three cells that sit under no title,
+    each with the column whose title starts before that edge and whose next title starts after it
+    (right-aligned numbers start right of their title and end near the next column), kept only when
+    the cells read as that column's content (numbers under Result, ranges under Reference...)."""
+    h = statistics.median(r.height for r in rows) if rows else 10.0
+    loose = sorted((c.x1, c.text, c.x0) for r in rows for c in r.cells
+                   if not any(min(c.x1, col.x1) - max(c.x0, col.x0) > 0 for col in columns))
+    tracks: list[list[tuple[float, str, float]]] = []
+    for edge in loose:
+        if tracks and edge[0] - tracks[-1][-1][0] < 0.3 * h:
+            tracks[-1].append(edge)
+        else:
+            tracks.append([edge])
+    ordered = sorted(columns, key=lambda c: c.x0)
+    found = []
+    # cells of one width cannot say whether they are aligned left or right: the nearest title decides
+    for track in (t for t in tracks if len(t) >= 3 and max(x0 for *_, x0 in t) - min(x0 for *_, x0 in t) > 0.3 * h):
+        edge = sum(x for x, *_ in track) / len(track)
+        col = next((c for c, n in zip(ordered, ordered[1:] + [None]) if c.x0 <= edge and (n is None or edge < n.x0)),
+                   None)
+        if col is not None and sum(_fits(text, col.kind) for _, text, _ in track) > len(track) / 2:
+            found.append((edge, col))
+    return found
+
+
+def _fits(text: str, kind: ColumnKind) -> bool:
+    if kind in VALUE_KINDS:
+        value = parse_value(text, NumberStyle(), qualitative_any=True)
+        return value is not None and not looks_like_range(text)
+    if kind == "range":
+        return looks_like_range(text)
+    if kind == "flag":
+        return parse_flag(text) is not None
+    return kind == "unit" and not re.fullmatch(r"[<>=\d.,\s-]+", text)
+
+
+def _column_by_right_edge(cell: Cell, edges: list[tuple[float, Column]]) -> Column | None:
+    h = max(t.height for t in cell.tokens)
+    return next((col for edge, col in edges if abs(cell.x1 - edge) < 0.6 * h), None)
+
+
+def assign_cells(row: VisualRow, columns: list[Column], edges: list[tuple[float, Column]] = ()
+                 ) -> dict[ColumnKind, list[Cell]]:
+    """Put each cell under the column title it overlaps (a cell spanning two titles is split by words);
+    a cell under no title goes by its right edge when it is one of a right-aligned column's, else to
+    the nearest title."""
     out: dict[ColumnKind, list[Cell]] = {}
     for cell in row.cells:
         hits = [c for c in columns if min(cell.x1, c.x1) - max(cell.x0, c.x0) > 0]
@@ -199,7 +245,7 @@ def assign_cells(row: VisualRow, columns: list[Column]) -> dict[ColumnKind, list
         if not hits and parse_flag(cell.text) and not any(c.kind == "flag" for c in columns):
             _add(out, "flag", cell)  # an untitled flag column (arrows between value and unit)
             continue
-        col = hits[0] if hits else _column_for(cell, columns)
+        col = hits[0] if hits else (_column_by_right_edge(cell, edges) or _column_for(cell, columns))
         _add(out, col.kind, cell)
     return out
 
@@ -369,6 +415,7 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
                 body = page_rows[first:]
         pitch = _pitch(body)
         row_pitch = _row_pitch(body, pitch)
+        edges = right_edges(body, columns) if columns else []
         strict = header is None  # no titles on this page: a result must also look like one
         last: RawRow | None = None
         last_row: VisualRow | None = None  # the last visual row given to `last`
@@ -381,7 +428,7 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
         def cells_of(row: VisualRow):
             if columns and is_running_text(row, columns):
                 return {"name": row.cells}
-            return assign_cells(row, columns) if columns else type_cells(row, style, unit_of)
+            return assign_cells(row, columns, edges) if columns else type_cells(row, style, unit_of)
 
         for k, row in enumerate(body):
             if skip:
@@ -394,6 +441,7 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
             again = find_header(body, k)
             if again:  # a second table (or a repeated header) on the same page
                 columns, last, started, prefix = again[0], None, True, None
+                edges = right_edges(body[k + len(again[1]):], columns)
                 used.update(id(r) for r in again[1])
                 skip = len(again[1]) - 1
                 continue

@@ -164,3 +164,29 @@ def test_names_the_held_out_reports_printed(printed, unit, loinc):
     from ingestion.terminology import match_test
 
     assert match_test(printed, unit).loinc == loinc
+
+
+def test_right_aligned_results_belong_to_their_column_not_the_nearest_title():
+    from ingestion.document import Document, Line, Page, Word
+
+    char, h = 5.0, 10.0
+
+    def line(x: float, y: float, text: str) -> Line:
+        words, cx = [], x
+        for part in text.split(" "):
+            words.append(Word(part, (cx, y, cx + char * len(part), y + h), 0.99))
+            cx += char * (len(part) + 1)
+        return Line(text, (x, y, cx - char, y + h), 0.99, words)
+
+    lines = [line(40, 100, "Test"), line(220, 100, "Result"), line(320, 100, "Units"), line(420, 100, "Reference Range")]
+    body = [("Hemoglobin", "13.9", "g/dL", "13.5-17.5"), ("Glucose", "104", "mg/dL", "70-99"),
+            ("Potassium", "4.1", "mmol/L", "3.5-5.1"), ("Platelets", "250", "10*3/uL", "150-400")]
+    for i, (name, value, unit, rng) in enumerate(body, 1):
+        y = 100 + 18 * i
+        # numbers set flush right against the Units column: they overlap no title, Units is the nearest
+        lines += [line(40, y, name), line(305 - char * len(value), y, value), line(320, y, unit), line(420, y, rng)]
+    got = understand(Document(media_type="image/png", pages=[Page(number=1, width=600, height=800, source="ocr", lines=lines)]))
+    rows = by_name(got)
+    assert [(r.value, r.unit) for r in got.rows] == [(Decimal("13.9"), "g/dL"), (Decimal("104"), "mg/dL"),
+                                                     (Decimal("4.1"), "mmol/L"), (Decimal("250"), "10*3/uL")]
+    assert rows["Glucose"].reference_range.high == Decimal(99) and rows["Glucose"].loinc == "2345-7"
