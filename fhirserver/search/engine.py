@@ -244,6 +244,8 @@ def _total(search: SearchRequest, drivers: list | None, where: Q, records, page,
     to the page's last record matched every condition, so on PostgreSQL, unless `_total=accurate`,
     that ratio times the first index's planned row count is the estimate: two cheap statements where
     counting would intersect every row of every condition. Small first indexes are counted exactly."""
+    if page is not None and page.next:
+        matched += 1  # a lower bound for any estimate: there is at least one more match
     if not drivers:
         def rows():
             if search.contained == "both":
@@ -264,7 +266,7 @@ def _total(search: SearchRequest, drivers: list | None, where: Q, records, page,
     if candidates <= int(settings.FHIR.get("TOTAL_ESTIMATE_ABOVE", 500)):
         return count_matches(matches, search.total, matched)
     walked = sql.walked_count(first, page.rows[-1]["id"])
-    return max(round(candidates * matched / max(walked, 1)), matched + (1 if page.next else 0))
+    return max(round(candidates * len(page.rows) / max(walked, 1)), matched)
 
 
 def strict_handling(request: FhirRequest) -> bool:
