@@ -59,6 +59,7 @@ class Layout:
     received: bool = False  # a "Received" date between collected and reported
     repeat_header: bool = False  # the whole letterhead and patient block again on every page
     split_name: bool = False  # surname and first name under their own labels
+    right_numbers: bool = False  # results set flush right in their column (titles stay left)
 
     def report(self, seed: int) -> LabReport:
         """The corpus report for this layout and seed (different layouts get different patients)."""
@@ -322,7 +323,7 @@ HOSPITAL_LABELS = (
 def random_hospital_layout(seed: int) -> Layout:
     """A second generality check, for the habits the held-out layouts brought in: titles over two
     lines, full names wrapping (values on the first or the last line), a Status column, department
-    sections, label-less patient blocks, surname and first name apart."""
+    sections, label-less patient blocks, surname and first name apart, results set flush right."""
     import random
 
     rng = random.Random(f"hospital-layout-{seed}")
@@ -346,6 +347,7 @@ def random_hospital_layout(seed: int) -> Layout:
         name_format=rng.choice(("last_first", "first_last")), long_names=True,
         wrap_names=rng.choice(("first", "first", "last")), wrap_indent=rng.choice((0, 0, 6, 10)),
         sections=rng.random() < 0.4, comments=rng.random() < 0.4, grid=rng.random() < 0.2,
+        right_numbers=rng.random() < 0.4,
         units=rng.choice(("US", "US", "SI")), decimal_comma=rng.random() < 0.15, pages=rng.choice((1, 1, 2)),
         title=rng.choice(("FINAL REPORT", "Laboratory Results", "")),
     )

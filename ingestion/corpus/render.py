@@ -252,7 +252,11 @@ class _Drawer:
                 for k, line in enumerate(name_lines):
                     self.text(x0 + 3 + (lay.wrap_indent if k else 0), y - k * step, line)
                 continue
-            if text:  # a cell never runs into the next column: long names are set smaller, as LIS printouts do
+            if text and lay.right_numbers and col.kind in ("value", "in_range", "out_of_range") and \
+                    self.c.stringWidth(text, self.regular, self.size) < x1 - x0 - 3 - 1.5 * self.size:
+                self.c.setFont(self.regular, self.size)
+                self.c.drawRightString(x1 - 1.5 * self.size, value_y, text)
+            elif text:  # a cell never runs into the next column: long names are set smaller, as LIS printouts do
                 width = self.c.stringWidth(text, self.regular, self.size)
                 self.text(x0 + 3, value_y, text, size=min(self.size, self.size * (x1 - x0 - 3 - 1.5 * self.size) / width))
         if lay.grid:
