@@ -3,7 +3,8 @@
 The stages read top to bottom:
   geometry  words -> visual rows -> cells                         (geometry.py)
   style     decimal comma or point, day-first dates, per document (values.py, dates.py)
-  tables    header row -> columns -> raw rows, panels, comments    (table.py)
+  tables    header row (one or two lines) -> columns -> raw rows,  (table.py)
+            panels, comments, names wrapped over lines              (wrapping.py)
   header    patient, dates, clinician, lab from the other lines    (header.py)
   rows      raw rows -> LabRow: value, unit, range, flag, LOINC     (rows.py)
 Nothing here knows a particular report layout; every threshold is relative to the text size.
