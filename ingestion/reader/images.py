@@ -21,6 +21,8 @@ try:  # HEIC/HEIF support registers itself with Pillow
 except ImportError:  # pragma: no cover - listed in requirements.txt
     pillow_heif = None
 
+ORIENTATION = 0x0112  # EXIF tag
+
 
 def image_pages(data: bytes, media_type: str, limits: Limits) -> Iterator[np.ndarray]:
     with warnings.catch_warnings():
@@ -39,7 +41,9 @@ def image_pages(data: bytes, media_type: str, limits: Limits) -> Iterator[np.nda
         if pixels > limits.max_pixels:
             raise errors.too_many_pixels(number, pixels, limits.max_pixels)
         try:
-            yield to_rgb(ImageOps.exif_transpose(frame))
+            if frame.getexif().get(ORIENTATION, 1) != 1:  # exif_transpose copies the page even when upright
+                frame = ImageOps.exif_transpose(frame)
+            yield to_rgb(frame)
         except errors.DocumentError:
             raise
         except Exception as exc:  # truncated or malformed data surfaces on decode
@@ -56,4 +60,4 @@ def to_rgb(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, rgba)
-    return np.asarray(image.convert("RGB"))
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))  # convert() copies even RGB
