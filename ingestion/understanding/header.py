@@ -16,41 +16,47 @@ from ingestion.understanding.geometry import Cell, VisualRow
 
 LABELS: dict[str, tuple[str, ...]] = {
     "name": ("patient name", "pt name", "patient", "name", "patient's name", "name of patient", "client name",
-             "patient full name", "pt", "full name"),
-    "family": ("surname", "last name", "family name", "lastname"),
-    "given": ("first name", "given name", "given names", "forename", "forenames", "firstname", "first names"),
-    "birth_date": ("dob", "d.o.b", "date of birth", "birth date", "born", "birthdate", "birth"),
-    "sex": ("sex", "gender", "sex/gender"),
+             "patient full name", "pt", "full name", "patientenname"),
+    "family": ("surname", "last name", "family name", "lastname", "nachname", "familienname"),
+    "given": ("first name", "given name", "given names", "forename", "forenames", "firstname", "first names", "vorname"),
+    "birth_date": ("dob", "d.o.b", "date of birth", "birth date", "born", "birthdate", "birth", "geburtsdatum",
+                   "geb.-datum", "geb-datum", "geb. am", "geboren", "geb.datum"),
+    "sex": ("sex", "gender", "sex/gender", "geschlecht"),
     "age_sex": ("age/sex", "age / sex", "age/gender", "sex/age"),
     "identifier": ("mrn", "patient id", "hospital no", "hospital number", "medical record no", "medical record number",
                    "medical record", "medical record #", "pid", "patient no", "patient number", "uhid", "mr no", "mr#",
-                   "mrn#", "id", "chart no", "health id", "nhs no", "reg no", "registration no", "patient #"),
+                   "mrn#", "id", "chart no", "health id", "nhs no", "reg no", "registration no", "patient #",
+                   "patienten-nr", "patientennummer", "pat.-nr", "patienten-id"),
     "collected": ("collected", "collection date", "specimen collected", "date collected", "collection time",
                   "collection date/time", "sample taken", "sample collected", "sample date", "drawn", "date drawn",
                   "specimen date", "sampling date", "collected on", "collection", "date/time collected",
                   "date of collection", "collected date", "collection dt", "sample collection", "specimen drawn",
-                  "date sampled", "sampled"),
+                  "date sampled", "sampled", "entnahme", "entnahmedatum", "abnahme", "abnahmedatum",
+                  "probenentnahme", "entnahmezeit"),
     "reported": ("reported", "report date", "date reported", "resulted", "validated", "released", "report printed",
                  "reported on", "authorized", "authorised", "result date", "final report date", "verified",
                  "date of report", "date/time reported", "reported date", "report date/time", "date resulted",
                  "resulted on", "report generated", "date of result", "results reported", "report released",
-                 "date released", "date validated", "validated on", "verified on", "authorised on", "authorized on"),
+                 "date released", "date validated", "validated on", "verified on", "authorised on", "authorized on",
+                 "befunddatum", "befundet am", "befund vom", "freigabe", "freigegeben", "validiert", "ausgabedatum"),
     # the date a report was printed: the report date when nothing else says so
     "printed": ("printed", "printed on", "print date", "date printed", "printed date"),
     # dates that are neither collection nor report: read so their values are not taken for something else
     "received": ("received", "date received", "received date", "received on", "specimen received",
                  "sample received", "date/time received", "receipt date", "registered", "registration date",
-                 "ordered", "order date", "date ordered"),
+                 "ordered", "order date", "date ordered", "eingang", "eingangsdatum", "probeneingang"),
     "clinician": ("ordering physician", "requested by", "referring dr", "referring doctor", "referring physician",
                   "ordered by", "physician", "doctor", "ordering provider", "ordering clinician", "referred by",
                   "consultant", "provider", "requesting physician", "ref. by", "ref by", "dr", "attending physician",
                   "attending", "attending doctor", "sender", "requesting doctor", "ordering doctor", "requester",
-                  "submitting physician", "clinician", "ordering md", "treating physician"),
+                  "submitting physician", "clinician", "ordering md", "treating physician", "einsender", "anforderer",
+                  "behandelnder arzt", "arzt"),
     "accession": ("accession", "accession #", "accession no", "accession number", "lab no", "lab number",
                   "specimen no", "specimen id", "sample id", "sample no", "order no", "order number", "requisition",
                   "requisition no", "lab id", "lab ref", "barcode", "specimen #", "accn", "case no", "order #",
                   "order id", "request no", "request number", "request id", "requisition #", "specimen number",
-                  "lab #", "sample number", "report no", "report id", "report number"),
+                  "lab #", "sample number", "report no", "report id", "report number", "auftragsnummer",
+                  "auftrags-nr", "auftrag", "labornummer", "labor-nr", "probennummer", "proben-nr"),
     # "Specimen: S26-264795" names the accession; "Specimen: Serum" names a specimen type
     "specimen": ("specimen", "sample"),
 }
@@ -246,7 +252,7 @@ def parse_sex(text: str) -> str | None:
 
 def clinician_name(text: str) -> str:
     """'Dr. Sarah Chen', 'Chen, Sarah MD' -> 'Sarah Chen'."""
-    t = re.sub(r"^(dr|doctor|prof)\.?\s+", "", text.strip(), flags=re.I)
+    t = re.sub(r"^((dr|doctor|prof)\.?\s+)+(med\.?\s+)?", "", text.strip(), flags=re.I)  # "Dr. med."
     degree = re.search(r",?\s+(md|do|mbbs|phd|np|pa-c|pa|rn|dnp|frcp|mrcp)\.?$", t, flags=re.I)
     t = t[:degree.start()].strip(" ,") if degree else t
     if degree and "," not in t:  # "O'Brien. Michael MD": OCR read the comma of "Last, First MD" as a dot

@@ -179,10 +179,22 @@ def _unit_misread(row: LabRow, match) -> str | None:
     same_letters = [u for u in expected if u.lower() == plain]  # "S" for seconds: a case slip
     if len(same_letters) == 1:
         return same_letters[0]
-    if len(printed) < 2:
+    if len(printed) < 2 or _real_other_unit(row.unit, expected):
         return None
     close = [u for u in expected if _one_edit(plain, u.lower().replace("[", "").replace("]", ""))]
     return close[0] if len(close) == 1 else None
+
+
+def _real_other_unit(unit: str | None, expected: tuple[str, ...]) -> bool:
+    """A printed unit that is a real unit of the same kind ("/nl" where the test expects /uL) is a
+    different scale, not an OCR slip one letter away: never 'corrected' into a factor-1000 error."""
+    if not unit:
+        return False
+    from decimal import Decimal
+
+    from resources.ucum import convert
+
+    return any(convert(Decimal(1), unit, u) is not None for u in expected)
 
 
 def _one_edit(a: str, b: str) -> bool:

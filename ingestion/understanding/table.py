@@ -42,11 +42,18 @@ for _kind, _phrases in {
               "loinc", "code", "test code", "collected", "specimen", "sample", "result status", "report status",
               "previous result and date", "prior result and date", "lab site", "performing location"),
     "in_range": ("in range", "within range", "within limits", "in-range", "normal result"),
+    # German-speaking laboratories
+    "name_de": ("untersuchung", "analyse", "bezeichnung", "kenngröße", "analyt"),
+    "value_de": ("ergebnis", "messwert", "resultat", "wert", "befund"),
+    "unit_de": ("einheit", "einh", "maßeinheit"),
+    "range_de": ("referenzbereich", "referenzwert", "referenzwerte", "normbereich", "normalbereich", "normwert",
+                 "normwerte", "ref-bereich", "referenzintervall"),
+    "other_de": ("vorwert", "vorbefund", "methode", "kommentar"),
     "out_of_range": ("out of range", "outside range", "out of limits", "outside limits", "out-of-range",
                      "abnormal result"),
 }.items():
     for _p in _phrases:
-        HEADER_WORDS[_p] = _kind
+        HEADER_WORDS[_p] = _kind.removesuffix("_de")
 MAX_PHRASE = max(len(p.split()) for p in HEADER_WORDS)
 END_OF_TABLE = re.compile(r"end of (the )?report|end of results|\*{3}|verified by|authori[sz]ed by|signed by|"
                           r"page \d+ (of|/) \d+|continued on next page", re.I)

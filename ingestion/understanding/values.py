@@ -21,12 +21,13 @@ FLAG_WORDS = {
     "CH": "HH", "CRIT HI": "HH",
     "LL": "LL", "L!": "LL", "L*": "L", "↓↓": "LL", "CRIT LOW": "LL", "CRITICAL LOW": "LL", "PANIC LOW": "LL",
     "CL": "LL", "CRIT LO": "LL",
-    "A": "A", "ABN": "A", "ABNORMAL": "A", "*": "A", "!": "A", "AA": "A",
+    "A": "A", "ABN": "A", "ABNORMAL": "A", "*": "A", "!": "A", "AA": "A", "++": "HH", "--": "LL",
     "N": "N", "NORMAL": "N", "NORM": "N",
 }
 # A flag glued to the value cell: "14.2 H", "14.2 (H)", "14.2 *H", "14.2H", "↑ 14.2", "14.2 HIGH".
 SUFFIX_FLAG = re.compile(
-    r"^(?P<body>.*?\d)\s*[\(\[]?\s*\*?\s*(?P<flag>CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|PANIC HIGH|PANIC LOW|HIGH|LOW|HH|LL|H|L|A|↑↑|↓↓|↑|↓)"
+    r"^(?P<body>.*?\d)\s*[\(\[]?\s*\*?\s*(?P<flag>CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|PANIC HIGH|PANIC LOW|HIGH|LOW|HH|LL|H|L|A|↑↑|↓↓|↑|↓|"
+    r"(?<=\s)\+\+|(?<=\s)--|(?<=\s)\+|(?<=\s)-)"
     r"\s*[\)\]]?\s*\*?$", re.I)
 PREFIX_FLAG = re.compile(r"^[\(\[]?(?P<flag>↑↑|↓↓|↑|↓|\*|(?:CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|HIGH|LOW|HH|LL|H|L)(?=[\s\)\]]))[\)\]]?\s*"
                          r"(?P<body>[<>≤≥=]*\s*\d.*)$", re.I)

@@ -190,3 +190,40 @@ def test_right_aligned_results_belong_to_their_column_not_the_nearest_title():
     assert [(r.value, r.unit) for r in got.rows] == [(Decimal("13.9"), "g/dL"), (Decimal("104"), "mg/dL"),
                                                      (Decimal("4.1"), "mmol/L"), (Decimal("250"), "10*3/uL")]
     assert rows["Glucose"].reference_range.high == Decimal(99) and rows["Glucose"].loinc == "2345-7"
+
+
+def _page_of(texts: list[tuple[float, float, str]]):
+    from ingestion.document import Document, Line, Page, Word
+
+    char, h = 5.0, 10.0
+    lines = []
+    for x, y, text in texts:
+        words, cx = [], x
+        for part in text.split(" "):
+            words.append(Word(part, (cx, y, cx + char * len(part), y + h), 0.99))
+            cx += char * (len(part) + 1)
+        lines.append(Line(text, (x, y, cx - char, y + h), 0.99, words))
+    return Document(media_type="image/png", pages=[Page(number=1, width=600, height=800, source="ocr", lines=lines)])
+
+
+def test_a_german_report_with_sign_flags_and_a_per_nanolitre_count():
+    texts = [(40, 20, "Labor Dr. Schmidt"), (40, 45, "Nachname: MÜLLER"), (40, 60, "Vorname: Hans"),
+             (40, 75, "Geb.-Datum: 12.03.1961"), (300, 45, "Geschlecht: männlich"), (300, 60, "Entnahme: 29.10.2025 08:30"),
+             (300, 75, "Befunddatum: 30.10.2025"), (300, 90, "Einsender: Dr. med. Anna Weber"),
+             (40, 90, "Auftragsnummer: 2510290042"),
+             (40, 120, "Untersuchung"), (200, 120, "Ergebnis"), (300, 120, "Einheit"), (400, 120, "Referenzbereich")]
+    body = [("Natrium", "141", "mmol/l", "135 - 145"), ("Kalium", "5,4 +", "mmol/l", "3,5 - 5,1"),
+            ("Kreatinin", "1,02", "mg/dl", "0,70 - 1,20"), ("Hämoglobin", "12,1 -", "g/dl", "13,5 - 17,5"),
+            ("Leukozyten", "7,2", "/nl", "4,0 - 10,0")]
+    for i, cells in enumerate(body, 1):
+        texts += [(x, 120 + 18 * i, t) for x, t in zip((40, 200, 300, 400), cells)]
+    got = understand(_page_of(texts))
+    rows = by_name(got)
+    assert [(r.loinc, r.value, r.flag) for r in got.rows] == [
+        ("2951-2", Decimal("141"), None), ("2823-3", Decimal("5.4"), "H"), ("2160-0", Decimal("1.02"), None),
+        ("718-7", Decimal("12.1"), "L"), ("6690-2", Decimal("7.2"), None)]
+    assert rows["Leukozyten"].unit == "/nL"  # a real unit of another scale is never 'corrected' to /uL
+    assert rows["Kalium"].reference_range.low == Decimal("3.5")
+    assert (got.patient.family, got.patient.given, got.patient.sex) == ("Müller", ["Hans"], "male")
+    assert (got.patient.birth_date, got.collected, got.reported) == ("1961-03-12", "2025-10-29T08:30:00", "2025-10-30")
+    assert (got.ordering_clinician, got.accession) == ("Anna Weber", "2510290042")
