@@ -24,6 +24,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["merge"]:
             scores = [s for path in options["merge"].split(",") for s in evaluate.scores_from_json(json.loads(Path(path).read_text()))]
+            # every run scores the text layer once; keep one score per page of it
+            text_layer = {(s.layout, s.seed, s.page): s for s in scores if s.engine == "pdfplumber"}
+            scores = [s for s in scores if s.engine != "pdfplumber"] + list(text_layer.values())
             self.stdout.write(evaluate.markdown(evaluate.summary(scores)))
             return
         layouts = list(LAYOUTS) if options["layouts"] == "all" else options["layouts"].split(",")
