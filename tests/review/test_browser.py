@@ -71,6 +71,8 @@ def sign_in(page, server) -> None:
 
 def choose_files(page, files: list[Path]) -> None:
     page.get_by_role("link", name="Upload", exact=True).click()
+    page.wait_for_url("**/review/upload")
+    page.wait_for_load_state("load")  # the page's script lists the chosen files
     page.set_input_files("#files", [str(f) for f in files])
     expect(page.locator("#chosen li")).to_have_count(len(files))
 

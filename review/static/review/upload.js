@@ -12,6 +12,7 @@
     chosen.replaceChildren(...Array.from(input.files).map((f) => { const li = document.createElement("li"); li.textContent = f.name + " (" + Math.ceil(f.size / 1024) + " KB)"; return li; }));
   }
   input.addEventListener("change", showChosen);
+  showChosen(); // files picked before this script ran (a slow load, or a form the browser restored)
   ["dragenter", "dragover"].forEach((name) => zone.addEventListener(name, (e) => { e.preventDefault(); zone.classList.add("over"); }));
   ["dragleave", "drop"].forEach((name) => zone.addEventListener(name, (e) => { e.preventDefault(); zone.classList.remove("over"); }));
   zone.addEventListener("drop", (e) => {
