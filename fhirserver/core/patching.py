@@ -107,12 +107,10 @@ def _value(parts: dict) -> Any:
         if key.startswith("value"):
             return copy.deepcopy(value)
     if part.get("part"):  # a complex value given element by element (BackboneElements have no value[x] type)
-        out: dict = {}
+        values: dict[str, list] = {}
         for child in part["part"]:
-            value = _value({"value": child})
-            name = child["name"]
-            out.setdefault(name, []).append(value) if name in out or isinstance(value, list) else out.__setitem__(name, value)
-        return out
+            values.setdefault(child["name"], []).append(_value({"value": child}))
+        return {name: items[0] if len(items) == 1 else items for name, items in values.items()}
     raise ValueError("the 'value' part has no value")
 
 
@@ -215,7 +213,7 @@ def _add(resource: dict, path: str, parts: dict) -> None:
     target = resource if path == resource.get("resourceType") else _one(resource, path).node
     if not isinstance(target, dict):
         raise ValueError("'add' needs a path to a complex element")
-    value = _value(parts)
+    value = _shaped(resource, f"{path}.{name}", _value(parts))
     existing = target.get(name)
     if isinstance(existing, list):
         existing.append(value)
@@ -227,12 +225,28 @@ def _add(resource: dict, path: str, parts: dict) -> None:
 
 def _repeats(resource: dict, path: str, name: str) -> bool:
     """Whether `name` under `path` is a list in R4, from the fhir.resources model's field types."""
+    model = _model_of_path(resource, path)
+    return model is not None and _is_list(model, name)
+
+
+def _is_list(model, name: str) -> bool:
+    field = model.model_fields.get(name)
+    return field is not None and "List[" in str(field.annotation)
+
+
+def _model_of_path(resource: dict, path: str):
     steps = [step for step in _split(path) if "(" not in step]  # where()/first() keep the element's type
     if steps and steps[0] == resource["resourceType"]:
         steps = steps[1:]
-    model = _model_at(resource["resourceType"], steps)
-    field = model.model_fields.get(name) if model else None
-    return field is not None and "List[" in str(field.annotation)
+    return _model_at(resource["resourceType"], steps)
+
+
+def _shaped(resource: dict, path: str, value: Any) -> Any:
+    """A value given part by part has one item per repeating child it names once: make those lists."""
+    model = _model_of_path(resource, path) if isinstance(value, dict) else None
+    if model is None:
+        return value
+    return {key: [item] if not isinstance(item, list) and _is_list(model, key) else item for key, item in value.items()}
 
 
 def _model_at(resource_type: str, steps: list[str]):
@@ -266,7 +280,7 @@ def _insert(resource: dict, path: str, parts: dict) -> None:
     items = container[key]
     if index > len(items):
         raise ValueError(f"index {index} is beyond the list's {len(items)} items")
-    items.insert(index, _value(parts))
+    items.insert(index, _shaped(resource, path, _value(parts)))
 
 
 def _delete(resource: dict, path: str, parts: dict) -> None:
@@ -288,9 +302,9 @@ def _delete(resource: dict, path: str, parts: dict) -> None:
 def _replace(resource: dict, path: str, parts: dict) -> None:
     loc = _one(resource, path)
     if loc.index is None:
-        loc.container[loc.key] = _value(parts)
+        loc.container[loc.key] = _shaped(resource, path, _value(parts))
     else:
-        loc.container[loc.key][loc.index] = _value(parts)
+        loc.container[loc.key][loc.index] = _shaped(resource, path, _value(parts))
 
 
 def _move(resource: dict, path: str, parts: dict) -> None:

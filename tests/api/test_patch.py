@@ -58,6 +58,7 @@ def test_fhirpath_patch_adds_a_repeating_element_as_a_list_and_backbone_values_b
         operation("add", "Observation", name={"valueString": "referenceRange"},
                   value={"name": "value", "part": [
                       {"name": "low", "valueQuantity": {"value": 12, "unit": "g/dL"}},
+                      {"name": "appliesTo", "valueCodeableConcept": {"text": "adult"}},
                       {"name": "text", "valueString": "12-16"}]}),
         operation("add", "Observation", name={"valueString": "valueQuantity"},
                   value={"valueQuantity": {"value": 13.1, "unit": "g/dL"}}),
@@ -65,7 +66,8 @@ def test_fhirpath_patch_adds_a_repeating_element_as_a_list_and_backbone_values_b
     response = fhir.patch(f"Observation/{oid}", patch)
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["referenceRange"] == [{"low": {"value": 12, "unit": "g/dL"}, "text": "12-16"}]
+    assert body["referenceRange"] == [{"low": {"value": 12, "unit": "g/dL"}, "text": "12-16",
+                                       "appliesTo": [{"text": "adult"}]}]  # one part, still a list
     assert body["valueQuantity"]["value"] == 13.1
 
 
