@@ -4,14 +4,14 @@ And one real OCR run on a rendered page image (OCR costs ~2 s a page, so only on
 """
 from __future__ import annotations
 
-import io
-
 import pytest
 
 from ingestion.corpus import LAYOUTS, render_page_images, render_pdf
 from ingestion.evaluate import header_values, pair_rows, row_differences
 from ingestion.reader import read_document
 from ingestion.understanding import understand
+
+from .reader_samples import encode
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
@@ -39,10 +39,7 @@ def test_panels_and_comments_of_a_multi_page_report():
 def test_real_ocr_on_a_rendered_page():
     layout = LAYOUTS["hospital-grid"]
     truth = layout.report(1)
-    image = render_page_images(truth, layout, dpi=300)[0]
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    doc = read_document(buffer.getvalue())
+    doc = read_document(encode(render_page_images(truth, layout, dpi=300)[0], "PNG"))
     assert doc.pages[0].source == "ocr"
     got = understand(doc)
     pairs, invented = pair_rows(truth.rows, got.rows)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.corpus.layouts import random_layout, render_pdf
+from ingestion.corpus.layouts import random_hospital_layout, random_layout, render_pdf
 from ingestion.evaluate import header_values, pair_rows, row_differences
 from ingestion.reader import read_document
 from ingestion.understanding import understand
 
 
-@pytest.mark.parametrize("seed", range(1, 13))
-def test_random_layout_text_pdf_exact(seed):
-    layout = random_layout(seed)
+@pytest.mark.parametrize("generate, seed", [(random_layout, s) for s in range(1, 13)]
+                         + [(random_hospital_layout, s) for s in range(1, 11)])  # hospital habits: wrapped names, two-line titles
+def test_random_layout_text_pdf_exact(generate, seed):
+    layout = generate(seed)
     truth = layout.report(seed)
     got = understand(read_document(render_pdf(truth, layout)))
     pairs, invented = pair_rows(truth.rows, got.rows)
