@@ -17,7 +17,7 @@ readings (the network's attention sees the neighbours: "Cl" -> "CI", "u/l" -> "u
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -47,6 +47,17 @@ def batches(widths: list[int], *, min_width: int) -> list[list[int]]:
     return out
 
 
+class Reading(NamedTuple):
+    text: str
+    confidence: float
+    # For each hyphen or en dash in `text`, in order: log10 of p(en dash) / p(hyphen), each class's best
+    # probability over the dash's time steps. The model's own evidence, pooled per page in `dashes.py`.
+    dash_odds: tuple[float, ...] = ()
+
+
+DASHES = ("-", "\u2013")  # hyphen-minus, en dash
+
+
 class Recogniser:
     def __init__(self, session: Any, characters: list[str], *, allowed: np.ndarray | None = None,
                  min_width: int = 160):
@@ -56,10 +67,11 @@ class Recogniser:
         self.characters = ["", *characters, " "]  # CTC blank first, space last (PaddleOCR's convention)
         self.masked = None if allowed is None else ~np.concatenate([[True], allowed, [True]])
         self.min_width = min_width
+        self.dash_classes = [self.characters.index(d) for d in DASHES] if set(DASHES) <= set(self.characters) else None
 
-    def read(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+    def read(self, crops: list[np.ndarray]) -> list[Reading]:
         images = [resized(crop) for crop in crops]
-        results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        results = [Reading("", 0.0)] * len(crops)
         for batch in batches([image.shape[2] for image in images], min_width=self.min_width):
             width = max(self.min_width, max(images[i].shape[2] for i in batch))
             x = np.zeros((len(batch), 3, HEIGHT, width), dtype=np.float32)
@@ -70,13 +82,29 @@ class Recogniser:
                 probabilities[..., self.masked] = 0.0
             best, confidence = probabilities.argmax(axis=2), probabilities.max(axis=2)
             for row, index in enumerate(batch):
-                results[index] = self.decode(best[row], confidence[row])
+                results[index] = self.decode(best[row], confidence[row], probabilities[row])
         return results
 
-    def decode(self, best: np.ndarray, confidence: np.ndarray) -> tuple[str, float]:
+    def decode(self, best: np.ndarray, confidence: np.ndarray, probabilities: np.ndarray | None = None) -> Reading:
         keep = np.ones(len(best), dtype=bool)
         keep[1:] = best[1:] != best[:-1]
         keep &= best != 0
         if not keep.any():
-            return "", 0.0
-        return "".join(self.characters[i] for i in best[keep]), float(confidence[keep].mean())
+            return Reading("", 0.0)
+        text = "".join(self.characters[i] for i in best[keep])
+        return Reading(text, float(confidence[keep].mean()), self.dash_odds(best, probabilities))
+
+    def dash_odds(self, best: np.ndarray, probabilities: np.ndarray | None) -> tuple[float, ...]:
+        if self.dash_classes is None or probabilities is None:
+            return ()
+        hyphen, en_dash = self.dash_classes
+        odds, t = [], 0
+        while t < len(best):
+            end = t
+            while end + 1 < len(best) and best[end + 1] == best[t]:
+                end += 1
+            if best[t] in (hyphen, en_dash):
+                steps = probabilities[t:end + 1]
+                odds.append(float(np.log10(steps[:, en_dash].max() + 1e-12) - np.log10(steps[:, hyphen].max() + 1e-12)))
+            t = end + 1
+        return tuple(odds)

@@ -38,6 +38,18 @@ def crops_from_polygons(image: np.ndarray, polygons: np.ndarray) -> list[Crop]:
     return crops
 
 
+def crops_from_boxes(image: np.ndarray, boxes: list[Box]) -> list[Crop]:
+    """Crops of axis-aligned boxes (missed marks), clipped to the page; never split."""
+    height, width = image.shape[:2]
+    crops = []
+    for bx0, by0, bx1, by1 in boxes:
+        x0, y0 = max(0, int(bx0)), max(0, int(by0))
+        x1, y1 = min(width, int(np.ceil(bx1))), min(height, int(np.ceil(by1)))
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            crops.append(Crop((float(x0), float(y0), float(x1), float(y1)), image[y0:y1, x0:x1]))
+    return crops
+
+
 def split_wide(crop: Crop) -> list[Crop]:
     height, width = crop.image.shape[:2]
     if width <= MAX_RATIO * height:

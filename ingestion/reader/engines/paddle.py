@@ -20,17 +20,20 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
-from ingestion.document import Line
+from ingestion.document import Line, Word
 
+from ..dashes import settle_range_dashes
 from ..lines import group_lines, split_region
+from ..marks import MIN_CONFIDENCE as MARK_MIN_CONFIDENCE, missed_marks
 from ..models import (
     PP_OCRV4_MOBILE_DET, PP_OCRV4_MOBILE_REC, PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN, ModelSpec,
     model_path,
 )
 from ..recogniser import Recogniser
-from ..recognition import crops_from_polygons, width_batches
+from ..recognition import Crop, crops_from_boxes, crops_from_polygons, width_batches
 
 # Narrow crops are padded to this width (PaddleX pads to 320). Recognition time grows with padded
 # width; 160 keeps single characters ("H", "%") readable at half the cost.
@@ -61,20 +64,34 @@ class PaddleEngine:
         bgr = np.ascontiguousarray(image[:, :, ::-1])  # PaddleOCR's predictors expect BGR
         found = next(iter(self.detector(bgr, limit_side_len=DET_LIMIT_SIDE, limit_type="max", box_thresh=DET_BOX_THRESH)))
         crops = crops_from_polygons(bgr, np.asarray(found["dt_polys"]).reshape(-1, 4, 2))
+        words = self.words(crops, self.recognise(crops))
+        # Read apart from the detected text: a batch's padding nudges readings, so extra crops in its
+        # batches would change what the detected text reads as.
+        marks = crops_from_boxes(bgr, missed_marks(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), [c.box for c in crops]))
+        words += self.words(marks, self.recognise(marks), min_confidence=MARK_MIN_CONFIDENCE)
+        return group_lines(words)
+
+    def recognise(self, crops: list[Crop]) -> list[tuple[str, float]]:
+        if not crops:
+            return []
         if isinstance(self.recognizer, Recogniser):
-            texts = self.recognizer.read([crop.image for crop in crops])
-        else:
-            texts = [("", 0.0)] * len(crops)
-            for batch in width_batches(crops, min_width=self.min_width):
-                self.recognizer.batch_sampler.batch_size = len(batch)
-                for index, result in zip(batch, self.recognizer([crops[i].image for i in batch])):
-                    texts[index] = (result["rec_text"], float(result["rec_score"]))
+            readings = self.recognizer.read([crop.image for crop in crops])
+            return list(zip(settle_range_dashes(readings), (reading.confidence for reading in readings)))
+        texts = [("", 0.0)] * len(crops)
+        for batch in width_batches(crops, min_width=self.min_width):
+            self.recognizer.batch_sampler.batch_size = len(batch)
+            for index, result in zip(batch, self.recognizer([crops[i].image for i in batch])):
+                texts[index] = (result["rec_text"], float(result["rec_score"]))
+        return texts
+
+    @staticmethod
+    def words(crops: list[Crop], texts: list[tuple[str, float]], *, min_confidence: float = 0.0) -> list[Word]:
         words = []
         for crop, (text, score) in zip(crops, texts):
             text = text.translate(TEXT_FIXES).strip()
-            if text:
+            if text and score >= min_confidence:
                 words += split_region(text, crop.box, round(score, 4))
-        return group_lines(words)
+        return words
 
 
 class LatinDecode:

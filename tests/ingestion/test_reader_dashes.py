@@ -1,0 +1,42 @@
+"""A page's range dashes are decided together from the recogniser's odds, never one by one."""
+from __future__ import annotations
+
+from ingestion.reader.dashes import settle_range_dashes
+from ingestion.reader.recogniser import Reading
+
+
+def r(text: str, *odds: float) -> Reading:
+    return Reading(text, 0.95, odds)
+
+
+def test_ranges_become_en_dashes_when_the_page_as_a_whole_shows_them():
+    page = [r("3,5 - 5,1", -0.4), r("44 - 80", -2.0), r("0,40 – 4,00", 0.3), r("Na 140 mmol/L", )]
+    assert settle_range_dashes(page) == ["3,5 – 5,1", "44 – 80", "0,40 – 4,00", "Na 140 mmol/L"]
+
+
+def test_a_hyphen_page_keeps_the_models_own_readings():
+    page = [r("3.5 - 5.1", -4.0), r("44-80", -3.1), r("0.40 – 4.00", 0.2), r("1.0 - 2.0", -2.5)]
+    assert settle_range_dashes(page) == ["3.5 - 5.1", "44-80", "0.40 – 4.00", "1.0 - 2.0"]
+
+
+def test_too_few_ranges_decide_nothing():
+    page = [r("3.5 - 5.1", -0.1), r("44 - 80", 0.0)]
+    assert settle_range_dashes(page) == ["3.5 - 5.1", "44 - 80"]
+
+
+def test_dates_codes_and_telephone_numbers_are_not_ranges():
+    page = [r("2026-11-25", 0.5, 0.5), r("HDL-C", 0.5), r("Tel 010-2000", 0.5), r("A25-911347", 0.5),
+            r("1 - 2", -0.5), r("3 - 4", -0.5), r("5 - 6", -0.5)]
+    assert settle_range_dashes(page)[:4] == ["2026-11-25", "HDL-C", "Tel 010-2000", "A25-911347"]
+    assert settle_range_dashes(page)[4:] == ["1 – 2", "3 – 4", "5 – 6"]
+
+
+def test_the_second_dash_of_a_reading_gets_its_own_odds():
+    # "M: 13.5-17.5 F: 12.0-15.5": the odds are per dash, in order
+    page = [r("M: 13.5-17.5 F: 12.0-15.5", -0.2, -0.3), r("4 - 5", -0.1)]
+    assert settle_range_dashes(page) == ["M: 13.5–17.5 F: 12.0–15.5", "4 – 5"]
+
+
+def test_readings_without_odds_are_left_alone():
+    page = [r("3.5 - 5.1"), r("44 - 80"), r("1 - 2")]  # another recogniser: no evidence
+    assert settle_range_dashes(page) == ["3.5 - 5.1", "44 - 80", "1 - 2"]
