@@ -16,6 +16,8 @@ import numpy as np
 
 from ingestion.document import Box
 
+from .reread import with_margins
+
 MIN_CONFIDENCE = 0.8  # of the recogniser, for a mark to become a word
 MAX_MARKS = 64  # per page; more loose ink than this is a picture or a stamp, not missed text
 
@@ -57,7 +59,10 @@ def _marks(gray: np.ndarray, boxes: list[Box], text_height: float) -> list[Box]:
         row = _row_of(y[label] + h[label] / 2, int(h[label]), boxes)
         if row is not None:
             candidates.append((box, row))
-    marks = [_widen(mark, boxes, 0.3 * text_height) for mark in _merge_neighbours(candidates, text_height)]
+    height, width = gray.shape
+    # blank margins (a glyph touching the crop's edge reads badly), stopping short of the words beside it
+    marks = [with_margins(mark, boxes, width, height, side=0.3 * text_height / (mark[3] - mark[1]), top=0)
+             for mark in _merge_neighbours(candidates, text_height)]
     return marks if len(marks) <= MAX_MARKS else []
 
 
@@ -93,16 +98,3 @@ def _merge_neighbours(candidates: list[tuple[Box, Box]], text_height: float) -> 
             marks.append([x0, top, x1, bottom, row[1]])
     return [(x0, y0, x1, y1) for x0, y0, x1, y1, _ in marks]
 
-
-def _widen(mark: Box, boxes: list[Box], margin: float) -> Box:
-    """The mark with blank margins (the recogniser reads a glyph badly when it touches the crop's edge),
-    stopping short of the detected text on either side."""
-    x0, y0, x1, y1 = mark
-    left, right = max(0.0, x0 - margin), x1 + margin
-    for bx0, by0, bx1, by1 in boxes:
-        if min(y1, by1) - max(y0, by0) > 0:  # same row
-            if bx1 <= x0:
-                left = max(left, bx1)
-            elif bx0 >= x1:
-                right = min(right, bx0)
-    return (left, y0, right, y1)

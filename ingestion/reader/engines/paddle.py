@@ -32,8 +32,9 @@ from ..models import (
     PP_OCRV4_MOBILE_DET, PP_OCRV4_MOBILE_REC, PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN, ModelSpec,
     model_path,
 )
-from ..recogniser import Recogniser
+from ..recogniser import Reading, Recogniser
 from ..recognition import Crop, crops_from_boxes, crops_from_polygons, width_batches
+from ..reread import ACCEPT as REREAD_ACCEPT, unsure, with_margins
 
 # Narrow crops are padded to this width (PaddleX pads to 320). Recognition time grows with padded
 # width; 160 keeps single characters ("H", "%") readable at half the cost.
@@ -64,33 +65,40 @@ class PaddleEngine:
         bgr = np.ascontiguousarray(image[:, :, ::-1])  # PaddleOCR's predictors expect BGR
         found = next(iter(self.detector(bgr, limit_side_len=DET_LIMIT_SIDE, limit_type="max", box_thresh=DET_BOX_THRESH)))
         crops = crops_from_polygons(bgr, np.asarray(found["dt_polys"]).reshape(-1, 4, 2))
-        words = self.words(crops, self.recognise(crops))
-        # Read apart from the detected text: a batch's padding nudges readings, so extra crops in its
-        # batches would change what the detected text reads as.
-        marks = crops_from_boxes(bgr, missed_marks(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), [c.box for c in crops]))
-        words += self.words(marks, self.recognise(marks), min_confidence=MARK_MIN_CONFIDENCE)
+        boxes = [crop.box for crop in crops]
+        readings = self.recognise(crops)
+        # Second looks and missed marks are read in batches of their own: a batch's padding nudges
+        # readings, so extra crops in the detected text's batches would change what it reads as.
+        again = unsure(readings)
+        wider = crops_from_boxes(bgr, [with_margins(boxes[i], boxes, bgr.shape[1], bgr.shape[0]) for i in again])
+        for index, reading in zip(again, self.recognise(wider)):
+            if reading.confidence >= REREAD_ACCEPT and reading.confidence > readings[index].confidence:
+                readings[index] = reading
+        words = self.words(crops, settle_range_dashes(readings), readings)
+        marks = crops_from_boxes(bgr, missed_marks(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), boxes))
+        mark_readings = self.recognise(marks)
+        words += self.words(marks, [r.text for r in mark_readings], mark_readings, min_confidence=MARK_MIN_CONFIDENCE)
         return group_lines(words)
 
-    def recognise(self, crops: list[Crop]) -> list[tuple[str, float]]:
+    def recognise(self, crops: list[Crop]) -> list[Reading]:
         if not crops:
             return []
         if isinstance(self.recognizer, Recogniser):
-            readings = self.recognizer.read([crop.image for crop in crops])
-            return list(zip(settle_range_dashes(readings), (reading.confidence for reading in readings)))
-        texts = [("", 0.0)] * len(crops)
+            return self.recognizer.read([crop.image for crop in crops])
+        readings = [Reading("", 0.0)] * len(crops)
         for batch in width_batches(crops, min_width=self.min_width):
             self.recognizer.batch_sampler.batch_size = len(batch)
             for index, result in zip(batch, self.recognizer([crops[i].image for i in batch])):
-                texts[index] = (result["rec_text"], float(result["rec_score"]))
-        return texts
+                readings[index] = Reading(result["rec_text"], float(result["rec_score"]))
+        return readings
 
     @staticmethod
-    def words(crops: list[Crop], texts: list[tuple[str, float]], *, min_confidence: float = 0.0) -> list[Word]:
+    def words(crops: list[Crop], texts: list[str], readings: list[Reading], *, min_confidence: float = 0.0) -> list[Word]:
         words = []
-        for crop, (text, score) in zip(crops, texts):
+        for crop, text, reading in zip(crops, texts, readings):
             text = text.translate(TEXT_FIXES).strip()
-            if text and score >= min_confidence:
-                words += split_region(text, crop.box, round(score, 4))
+            if text and reading.confidence >= min_confidence:
+                words += split_region(text, crop.box, round(reading.confidence, 4))
         return words
 
 
