@@ -9,15 +9,16 @@ import os
 from datetime import date, datetime, timedelta
 from io import BytesIO
 
-from reportlab.lib.pagesizes import letter
+from reportlab.lib.pagesizes import landscape, letter
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-from ingestion.corpus.layouts import Layout, cells
+from decimal import Decimal
+
+from ingestion.corpus.layouts import Layout, cells, number_text
 from ingestion.labreport import LabReport
 
-PAGE_W, PAGE_H = letter
 MARGIN = 42
 BOTTOM = 70  # space kept for the footer
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
@@ -90,11 +91,29 @@ def _last_first(name: str) -> str:
     return f"{last}, {first} MD"
 
 
+SPECIMENS = {"cbc": "Whole blood (EDTA)", "coag": "Citrated plasma", "ua": "Urine", "sero": "Serum"}
+
+
+def previous_result(row, report: LabReport, layout: Layout) -> str:
+    """An older result of the same test with its date, as cumulative reports print beside the current one."""
+    import zlib
+
+    spin = zlib.crc32(f"{row.printed_name}-{report.accession}".encode())
+    when = format_date((datetime.fromisoformat(report.collected) - timedelta(days=20 + spin % 150)).isoformat(),
+                       layout, with_time=False)
+    if row.value is None:
+        return f"{row.value_text or ''} ({when})"
+    old = (row.value * (Decimal(80 + spin % 41) / 100)).quantize(row.value if row.value.as_tuple().exponent < 0
+                                                                  else Decimal(1))
+    return f"{number_text(max(old, Decimal(0)), layout)} ({when})"
+
+
 def table_items(report: LabReport, layout: Layout) -> list[tuple[str, object]]:
     from ingestion.corpus.catalogue import PANELS, SECTIONS
 
     items: list[tuple[str, object]] = []
     panel = section = None
+    previous = any(col.kind == "previous" for col in layout.columns)
     for row in report.rows:
         if layout.sections and row.panel != panel:
             key = next(k for k, headings in PANELS.items() if row.panel in headings)
@@ -102,9 +121,14 @@ def table_items(report: LabReport, layout: Layout) -> list[tuple[str, object]]:
                 section = SECTIONS[key]
                 items.append(("section", section))
         if layout.panel_headings and row.panel != panel:
-            items.append(("panel", row.panel))
+            if layout.specimen_titles:
+                key = next(k for k, headings in PANELS.items() if row.panel in headings)
+                items.append(("panel", (row.panel, SPECIMENS.get(key, "Serum"))))
+            else:
+                items.append(("panel", row.panel))
         panel = row.panel
-        items.append(("row", cells(row, layout)))
+        items.append(("row", cells(row, layout) | ({"previous": previous_result(row, report, layout)}
+                                                   if previous else {})))
         if layout.comments and row.comment:
             items.append(("comment", row.comment))
     return items
@@ -116,7 +140,8 @@ class _Drawer:
         self.regular, self.bold, self.italic = _fonts(layout.font)
         self.size = layout.font_size
         self.lh = layout.font_size * 1.75
-        self.width = PAGE_W - 2 * MARGIN
+        self.page_w, self.page_h = landscape(letter) if layout.landscape else letter
+        self.width = self.page_w - 2 * MARGIN
         xs, x = [], MARGIN
         for col in layout.columns:
             xs.append(x)
@@ -138,15 +163,24 @@ class _Drawer:
 
     def first_header(self) -> float:
         r, lay = self.report, self.layout
-        y = PAGE_H - MARGIN - 6
+        y = self.page_h - MARGIN - 6
         self.text(MARGIN, y, r.lab_name, self.bold, 14)
         self.text(MARGIN, y - 13, "1200 Medical Center Drive, Suite 100  ·  Tel (555) 010-2000".replace("·", "|"),
                   size=7.5)
         self.c.setFont(self.bold, 12)
-        self.c.drawRightString(PAGE_W - MARGIN, y, lay.title)
+        self.c.drawRightString(self.page_w - MARGIN, y, lay.title)
         y -= 40
+        if lay.header_below:
+            return y - 6
+        return self.fields(y)
+
+    def fields(self, y: float) -> float:
+        """The patient and report fields in the layout's header style, from `y` down; returns the y below."""
+        r, lay = self.report, self.layout
         fields = header_fields(r, lay)
-        if lay.header_style == "inline":
+        if lay.header_style == "box":
+            y = self.box(fields, y)
+        elif lay.header_style == "inline":
             per = (len(fields) + 1) // 2
             for i, (label, value) in enumerate(fields):
                 x = MARGIN + (i // per) * (self.width / 2)
@@ -181,6 +215,19 @@ class _Drawer:
             y -= 4 * row_h + 10
         return y - 6
 
+    def box(self, fields: list[tuple[str, str]], y: float) -> float:
+        """Fields in a bordered box of two columns, each a column of labels and a column of values."""
+        per = (len(fields) + 1) // 2
+        step = self.size + 5
+        self.c.rect(MARGIN, y - per * step + 2, self.width, per * step + self.size, stroke=1, fill=0)
+        for i, (label, value) in enumerate(fields):
+            x = MARGIN + 6 + (i // per) * (self.width / 2)
+            yy = y - (i % per) * step
+            tab = max(self.c.stringWidth(lab, self.bold, self.size) for lab, _ in fields[(i // per) * per:][:per])
+            self.text(x, yy, label, self.bold)
+            self.text(x + tab + 2.5 * self.size, yy, value)
+        return y - per * step - 8
+
     def blocks(self, fields: list[tuple[str, str]], y: float) -> float:
         """Reference-lab style: PATIENT / SPECIMEN / CLIENT blocks; the patient's name under its block
         title without a label."""
@@ -204,7 +251,7 @@ class _Drawer:
 
     def short_header(self) -> float:
         name, dob, _, mrn = header_fields(self.report, self.layout)[:4]
-        y = PAGE_H - MARGIN - 6
+        y = self.page_h - MARGIN - 6
         self.text(MARGIN, y, f"{name[0]}: {name[1]}    {mrn[0]}: {mrn[1]}    {dob[0]}: {dob[1]}    (continued)",
                   size=self.size - 0.5)
         return y - 26
@@ -238,6 +285,9 @@ class _Drawer:
             self.c.line(MARGIN, y - 6, MARGIN + self.width, y - 6)
             return y - self.lh * 1.3
         if kind == "panel":
+            if isinstance(content, tuple):  # (panel title, specimen): the specimen set under the results
+                content, specimen = content
+                self.text(self.xs[[c.kind for c in lay.columns].index("value")] + 3, y, specimen, self.italic)
             self.text(MARGIN + 3, y, content, self.bold, self.size + 0.5)
             return y - self.lh
         if kind == "comment":
@@ -278,11 +328,11 @@ class _Drawer:
         c = self.c
         c.setFont(self.regular, 7.5)
         c.drawString(MARGIN, 40, f"{self.report.lab_name}  |  CLIA 05D2094567  |  Printed {format_date(self.report.reported, self.layout, with_time=True)}")
-        c.drawRightString(PAGE_W - MARGIN, 40, f"Page {self.page} of {self.total}")
+        c.drawRightString(self.page_w - MARGIN, 40, f"Page {self.page} of {self.total}")
 
     def end(self, y: float) -> None:
         self.c.setFont(self.regular, self.size)
-        self.c.drawCentredString(PAGE_W / 2, y - 10, "*** End of Report ***")
+        self.c.drawCentredString(self.page_w / 2, y - 10, "*** End of Report ***")
         self.c.setFont(self.italic, self.size - 1)
         self.c.drawString(MARGIN, y - 30, "Electronically verified by: Laboratory Director. Results relate only to the sample tested.")
         self.footer(last=True)
@@ -296,6 +346,10 @@ def _draw(c: canvas.Canvas, report: LabReport, layout: Layout, total_pages: int)
         if y < BOTTOM + d.lh:
             y = d.new_page()
         y = d.item(y, kind, content)
+    if layout.header_below:  # the patient and report fields after the results
+        if y < BOTTOM + 40 + 6 * (layout.font_size + 5):
+            y = d.new_page()
+        y = d.fields(y - 8)
     if y < BOTTOM + 40:
         y = d.new_page()
     d.end(y)
@@ -303,9 +357,10 @@ def _draw(c: canvas.Canvas, report: LabReport, layout: Layout, total_pages: int)
 
 
 def draw_report(report: LabReport, layout: Layout) -> bytes:
-    pages = _draw(canvas.Canvas(BytesIO(), pagesize=letter), report, layout, 0)
+    size = landscape(letter) if layout.landscape else letter
+    pages = _draw(canvas.Canvas(BytesIO(), pagesize=size), report, layout, 0)
     buf = BytesIO()
-    c = canvas.Canvas(buf, pagesize=letter, invariant=1)
+    c = canvas.Canvas(buf, pagesize=size, invariant=1)
     c.setTitle("Laboratory report")
     _draw(c, report, layout, pages)
     c.save()
