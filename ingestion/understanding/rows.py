@@ -15,7 +15,7 @@ from ingestion.labreport import LabRow, Region
 from ingestion.understanding.geometry import union
 from ingestion.understanding.table import VALUE_KINDS, RawRow
 from ingestion.understanding.values import (
-    NumberStyle, Value, expected_flag, flag_disagrees, parse_flag, parse_range, parse_value,
+    PREFIX_FLAG, NumberStyle, Value, expected_flag, flag_disagrees, parse_flag, parse_range, parse_value,
 )
 
 UnitNormaliser = Callable[[str], "str | None"]
@@ -91,6 +91,31 @@ def _read_unit(printed: str, ctx: RowContext) -> str | None:
 
 
 def _split_unit(text: str, ctx: RowContext) -> tuple[Value, str] | None:
+    """"14.2 g/dL" -> (14.2, "g/dL"); a flag printed around both is read too: "14.2 g/dL H", "5.4 mmol/L *",
+    "↑ 14.2 g/dL"."""
+    split = _split_bare_unit(text, ctx)
+    if split is None:
+        flag, body = _peel_flag(text)
+        split = _split_bare_unit(body, ctx) if flag else None
+        if split:
+            split[0].flag = flag
+    return split
+
+
+def _peel_flag(text: str) -> tuple[str | None, str]:
+    t = text.strip()
+    m = PREFIX_FLAG.match(t)
+    if m and parse_flag(m["flag"]):
+        return parse_flag(m["flag"]), m["body"].strip()
+    if t[-1:] in "*!" and len(t) > 1:
+        return "A", t[:-1].strip()
+    words = t.split()
+    if len(words) >= 3 and parse_flag(words[-1]):
+        return parse_flag(words[-1]), " ".join(words[:-1])
+    return None, t
+
+
+def _split_bare_unit(text: str, ctx: RowContext) -> tuple[Value, str] | None:
     glued = re.match(r"^([<>≤≥=]*\s*\d[\d.,]*)\s*([A-Za-zµμ%].*)$", text.strip())  # "14.2g/dL"
     if glued and ctx.unit_of(glued[2]):
         value = parse_value(glued[1], ctx.style)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ingestion.understanding.geometry import Cell, Token, VisualRow
 from ingestion.understanding.header import match_label
-from ingestion.understanding.values import NumberStyle, looks_like_range, parse_flag, parse_value
+from ingestion.understanding.values import PREFIX_FLAG, NumberStyle, looks_like_range, parse_flag, parse_value
 from ingestion.understanding.wrapping import NameLine
 
 ColumnKind = str  # "name" | "value" | "unit" | "range" | "flag" | "in_range" | "out_of_range"
@@ -445,6 +445,8 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
                 if started:
                     break
                 continue
+            if started and _is_fields_row(row):  # the patient and report fields printed under the table
+                break
             again = find_header(body, k)
             if again:  # a second table (or a repeated header) on the same page
                 columns, last, started, prefix = again[0], None, True, None
@@ -531,7 +533,7 @@ def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle, *, strict
         return "result" if qualitative or (numeric and others) else "noise"
     if name and re.search(r"[A-Za-z]", name):
         if values and any(parse_value(c.text, style, qualitative_any=True) or re.match(r"[<>≤≥]?\s*\d", c.text)
-                          for c in values):
+                          or PREFIX_FLAG.match(c.text) for c in values):  # "↑ 14.2 g/dL", "* 5.4 mmol/L"
             return "result"
         if not values and (cells.get("unit") or cells.get("range")) and len(cells) >= 2:
             return "result"  # a test whose value could not be read at all: kept, marked absent
@@ -544,6 +546,16 @@ def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle, *, strict
     if values or cells.get("unit"):
         return "noise"
     return "text"
+
+
+def _is_fields_row(row: VisualRow) -> bool:
+    """A line of header fields ("PATIENT  BIRTH DATE  SEX", "Patient Name  DOE, JANE  Collected  ..."):
+    two or more cells that are each a field label alone, or a label with a colon and its value."""
+    labels = 0
+    for cell in row.cells:
+        hit = match_label(cell.text)
+        labels += hit is not None and (not hit[1] or ":" in cell.text)
+    return labels >= 2
 
 
 def _is_label(text: str) -> bool:

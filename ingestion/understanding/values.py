@@ -29,8 +29,16 @@ SUFFIX_FLAG = re.compile(
     r"^(?P<body>.*?\d)\s*[\(\[]?\s*\*?\s*(?P<flag>CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|PANIC HIGH|PANIC LOW|HIGH|LOW|HH|LL|H|L|A|↑↑|↓↓|↑|↓|"
     r"(?<=\s)\+\+|(?<=\s)--|(?<=\s)\+|(?<=\s)-)"
     r"\s*[\)\]]?\s*\*?$", re.I)
-PREFIX_FLAG = re.compile(r"^[\(\[]?(?P<flag>↑↑|↓↓|↑|↓|\*|(?:CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|HIGH|LOW|HH|LL|H|L)(?=[\s\)\]]))[\)\]]?\s*"
+PREFIX_FLAG = re.compile(r"^[\(\[]?(?P<flag>↑↑|↓↓|↑|↓|\*|!|(?:CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|HIGH|LOW|HH|LL|H|L)(?=[\s\)\]]))[\)\]]?\s*"
                          r"(?P<body>[<>≤≥=]*\s*\d.*)$", re.I)
+
+# "363 *", "0.4!": a mark that says "abnormal" without saying which way (read as A, never as H or L).
+MARKER_FLAG = re.compile(r"^(?P<body>.*?\d)\s*(?P<flag>\*|!)$")
+# What a panel's title row may print beside the title: the specimen, never a result.
+SPECIMEN_TYPE = re.compile(r"^(specimen:?\s*)?((whole|venous|capillary|arterial) )?(serum|plasma|blood|urine|csf|"
+                           r"(random |spot |24[- ]?h(ou)?r? |midstream |clean[- ]catch )?urine|stool|saliva|"
+                           r"(edta|citrated?|heparin(ised|ized)?|fluoride|li-?heparin) ?(plasma|blood)?)"
+                           r"(\s*\([^)]*\))?$", re.I)
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,7 @@ def parse_value(text: str, style: NumberStyle, *, qualitative_any: bool = False)
     m = PREFIX_FLAG.match(t)
     if m and parse_flag(m["flag"]):
         flag, t = parse_flag(m["flag"]), m["body"].strip()
-    m = SUFFIX_FLAG.match(t)
+    m = SUFFIX_FLAG.match(t) or MARKER_FLAG.match(t)
     if m and parse_number(_strip_cmp(m["body"])[1], style) is not None:
         flag, t = parse_flag(m["flag"]), m["body"].strip()
     cmp, body = _strip_cmp(t)
@@ -117,7 +125,8 @@ def parse_value(text: str, style: NumberStyle, *, qualitative_any: bool = False)
         return Value(text=" ".join(words[:-1]), flag=parse_flag(words[-1]))
     if re.search(r"\d", t) and len(t) <= 12 and not re.search(r"\d[-–]\d|[/:]", t):
         return Value(readable=False, flag=flag)  # digits we cannot read as a number: never guess
-    if qualitative_any and re.fullmatch(r"[A-Za-z][A-Za-z .+-]{0,24}", t) and len(words) <= 3 and not parse_flag(t):
+    if qualitative_any and re.fullmatch(r"[A-Za-z][A-Za-z .+-]{0,24}", t) and len(words) <= 3 and not parse_flag(t) \
+            and not SPECIMEN_TYPE.match(t):
         return Value(text=t, flag=flag)
     return None
 
@@ -138,7 +147,7 @@ def parse_range(text: str, style: NumberStyle, *, sex: str | None = None, unit: 
     printed = " ".join(text.split())
     if not printed:
         return None
-    t = DASHES.sub("-", printed)
+    t = _unbracket(DASHES.sub("-", printed))
     for words, symbol in WORD_BOUNDS:
         if t.lower().startswith(words + " "):
             t = symbol + t[len(words):]
@@ -186,8 +195,14 @@ def _strip_unit(text: str) -> str:
     return " ".join(parts)
 
 
+def _unbracket(text: str) -> str:
+    """'[3.5-5.1]', '(< 5.0)', '[>=60]': the range inside brackets or parentheses that enclose all of it."""
+    m = re.fullmatch(r"\[\s*([^\[\]]*?)\s*\]|\(\s*([^()]*?)\s*\)", text.strip())
+    return (m[1] if m[1] is not None else m[2]) if m else text
+
+
 def looks_like_range(text: str) -> bool:
-    t = DASHES.sub("-", text.strip())
+    t = _unbracket(DASHES.sub("-", text.strip()))
     return bool(RANGE_BETWEEN.match(t) or re.match(r"^(<=|>=|≤|≥|<|>)\s*\d", t) or SEX_PART.search(t) and "-" in t)
 
 
