@@ -86,6 +86,49 @@ def test_name_and_unit_pick_the_loinc(name, unit, loinc):
 
 
 @pytest.mark.parametrize("name,unit,loinc", [
+    # one printed name, two LOINC terms: the printed unit decides (mass vs molar, activity vs mass, IU vs copies)
+    ("Cortisol", "ug/dL", "2143-6"), ("Serum Cortisol", "nmol/L", "14675-3"),
+    ("Lp(a)", "mg/dL", "10835-7"), ("Lipoprotein (a)", "nmol/L", "43583-4"),
+    ("CK-MB", "ng/mL", "13969-1"), ("CK-MB", "U/L", "32673-6"),
+    ("Prolactin", "ng/mL", "2842-3"), ("Prolactin", "mIU/L", "15081-3"),
+    ("HBV DNA", "IU/mL", "42595-9"), ("HBV DNA", "copies/mL", "29615-2"),
+    ("Vitamin B1", "ug/L", "2998-3"), ("Vitamin B1 (thiamine)", "nmol/L", "32554-8"),
+    ("Ammonia", "ug/dL", "22763-7"), ("Ammonia", "umol/L", "16362-6"),
+    ("Non-HDL Cholesterol", "mmol/L", "70204-3"), ("DHEA-S", "umol/L", "14688-6"), ("PTH", "pmol/L", "14866-8"),
+    ("Progesterone", "nmol/L", "14890-8"), ("Insulin (fasting)", "pmol/L", "14796-7"), ("C-Peptide", "pmol/L", "14633-2"),
+    ("Zinc", "umol/L", "14955-9"), ("Free Testosterone", "pmol/L", "14914-6"), ("AFP", "kIU/L", "19176-7"),
+    # tests the table did not have
+    ("AMH", "ng/mL", "38476-8"), ("Anti-Mullerian Hormone", "ng/mL", "38476-8"), ("Free Androgen Index", "%", "24125-7"),
+    ("Rubella IgG", "IU/mL", "8014-3"), ("Toxoplasma IgG", "IU/mL", "8039-0"), ("CMV IgM", "Index", "7853-5"),
+    ("VZV IgG", "mIU/mL", "8047-3"), ("HCV RNA", "IU/mL", "11011-4"), ("HIV-1 viral load", "copies/mL", "20447-9"),
+    ("Factor VIII", "%", "3209-4"), ("Antithrombin III", "%", "27811-9"), ("Selenium", "umol/L", "25521-6"),
+    ("Free Kappa Light Chains", "mg/L", "36916-5"), ("HbS", "%", "4625-0"), ("Urine Uric Acid", "umol/L", "14934-4"),
+])
+def test_added_tests_name_and_unit_pick_the_loinc(name, unit, loinc):
+    ucum_unit = normalize_unit(unit)
+    assert ucum_unit is not None, unit
+    match = match_test(name, ucum_unit)
+    assert match is not None and match.loinc == loinc, (name, unit, match)
+
+
+@pytest.mark.parametrize("name,qualitative,loinc", [
+    ("Rubella IgM", True, "31616-6"), ("CMV IgG", True, "22244-8"), ("RA Factor", True, "33910-1"),
+    ("RA Factor", False, "11572-5"), ("Dengue NS1 Antigen", True, "75377-2"), ("Malaria Parasite", True, "51587-4"),
+    ("Direct Coombs Test", True, "1007-4"), ("Anti-HBe", True, "22320-6"),
+    ("H. pylori stool antigen", True, "17780-8"),
+])
+def test_added_serology_word_or_number_picks_presence_or_units(name, qualitative, loinc):
+    """A printed word (Reactive, Negative) is the [Presence] term; a number the [Units/volume] one."""
+    match = match_test(name, None, qualitative=qualitative)
+    assert match is not None and match.loinc == loinc, (name, match)
+
+
+@pytest.mark.parametrize("name,unit", [("AMH", "pmol/L"), ("CK-MB index", "ng/mL")])
+def test_added_tests_refuse_a_unit_they_are_not_reported_in(name, unit):
+    assert match_test(name, normalize_unit(unit)) is None
+
+
+@pytest.mark.parametrize("name,unit,loinc", [
     ("Creatinlne", "mg/dL", "2160-0"), ("HbAlc", "%", "4548-4"), ("Hemog1obin", "g/dL", "718-7"),
     ("Potasium", "mmol/L", "2823-3"), ("Cho1esterol", "mg/dL", "2093-3"), ("Triglycerldes", "mg/dL", "2571-8"),
     ("PLATELET COUNT", "10*3/uL", "777-3"), ("Bilirubin-Total", "mg/dL", "1975-2"),
