@@ -1,4 +1,4 @@
-"""Which dash a page prints in its ranges ("3.5 – 5.1" or "3.5 - 5.1"), decided from all of them at once.
+"""How a page prints its ranges ("3.5 – 5.1", "3.5 - 5.1", "3.5-5.1"), decided from all of them at once.
 
 The recogniser has separate classes for the hyphen and the en dash, but one en dash alone is a
 close call: on en-dash pages the model put 0.58-0.99 of a step's probability on the hyphen. Read one
@@ -7,6 +7,7 @@ odds p(en dash) / p(hyphen) stay orders of magnitude higher on en dashes than on
 same font. A report sets all its ranges alike, so the odds of every range on the page are pooled
 (median), and when they show en dashes every range gets one. Glyph width alone cannot decide
 it: Courier's hyphen is as wide, relative to its digits, as DejaVu Sans's en dash (docs/ocr.md).
+The spaces either side of the dash are settled the same way, from the model's space probabilities.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .recogniser import DASHES, Reading
 
 # A range: two numbers joined by one dash, standing alone (not part of a date, a code, a word or a
 # telephone number such as 010-2000).
-RANGE = re.compile(r"(?<![\w.,\-\u2013/:])(?!0\d)\d+(?:[.,]\d+)?\s*([-\u2013])\s*\d+(?:[.,]\d+)?(?![\w.,\-\u2013/:])")
+RANGE = re.compile(r"(?<![\w.,\-\u2013/:])(?!0\d)(\d+(?:[.,]\d+)?)(\s*)([-\u2013])(\s*)(\d+(?:[.,]\d+)?)(?![\w.,\-\u2013/:])")
 MIN_RANGES = 3  # fewer ranges than this on a page: each keeps the model's own reading
 # Page median of log10 p(en dash)/p(hyphen) from which the page prints en dashes. Measured over 144
 # pages (Helvetica, Times, Courier, DejaVu Sans at 8.5 and 10.5 pt; "-", " - " and " – " ranges; clean,
@@ -26,27 +27,38 @@ MIN_RANGES = 3  # fewer ranges than this on a page: each keeps the model's own r
 # hyphen pages -5.3 to -1.93; en-dash pages -2.3 to 1.1, above -1.6 on every clean, 150-dpi, JPEG
 # and skewed page in a proportional font; Courier's en dashes and noisy pages mostly stay below.
 EN_DASH_ODDS = -1.6
+# Page median of log10 p(space) on either side of the dashes, same 144 pages: pages printing "a - b"
+# -1.72 to -0.01, pages printing "a-b" -5.0 to -1.91. A space alone is a closer call: on spaced
+# pages 5 % of the sides read without one, on unspaced pages 5 % with one. Between the two bounds
+# each range keeps the spaces the model read.
+SPACED_FROM = -1.5
+UNSPACED_BELOW = -2.2
 
 
 def settle_range_dashes(readings: Sequence[Reading]) -> list[str]:
-    """The readings' texts, every range's dash an en dash when the page's ranges together show one.
+    """The readings' texts with every range's dash and spaces set the way the page's ranges together show.
 
-    Otherwise each keeps the model's own reading: the model almost never reads a hyphen as an en
-    dash, so a single en dash it did read is kept even on a page that leans to hyphens."""
+    A report prints all its ranges alike ("3,5 – 5,1" throughout, or "70-99" throughout), so the
+    model's evidence is pooled over the page: every range gets an en dash when the en-dash odds say
+    so, else keeps the dash the model read (it practically never reads a hyphen as an en dash); the
+    spaces around the dash are set when the space evidence is clear one way or the other."""
     texts = [reading.text for reading in readings]
-    found = []  # (reading index, position of the dash in its text, odds)
+    found = []  # (reading index, match, the dash's evidence)
     for index, reading in enumerate(readings):
-        if len(reading.dash_odds) != sum(reading.text.count(d) for d in DASHES):
+        if len(reading.dashes) != sum(reading.text.count(d) for d in DASHES):
             continue  # no evidence for this reading (another recogniser)
         for match in RANGE.finditer(reading.text):
-            position = match.start(1)
-            nth = sum(reading.text[:position].count(d) for d in DASHES)
-            found.append((index, position, reading.dash_odds[nth]))
+            nth = sum(reading.text[:match.start(3)].count(d) for d in DASHES)
+            found.append((index, match, reading.dashes[nth]))
     if len(found) < MIN_RANGES:
         return texts
-    if statistics.median(odds for _, _, odds in found) < EN_DASH_ODDS:
-        return texts
-    for index, position, _ in found:
+    en_dash = statistics.median(dash.en_dash_odds for *_, dash in found) >= EN_DASH_ODDS
+    space = statistics.median(side for *_, dash in found for side in (dash.space_before, dash.space_after))
+    spacing = " " if space >= SPACED_FROM else "" if space < UNSPACED_BELOW else None
+    for index, match, _ in reversed(found):  # from the end of each text, so earlier positions hold
+        low, before, dash, after, high = match.groups()
+        dash = DASHES[1] if en_dash else dash
+        before, after = (spacing, spacing) if spacing is not None else (before, after)
         text = texts[index]
-        texts[index] = text[:position] + DASHES[1] + text[position + 1:]
+        texts[index] = text[:match.start()] + low + before + dash + after + high + text[match.end():]
     return texts

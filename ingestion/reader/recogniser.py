@@ -47,12 +47,17 @@ def batches(widths: list[int], *, min_width: int) -> list[list[int]]:
     return out
 
 
+class Dash(NamedTuple):
+    """The model's own evidence about one hyphen or en dash it read, pooled per page in `dashes.py`."""
+    en_dash_odds: float  # log10 p(en dash) / p(hyphen), each class's best probability over the dash's steps
+    space_before: float  # log10 of the best p(space) between the character before and the dash
+    space_after: float  # the same between the dash and the character after
+
+
 class Reading(NamedTuple):
     text: str
     confidence: float
-    # For each hyphen or en dash in `text`, in order: log10 of p(en dash) / p(hyphen), each class's best
-    # probability over the dash's time steps. The model's own evidence, pooled per page in `dashes.py`.
-    dash_odds: tuple[float, ...] = ()
+    dashes: tuple[Dash, ...] = ()  # one per hyphen or en dash in `text`, in order
 
 
 DASHES = ("-", "\u2013")  # hyphen-minus, en dash
@@ -92,19 +97,32 @@ class Recogniser:
         if not keep.any():
             return Reading("", 0.0)
         text = "".join(self.characters[i] for i in best[keep])
-        return Reading(text, float(confidence[keep].mean()), self.dash_odds(best, probabilities))
+        return Reading(text, float(confidence[keep].mean()), self.dash_evidence(best, probabilities))
 
-    def dash_odds(self, best: np.ndarray, probabilities: np.ndarray | None) -> tuple[float, ...]:
+    def dash_evidence(self, best: np.ndarray, probabilities: np.ndarray | None) -> tuple[Dash, ...]:
         if self.dash_classes is None or probabilities is None:
             return ()
         hyphen, en_dash = self.dash_classes
-        odds, t = [], 0
+        space = len(self.characters) - 1
+        runs = []  # (class, first step, last step) of every character read, spaces included
+        t = 0
         while t < len(best):
             end = t
             while end + 1 < len(best) and best[end + 1] == best[t]:
                 end += 1
-            if best[t] in (hyphen, en_dash):
-                steps = probabilities[t:end + 1]
-                odds.append(float(np.log10(steps[:, en_dash].max() + 1e-12) - np.log10(steps[:, hyphen].max() + 1e-12)))
+            if best[t] != 0:
+                runs.append((int(best[t]), t, end))
             t = end + 1
-        return tuple(odds)
+        log = lambda p: float(np.log10(p + 1e-12))  # noqa: E731
+        dashes = []
+        for i, (cls, start, end) in enumerate(runs):
+            if cls not in (hyphen, en_dash):
+                continue
+            steps = probabilities[start:end + 1]
+            before = next((r for r in reversed(runs[:i]) if r[0] != space), None)
+            after = next((r for r in runs[i + 1:] if r[0] != space), None)
+            gap_before = probabilities[before[2] + 1:start, space] if before else probabilities[:start, space]
+            gap_after = probabilities[end + 1:after[1], space] if after else probabilities[end + 1:, space]
+            dashes.append(Dash(log(steps[:, en_dash].max()) - log(steps[:, hyphen].max()),
+                               log(gap_before.max(initial=0.0)), log(gap_after.max(initial=0.0))))
+        return tuple(dashes)

@@ -1,12 +1,15 @@
-"""A page's range dashes are decided together from the recogniser's odds, never one by one."""
+"""A page's range dashes and the spaces around them are decided together from the recogniser's
+evidence, never one by one."""
 from __future__ import annotations
 
 from ingestion.reader.dashes import settle_range_dashes
-from ingestion.reader.recogniser import Reading
+from ingestion.reader.recogniser import Dash, Reading
+
+UNDECIDED = -1.8  # space evidence between the spaced and unspaced bounds: the model's spaces are kept
 
 
-def r(text: str, *odds: float) -> Reading:
-    return Reading(text, 0.95, odds)
+def r(text: str, *odds: float, space: float = UNDECIDED) -> Reading:
+    return Reading(text, 0.95, tuple(Dash(o, space, space) for o in odds))
 
 
 def test_ranges_become_en_dashes_when_the_page_as_a_whole_shows_them():
@@ -40,3 +43,15 @@ def test_the_second_dash_of_a_reading_gets_its_own_odds():
 def test_readings_without_odds_are_left_alone():
     page = [r("3.5 - 5.1"), r("44 - 80"), r("1 - 2")]  # another recogniser: no evidence
     assert settle_range_dashes(page) == ["3.5 - 5.1", "44 - 80", "1 - 2"]
+
+
+def test_spaces_around_the_dash_follow_the_page():
+    spaced = [r("3,9 –5,5", 0.1, space=-0.3), r("44–80", 0.2, space=-1.2), r("98 – 107", 0.0, space=-0.01)]
+    assert settle_range_dashes(spaced) == ["3,9 – 5,5", "44 – 80", "98 – 107"]
+    unspaced = [r("70 -99", -4.0, space=-2.5), r("136-145", -5.0, space=-6.0), r("98-107", -4.0, space=-5.0)]
+    assert settle_range_dashes(unspaced) == ["70-99", "136-145", "98-107"]
+
+
+def test_undecided_spaces_keep_the_models_reading_and_the_rest_of_the_text():
+    page = [r("Glucose 3,9 –5,5 mmol/L", 0.1), r("44–80", 0.2), r("98 - 107", -0.2)]
+    assert settle_range_dashes(page) == ["Glucose 3,9 –5,5 mmol/L", "44–80", "98 – 107"]

@@ -93,8 +93,8 @@ def test_ctc_decoding_collapses_repeats_drops_blanks_and_masks():
     # classes: 0 blank, 1 "a", 2 "b", 3 "工", 4 space
     recogniser = Recogniser(_Session([(1, 0.9), (1, 0.8), (0, 1.0), (1, 0.7), (4, 0.6), (2, 0.5), (3, 0.9)]), ["a", "b", "工"],
                             allowed=np.array([True, True, False]))
-    [(text, confidence, dash_odds)] = recogniser.read([np.full((30, 60, 3), 255, np.uint8)])
-    assert dash_odds == ()  # this alphabet has no dashes
+    [(text, confidence, dashes)] = recogniser.read([np.full((30, 60, 3), 255, np.uint8)])
+    assert dashes == ()  # this alphabet has no dashes
     assert text == "aa b"  # a a -> a; blank separates the second a; the masked 工 is not read
     assert confidence == pytest.approx((0.9 + 0.7 + 0.6 + 0.5) / 4)
 
@@ -107,3 +107,14 @@ def test_batches_group_similar_widths_within_the_pixel_budget():
         widest = max(max(widths[i] for i in group), 160)
         assert len(group) * widest <= MAX_BATCH_PIXELS or len(group) == 1
     assert [1] in groups  # the 3000 px region is not padded onto narrow ones
+
+
+def test_each_dash_carries_the_models_evidence_for_an_en_dash_and_for_spaces_around_it():
+    # classes: 0 blank, 1 "1", 2 "-", 3 "–", 4 space
+    steps = [(1, 0.9), (0, 1.0), (4, 0.7), (2, 0.8), (0, 0.9), (1, 0.9)]
+    recogniser = Recogniser(_Session(steps), ["1", "-", "\u2013"])
+    [(text, _, [dash])] = recogniser.read([np.full((30, 60, 3), 255, np.uint8)])
+    assert text == "1 -1"
+    assert dash.space_before == pytest.approx(np.log10(0.7), abs=1e-6)  # the space it read
+    assert dash.space_after < -10  # no probability of a space at all
+    assert dash.en_dash_odds < -10  # all of it on the hyphen
