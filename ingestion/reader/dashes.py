@@ -33,6 +33,11 @@ EN_DASH_ODDS = -1.6
 # each range keeps the spaces the model read.
 SPACED_FROM = -1.5
 UNSPACED_BELOW = -2.2
+# The page settles close calls, never a confident reading: an en dash or a space is not put where the
+# model's own evidence for it is below this. An identifier such as "25-210498" on a page of spaced
+# ranges read -5.6 for an en dash and -7.1 / -7.7 for the spaces; single en dashes and spaces on
+# the pages that print them read -2.6 and up.
+OWN_EVIDENCE_FLOOR = -4.0
 
 
 def settle_range_dashes(readings: Sequence[Reading]) -> list[str]:
@@ -55,10 +60,15 @@ def settle_range_dashes(readings: Sequence[Reading]) -> list[str]:
     en_dash = statistics.median(dash.en_dash_odds for *_, dash in found) >= EN_DASH_ODDS
     space = statistics.median(side for *_, dash in found for side in (dash.space_before, dash.space_after))
     spacing = " " if space >= SPACED_FROM else "" if space < UNSPACED_BELOW else None
-    for index, match, _ in reversed(found):  # from the end of each text, so earlier positions hold
+    for index, match, evidence in reversed(found):  # from the end of each text, so earlier positions hold
         low, before, dash, after, high = match.groups()
-        dash = DASHES[1] if en_dash else dash
-        before, after = (spacing, spacing) if spacing is not None else (before, after)
+        if en_dash and evidence.en_dash_odds >= OWN_EVIDENCE_FLOOR:
+            dash = DASHES[1]
+        if spacing == "":
+            before = after = ""
+        elif spacing == " ":
+            before = " " if evidence.space_before >= OWN_EVIDENCE_FLOOR else before
+            after = " " if evidence.space_after >= OWN_EVIDENCE_FLOOR else after
         text = texts[index]
         texts[index] = text[:match.start()] + low + before + dash + after + high + text[match.end():]
     return texts

@@ -55,3 +55,10 @@ def test_spaces_around_the_dash_follow_the_page():
 def test_undecided_spaces_keep_the_models_reading_and_the_rest_of_the_text():
     page = [r("Glucose 3,9 –5,5 mmol/L", 0.1), r("44–80", 0.2), r("98 - 107", -0.2)]
     assert settle_range_dashes(page) == ["Glucose 3,9 –5,5 mmol/L", "44–80", "98 – 107"]
+
+
+def test_a_confident_reading_is_never_overruled_by_the_page():
+    # an accession number among spaced en-dash ranges: the model was sure of its hyphen and its lack of spaces
+    page = [r("3,9 - 5,5", -0.2, space=-0.1), r("44 - 80", -0.3, space=-0.1), r("98 - 107", -0.1, space=-0.2),
+            Reading("25-210498", 0.99, (Dash(-5.6, -7.1, -7.7),))]
+    assert settle_range_dashes(page) == ["3,9 – 5,5", "44 – 80", "98 – 107", "25-210498"]
