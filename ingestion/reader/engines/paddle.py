@@ -9,6 +9,11 @@
   path crashes in predict() on 3.3.1 (ConvertPirAttribute2RuntimeAttribute); the old IR with
   `run_mode="mkldnn"` works and is fast.
 
+After recognition, three page-level steps (docs/ocr.md): regions read with low confidence are read
+again with margins (`reread.py`), the dashes and spaces of the page's ranges are settled from the
+recogniser's pooled evidence (`dashes.py`), and glyphs the detector missed are found on the full
+page and read (`marks.py`).
+
 We run PaddleOCR's detection and recognition predictors ourselves (see `recognition.py` for why);
 orientation, unwarping and text-line classification are done by our straightening stage, so
 PaddleOCR's are off. The detector sees the page at most 960 px on its long side (measured: half
