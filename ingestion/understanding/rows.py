@@ -15,7 +15,7 @@ from ingestion.labreport import LabRow, Region
 from ingestion.understanding.geometry import union
 from ingestion.understanding.table import VALUE_KINDS, RawRow
 from ingestion.understanding.values import (
-    PREFIX_FLAG, NumberStyle, Value, expected_flag, flag_disagrees, parse_flag, parse_range, parse_value,
+    NumberStyle, Value, expected_flag, flag_disagrees, parse_flag, parse_range, parse_value, split_unit,
 )
 
 UnitNormaliser = Callable[[str], "str | None"]
@@ -37,7 +37,7 @@ def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
     unit_text = raw.text("unit").strip()
     value = parse_value(value_text, ctx.style, qualitative_any=True) if value_text else None
     if value_text and (value is None or not value.readable):  # "14.2 g/dL" in one cell
-        split = _split_unit(value_text, ctx)
+        split = split_unit(value_text, ctx.style, ctx.unit_of)
         if split:
             value, unit_text = split[0], unit_text or split[1]
     range_text = " ".join([raw.text("range")] + [c.text for c in raw.extra_range]).strip()
@@ -88,46 +88,6 @@ def _read_unit(printed: str, ctx: RowContext) -> str | None:
     if code is None and re.search(r"/[1I|]$", printed):
         code = ctx.unit_of(printed[:-1] + "l")
     return code
-
-
-def _split_unit(text: str, ctx: RowContext) -> tuple[Value, str] | None:
-    """"14.2 g/dL" -> (14.2, "g/dL"); a flag printed around both is read too: "14.2 g/dL H", "5.4 mmol/L *",
-    "↑ 14.2 g/dL"."""
-    split = _split_bare_unit(text, ctx)
-    if split is None:
-        flag, body = _peel_flag(text)
-        split = _split_bare_unit(body, ctx) if flag else None
-        if split:
-            split[0].flag = flag
-    return split
-
-
-def _peel_flag(text: str) -> tuple[str | None, str]:
-    t = text.strip()
-    m = PREFIX_FLAG.match(t)
-    if m and parse_flag(m["flag"]):
-        return parse_flag(m["flag"]), m["body"].strip()
-    if t[-1:] in "*!" and len(t) > 1:
-        return "A", t[:-1].strip()
-    words = t.split()
-    if len(words) >= 3 and parse_flag(words[-1]):
-        return parse_flag(words[-1]), " ".join(words[:-1])
-    return None, t
-
-
-def _split_bare_unit(text: str, ctx: RowContext) -> tuple[Value, str] | None:
-    glued = re.match(r"^([<>≤≥=]*\s*\d[\d.,]*)\s*([A-Za-zµμ%].*)$", text.strip())  # "14.2g/dL"
-    if glued and ctx.unit_of(glued[2]):
-        value = parse_value(glued[1], ctx.style)
-        if value and value.readable:
-            return value, glued[2]
-    words = text.split()
-    for cut in range(len(words) - 1, 0, -1):
-        unit = " ".join(words[cut:])
-        value = parse_value(" ".join(words[:cut]), ctx.style)
-        if value and value.readable and re.search(r"[A-Za-z%µμ]", unit) and ctx.unit_of(unit):
-            return value, unit
-    return None
 
 
 def _flag(raw: RawRow, value: Value | None, value_kind: str | None, row: LabRow) -> str | None:

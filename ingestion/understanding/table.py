@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from ingestion.understanding.geometry import Cell, Token, VisualRow
 from ingestion.understanding.header import match_label
-from ingestion.understanding.values import PREFIX_FLAG, NumberStyle, looks_like_range, parse_flag, parse_value
+from ingestion.understanding.values import (
+    PREFIX_FLAG, NumberStyle, Value, looks_like_range, parse_flag, parse_value, split_unit,
+)
 from ingestion.understanding.wrapping import NameLine
 
 ColumnKind = str  # "name" | "value" | "unit" | "range" | "flag" | "in_range" | "out_of_range"
@@ -310,13 +312,23 @@ def _distance(cell: Cell, col: Column) -> float:
     return 0.0
 
 
+def read_result(text: str, style: NumberStyle, unit_of) -> tuple[Value, str | None] | None:
+    """A cell read as a result on its own: the value, with the unit when the cell prints one too
+    ("74 mg/dL", "6,0 x10^9/L H"); None when the cell is no result."""
+    value = parse_value(text, style)
+    if value is not None and (value.number is not None or value.text):
+        return value, None
+    return split_unit(text, style, unit_of) if unit_of is not None else None
+
+
 def type_cells(row: VisualRow, style: NumberStyle, unit_of) -> dict[ColumnKind, list[Cell]] | None:
     """Without a header: name first, then the first result-like cell, the rest typed by content."""
     cells = row.cells
     for i, cell in enumerate(cells[1:], 1):
-        value = parse_value(cell.text, style)
-        if value is None or not (value.number is not None or value.text):
+        result = read_result(cell.text, style, unit_of)
+        if result is None:
             continue
+        value, unit_inside = result
         name = cells[:i]
         if not re.search(r"[A-Za-z]", " ".join(c.text for c in name)) or name[-1].text.rstrip().endswith(":"):
             return None
@@ -328,7 +340,7 @@ def type_cells(row: VisualRow, style: NumberStyle, unit_of) -> dict[ColumnKind, 
             if kind is None:
                 return None
             _add(out, kind, rest)
-        if value.text is None and not ({"unit", "range", "flag"} & out.keys() or value.flag):
+        if value.text is None and not ({"unit", "range", "flag"} & out.keys() or value.flag or unit_inside):
             return None  # a bare "label number" line is not a result
         return out
     return None
@@ -340,8 +352,7 @@ def cell_type(text: str, style: NumberStyle, unit_of) -> str:
         return "range"
     if parse_flag(text):
         return "flag"
-    value = parse_value(text, style)
-    if value is not None and (value.number is not None or value.text):
+    if read_result(text, style, unit_of):  # "5.4", "Negative", "74 mg/dL"
         return "value"
     if unit_of(text) and not re.fullmatch(r"[\d.,\s]+", text):
         return "unit"
@@ -354,14 +365,18 @@ def infer_columns(rows: list[VisualRow], style: NumberStyle, unit_of) -> tuple[l
     typed = []
     for i, row in enumerate(rows):
         kinds = [cell_type(c.text, style, unit_of) for c in row.cells]
-        if len(row.cells) >= 3 and kinds[0] == "text" and "value" in kinds[1:] and {"range", "unit"} & set(kinds) and \
-                re.search(r"[A-Za-z]", row.cells[0].text) and not row.cells[0].text.rstrip().endswith(":"):
+        unit_inside = any(k == "value" and (read_result(c.text, style, unit_of) or (None, None))[1]
+                          for c, k in zip(row.cells, kinds))
+        if len(row.cells) >= 3 and kinds[0] == "text" and "value" in kinds[1:] and \
+                ({"range", "unit"} & set(kinds) or unit_inside) and \
+                re.search(r"[A-Za-z]", row.cells[0].text) and not row.cells[0].text.rstrip().endswith(":") and \
+                not _is_fields_row(row):  # "MRN  9535801  Order Number  25-681511" is no result
             typed.append((i, row, kinds))
     if len(typed) < 3:
         return None
     clusters: list[list] = []  # [x0, x1, {kind: votes}]
     for _, row, kinds in typed:
-        for cell, kind in zip(row.cells, kinds):
+        for cell, kind in zip(row.cells[1:], kinds[1:]):
             hit = next((c for c in clusters if min(c[1], cell.x1) - max(c[0], cell.x0) > 0), None)
             if hit is None:
                 clusters.append([cell.x0, cell.x1, {kind: 1}])
@@ -369,12 +384,18 @@ def infer_columns(rows: list[VisualRow], style: NumberStyle, unit_of) -> tuple[l
                 hit[0], hit[1] = min(hit[0], cell.x0), max(hit[1], cell.x1)
                 hit[2][kind] = hit[2].get(kind, 0) + 1
     clusters = _merge_overlapping(sorted(clusters, key=lambda c: c[0]))
-    columns = [Column("name", clusters[0][0], clusters[0][1])]
-    for x0, x1, votes in clusters[1:]:
+    # the names make the first column, up to where the next one starts: a long name run into the cell beside
+    # it ("Gamma-Glutamyl Transferase (GGT) 8-61") must not widen it over that column
+    names = [row.cells[0] for _, row, _ in typed]
+    x0 = min(c.x0 for c in names)
+    columns = [Column("name", x0, max(x0 + 1, min([max(c.x1 for c in names)] + [c[0] - 1 for c in clusters])))]
+    for x0, x1, votes in clusters:
         kind = max(votes, key=votes.get)
         if kind == "value" and votes.get("range") and any(c.kind == "value" for c in columns):
             kind = "range"  # a second result-like column holding ranges: "Negative", "1.005-1.030"
-        columns.append(Column({"text": "name"}.get(kind, kind), x0, x1))
+        if kind == "text":  # words beside the name continue it; after the result they are no part of it ("Final")
+            kind = "other" if any(c.kind in VALUE_KINDS for c in columns) else "name"
+        columns.append(Column(kind, x0, x1))
     if not any(c.kind == "value" for c in columns):
         return None
     return columns, typed[0][0]
@@ -459,7 +480,7 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
             cells = cells_of(row)
             if not cells:
                 continue
-            kind = _classify(cells, style, strict=strict)
+            kind = _classify(cells, style, strict=strict, unit_of=unit_of)
             near = last is not None and last_y is not None and row.y0 - last_y < 1.6 * pitch
             if kind == "unnamed" and prefix is not None and prefix.next_row is row:
                 kind = "result"
@@ -479,7 +500,8 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
                 text = " ".join(c.text for cs in cells.values() for c in cs)
                 after = body[k + 1] if k + 1 < len(body) else None
                 after_cells = cells_of(after) if after is not None else None
-                if not after_cells or _classify(after_cells, style, strict=strict) not in ("result", "unnamed"):
+                if not after_cells or \
+                        _classify(after_cells, style, strict=strict, unit_of=unit_of) not in ("result", "unnamed"):
                     after_cells = None
                 line = NameLine(row, text, panel)
                 lead = heading.text if heading is not None and heading.extends_to(row, k, row_pitch) else ""
@@ -517,19 +539,20 @@ def _pitch(rows: list[VisualRow]) -> float:
     return gaps[len(gaps) // 2] if gaps else 2 * heights[len(heights) // 2]
 
 
-def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle, *, strict: bool = False) -> str:
+def _classify(cells: dict[ColumnKind, list[Cell]], style: NumberStyle, *, strict: bool = False, unit_of=None) -> str:
     name = " ".join(c.text for c in cells.get("name", []))
     values = [c for k in VALUE_KINDS for c in cells.get(k, [])]
     if name and re.search(r"[A-Za-z]", name) and _is_label(name):
         return "noise"  # "Patient: DOE, JANE (continued)" repeated on later pages
     if strict and name and values:
-        parsed = [parse_value(c.text, style) for c in values]
+        read = [read_result(c.text, style, unit_of) for c in values]  # "74 mg/dL": its unit is in the cell
+        parsed = [r[0] if r else parse_value(c.text, style) for r, c in zip(read, values)]
         qualitative = any(v is not None and v.text for v in parsed)
         numeric = any(v is not None and v.number is not None for v in parsed)
         others = any(kind == "range" and looks_like_range(c.text) or kind == "flag" and parse_flag(c.text)
                      or kind == "unit" and not re.search(r"\d{3}", c.text)
                      for kind in ("unit", "range", "flag") for c in cells.get(kind, [])) \
-            or any(v is not None and v.flag for v in parsed)
+            or any(v is not None and v.flag for v in parsed) or any(r is not None and r[1] for r in read)
         return "result" if qualitative or (numeric and others) else "noise"
     if name and re.search(r"[A-Za-z]", name):
         if values and any(parse_value(c.text, style, qualitative_any=True) or re.match(r"[<>≤≥]?\s*\d", c.text)

@@ -131,6 +131,48 @@ def parse_value(text: str, style: NumberStyle, *, qualitative_any: bool = False)
     return None
 
 
+def split_unit(text: str, style: NumberStyle, unit_of) -> tuple[Value, str] | None:
+    """"14.2 g/dL" -> (14.2, "g/dL"); a flag printed around both is read too: "14.2 g/dL H", "5.4 mmol/L *",
+    "↑ 14.2 g/dL"."""
+    split = _split_bare_unit(text, style, unit_of)
+    if split is None:
+        flag, body = _peel_flag(text)
+        split = _split_bare_unit(body, style, unit_of) if flag else None
+        if split:
+            split[0].flag = flag
+    return split
+
+
+def _peel_flag(text: str) -> tuple[str | None, str]:
+    t = text.strip()
+    m = PREFIX_FLAG.match(t)
+    if m and parse_flag(m["flag"]):
+        return parse_flag(m["flag"]), m["body"].strip()
+    if t[-1:] in "*!" and len(t) > 1:
+        return "A", t[:-1].strip()
+    words = t.split()
+    for n in (2, 1):  # "(CRIT LOW)", "H"; "*LOW" and "*↑" as "14.2 *H" is read
+        last = re.sub(r"^\*(?=[^\s*])", "", " ".join(words[-n:]))
+        if len(words) >= n + 2 and parse_flag(last):
+            return parse_flag(last), " ".join(words[:-n])
+    return None, t
+
+
+def _split_bare_unit(text: str, style: NumberStyle, unit_of) -> tuple[Value, str] | None:
+    glued = re.match(r"^([<>≤≥=]*\s*\d[\d.,]*)\s*([A-Za-zµμ%].*)$", text.strip())  # "14.2g/dL"
+    if glued and unit_of(glued[2]):
+        value = parse_value(glued[1], style)
+        if value and value.readable:
+            return value, glued[2]
+    words = text.split()
+    for cut in range(len(words) - 1, 0, -1):
+        unit = " ".join(words[cut:])
+        value = parse_value(" ".join(words[:cut]), style)
+        if value and value.readable and re.search(r"[A-Za-z%µμ]", unit) and unit_of(unit):
+            return value, unit
+    return None
+
+
 def _strip_cmp(text: str) -> tuple[str | None, str]:
     m = re.match(COMPARATOR + r"\s*(?P<rest>.*)$", text.strip())
     return (m["cmp"], m["rest"].strip()) if m else (None, text.strip())
