@@ -364,6 +364,8 @@ def infer_columns(rows: list[VisualRow], style: NumberStyle, unit_of) -> tuple[l
     each column named by what most of its cells look like. Returns the columns and the first row's index."""
     typed = []
     for i, row in enumerate(rows):
+        if i and _is_fields_row(rows[i - 1]):
+            continue  # the values under a line of field labels ("NAME  DATE OF BIRTH  GENDER"): a "F" is no unit
         kinds = [cell_type(c.text, style, unit_of) for c in row.cells]
         unit_inside = any(k == "value" and (read_result(c.text, style, unit_of) or (None, None))[1]
                           for c, k in zip(row.cells, kinds))

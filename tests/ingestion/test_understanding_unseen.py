@@ -21,3 +21,17 @@ def test_random_layout_text_pdf_exact(generate, seed):
             if g is None or row_differences(t, g)} == {}
     assert invented == []
     assert header_values(got) == header_values(truth)
+
+
+@pytest.mark.parametrize("report_seed", [1, 2, 3])
+def test_a_headerless_table_under_a_stacked_patient_block(report_seed):
+    # random-2: no column titles, the range before the result, and a patient block of labels over values
+    # ("NAME  DATE OF BIRTH  GENDER  PATIENT ID" / "Fatima A Williams  05/20/1974  F  2808438"). The values
+    # line looked like a result ("F" is a UCUM unit) and its columns replaced the table's: 0 of 18 rows.
+    layout = random_layout(2)
+    assert not layout.table_header and layout.header_style == "stacked"
+    truth = layout.report(report_seed)
+    got = understand(read_document(render_pdf(truth, layout)))
+    pairs, invented = pair_rows(truth.rows, got.rows)
+    assert [t.printed_name for t, g in pairs if g is None or row_differences(t, g)] == []
+    assert invented == []
