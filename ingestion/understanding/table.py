@@ -231,7 +231,7 @@ def _column_by_right_edge(cell: Cell, edges: list[tuple[float, Column]]) -> Colu
     return next((col for edge, col in edges if abs(cell.x1 - edge) < 0.6 * h), None)
 
 
-def assign_cells(row: VisualRow, columns: list[Column], edges: list[tuple[float, Column]] = ()
+def assign_cells(row: VisualRow, columns: list[Column], edges: list[tuple[float, Column]] = (), unit_of=None
                  ) -> dict[ColumnKind, list[Cell]]:
     """Put each cell under the column title it overlaps (a cell spanning two titles is split by words);
     a cell under no title goes by its right edge when it is one of a right-aligned column's, else to
@@ -241,7 +241,7 @@ def assign_cells(row: VisualRow, columns: list[Column], edges: list[tuple[float,
         hits = [c for c in columns if min(cell.x1, c.x1) - max(cell.x0, c.x0) > 0]
         if len(hits) > 1:
             names_first = hits[0].kind == "name"
-            tail = _result_at_end(cell.tokens, columns) if names_first else 0
+            tail = (_result_at_end(cell.tokens, columns) or _unit_at_end(cell.tokens, hits, unit_of)) if names_first else 0
             for tok in cell.tokens[:len(cell.tokens) - tail]:
                 # a long test name running under the next title stays a name; other words go where they sit
                 kind = "name" if names_first and not re.search(r"\d", tok.text) and out.keys() <= {"name"} \
@@ -271,6 +271,21 @@ def _result_at_end(tokens: list[Token], columns: list[Column]) -> int:
         tail = tokens[-n:]
         value = parse_value(" ".join(t.text for t in tail), NumberStyle())
         if value is not None and value.text and tail[0].x0 >= min(starts) - 1.5 * tail[0].height:
+            return n
+    return 0
+
+
+def _unit_at_end(tokens: list[Token], hits: list[Column], unit_of) -> int:
+    """How many last words of a long name run into the Units column are that column's unit: a unit
+    starting where the column's title starts ("Prostate Specific Antigen (PSA), Total ng/ml")."""
+    unit = next((c for c in hits if c.kind == "unit"), None)
+    if unit is None or unit_of is None:
+        return 0
+    for n in (2, 1):
+        if len(tokens) <= n:
+            continue
+        tail = tokens[-n:]
+        if abs(tail[0].x0 - unit.x0) <= 0.5 * tail[0].height and unit_of(" ".join(t.text for t in tail)):
             return n
     return 0
 
@@ -458,7 +473,7 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
         def cells_of(row: VisualRow):
             if columns and is_running_text(row, columns):
                 return {"name": row.cells}
-            return assign_cells(row, columns, edges) if columns else type_cells(row, style, unit_of)
+            return assign_cells(row, columns, edges, unit_of) if columns else type_cells(row, style, unit_of)
 
         for k, row in enumerate(body):
             if skip:

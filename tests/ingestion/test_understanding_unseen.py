@@ -35,3 +35,16 @@ def test_a_headerless_table_under_a_stacked_patient_block(report_seed):
     pairs, invented = pair_rows(truth.rows, got.rows)
     assert [t.printed_name for t, g in pairs if g is None or row_differences(t, g)] == []
     assert invented == []
+
+
+@pytest.mark.parametrize("layout_seed", [12, 14])
+def test_a_long_name_run_into_the_units_column_gives_its_unit_back(layout_seed):
+    # "Prostate Specific Antigen (PSA), Total ng/ml": the name reaches the Units column, which starts
+    # right after it, and the two were one cell; the unit was read as part of the name.
+    layout = random_hospital_layout(layout_seed)
+    truth = layout.report(1)
+    got = understand(read_document(render_pdf(truth, layout)))
+    pairs, invented = pair_rows(truth.rows, got.rows)
+    assert {t.printed_name: row_differences(t, g) if g else ["missing"] for t, g in pairs
+            if g is None or row_differences(t, g)} == {}
+    assert invented == []
