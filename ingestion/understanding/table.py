@@ -241,7 +241,7 @@ def assign_cells(row: VisualRow, columns: list[Column], edges: list[tuple[float,
         hits = [c for c in columns if min(cell.x1, c.x1) - max(cell.x0, c.x0) > 0]
         if len(hits) > 1:
             names_first = hits[0].kind == "name"
-            tail = (_result_at_end(cell.tokens, columns) or _unit_at_end(cell.tokens, hits, unit_of)) if names_first else 0
+            tail = (_result_at_end(cell.tokens, columns) or _column_words_at_end(cell.tokens, hits, unit_of)) if names_first else 0
             for tok in cell.tokens[:len(cell.tokens) - tail]:
                 # a long test name running under the next title stays a name; other words go where they sit
                 kind = "name" if names_first and not re.search(r"\d", tok.text) and out.keys() <= {"name"} \
@@ -275,18 +275,23 @@ def _result_at_end(tokens: list[Token], columns: list[Column]) -> int:
     return 0
 
 
-def _unit_at_end(tokens: list[Token], hits: list[Column], unit_of) -> int:
-    """How many last words of a long name run into the Units column are that column's unit: a unit
-    starting where the column's title starts ("Prostate Specific Antigen (PSA), Total ng/ml")."""
-    unit = next((c for c in hits if c.kind == "unit"), None)
-    if unit is None or unit_of is None:
-        return 0
-    for n in (2, 1):
-        if len(tokens) <= n:
+def _column_words_at_end(tokens: list[Token], hits: list[Column], unit_of) -> int:
+    """How many last words of a long name run into the next column are that column's content: a unit
+    or a flag starting where the column's title starts ("Prostate Specific Antigen (PSA), Total ng/ml",
+    "Carbon Dioxide, Total (Bicarbonate) H")."""
+    for column in hits:
+        if column.kind == "unit" and unit_of is not None:
+            reads = unit_of
+        elif column.kind == "flag":
+            reads = parse_flag
+        else:
             continue
-        tail = tokens[-n:]
-        if abs(tail[0].x0 - unit.x0) <= 0.5 * tail[0].height and unit_of(" ".join(t.text for t in tail)):
-            return n
+        for n in (2, 1):
+            if len(tokens) <= n:
+                continue
+            tail = tokens[-n:]
+            if abs(tail[0].x0 - column.x0) <= 0.5 * tail[0].height and reads(" ".join(t.text for t in tail)):
+                return n
     return 0
 
 
