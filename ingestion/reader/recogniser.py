@@ -100,8 +100,8 @@ class Recogniser:
         return Reading(text, float(confidence[keep].mean()), self.dash_evidence(best, probabilities))
 
     def dash_evidence(self, best: np.ndarray, probabilities: np.ndarray | None) -> tuple[Dash, ...]:
-        if self.dash_classes is None or probabilities is None:
-            return ()
+        if self.dash_classes is None or probabilities is None or not np.isin(best, self.dash_classes).any():
+            return ()  # most regions hold no dash: no walk over their time steps
         hyphen, en_dash = self.dash_classes
         space = len(self.characters) - 1
         runs = []  # (class, first step, last step) of every character read, spaces included
