@@ -6,15 +6,15 @@ repeated table header, the way lab information systems print long reports.
 from __future__ import annotations
 
 import os
+import zlib
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from io import BytesIO
 
 from reportlab.lib.pagesizes import landscape, letter
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
-
-from decimal import Decimal
 
 from ingestion.corpus.layouts import Layout, cells, number_text
 from ingestion.labreport import LabReport
@@ -96,8 +96,6 @@ SPECIMENS = {"cbc": "Whole blood (EDTA)", "coag": "Citrated plasma", "ua": "Urin
 
 def previous_result(row, report: LabReport, layout: Layout) -> str:
     """An older result of the same test with its date, as cumulative reports print beside the current one."""
-    import zlib
-
     spin = zlib.crc32(f"{row.printed_name}-{report.accession}".encode())
     when = format_date((datetime.fromisoformat(report.collected) - timedelta(days=20 + spin % 150)).isoformat(),
                        layout, with_time=False)

@@ -383,16 +383,16 @@ def infer_columns(rows: list[VisualRow], style: NumberStyle, unit_of) -> tuple[l
     """Columns of a table printed without titles: cells stacked at the same x across result-like rows,
     each column named by what most of its cells look like. Returns the columns and the first row's index."""
     typed = []
+    fields = [_is_fields_row(row) for row in rows]  # "MRN  9535801  Order Number  25-681511" is no result
     for i, row in enumerate(rows):
-        if i and _is_fields_row(rows[i - 1]):
-            continue  # the values under a line of field labels ("NAME  DATE OF BIRTH  GENDER"): a "F" is no unit
+        if fields[i] or i and fields[i - 1]:
+            continue  # nor are the values under a line of field labels ("NAME  DATE OF BIRTH  GENDER": "F" is no unit)
         kinds = [cell_type(c.text, style, unit_of) for c in row.cells]
         unit_inside = any(k == "value" and (read_result(c.text, style, unit_of) or (None, None))[1]
                           for c, k in zip(row.cells, kinds))
         if len(row.cells) >= 3 and kinds[0] == "text" and "value" in kinds[1:] and \
                 ({"range", "unit"} & set(kinds) or unit_inside) and \
-                re.search(r"[A-Za-z]", row.cells[0].text) and not row.cells[0].text.rstrip().endswith(":") and \
-                not _is_fields_row(row):  # "MRN  9535801  Order Number  25-681511" is no result
+                re.search(r"[A-Za-z]", row.cells[0].text) and not row.cells[0].text.rstrip().endswith(":"):
             typed.append((i, row, kinds))
     if len(typed) < 3:
         return None
