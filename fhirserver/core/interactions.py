@@ -109,7 +109,7 @@ def create(request: FhirRequest) -> FhirResponse:
         return written(request, stored, 201, f"Created {stored.location}")
     query = _parse_condition(condition)
     with repository.write_transaction():
-        matches = _locked_matches(request.resource_type, query)
+        matches = _locked_matches(request, request.resource_type, query)
         if matches:
             stored = repository.current(request.resource_type, matches[0].logical_id)
             guard.check(request, "read", request.resource_type, stored.content)  # the match is returned: it must be readable
@@ -118,16 +118,23 @@ def create(request: FhirRequest) -> FhirResponse:
     return written(request, stored, 201, f"Created {stored.location}")
 
 
-def _locked_matches(resource_type: str, query: list[tuple[str, str]]) -> list:
+def _locked_matches(request: FhirRequest, resource_type: str, query: list[tuple[str, str]]) -> list:
     """The matches of a conditional interaction's query, with writers of the same query serialised
     until the surrounding transaction ends (so two racing clients see one outcome). Many matches
-    are 412, as the spec has it for conditional create, update and delete."""
+    are 412, as the spec has it for conditional create, update and delete.
+
+    Only what the caller may read counts as a match: the answer (a count, 403 or 204) must not
+    depend on resources the token cannot see."""
     repository.lock_key(f"conditional:{resource_type}?{sorted(query)}")
-    matches = search_api.match_records(resource_type, query)
+    matches = _visible(request, resource_type, search_api.match_records(resource_type, query))
     if len(matches) > 1:
         raise FhirError(412, f"The condition matched {len(matches)} {resource_type} resources; it must match at most one",
                         issue_code="multiple-matches", code="CONDITION_MULTIPLE")
     return matches
+
+
+def _visible(request: FhirRequest, resource_type: str, matches: list) -> list:
+    return [m for m in matches if guard.can_see(request, resource_type, m.content)]
 
 
 def _parse_condition(condition: str) -> list[tuple[str, str]]:
@@ -158,17 +165,30 @@ def conditional_update(request: FhirRequest) -> FhirResponse:
     if not query:
         raise bad_request("A conditional update needs search parameters", code="EMPTY_CONDITION")
     with repository.write_transaction():
-        matches = _locked_matches(request.resource_type, query)
+        matches = _locked_matches(request, request.resource_type, query)
         if matches:
             id = matches[0].logical_id
             if "id" in content and content["id"] != id:
                 raise bad_request(f"The id in the body ('{content['id']}') is not the id of the matching resource ('{id}')",
                                   code="UPDATE_ID_MISMATCH", expression=[f"{request.resource_type}.id"])
+        elif content.get("id"):
+            # No match, but the body names an id: R4 makes this an update-as-create, and rejects
+            # it (409) when that id already exists. Never an overwrite of a resource the condition
+            # did not select: that would let a caller replace anyone's record by naming its id.
+            id = content["id"]
+            if not is_valid_id(id):
+                raise bad_request(f"'{id}' is not a valid resource id", code="INVALID_ID", expression=[f"{request.resource_type}.id"])
+            if repository.current(request.resource_type, id) is not None:
+                raise FhirError(409, f"The condition matched no {request.resource_type}, and the body's id '{id}' belongs to an "
+                                "existing resource that does not meet it", issue_code="conflict", code="CONDITION_ID_EXISTS",
+                                expression=[f"{request.resource_type}.id"])
         else:
-            id = content.get("id") or repository.new_id()
+            id = repository.new_id()
         body = dict(content, id=id)
-        previous = matches[0].content if matches else None
-        guard.check(request, "update", request.resource_type, body, previous=previous)
+        if matches:
+            guard.check(request, "update", request.resource_type, body, previous=matches[0].content)
+        else:
+            guard.check(request, "create", request.resource_type, body)
         stored, created = repository.update(request.resource_type, id, body, if_match=_if_match(request))
     return written(request, stored, 201 if created else 200, f"{'Created' if created else 'Updated'} {stored.location}")
 
@@ -180,7 +200,7 @@ def patch(request: FhirRequest) -> FhirResponse:
 
 
 def conditional_patch(request: FhirRequest) -> FhirResponse:
-    matches = search_api.match_records(request.resource_type, request.query)
+    matches = _visible(request, request.resource_type, search_api.match_records(request.resource_type, request.query))
     if len(matches) != 1:
         status = 404 if not matches else 412
         raise FhirError(status, f"A conditional patch needs exactly one match; found {len(matches)}", code="CONDITION_MATCHES")
@@ -221,7 +241,7 @@ def conditional_delete(request: FhirRequest) -> FhirResponse:
     if not request.query:
         raise bad_request("A conditional delete needs search parameters", code="EMPTY_CONDITION")
     with repository.write_transaction():
-        matches = _locked_matches(request.resource_type, request.query)
+        matches = _locked_matches(request, request.resource_type, request.query)
         for match in matches:
             guard.check(request, "delete", request.resource_type, match.content)
         deleted = [d for d in (repository.delete(request.resource_type, m.logical_id) for m in matches) if d]

@@ -10,11 +10,12 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db.models import Q
 
+from fhirserver.core import guard
 from fhirserver.core.errors import FhirError, bad_request, not_found
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations.registry import Operation, register
 from fhirserver.search import includes
-from fhirserver.search.compartments import compartment_params
+from fhirserver.search.compartments import compartment_params, outside_compartments
 from fhirserver.search.models import ReferenceIndex
 from fhirserver.search.paging import OrderKey, fetch_page
 from fhirserver.search.parser import Include
@@ -55,15 +56,22 @@ def everything(request: FhirRequest) -> FhirResponse:
     if not count.isdigit():
         raise bad_request("_count must be a non-negative integer", code="SEARCH_BAD_COUNT")
     count = min(int(count), settings.FHIR["MAX_COUNT"])
-    queryset = ResourceRecord.objects.filter(id__in=compartment_record_ids(_patient_ids(request)), deleted=False)
+    patient_ids = _patient_ids(request)
+    queryset = ResourceRecord.objects.filter(id__in=compartment_record_ids(patient_ids), deleted=False)
     types = [t for t in params.get("_type", "").split(",") if t]
     if types:
         queryset = queryset.filter(resource_type__in=types)
     if params.get("_since"):
         queryset = queryset.filter(last_updated__gte=search_date_range(params["_since"], name="_since")[0])
     page = fetch_page(queryset, [OrderKey("id", None, False, "int")], count, params.get("_cursor"), FIELDS)
-    entries = [_entry(request, row, "match") for row in page.rows]
-    referenced = includes.resolve([Include("*", "*", None, False, False, ("_include", "*"))], page.rows)
+    # Every row passes the same read decision as a direct read (v2 scope queries included).
+    visible = [row for row in page.rows if guard.can_see(request, row["resource_type"], row["content"])]
+    entries = [_entry(request, row, "match") for row in visible]
+    # What the patients' resources point to, unless it is another patient's record: a reference
+    # written into one's own resource must not open someone else's compartment.
+    foreign = outside_compartments("Patient", patient_ids)
+    referenced = includes.resolve([Include("*", "*", None, False, False, ("_include", "*"))], visible,
+                                  allowed=lambda row: not foreign(row) and guard.can_see(request, row["resource_type"], row["content"]))
     entries += [_entry(request, row, "include") for row in referenced if not types or row["resource_type"] in types]
     path = f"{request.base_url}/Patient/{request.id}/$everything" if request.id else f"{request.base_url}/Patient/$everything"
     kept = [(k, v) for k, v in request.query if k in ("_since", "_type")] + [("_count", str(count))]
@@ -71,7 +79,9 @@ def everything(request: FhirRequest) -> FhirResponse:
     for relation, cursor in (("previous", page.previous), ("next", page.next)):
         if cursor:
             links.append({"relation": relation, "url": f"{path}?{urlencode(kept + [('_cursor', cursor)])}"})
-    bundle = {"resourceType": "Bundle", "type": "searchset", "total": queryset.count(), "link": links, "entry": entries}
+    bundle = {"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries}
+    if len(visible) == len(page.rows):  # a total that counted unreadable rows would tell of them
+        bundle["total"] = queryset.count()
     return FhirResponse(status=200, resource=bundle)
 
 

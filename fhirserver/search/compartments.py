@@ -62,3 +62,25 @@ def in_compartment(compartment_type: str, compartment_id: str, resource_type: st
 def in_patient_compartment(resource_type: str, content: dict, patient_id: str) -> bool:
     """True when the resource is Patient/`patient_id` or in that patient's compartment (R4 definition)."""
     return in_compartment("Patient", patient_id, resource_type, content)
+
+
+def outside_compartments(compartment_type: str, owner_ids: list[str]):
+    """`row -> bool`: whether a record belongs to compartments of `compartment_type` other than
+    `owner_ids` and to none of theirs (another patient, or another patient's result). Rows that
+    belong to no such compartment (a Practitioner, an Organization, a Medication) are not outside."""
+    owners = set(owner_ids)
+
+    def outside(row: dict) -> bool:
+        resource_type, content = row["resource_type"], row.get("content") or {}
+        if resource_type == compartment_type:
+            return row.get("logical_id", content.get("id")) not in owners
+        targets = set()
+        for name in compartment_params(compartment_type, resource_type):
+            param = get_param(resource_type, name)
+            if param is None or param.type != "reference" or not param.expression:
+                continue
+            targets |= {r["target_id"] for r in reference.extract(param.extractor(resource_type)(content))
+                        if r["target_type"] == compartment_type}
+        return bool(targets) and not targets & owners
+
+    return outside
