@@ -35,9 +35,18 @@ BROKER = "redis://127.0.0.1:6379/14"
 PDFS = int(os.environ.get("BENCH_PDFS", "4"))
 PHOTOS = int(os.environ.get("BENCH_PHOTOS", "2"))
 QUEUE_JOBS = int(os.environ.get("BENCH_QUEUE_JOBS", "8"))
-ENV = dict(os.environ, DATABASE_URL=f"{PG}/{DB_NAME}", DJANGO_SETTINGS_MODULE="fhirserver.settings.production",
-           SECRET_KEY="bench-" + uuid.uuid4().hex, SECURE_SSL_REDIRECT="false", FHIR_AUTH_REQUIRED="false",
-           REQUEST_LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost", INGESTION_WORKERS="2", CELERY_BROKER_URL="")
+ENV = dict(
+    os.environ,
+    DATABASE_URL=f"{PG}/{DB_NAME}",
+    DJANGO_SETTINGS_MODULE="fhirserver.settings.production",
+    SECRET_KEY="bench-" + uuid.uuid4().hex,
+    SECURE_SSL_REDIRECT="false",
+    FHIR_AUTH_REQUIRED="false",
+    REQUEST_LOG_LEVEL="WARNING",
+    ALLOWED_HOSTS="127.0.0.1,localhost",
+    INGESTION_WORKERS="2",
+    CELERY_BROKER_URL="",
+)
 
 
 # --- documents -----------------------------------------------------------------------------------
@@ -84,7 +93,9 @@ def post(data: bytes, media_type: str, *, asynchronous: bool) -> tuple[int, dict
     headers = {"Content-Type": media_type, "Accept": "application/fhir+json"}
     if asynchronous:
         headers["Prefer"] = "respond-async"
-    request = urllib.request.Request(f"{BASE}/fhir/DiagnosticReport/$digitize", data=data, method="POST", headers=headers)
+    request = urllib.request.Request(
+        f"{BASE}/fhir/DiagnosticReport/$digitize", data=data, method="POST", headers=headers
+    )
     try:
         with urllib.request.urlopen(request, timeout=900) as response:
             return response.status, dict(response.headers), json.loads(response.read() or b"{}")
@@ -151,8 +162,11 @@ def main() -> None:
     try:
         digitize(text_pdf(), asynchronous=False)  # warm-up: reader processes spawned, OCR-free path loaded
         digitize(photo(), asynchronous=False)  # warm-up: OCR models loaded in a reader process
-        for label, make, count in (("text PDF, 1 page", text_pdf, PDFS), ("text PDF, 2 pages", lambda: text_pdf("multipage"), PDFS),
-                                   ("phone photo (JPEG)", photo, PHOTOS)):
+        for label, make, count in (
+            ("text PDF, 1 page", text_pdf, PDFS),
+            ("text PDF, 2 pages", lambda: text_pdf("multipage"), PDFS),
+            ("phone photo (JPEG)", photo, PHOTOS),
+        ):
             for asynchronous in (False, True):
                 times = [digitize(make(), asynchronous=asynchronous) for _ in range(count)]
                 rows.append((label, "async" if asynchronous else "sync", statistics.median(times), max(times), count))
@@ -163,7 +177,9 @@ def main() -> None:
         server.wait()
     celery = None
     if redis_up():
-        celery = celery_throughput([text_pdf() for _ in range(QUEUE_JOBS - QUEUE_JOBS // 4)] + [photo() for _ in range(QUEUE_JOBS // 4)])
+        celery = celery_throughput(
+            [text_pdf() for _ in range(QUEUE_JOBS - QUEUE_JOBS // 4)] + [photo() for _ in range(QUEUE_JOBS // 4)]
+        )
     print("| document | mode | s/page (median) | s/page (max) | runs |\n|---|---|---|---|---|")
     for label, mode, median, worst, count in rows:
         print(f"| {label} | {mode} | {median:.2f} | {worst:.2f} | {count} |")

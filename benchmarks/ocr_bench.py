@@ -64,9 +64,9 @@ def worker(engine: str, runs: int) -> dict:
     if ":" in engine:
         engine, os.environ["OCR_REC_MODEL"] = engine.split(":")
     from ingestion.reader import read_document
+    from ingestion.reader.config import Limits
     from ingestion.reader.engines import get_engine
     from ingestion.reader.images import image_pages
-    from ingestion.reader.config import Limits
     from ingestion.reader.recogniser import Recogniser, batches, resized
     from ingestion.reader.recognition import crops_from_polygons
     from ingestion.reader.straighten import straighten
@@ -79,9 +79,15 @@ def worker(engine: str, runs: int) -> dict:
             _, wall, cpu = timed(read_document, data)
             walls.append(wall / pages)
             cpus.append(cpu / pages)
-        return {"engine": "pdfplumber (text layer)", "p50": statistics.median(walls), "min": min(walls), "max": max(walls),
-                "cpu_p50": statistics.median(cpus), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "loadavg_end": os.getloadavg()[0]}
+        return {
+            "engine": "pdfplumber (text layer)",
+            "p50": statistics.median(walls),
+            "min": min(walls),
+            "max": max(walls),
+            "cpu_p50": statistics.median(cpus),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "loadavg_end": os.getloadavg()[0],
+        }
     data = letter_page_png()
     started = time.perf_counter()
     ocr = get_engine(engine)
@@ -96,7 +102,9 @@ def worker(engine: str, runs: int) -> dict:
         stages["straighten"].append(seconds)
         if hasattr(ocr, "detector"):
             bgr = np.ascontiguousarray(upright.image[:, :, ::-1])
-            found, *seconds = timed(lambda: next(iter(ocr.detector(bgr, limit_side_len=960, limit_type="max", box_thresh=0.5))))
+            found, *seconds = timed(
+                lambda: next(iter(ocr.detector(bgr, limit_side_len=960, limit_type="max", box_thresh=0.5)))
+            )
             stages["detect"].append(seconds)
             if isinstance(ocr.recognizer, Recogniser):
                 crops = [c.image for c in crops_from_polygons(bgr, np.asarray(found["dt_polys"]).reshape(-1, 4, 2))]
@@ -131,7 +139,9 @@ def onnx_gflops(path: Path, shape: list[int]) -> float:
     nodes = [n for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose", "MatMul", "Gemm")]
     exposed = {name for n in nodes for name in (n.input[0], n.input[1], n.output[0]) if name not in weights}
     existing = {o.name for o in model.graph.output}
-    model.graph.output.extend(helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in sorted(exposed - existing))
+    model.graph.output.extend(
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in sorted(exposed - existing)
+    )
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     values = session.run(names, {session.get_inputs()[0].name: np.random.rand(*shape).astype(np.float32)})
@@ -149,8 +159,14 @@ def onnx_gflops(path: Path, shape: list[int]) -> float:
 
 
 def machine() -> str:
-    model = next((l.split(":", 1)[1].strip() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                  if l.startswith("Model name")), platform.processor())
+    model = next(
+        (
+            l.split(":", 1)[1].strip()
+            for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+            if l.startswith("Model name")
+        ),
+        platform.processor(),
+    )
     load = os.getloadavg()[0]
     return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, load average {load:.1f} at start"
 
@@ -165,8 +181,10 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.runs)))
         return
     print(f"Machine: {machine()}\n")
-    print("| engine | p50 wall s/page | min / max | CPU s/page | straighten wall / CPU | detect wall / CPU | recognise wall / CPU "
-          "| load s | peak RSS MB | load avg at end |")
+    print(
+        "| engine | p50 wall s/page | min / max | CPU s/page | straighten wall / CPU | detect wall / CPU | recognise wall / CPU "
+        "| load s | peak RSS MB | load avg at end |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     padded = {}
     for engine in [*args.engines.split(","), "text-layer"]:
@@ -177,10 +195,16 @@ def main() -> None:
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
         fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        pair = lambda stage: "-" if not r.get("stages") or r["stages"][stage][0] is None else "{:.3f} / {:.3f}".format(*r["stages"][stage])  # noqa: E731
-        print(f"| {r['engine']} | {fmt(r['p50'])} | {fmt(r.get('min'))} / {fmt(r['max'])} | {fmt(r.get('cpu_p50'))} | "
-              f"{pair('straighten')} | {pair('detect')} | {pair('recognise')} | {fmt(r.get('load_s'))} | {r['peak_rss_mb']:.0f} | "
-              f"{r.get('loadavg_end', os.getloadavg()[0]):.1f} |")
+        pair = lambda stage: (
+            "-"
+            if not r.get("stages") or r["stages"][stage][0] is None
+            else "{:.3f} / {:.3f}".format(*r["stages"][stage])
+        )  # noqa: E731
+        print(
+            f"| {r['engine']} | {fmt(r['p50'])} | {fmt(r.get('min'))} / {fmt(r['max'])} | {fmt(r.get('cpu_p50'))} | "
+            f"{pair('straighten')} | {pair('detect')} | {pair('recognise')} | {fmt(r.get('load_s'))} | {r['peak_rss_mb']:.0f} | "
+            f"{r.get('loadavg_end', os.getloadavg()[0]):.1f} |"
+        )
         if r.get("rec_padded_px"):
             padded[r["engine"]] = r["rec_padded_px"]
     from ingestion.reader.models import PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN, model_path
@@ -189,7 +213,10 @@ def main() -> None:
     print(f"\nPP-OCRv6 small detector: {det:.1f} GFLOP per page (960x736 input).")
     for spec in (PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN):
         rec = onnx_gflops(model_path(spec) / "inference.onnx", [1, 3, 48, 320])
-        print(f"{spec.name}: {rec:.2f} GFLOP per 48x320 crop ({rec / 320 * 1000:.2f} GFLOP per 1000 px of crop width).", end="")
+        print(
+            f"{spec.name}: {rec:.2f} GFLOP per 48x320 crop ({rec / 320 * 1000:.2f} GFLOP per 1000 px of crop width).",
+            end="",
+        )
         for name, px in padded.items():
             if (spec.name.endswith("latin")) == (not name.endswith("-full")):
                 print(f" {name}: {px} px of recogniser input on the page = {rec / 320 * px:.0f} GFLOP.", end="")

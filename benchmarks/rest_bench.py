@@ -37,9 +37,17 @@ PORT = int(os.environ.get("BENCH_PORT", "8765"))
 BASE = f"http://127.0.0.1:{PORT}"
 # Its own database, created when missing, so a benchmark never touches the test database or yours.
 DB = os.environ.get("REST_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rest_bench")
-ENV = dict(os.environ, DATABASE_URL=DB, DJANGO_SETTINGS_MODULE="fhirserver.settings.production", SECRET_KEY="bench-" + uuid.uuid4().hex,
-           SECURE_SSL_REDIRECT="false", FHIR_BENCH_BASELINE="1", FHIR_AUTH_REQUIRED="false", REQUEST_LOG_LEVEL="WARNING",
-           ALLOWED_HOSTS="127.0.0.1,localhost")
+ENV = dict(
+    os.environ,
+    DATABASE_URL=DB,
+    DJANGO_SETTINGS_MODULE="fhirserver.settings.production",
+    SECRET_KEY="bench-" + uuid.uuid4().hex,
+    SECURE_SSL_REDIRECT="false",
+    FHIR_BENCH_BASELINE="1",
+    FHIR_AUTH_REQUIRED="false",
+    REQUEST_LOG_LEVEL="WARNING",
+    ALLOWED_HOSTS="127.0.0.1,localhost",
+)
 
 
 def start_server(workers: int) -> subprocess.Popen:
@@ -71,7 +79,9 @@ def backend_pids() -> list[int]:
     import psycopg2
 
     with psycopg2.connect(DB) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -92,22 +102,68 @@ def post(path: str, body: dict) -> dict:
 def observation_bundle(patient: str, n: int) -> dict:
     entries = []
     for i in range(n):
-        entries.append({"fullUrl": f"urn:uuid:{uuid.uuid4()}", "request": {"method": "POST", "url": "Observation"}, "resource": {
-            "resourceType": "Observation", "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
-            "code": {"coding": [{"system": "http://loinc.org", "code": "718-7", "display": "Hemoglobin"}], "text": "Hemoglobin"},
-            "subject": {"reference": patient}, "effectiveDateTime": f"2026-0{1 + i % 9}-1{i % 10}T08:00:00Z",
-            "valueQuantity": {"value": 10 + (i % 70) / 10, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
-            "referenceRange": [{"low": {"value": 12, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
-                                "high": {"value": 16, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"}}]}})
+        entries.append(
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "request": {"method": "POST", "url": "Observation"},
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "category": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                    "code": "laboratory",
+                                }
+                            ]
+                        }
+                    ],
+                    "code": {
+                        "coding": [{"system": "http://loinc.org", "code": "718-7", "display": "Hemoglobin"}],
+                        "text": "Hemoglobin",
+                    },
+                    "subject": {"reference": patient},
+                    "effectiveDateTime": f"2026-0{1 + i % 9}-1{i % 10}T08:00:00Z",
+                    "valueQuantity": {
+                        "value": 10 + (i % 70) / 10,
+                        "unit": "g/dL",
+                        "system": "http://unitsofmeasure.org",
+                        "code": "g/dL",
+                    },
+                    "referenceRange": [
+                        {
+                            "low": {"value": 12, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
+                            "high": {
+                                "value": 16,
+                                "unit": "g/dL",
+                                "system": "http://unitsofmeasure.org",
+                                "code": "g/dL",
+                            },
+                        }
+                    ],
+                },
+            }
+        )
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
 def seed_patients(n: int) -> list[str]:
     ids = [f"bench-{i}" for i in range(n)]
     for start in range(0, n, 100):
-        entries = [{"resource": {"resourceType": "Patient", "id": pid, "name": [{"family": f"Bench{pid}", "given": ["Load"]}], "gender": "female",
-                                 "birthDate": "1970-01-01"}, "request": {"method": "PUT", "url": f"Patient/{pid}"}} for pid in ids[start:start + 100]]
+        entries = [
+            {
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": pid,
+                    "name": [{"family": f"Bench{pid}", "given": ["Load"]}],
+                    "gender": "female",
+                    "birthDate": "1970-01-01",
+                },
+                "request": {"method": "PUT", "url": f"Patient/{pid}"},
+            }
+            for pid in ids[start : start + 100]
+        ]
         post("/fhir", {"resourceType": "Bundle", "type": "transaction", "entry": entries})
     return ids
 
@@ -121,9 +177,11 @@ def record_pks(ids: list[str]) -> list[int]:
 
 def wrk(paths: list[str], seconds: int, connections: int) -> dict:
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write("paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
-                 "counter = 0\nrequest = function()\n counter = counter + 1\n"
-                 " return wrk.format('GET', paths[(counter % #paths) + 1], {['Accept']='application/fhir+json'})\nend\n")
+    script.write(
+        "paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
+        "counter = 0\nrequest = function()\n counter = counter + 1\n"
+        " return wrk.format('GET', paths[(counter % #paths) + 1], {['Accept']='application/fhir+json'})\nend\n"
+    )
     script.close()
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, BASE],
                          check=True, capture_output=True, text=True).stdout
@@ -160,8 +218,15 @@ def ingest(server: subprocess.Popen, patient_ids: list[str], count: int = 40) ->
         list(pool.map(lambda b: post("/fhir", b), bundles))
     elapsed = time.perf_counter() - started
     n = 100 * len(bundles)
-    return {"n": n, "bundles": len(bundles), "elapsed": elapsed, "rate": n / elapsed, "load": load,
-            "server_ms": 1000 * (cpu_seconds(workers) - cpu_server) / n, "db_ms": 1000 * (cpu_seconds(backends) - cpu_db) / n}
+    return {
+        "n": n,
+        "bundles": len(bundles),
+        "elapsed": elapsed,
+        "rate": n / elapsed,
+        "load": load,
+        "server_ms": 1000 * (cpu_seconds(workers) - cpu_server) / n,
+        "db_ms": 1000 * (cpu_seconds(backends) - cpu_db) / n,
+    }
 
 
 def main() -> None:
@@ -189,8 +254,8 @@ def main() -> None:
         server.wait(timeout=30)
 
     if "read" in parts:
-        print(f"| measure | FHIR read `GET /fhir/Patient/id` | bare Django view by pk |")
-        print(f"|---|---|---|")
+        print("| measure | FHIR read `GET /fhir/Patient/id` | bare Django view by pk |")
+        print("|---|---|---|")
         print(f"| throughput, 8 connections (req/s) | {fhir['rps']:.0f} | {raw['rps']:.0f} |")
         print(f"| p50 under load (ms) | {fhir['p50_ms']:.2f} | {raw['p50_ms']:.2f} |")
         print(f"| p99 under load (ms) | {fhir['p99_ms']:.2f} | {raw['p99_ms']:.2f} |")
@@ -199,8 +264,10 @@ def main() -> None:
         print(f"\nratio bare/FHIR throughput: {raw['rps'] / fhir['rps']:.2f}x")
     if "ingest" in parts:
         r = result
-        print(f"transaction ingest: {r['bundles']} Bundles x 100 Observations in {r['elapsed']:.1f} s = {r['rate']:.0f} resources/s "
-              f"(load {r['load']} at start); CPU per resource: gunicorn {r['server_ms']:.3f} ms, PostgreSQL backends {r['db_ms']:.3f} ms")
+        print(
+            f"transaction ingest: {r['bundles']} Bundles x 100 Observations in {r['elapsed']:.1f} s = {r['rate']:.0f} resources/s "
+            f"(load {r['load']} at start); CPU per resource: gunicorn {r['server_ms']:.3f} ms, PostgreSQL backends {r['db_ms']:.3f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,15 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.server import ensure_database  # noqa: E402
 
 DB = os.environ.get("REST_CPU_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rest_ingest_cpu")
-os.environ.update(DATABASE_URL=DB, DJANGO_SETTINGS_MODULE="fhirserver.settings.production", SECRET_KEY="bench-" + uuid.uuid4().hex,
-                  SECURE_SSL_REDIRECT="false", FHIR_AUTH_REQUIRED="false", REQUEST_LOG_LEVEL="WARNING", ALLOWED_HOSTS="testserver")
+os.environ.update(
+    DATABASE_URL=DB,
+    DJANGO_SETTINGS_MODULE="fhirserver.settings.production",
+    SECRET_KEY="bench-" + uuid.uuid4().hex,
+    SECURE_SSL_REDIRECT="false",
+    FHIR_AUTH_REQUIRED="false",
+    REQUEST_LOG_LEVEL="WARNING",
+    ALLOWED_HOSTS="testserver",
+)
 
 
 def backend_cpu_seconds(pid: int) -> float:
@@ -57,11 +64,23 @@ def main() -> None:
     client = Client()
 
     def post(body: dict) -> None:
-        response = client.post("/fhir", json.dumps(body), content_type="application/fhir+json", HTTP_PREFER="return=minimal")
+        response = client.post(
+            "/fhir", json.dumps(body), content_type="application/fhir+json", HTTP_PREFER="return=minimal"
+        )
         assert response.status_code == 200, response.content[:2000]
 
-    post({"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": {"resourceType": "Patient", "id": "cpu-1"},
-                                                                      "request": {"method": "PUT", "url": "Patient/cpu-1"}}]})
+    post(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [
+                {
+                    "resource": {"resourceType": "Patient", "id": "cpu-1"},
+                    "request": {"method": "PUT", "url": "Patient/cpu-1"},
+                }
+            ],
+        }
+    )
     for _ in range(3):  # warm up: imports, compiled paths, model classes
         post(observation_bundle("Patient/cpu-1", 100))
     with connection.cursor() as cursor:

@@ -35,12 +35,22 @@ from search_load import analyze, ensure_database  # noqa: E402
 Q = lambda v: quote(v, safe="")  # noqa: E731
 BASELINE = lambda n: f"/fhir/Patient/sp-{n}"  # noqa: E731  (read by id: what the machine gives any request)
 QUERIES = {
-    "patient+category, sort -date": lambda n: f"/fhir/Observation?patient=sp-{n}&category=laboratory&_sort=-date&_count=50",
-    "code+value+date": lambda n: f"/fhir/Observation?code={Q('http://loinc.org|718-7')}&value-quantity=gt15&date=ge2026-01-01&_count=50",
-    "chain subject:Patient.identifier": lambda n: f"/fhir/Observation?subject:Patient.identifier={Q('urn:bench:mrn|' + str(n))}&code=718-7&_count=50",
-    "_has (selective)": lambda n: f"/fhir/Patient?_has:Observation:patient:code=4548-4&identifier={Q('urn:bench:mrn|' + str(n))}",
+    "patient+category, sort -date": lambda n: (
+        f"/fhir/Observation?patient=sp-{n}&category=laboratory&_sort=-date&_count=50"
+    ),
+    "code+value+date": lambda n: (
+        f"/fhir/Observation?code={Q('http://loinc.org|718-7')}&value-quantity=gt15&date=ge2026-01-01&_count=50"
+    ),
+    "chain subject:Patient.identifier": lambda n: (
+        f"/fhir/Observation?subject:Patient.identifier={Q('urn:bench:mrn|' + str(n))}&code=718-7&_count=50"
+    ),
+    "_has (selective)": lambda n: (
+        f"/fhir/Patient?_has:Observation:patient:code=4548-4&identifier={Q('urn:bench:mrn|' + str(n))}"
+    ),
     "_has (broad)": lambda n: "/fhir/Patient?_has:DiagnosticReport:subject:code=58410-2&_count=50",
-    "DiagnosticReport patient+category+date": lambda n: f"/fhir/DiagnosticReport?patient=sp-{n}&category=LAB&date=ge2025-01-01",
+    "DiagnosticReport patient+category+date": lambda n: (
+        f"/fhir/DiagnosticReport?patient=sp-{n}&category=LAB&date=ge2025-01-01"
+    ),
 }
 
 
@@ -51,24 +61,40 @@ def loaded_patients() -> list[int]:
     code = ("import django;django.setup();from fhirserver.search.models import ReferenceIndex as X;"
             "ids=X.objects.filter(resource_type='DiagnosticReport',name='subject',target_id__startswith='sp-').values_list('target_id',flat=True).distinct();"
             "print(' '.join(i[3:] for i in ids))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(rest_bench.ENV, DJANGO_SETTINGS_MODULE="fhirserver.settings.test"),
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=dict(rest_bench.ENV, DJANGO_SETTINGS_MODULE="fhirserver.settings.test"),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return sorted(int(x) for x in out.split())
 
 
 def counts() -> str:
-    code = ("import django;django.setup();from django.db import connection;c=connection.cursor();"
-            "c.execute(\"select resource_type,count(*) from storage_resourcerecord where not deleted group by 1 order by 2 desc limit 4\");"
-            "print(', '.join(f'{n:,} {t}' for t,n in c.fetchall()))")
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(rest_bench.ENV, DJANGO_SETTINGS_MODULE="fhirserver.settings.test"),
-                          check=True, capture_output=True, text=True).stdout.strip()
+    code = (
+        "import django;django.setup();from django.db import connection;c=connection.cursor();"
+        'c.execute("select resource_type,count(*) from storage_resourcerecord where not deleted group by 1 order by 2 desc limit 4");'
+        "print(', '.join(f'{n:,} {t}' for t,n in c.fetchall()))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=dict(rest_bench.ENV, DJANGO_SETTINGS_MODULE="fhirserver.settings.test"),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def p50(make, patients: list[int], n: int) -> tuple[float, int]:
     times, total = [], 0
     for i in range(n):
         started = time.perf_counter()
-        with urllib.request.urlopen(rest_bench.BASE + make(patients[(i * 7919) % len(patients)]), timeout=60) as response:
+        with urllib.request.urlopen(
+            rest_bench.BASE + make(patients[(i * 7919) % len(patients)]), timeout=60
+        ) as response:
             body = response.read()
         times.append((time.perf_counter() - started) * 1000)
         total += body.count(b'"mode":"match"')
@@ -96,7 +122,9 @@ with connection.cursor() as cursor:
         print("\\n".join(row[0] for row in cursor.fetchall()))
         print()
 """
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=rest_bench.ENV, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=rest_bench.ENV, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def main() -> None:
@@ -116,9 +144,17 @@ def main() -> None:
         for name, make in QUERIES.items():
             p50(make, patients, 5)  # warm up
             results[name] = p50(make, patients, samples)
-        mixed = [make(patients[(i * 104729) % len(patients)]) for i in range(200) for make in
-                 (QUERIES["patient+category, sort -date"], QUERIES["code+value+date"], QUERIES["chain subject:Patient.identifier"],
-                  QUERIES["_has (selective)"], QUERIES["DiagnosticReport patient+category+date"])]
+        mixed = [
+            make(patients[(i * 104729) % len(patients)])
+            for i in range(200)
+            for make in (
+                QUERIES["patient+category, sort -date"],
+                QUERIES["code+value+date"],
+                QUERIES["chain subject:Patient.identifier"],
+                QUERIES["_has (selective)"],
+                QUERIES["DiagnosticReport patient+category+date"],
+            )
+        ]
         rest_bench.wrk(mixed, 3, 8)  # warm every worker and its database connection
         pids, backends = rest_bench.server_pids(server), rest_bench.backend_pids()
         cpu_before = rest_bench.cpu_seconds(pids), rest_bench.cpu_seconds(backends)
@@ -130,17 +166,23 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     machine = os.getloadavg()
-    print(f"data: {counts()} ({len(patients):,} benchmark patients); machine load average {machine[0]:.1f} on {os.cpu_count()} cores\n")
+    print(
+        f"data: {counts()} ({len(patients):,} benchmark patients); machine load average {machine[0]:.1f} on {os.cpu_count()} cores\n"
+    )
     print("| query | p50 (ms), one sequential client | matches per page |")
     print("|---|---|---|")
     for name, (median, matches) in results.items():
         path = QUERIES[name](patients[0]) if name in QUERIES else BASELINE(patients[0])
         print(f"| `{path}` ({name}) | {median:.1f} | {matches} |")
-    print(f"\nmixed workload (5 query shapes, 8 connections, {seconds} s, {workers} gunicorn workers): "
-          f"{load['rps']:.0f} requests/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, non-2xx {load['errors']}; "
-          f"CPU per request: gunicorn {cpu[0]:.2f} ms + PostgreSQL {cpu[1]:.2f} ms\n")
+    print(
+        f"\nmixed workload (5 query shapes, 8 connections, {seconds} s, {workers} gunicorn workers): "
+        f"{load['rps']:.0f} requests/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, non-2xx {load['errors']}; "
+        f"CPU per request: gunicorn {cpu[0]:.2f} ms + PostgreSQL {cpu[1]:.2f} ms\n"
+    )
     for slowest in sorted(QUERIES, key=lambda k: -results[k][0])[:int(os.environ.get("BENCH_PLANS", "2"))]:
-        print(f"EXPLAIN (ANALYZE, BUFFERS) of `{slowest}`:\n\n```\n{explain(QUERIES[slowest](patients[len(patients) // 2]))}```\n")
+        print(
+            f"EXPLAIN (ANALYZE, BUFFERS) of `{slowest}`:\n\n```\n{explain(QUERIES[slowest](patients[len(patients) // 2]))}```\n"
+        )
 
 
 if __name__ == "__main__":

@@ -81,7 +81,9 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--panels", type=int, default=10)
     parser.add_argument("--first", type=int, default=0)
-    parser.add_argument("--per-batch", type=int, default=20, help="patients per database transaction (20 = 2,200 resources)")
+    parser.add_argument(
+        "--per-batch", type=int, default=20, help="patients per database transaction (20 = 2,200 resources)"
+    )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=100, help="patients per job handed to a worker")
     args = parser.parse_args()
@@ -101,17 +103,25 @@ def main() -> None:
     for i in range(0, len(new_patients), 2000):
         store(new_patients[i:i + 2000])
     connection.close()  # no connection may cross the fork
-    jobs = [(s, min(s + args.chunk, args.patients), args.panels, args.per_batch) for s in range(args.first, args.patients, args.chunk)]
+    jobs = [
+        (s, min(s + args.chunk, args.patients), args.panels, args.per_batch)
+        for s in range(args.first, args.patients, args.chunk)
+    ]
     done = len(new_patients)
     with get_context("fork").Pool(args.processes) as pool:
         for count in pool.imap_unordered(load_range, jobs):
             done += count
             elapsed = time.perf_counter() - started
-            print(f"  {done:,} resources in {elapsed:.0f} s = {done / elapsed:,.0f}/s  (load average {os.getloadavg()[0]:.1f})", flush=True)
+            print(
+                f"  {done:,} resources in {elapsed:.0f} s = {done / elapsed:,.0f}/s  (load average {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
     loaded = time.perf_counter() - started
     analyze(os.environ["DATABASE_URL"])
-    print(f"loaded {done:,} resources in {loaded:.0f} s = {done / loaded:,.0f} resources/s through repository.create "
-          f"({args.processes} processes, {args.per_batch} patients per transaction); ANALYZE took {time.perf_counter() - started - loaded:.0f} s")
+    print(
+        f"loaded {done:,} resources in {loaded:.0f} s = {done / loaded:,.0f} resources/s through repository.create "
+        f"({args.processes} processes, {args.per_batch} patients per transaction); ANALYZE took {time.perf_counter() - started - loaded:.0f} s"
+    )
 
 
 if __name__ == "__main__":

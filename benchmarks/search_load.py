@@ -29,8 +29,9 @@ from search_data import panels_bundle, patients_bundle  # noqa: E402
 
 
 def _connect(url: str, dbname: str | None = None):
-    import psycopg2
     from urllib.parse import urlparse
+
+    import psycopg2
 
     parsed = urlparse(url)
     conn = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",

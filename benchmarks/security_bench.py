@@ -48,15 +48,24 @@ def main() -> None:
     from fhirserver.security.models import AuditRecord
     from fhirserver.storage import repository
 
-    patient = repository.update("Patient", "bench-sec-1", {"resourceType": "Patient", "id": "bench-sec-1", "name": [{"family": "Bench"}]})[0].content
+    patient = repository.update(
+        "Patient", "bench-sec-1", {"resourceType": "Patient", "id": "bench-sec-1", "name": [{"family": "Bench"}]}
+    )[0].content
     observation = repository.update("Observation", "bench-sec-obs", {
         "resourceType": "Observation", "id": "bench-sec-obs", "status": "final", "code": {"text": "x"},
         "subject": {"reference": "Patient/bench-sec-1"}})[0].content
     system_client = services.client_create(name="bench system", scopes="system/*.rs")
     patient_client = services.client_create(name="bench patient", scopes="patient/*.rs")
     system_token = services.token_issue(client_id=system_client["client_id"], scopes="system/*.rs")
-    patient_token = services.token_issue(client_id=patient_client["client_id"], scopes="patient/*.rs", patient="bench-sec-1")
-    settings.FHIR["RATE_LIMITS"] = {"API_PER_CLIENT": "100000000/60", "API_PER_IP": "100000000/60", "TOKEN_PER_CLIENT": "0", "TOKEN_PER_IP": "0"}
+    patient_token = services.token_issue(
+        client_id=patient_client["client_id"], scopes="patient/*.rs", patient="bench-sec-1"
+    )
+    settings.FHIR["RATE_LIMITS"] = {
+        "API_PER_CLIENT": "100000000/60",
+        "API_PER_IP": "100000000/60",
+        "TOKEN_PER_CLIENT": "0",
+        "TOKEN_PER_IP": "0",
+    }
     client = Client()
     path = "/fhir/Patient/bench-sec-1"
     variants = {  # name: (headers, security on, audit on)
@@ -72,7 +81,9 @@ def main() -> None:
     for _ in range(ROUNDS):
         for name, (headers, required, audited) in variants.items():
             settings.FHIR["AUTH_REQUIRED"] = required
-            audit.record = record if audited else (lambda *args: None)  # measurement only: isolates the audit row's cost
+            audit.record = (
+                record if audited else (lambda *args: None)
+            )  # measurement only: isolates the audit row's cost
             for _ in range(20):
                 client.get(path, **headers)
             started, cpu = time.perf_counter(), time.process_time()
@@ -86,7 +97,9 @@ def main() -> None:
     cpu_base = statistics.median(cpu_samples["security off (trusted, no audit)"])
 
     fake = type("R", (), {"META": {"HTTP_AUTHORIZATION": f"Bearer {patient_token}", "REMOTE_ADDR": "127.0.0.1"}})()
-    fhir_request = FhirRequest(method="GET", base_url="http://x/fhir", resource_type="Patient", id="bench-sec-1", kind="instance")
+    fhir_request = FhirRequest(
+        method="GET", base_url="http://x/fhir", resource_type="Patient", id="bench-sec-1", kind="instance"
+    )
     access = tokens.lookup(patient_token).access
 
     class Django:  # what the audit middleware hands `record`
@@ -100,9 +113,15 @@ def main() -> None:
 
     pieces = {
         "token -> Access (cached) + rate limit": per_call_us(lambda: authenticator.authenticate(fake, fhir_request)),
-        "scope + compartment check on the read resource (Patient)": per_call_us(lambda: access.check("read", "Patient", patient)),
-        "scope + compartment check (Observation, by subject)": per_call_us(lambda: access.check("read", "Observation", observation)),
-        "token lookup uncached (one query)": per_call_us(lambda: (tokens.forget_all(), tokens.lookup(patient_token)), n=500),
+        "scope + compartment check on the read resource (Patient)": per_call_us(
+            lambda: access.check("read", "Patient", patient)
+        ),
+        "scope + compartment check (Observation, by subject)": per_call_us(
+            lambda: access.check("read", "Observation", observation)
+        ),
+        "token lookup uncached (one query)": per_call_us(
+            lambda: (tokens.forget_all(), tokens.lookup(patient_token)), n=500
+        ),
         "audit row (one INSERT)": per_call_us(lambda: audit.record(Django(), fhir_request, 200), n=500),
     }
     AuditRecord.objects.filter(request_id="bench").delete()
@@ -113,7 +132,9 @@ def main() -> None:
     for name, values in samples.items():
         median, cpu = statistics.median(values), statistics.median(cpu_samples[name])
         trusted = name.startswith("security off")
-        print(f"| {name} | {median:.3f} | {'' if trusted else f'+{median - base:.3f} ms'} | {cpu:.3f} | {'' if trusted else f'+{cpu - cpu_base:.3f} ms'} |")
+        print(
+            f"| {name} | {median:.3f} | {'' if trusted else f'+{median - base:.3f} ms'} | {cpu:.3f} | {'' if trusted else f'+{cpu - cpu_base:.3f} ms'} |"
+        )
     print("\n| piece | µs/call |")
     print("|---|---|")
     for name, value in pieces.items():

@@ -7,8 +7,18 @@ from __future__ import annotations
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
-LAB = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory", "display": "Laboratory"}]}
-LAB_SERVICE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB", "display": "Laboratory"}]}
+LAB = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "code": "laboratory",
+            "display": "Laboratory",
+        }
+    ]
+}
+LAB_SERVICE = {
+    "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB", "display": "Laboratory"}]
+}
 MRN_SYSTEM = "http://hospital.example.org/mrn"
 
 PATIENTS = [
@@ -43,7 +53,15 @@ REPORTS = [
 
 def _interpretation(value: float, low: float, high: float) -> dict:
     code, display = ("H", "High") if value > high else ("L", "Low") if value < low else ("N", "Normal")
-    return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": code, "display": display}]}
+    return {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                "code": code,
+                "display": display,
+            }
+        ]
+    }
 
 
 def _quantity(value: float, unit: str) -> dict:
@@ -59,9 +77,23 @@ def demo_bundle() -> dict:
 
     put({"resourceType": "Organization", "id": "demo-lab", "name": "Riverside Clinical Laboratory", "active": True})
     for pid, mrn, family, given, gender, birth in PATIENTS:
-        put({"resourceType": "Patient", "id": pid, "active": True,
-             "identifier": [{"system": MRN_SYSTEM, "value": mrn, "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}}],
-             "name": [{"use": "official", "family": family, "given": given}], "gender": gender, "birthDate": birth})
+        put(
+            {
+                "resourceType": "Patient",
+                "id": pid,
+                "active": True,
+                "identifier": [
+                    {
+                        "system": MRN_SYSTEM,
+                        "value": mrn,
+                        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                    }
+                ],
+                "name": [{"use": "official", "family": family, "given": given}],
+                "gender": gender,
+                "birthDate": birth,
+            }
+        )
     for pid, when, panels in REPORTS:
         for panel_code, panel_name, tests in panels:
             report_id = f"{pid}-{panel_code}"

@@ -95,7 +95,9 @@ def submit(upload: Upload, *, base_url: str, requested_by: str = "") -> tuple[Di
     subject = upload.subject or ""
     with repository.write_transaction():
         repository.lock_key(f"digitize:{content_hash}:{subject}")
-        existing = DigitizeJob.objects.filter(content_hash=content_hash, subject=subject).order_by("-created_at").first()
+        existing = (
+            DigitizeJob.objects.filter(content_hash=content_hash, subject=subject).order_by("-created_at").first()
+        )
         if existing is not None:
             if existing.status in (DigitizeJob.FAILED, DigitizeJob.CANCELLED):
                 DigitizeJob.objects.filter(id=existing.id).update(
@@ -123,7 +125,9 @@ def _store_original(upload: Upload, base_url: str) -> tuple[str, str]:
     document_reference["description"] = "Lab report uploaded for $digitize"
     if upload.encounter:
         document_reference["context"] = {"encounter": [{"reference": upload.encounter}]}
-    response = _transaction(base_url, [(binary_urn, build_binary(upload.data, upload.media_type)), (document_urn, document_reference)])
+    response = _transaction(
+        base_url, [(binary_urn, build_binary(upload.data, upload.media_type)), (document_urn, document_reference)]
+    )
     binary_ref, document_ref = (e["response"]["location"].split("/_history")[0] for e in response["entry"])
     return binary_ref.split("/")[1], document_ref.split("/")[1]
 
@@ -165,7 +169,9 @@ def run(job_id, *, stages: Stages | None = None) -> DigitizeJob:
         _store(job, report, document, stages)
         log.info("digitize job %s done in %.1fs: %d rows", job.id, time.perf_counter() - started, len(report.rows))
     except JobSuperseded:
-        log.warning("digitize job %s attempt %s was superseded by a later attempt; it stored nothing", job.id, job.attempts)
+        log.warning(
+            "digitize job %s attempt %s was superseded by a later attempt; it stored nothing", job.id, job.attempts
+        )
     except DocumentError as exc:
         _fail(job, exc.status, [_issue(exc.reason, "invalid" if exc.status != 413 else "too-costly", exc.code)])
     except JobCancelled:
@@ -174,9 +180,18 @@ def run(job_id, *, stages: Stages | None = None) -> DigitizeJob:
         _fail(job, exc.status if exc.status < 500 else 500, exc.issues)
     except Exception as exc:  # noqa: BLE001 - a bug in a stage must fail the job, with the original kept
         log.exception("digitize job %s failed", job.id)
-        _fail(job, 500, [_issue(f"Reading the document failed ({type(exc).__name__}: {exc}); the original is kept as "
-                                f"DocumentReference/{job.document_reference_id} and the job can be retried", "exception",
-                                "DIGITIZE_INTERNAL")])
+        _fail(
+            job,
+            500,
+            [
+                _issue(
+                    f"Reading the document failed ({type(exc).__name__}: {exc}); the original is kept as "
+                    f"DocumentReference/{job.document_reference_id} and the job can be retried",
+                    "exception",
+                    "DIGITIZE_INTERNAL",
+                )
+            ],
+        )
     job.refresh_from_db()
     return job
 
@@ -198,7 +213,9 @@ def _claim(job_id) -> bool:
     if job is None or not DigitizeJob.objects.filter(claimable, id=job_id).exists():
         return False
     if job.cancel_requested:
-        DigitizeJob.objects.filter(claimable, id=job_id).update(status=DigitizeJob.CANCELLED, stage="cancelled", finished_at=_now())
+        DigitizeJob.objects.filter(claimable, id=job_id).update(
+            status=DigitizeJob.CANCELLED, stage="cancelled", finished_at=_now()
+        )
         return False
     if job.attempts >= config("MAX_ATTEMPTS"):
         _fail(job, 500, [_issue(f"The job was given up after {job.attempts} attempts that did not finish", "exception",
@@ -244,7 +261,13 @@ def _heartbeat(job: DigitizeJob):
 
 def _fail(job: DigitizeJob, status: int, issues: list[dict], *, owned: bool = True) -> None:
     rows = _mine(job) if owned else DigitizeJob.objects.filter(id=job.id)
-    rows.update(status=DigitizeJob.FAILED, stage="failed", error=operation_outcome(issues), error_status=status, finished_at=_now())
+    rows.update(
+        status=DigitizeJob.FAILED,
+        stage="failed",
+        error=operation_outcome(issues),
+        error_status=status,
+        finished_at=_now(),
+    )
 
 
 def _issue(diagnostics: str, code: str, error_code: str, severity: str = "error") -> dict:
@@ -284,7 +307,9 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
         entries.append(_document_reference_update(job, subject))
         response = _transaction(job.base_url, [], entries)
         stored = [e.get("resource") for e in response["entry"]]
-        warnings = match.warnings + [_issue(w, "informational", "DIGITIZE_READ_WARNING", "warning") for w in report.warnings]
+        warnings = match.warnings + [
+            _issue(w, "informational", "DIGITIZE_READ_WARNING", "warning") for w in report.warnings
+        ]
         # An existing subject is part of the answer too (unchanged): the Bundle says whom the results are about.
         existing = [repository.read("Patient", match.reference.split("/", 1)[1]).content] if match.reference else []
         result = _collection(job.base_url, existing + stored, warnings)
@@ -313,7 +338,12 @@ def _collection(base_url: str, resources: list[dict | None], warnings: list[dict
     entries = [{"fullUrl": f"{base_url}/{r['resourceType']}/{r['id']}", "resource": r} for r in resources if r]
     if warnings:
         entries.append({"resource": operation_outcome(warnings)})
-    return {"resourceType": "Bundle", "type": "collection", "timestamp": repository.format_instant(_now()), "entry": entries}
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": repository.format_instant(_now()),
+        "entry": entries,
+    }
 
 
 def _row_index(report: LabReport, observations: list[str]) -> list[dict]:

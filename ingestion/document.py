@@ -63,8 +63,13 @@ class Document:
         for p in data.get("pages", []):
             lines = [
                 Line(
-                    text=l["text"], box=tuple(l["box"]), confidence=l["confidence"],
-                    words=[Word(text=w["text"], box=tuple(w["box"]), confidence=w["confidence"]) for w in l.get("words", [])],
+                    text=l["text"],
+                    box=tuple(l["box"]),
+                    confidence=l["confidence"],
+                    words=[
+                        Word(text=w["text"], box=tuple(w["box"]), confidence=w["confidence"])
+                        for w in l.get("words", [])
+                    ],
                 )
                 for l in p.get("lines", [])
             ]

@@ -176,9 +176,15 @@ def cached_read(files: list[bytes], read: Callable[[bytes], Document], cache: Pa
     return doc, seconds
 
 
-def evaluate(*, layouts: Iterable[str] | None = None, degradations: Iterable[str] = (TEXT_PDF,),
-             seeds: Iterable[int] = (1,), engine: str | None = None, progress: Callable[[CaseScore], None] | None = None,
-             cache: str | Path | None = None) -> list[CaseScore]:
+def evaluate(
+    *,
+    layouts: Iterable[str] | None = None,
+    degradations: Iterable[str] = (TEXT_PDF,),
+    seeds: Iterable[int] = (1,),
+    engine: str | None = None,
+    progress: Callable[[CaseScore], None] | None = None,
+    cache: str | Path | None = None,
+) -> list[CaseScore]:
     read = _reader(engine)
     cache = Path(cache) if cache else None
     scores = []

@@ -22,8 +22,12 @@ from ingestion.uploads import read_upload, sniff_media_type
 
 def digitize_operation(request: FhirRequest) -> FhirResponse:
     if request.kind == "operation-instance" and request.resource_type != "Patient":
-        raise FhirError(404, "$digitize runs at DiagnosticReport/$digitize or Patient/[id]/$digitize", issue_code="not-supported",
-                        code="UNKNOWN_OPERATION")
+        raise FhirError(
+            404,
+            "$digitize runs at DiagnosticReport/$digitize or Patient/[id]/$digitize",
+            issue_code="not-supported",
+            code="UNKNOWN_OPERATION",
+        )
     guard.check(request, "operation", "DiagnosticReport")
     upload = read_upload(request, max_bytes=settings.INGESTION["MAX_FILE_BYTES"])
     launch_patient = getattr(request.access, "launch_patient", None)
@@ -55,7 +59,9 @@ def _check_writes(request: FhirRequest, subject: str | None) -> None:
     guard.check(request, "create", "Binary")
     for resource_type in ("DocumentReference", "DiagnosticReport", "Observation"):
         guard.check(request, "create", resource_type, {"resourceType": resource_type, **about})
-    guard.check(request, "create", "Provenance", {"resourceType": "Provenance", "target": [about["subject"]] if subject else []})
+    guard.check(
+        request, "create", "Provenance", {"resourceType": "Provenance", "target": [about["subject"]] if subject else []}
+    )
     if not subject:
         guard.check(request, "create", "Patient", {"resourceType": "Patient"})
 
@@ -84,8 +90,11 @@ def job_response(job: DigitizeJob, base_url: str) -> FhirResponse:
 
 def accepted(job: DigitizeJob, base_url: str) -> FhirResponse:
     """202 with the status URL and how far the job has got."""
-    headers = {"Content-Location": status_url(job, base_url), "X-Progress": f"{job.stage} ({round(job.progress * 100)}%)",
-               "Retry-After": "1"}
+    headers = {
+        "Content-Location": status_url(job, base_url),
+        "X-Progress": f"{job.stage} ({round(job.progress * 100)}%)",
+        "Retry-After": "1",
+    }
     outcome = operation_outcome([{"severity": "information", "code": "informational",
                                   "diagnostics": f"Digitize job {job.id} is {job.status}: {job.stage}; the original is "
                                                  f"stored as DocumentReference/{job.document_reference_id}"}])
@@ -104,7 +113,14 @@ def _requester(request: FhirRequest) -> str:
     return ""
 
 
-register(Operation(
-    name="digitize", handler=digitize_operation, resource_types=("DiagnosticReport", "Patient"), levels=("type", "instance"),
-    definition=DEFINITION_URL, methods=("POST",), affects_state=True,
-))
+register(
+    Operation(
+        name="digitize",
+        handler=digitize_operation,
+        resource_types=("DiagnosticReport", "Patient"),
+        levels=("type", "instance"),
+        definition=DEFINITION_URL,
+        methods=("POST",),
+        affects_state=True,
+    )
+)

@@ -17,8 +17,12 @@ from fhirserver.search import api as search_api
 from fhirserver.storage import repository
 from ingestion.labreport import PatientHeader
 
-MR_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical record number"}],
-           "text": "MRN"}
+MR_TYPE = {
+    "coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical record number"}
+    ],
+    "text": "MRN",
+}
 
 
 @dataclass
@@ -49,9 +53,18 @@ def match_patient(header: PatientHeader, subject: str | None) -> PatientMatch:
     if not (header.family or header.given or header.identifier):
         return PatientMatch(reference=None, new=None, how="unknown", warnings=[_issue(
             "The report names no patient and no subject was given: the results have no subject", code="required")])
-    return PatientMatch(reference=None, new=new_patient(header), how="created", warnings=[_issue(
-        f"No existing Patient matched {describe(header)}; a new Patient was created from the report", severity="information",
-        code="informational")])
+    return PatientMatch(
+        reference=None,
+        new=new_patient(header),
+        how="created",
+        warnings=[
+            _issue(
+                f"No existing Patient matched {describe(header)}; a new Patient was created from the report",
+                severity="information",
+                code="informational",
+            )
+        ],
+    )
 
 
 def _matched(id: str, how: str, what: str) -> PatientMatch:
@@ -85,20 +98,38 @@ def demographic_conflicts(header: PatientHeader, patient: dict, reference: str) 
     if header.family and names and not _same_name(header, patient):
         printed = header.name or " ".join([*header.given, header.family])
         stored = "; ".join(_name_text(n) for n in names)
-        issues.append(_issue(f"The report names the patient '{printed}' but {reference} is '{stored}'", expression=["Patient.name"]))
+        issues.append(
+            _issue(
+                f"The report names the patient '{printed}' but {reference} is '{stored}'", expression=["Patient.name"]
+            )
+        )
     if _contradicts_birth_date(header, patient):
-        issues.append(_issue(f"The report gives birth date {header.birth_date} but {reference} has {patient.get('birthDate')}",
-                             expression=["Patient.birthDate"]))
+        issues.append(
+            _issue(
+                f"The report gives birth date {header.birth_date} but {reference} has {patient.get('birthDate')}",
+                expression=["Patient.birthDate"],
+            )
+        )
     gender = patient.get("gender")
     if header.sex in ("male", "female") and gender in ("male", "female") and header.sex != gender:
-        issues.append(_issue(f"The report gives sex {header.sex} but {reference} has gender {gender}", expression=["Patient.gender"]))
+        issues.append(
+            _issue(
+                f"The report gives sex {header.sex} but {reference} has gender {gender}", expression=["Patient.gender"]
+            )
+        )
     if header.identifier and patient.get("identifier") and not _has_identifier(patient, header.identifier):
         held = ", ".join(i.get("value", "") for i in patient["identifier"])
         issues.append(_issue(f"The report gives patient ID {header.identifier} but {reference} has {held}",
                              expression=["Patient.identifier"]))
     if issues:
-        issues.append(_issue(f"Results were filed under {reference} as requested; nothing on {reference} was changed. "
-                             "Check that this document belongs to this patient.", severity="warning", code="informational"))
+        issues.append(
+            _issue(
+                f"Results were filed under {reference} as requested; nothing on {reference} was changed. "
+                "Check that this document belongs to this patient.",
+                severity="warning",
+                code="informational",
+            )
+        )
     return issues
 
 
@@ -111,7 +142,9 @@ def describe(header: PatientHeader) -> str:
     return ", ".join(parts)
 
 
-def _issue(diagnostics: str, *, severity: str = "warning", code: str = "business-rule", expression: list[str] | None = None) -> dict:
+def _issue(
+    diagnostics: str, *, severity: str = "warning", code: str = "business-rule", expression: list[str] | None = None
+) -> dict:
     issue = {"severity": severity, "code": code, "diagnostics": diagnostics}
     if expression:
         issue["expression"] = expression

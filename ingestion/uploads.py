@@ -32,7 +32,11 @@ class Upload:
     category: list[str] = field(default_factory=list)  # extra DiagnosticReport categories (v2-0074 codes or text)
 
     def options(self) -> dict:
-        return {k: v for k, v in (("encounter", self.encounter), ("performer", self.performer), ("category", self.category)) if v}
+        return {
+            k: v
+            for k, v in (("encounter", self.encounter), ("performer", self.performer), ("category", self.category))
+            if v
+        }
 
 
 def read_upload(request: FhirRequest, *, max_bytes: int) -> Upload:
@@ -48,18 +52,28 @@ def read_upload(request: FhirRequest, *, max_bytes: int) -> Upload:
         upload = Upload(data=request.raw_body, media_type=media or "application/octet-stream",
                         filename=_filename(request.header("content-disposition") or ""))
     else:
-        raise bad_request("$digitize needs a document: a multipart 'file' part, a raw PDF/image body, or Parameters.document",
-                          code="DIGITIZE_NO_DOCUMENT")
+        raise bad_request(
+            "$digitize needs a document: a multipart 'file' part, a raw PDF/image body, or Parameters.document",
+            code="DIGITIZE_NO_DOCUMENT",
+        )
     if not upload.subject and request.kind == "operation-instance" and request.resource_type == "Patient":
         upload.subject = f"Patient/{request.id}"
-    elif request.kind == "operation-instance" and request.resource_type == "Patient" and upload.subject != f"Patient/{request.id}":
-        raise bad_request(f"subject {upload.subject} contradicts the URL's Patient/{request.id}", code="DIGITIZE_SUBJECT_CONFLICT")
+    elif (
+        request.kind == "operation-instance"
+        and request.resource_type == "Patient"
+        and upload.subject != f"Patient/{request.id}"
+    ):
+        raise bad_request(
+            f"subject {upload.subject} contradicts the URL's Patient/{request.id}", code="DIGITIZE_SUBJECT_CONFLICT"
+        )
     if upload.subject:
         upload.subject = _reference(upload.subject, "subject", ("Patient",))
     if upload.encounter:
         upload.encounter = _reference(upload.encounter, "encounter", ("Encounter",))
     if upload.performer:
-        upload.performer = _reference(upload.performer, "performer", ("Organization", "Practitioner", "PractitionerRole"))
+        upload.performer = _reference(
+            upload.performer, "performer", ("Organization", "Practitioner", "PractitionerRole")
+        )
     if not upload.data:
         raise bad_request("The document is empty", code="DOCUMENT_EMPTY")
     if len(upload.data) > max_bytes:
@@ -75,7 +89,9 @@ def sniff_media_type(data: bytes) -> str:
     try:
         return media_type(data)
     except DocumentError as exc:  # empty, text, ZIP, ...: refused before anything is stored
-        raise FhirError(exc.status, exc.reason, issue_code="not-supported" if exc.status == 415 else "invalid", code=exc.code) from None
+        raise FhirError(
+            exc.status, exc.reason, issue_code="not-supported" if exc.status == 415 else "invalid", code=exc.code
+        ) from None
 
 
 def too_large(size: int, limit: int) -> FhirError:
@@ -87,8 +103,11 @@ def _reference(value: str, name: str, types: tuple[str, ...]) -> str:
     value = value.strip()
     resource_type, _, id = value.partition("/")
     if resource_type not in types or not id or "/" in id:
-        raise bad_request(f"{name} must be a reference like {types[0]}/123, not '{value}'", code="DIGITIZE_BAD_REFERENCE",
-                          expression=[name])
+        raise bad_request(
+            f"{name} must be a reference like {types[0]}/123, not '{value}'",
+            code="DIGITIZE_BAD_REFERENCE",
+            expression=[name],
+        )
     return value
 
 
@@ -132,7 +151,11 @@ def _from_multipart(request: FhirRequest) -> Upload:
 
 
 def _part_upload(part, payload: bytes) -> Upload:
-    return Upload(data=payload, media_type=part.get_content_type() or "application/octet-stream", filename=part.get_filename() or "")
+    return Upload(
+        data=payload,
+        media_type=part.get_content_type() or "application/octet-stream",
+        filename=part.get_filename() or "",
+    )
 
 
 def _first(fields: dict[str, list[str]], name: str) -> str | None:
@@ -161,7 +184,9 @@ def _from_parameters(request: FhirRequest) -> Upload:
     elif attachment.get("url"):
         data, media = _stored_binary(request, attachment["url"])
     else:
-        raise bad_request("document.valueAttachment needs 'data' (base64) or a 'url' to a stored Binary", code="DIGITIZE_NO_DOCUMENT")
+        raise bad_request(
+            "document.valueAttachment needs 'data' (base64) or a 'url' to a stored Binary", code="DIGITIZE_NO_DOCUMENT"
+        )
     upload = Upload(data=data, media_type=media, filename=attachment.get("title") or "")
     for p in params:
         name = p.get("name")
@@ -170,7 +195,12 @@ def _from_parameters(request: FhirRequest) -> Upload:
             setattr(upload, name, value)
         elif name == "category":
             concept = p.get("valueCodeableConcept") or {}
-            code = p.get("valueCode") or p.get("valueString") or next((c.get("code") for c in concept.get("coding", [])), None) or concept.get("text")
+            code = (
+                p.get("valueCode")
+                or p.get("valueString")
+                or next((c.get("code") for c in concept.get("coding", [])), None)
+                or concept.get("text")
+            )
             if code:
                 upload.category.append(code)
     return upload

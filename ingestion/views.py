@@ -45,12 +45,21 @@ def _answer(request: FhirRequest, job_id) -> FhirResponse:
         raise FhirError(404, f"No digitize job {job_id}", issue_code="not-found", code="DIGITIZE_JOB_UNKNOWN")
     if request.method == "DELETE":
         if not digitize.cancel(job):
-            raise FhirError(409, f"Digitize job {job.id} has already finished ({job.status}); delete its resources instead",
-                            issue_code="conflict", code="DIGITIZE_JOB_FINISHED")
+            raise FhirError(
+                409,
+                f"Digitize job {job.id} has already finished ({job.status}); delete its resources instead",
+                issue_code="conflict",
+                code="DIGITIZE_JOB_FINISHED",
+            )
         return FhirResponse(status=202, resource=outcome_info(f"Digitize job {job.id} is cancelled; nothing it had not "
                                                                "yet stored will be stored"))
     if request.method not in ("GET", "HEAD"):
-        raise FhirError(405, f"{request.method} is not allowed on a job status URL", issue_code="not-supported", code="METHOD_NOT_ALLOWED")
+        raise FhirError(
+            405,
+            f"{request.method} is not allowed on a job status URL",
+            issue_code="not-supported",
+            code="METHOD_NOT_ALLOWED",
+        )
     if queue.resume_if_stale(job):
         job.refresh_from_db()
     for entry in (job.result or {}).get("entry", []) if job.status == DigitizeJob.DONE else []:

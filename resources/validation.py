@@ -59,7 +59,9 @@ def _remember_valid_elements() -> None:
             text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # integers beyond 64 bits, lone surrogates: no memo
             return original(cls, value, model_klass)
-        if b"null" in text or len(text) > _SEEN_MAX_BYTES:  # NaN is written as null too; big elements (attachments) are not kept
+        if (
+            b"null" in text or len(text) > _SEEN_MAX_BYTES
+        ):  # NaN is written as null too; big elements (attachments) are not kept
             return original(cls, value, model_klass)
         key = (model_klass, text)
         seen = _valid.seen
@@ -113,7 +115,13 @@ def validation_issues(content: object, *, expected_type: str | None = None) -> l
     if resource_type not in R4_RESOURCE_TYPES:
         return [_issue("not-supported", f"'{resource_type}' is not a FHIR R4 resource type", ["resourceType"])]
     if expected_type and resource_type != expected_type:
-        return [_issue("invalid", f"resourceType '{resource_type}' does not match the URL's type '{expected_type}'", ["resourceType"])]
+        return [
+            _issue(
+                "invalid",
+                f"resourceType '{resource_type}' does not match the URL's type '{expected_type}'",
+                ["resourceType"],
+            )
+        ]
     issues = []
     if "id" in content and not is_valid_id(content["id"]):
         issues.append(_issue("value", "id must match [A-Za-z0-9\\-\\.]{1,64}", [f"{resource_type}.id"]))
@@ -126,7 +134,9 @@ def validation_issues(content: object, *, expected_type: str | None = None) -> l
     except ValidationError as exc:
         for err in exc.errors():
             message = err.get("msg", "invalid")
-            issues.append(_issue(_issue_code(err.get("type", "")), message, [_expression(resource_type, err.get("loc", ()))]))
+            issues.append(
+                _issue(_issue_code(err.get("type", "")), message, [_expression(resource_type, err.get("loc", ()))])
+            )
     except (ValueError, TypeError) as exc:  # fhir.resources raises these for some primitive errors
         issues.append(_issue("value", str(exc), [resource_type]))
     return issues

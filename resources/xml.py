@@ -59,7 +59,9 @@ def decimal_text(json_text: str | bytes) -> dict:
 @lru_cache(maxsize=1)
 def _tables() -> tuple[frozenset, dict]:
     data = json.loads(_DEFINITIONS.read_text())
-    elements = {key: {name: (kind, repeats) for name, kind, repeats in children} for key, children in data["elements"].items()}
+    elements = {
+        key: {name: (kind, repeats) for name, kind, repeats in children} for key, children in data["elements"].items()
+    }
     order = {key: [name for name, _, _ in children] for key, children in data["elements"].items()}
     position = {key: {name: i for i, name in enumerate(names)} for key, names in order.items()}
     return frozenset(data["primitives"]), {"by_name": elements, "order": order, "position": position}
@@ -92,7 +94,9 @@ def to_xml(resource: dict, pretty: bool = False) -> str:
     return "".join(out)
 
 
-def _write_resource(out: list[str], resource: dict, path: str, namespace: str, newline: str, indent: str, depth: int = 0) -> None:
+def _write_resource(
+    out: list[str], resource: dict, path: str, namespace: str, newline: str, indent: str, depth: int = 0
+) -> None:
     resource_type = resource.get("resourceType")
     if resource_type not in R4_RESOURCE_TYPES:
         raise XmlError(f"'{resource_type}' is not an R4 resource type", f"{path}.resourceType")
@@ -116,11 +120,18 @@ def _write_content(out: list[str], value: dict, key: str, path: str, newline: st
             continue
         items, extras = value.get(name), value.get(f"_{name}")
         if repeats:
-            if not isinstance(items if items is not None else [], list) or not isinstance(extras if extras is not None else [], list):
+            if not isinstance(items if items is not None else [], list) or not isinstance(
+                extras if extras is not None else [], list
+            ):
                 raise XmlError(f"'{name}' must be an array", f"{path}.{name}")
             count = max(len(items or ()), len(extras or ()))
-            pairs = [((items or [])[i] if i < len(items or ()) else None, (extras or [])[i] if i < len(extras or ()) else None)
-                     for i in range(count)]
+            pairs = [
+                (
+                    (items or [])[i] if i < len(items or ()) else None,
+                    (extras or [])[i] if i < len(extras or ()) else None,
+                )
+                for i in range(count)
+            ]
             paths = [f"{path}.{name}[{i}]" for i in range(count)]
         else:
             pairs, paths = [(items, extras)], [f"{path}.{name}"]
@@ -148,7 +159,9 @@ def _write_content(out: list[str], value: dict, key: str, path: str, newline: st
 
 def _attributes(value: dict, key: str) -> str:
     children = _children(key)
-    return "".join(f' {name}="{_escape(str(value[name]))}"' for name in _order(key) if children[name][0] == "@" and name in value)
+    return "".join(
+        f' {name}="{_escape(str(value[name]))}"' for name in _order(key) if children[name][0] == "@" and name in value
+    )
 
 
 def _write_primitive(out, name, kind, item, extra, path, pad, newline, indent, depth) -> None:

@@ -45,7 +45,9 @@ def practitioner_of(user) -> str:
 
     with repository.write_transaction():
         repository.lock_key(f"practitioner-of:{user.get_username()}")
-        found = search_api.match_records("Practitioner", [("identifier", f"{USER_IDENTIFIER_SYSTEM}|{user.get_username()}")])
+        found = search_api.match_records(
+            "Practitioner", [("identifier", f"{USER_IDENTIFIER_SYSTEM}|{user.get_username()}")]
+        )
         if found:
             reference = f"Practitioner/{found[0].logical_id}"
         else:

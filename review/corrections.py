@@ -12,7 +12,13 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 
-from ingestion.fhir_mapping.codes import EXT_AI_CONFIDENCE, EXT_FLAG_DISAGREES, EXT_SOURCE_REGION, INTERPRETATIONS, LOINC
+from ingestion.fhir_mapping.codes import (
+    EXT_AI_CONFIDENCE,
+    EXT_FLAG_DISAGREES,
+    EXT_SOURCE_REGION,
+    INTERPRETATIONS,
+    LOINC,
+)
 from ingestion.fhir_mapping.observations import ObservationContext, build_observation
 from ingestion.labreport import LabRow, Region
 from ingestion.terminology import lookup_loinc
@@ -74,7 +80,9 @@ def cells_of(observation: dict) -> ResultCells:
         value = observation["valueString"]
     elif "valueCodeableConcept" in observation:
         concept = observation["valueCodeableConcept"]
-        value = concept.get("text") or next((c.get("display") or c.get("code") for c in concept.get("coding") or []), "")
+        value = concept.get("text") or next(
+            (c.get("display") or c.get("code") for c in concept.get("coding") or []), ""
+        )
     else:
         value = ""
     flag = next((c.get("code", "") for i in observation.get("interpretation") or [] for c in i.get("coding") or []), "")
@@ -82,21 +90,32 @@ def cells_of(observation: dict) -> ResultCells:
                        range=_range_text((observation.get("referenceRange") or [{}])[0]), flag=flag)
 
 
-def row_of(index: int, observation: dict, *, region: Region | None = None, confidence: float | None = None) -> ResultRow:
+def row_of(
+    index: int, observation: dict, *, region: Region | None = None, confidence: float | None = None
+) -> ResultRow:
     """The table row for a stored Observation; region and confidence default to its own extensions."""
     extensions = {e.get("url"): e for e in observation.get("extension") or []}
     if confidence is None and EXT_AI_CONFIDENCE in extensions:
         confidence = float(extensions[EXT_AI_CONFIDENCE]["valueDecimal"])
     if region is None and EXT_SOURCE_REGION in extensions:
-        parts = {p["url"]: p.get("valueInteger", p.get("valueDecimal")) for p in extensions[EXT_SOURCE_REGION]["extension"]}
+        parts = {
+            p["url"]: p.get("valueInteger", p.get("valueDecimal")) for p in extensions[EXT_SOURCE_REGION]["extension"]
+        }
         region = Region(page=int(parts["page"]), box=tuple(float(parts[k]) for k in ("x0", "y0", "x1", "y1")))
     cells = cells_of(observation)
     known = lookup_loinc(cells.loinc) if cells.loinc else None
     return ResultRow(
-        index=index, observation=f"Observation/{observation['id']}", version=int(observation["meta"]["versionId"]),
-        status=observation.get("status", ""), cells=cells, confidence=confidence, region=region,
+        index=index,
+        observation=f"Observation/{observation['id']}",
+        version=int(observation["meta"]["versionId"]),
+        status=observation.get("status", ""),
+        cells=cells,
+        confidence=confidence,
+        region=region,
         flag_disagrees=bool(extensions.get(EXT_FLAG_DISAGREES, {}).get("valueBoolean")),
-        display=known.display if known else next((c.get("display", "") for c in (observation.get("code") or {}).get("coding") or []), ""),
+        display=known.display
+        if known
+        else next((c.get("display", "") for c in (observation.get("code") or {}).get("coding") or []), ""),
     )
 
 
@@ -149,7 +168,9 @@ def lab_row(cells: ResultCells, *, sex: str | None = None) -> LabRow:
     if cells.value:
         value = parse_value(cells.value, style, qualitative_any=True)
         if value is None or not value.readable:
-            raise CorrectionError(f"'{cells.value}' is neither a number (like 5.4 or <0.5) nor a result word (like Negative)")
+            raise CorrectionError(
+                f"'{cells.value}' is neither a number (like 5.4 or <0.5) nor a result word (like Negative)"
+            )
         row = replace(row, value=value.number, comparator=value.comparator, value_text=value.text)
     else:
         row = replace(row, absent_reason="unknown")

@@ -22,8 +22,14 @@ def decision_from(post: QueryDict) -> Decision:
             version = int(post.get(f"version-{index}", ""))
         except ValueError:
             raise ReviewError(f"Row {index + 1} has no version; reload the page") from None
-        edits[reference] = RowEdit(version=version, cells=ResultCells(**{c: post.get(f"{c}-{index}", "") for c in CELLS}))
+        edits[reference] = RowEdit(
+            version=version, cells=ResultCells(**{c: post.get(f"{c}-{index}", "") for c in CELLS})
+        )
         index += 1
     choice = post.get("patient_action", "")
-    patient = PatientChoice(action=choice, patient_id=post.get("patient_id", "").strip()) if choice in ("keep", "existing", "new") else None
+    patient = (
+        PatientChoice(action=choice, patient_id=post.get("patient_id", "").strip())
+        if choice in ("keep", "existing", "new")
+        else None
+    )
     return Decision(action=action, edits=edits, patient=patient, reason=post.get("reason", ""))

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 from fhirserver.storage import repository
 from ingestion.labreport import PatientHeader, Region
 from ingestion.models import DigitizeJob
-from review.corrections import ResultRow, row_of
 from resources.names import display_name
+from review.corrections import ResultRow, row_of
 
 LOW_CONFIDENCE = 0.9  # rows read less surely than this are highlighted for a closer look
 
@@ -87,7 +87,11 @@ def documents(*, states: set[str] | None = None, limit: int = 100) -> list[Liste
         if states and state not in states:
             continue
         subject = (report or {}).get("subject", {}).get("reference") or job.patient or job.subject
-        out.append(ListedDocument(job=job, state=state, patient=_patient_label(subject), results=len((report or {}).get("result") or [])))
+        out.append(
+            ListedDocument(
+                job=job, state=state, patient=_patient_label(subject), results=len((report or {}).get("result") or [])
+            )
+        )
         if len(out) >= limit:
             break
     return out
@@ -102,16 +106,23 @@ def document_review(job: DigitizeJob) -> DocumentReview:
         if observation is None:
             continue
         known = where.get(reference) or {}
-        region = Region(page=known["region"]["page"], box=tuple(known["region"]["box"])) if known.get("region") else None
+        region = (
+            Region(page=known["region"]["page"], box=tuple(known["region"]["box"])) if known.get("region") else None
+        )
         row = row_of(index, observation, region=region, confidence=known.get("confidence"))
         printed = (job.lab_report or {}).get("rows", [])[known["row"]] if "row" in known else None
         if printed and region:
             row = replace(row, cell_confidence=cell_confidence(job.document or {}, printed, region))
         rows.append(row)
-    pages = [PageImage(number=p["number"], width=p["width"], height=p["height"]) for p in (job.document or {}).get("pages", [])]
+    pages = [
+        PageImage(number=p["number"], width=p["width"], height=p["height"])
+        for p in (job.document or {}).get("pages", [])
+    ]
     subject = (report or {}).get("subject", {}).get("reference") or job.patient
     printed = PatientHeader(**(job.lab_report or {}).get("patient", {}))
-    mismatches = [w["diagnostics"] for w in job.warnings or [] if any(e.startswith("Patient.") for e in w.get("expression", []))]
+    mismatches = [
+        w["diagnostics"] for w in job.warnings or [] if any(e.startswith("Patient.") for e in w.get("expression", []))
+    ]
     notes = [w["diagnostics"] for w in job.warnings or [] if w["diagnostics"] not in mismatches]
     return DocumentReview(job=job, state=state_of(job, report), report=report, rows=rows, pages=pages,
                           patient=patient_summary(subject) if subject else None, printed=printed,
@@ -122,9 +133,13 @@ def patient_summary(reference: str) -> PatientSummary | None:
     patient = _current(reference)
     if patient is None:
         return None
-    return PatientSummary(reference=reference, label=display_name(patient) or reference, birth_date=patient.get("birthDate", ""),
-                          gender=patient.get("gender", ""),
-                          identifiers=[i["value"] for i in patient.get("identifier") or [] if i.get("value")])
+    return PatientSummary(
+        reference=reference,
+        label=display_name(patient) or reference,
+        birth_date=patient.get("birthDate", ""),
+        gender=patient.get("gender", ""),
+        identifiers=[i["value"] for i in patient.get("identifier") or [] if i.get("value")],
+    )
 
 
 def is_low_confidence(row: ResultRow) -> bool:
@@ -144,10 +159,18 @@ def cell_confidence(document: dict, printed: dict, region: Region) -> dict[str, 
     if not 1 <= region.page <= len(pages):
         return {}
     x0, y0, x1, y1 = region.box
-    words = [w for line in pages[region.page - 1].get("lines", []) for w in line.get("words") or []
-             if x0 - 1 <= (w["box"][0] + w["box"][2]) / 2 <= x1 + 1 and y0 - 1 <= (w["box"][1] + w["box"][3]) / 2 <= y1 + 1]
-    texts = {"name": printed.get("printed_name"), "value": printed.get("printed_value"), "unit": printed.get("printed_unit"),
-             "range": (printed.get("reference_range") or {}).get("text")}
+    words = [
+        w
+        for line in pages[region.page - 1].get("lines", [])
+        for w in line.get("words") or []
+        if x0 - 1 <= (w["box"][0] + w["box"][2]) / 2 <= x1 + 1 and y0 - 1 <= (w["box"][1] + w["box"][3]) / 2 <= y1 + 1
+    ]
+    texts = {
+        "name": printed.get("printed_name"),
+        "value": printed.get("printed_value"),
+        "unit": printed.get("printed_unit"),
+        "range": (printed.get("reference_range") or {}).get("text"),
+    }
     out = {}
     for cell, text in texts.items():
         tokens = set((text or "").split())

@@ -46,7 +46,9 @@ class Submitted:
     error: str = ""
 
 
-def submit_documents(*, documents: list[tuple[str, bytes]], subject: str | None, requested_by: str, base_url: str) -> list[Submitted]:
+def submit_documents(
+    *, documents: list[tuple[str, bytes]], subject: str | None, requested_by: str, base_url: str
+) -> list[Submitted]:
     """Each document becomes a `$digitize` job (or finds the one it already has); refusals per file."""
     if subject:
         _require_patient(subject)
@@ -109,27 +111,48 @@ def decide(job: DigitizeJob, decision: Decision, *, user, base_url: str) -> Reco
     _check_allowed(review, decision)
     entries: list[dict] = []  # POSTs first (a new Patient), then a PUT per changed resource, then the Provenance
     subject = review.report.get("subject", {}).get("reference")
-    new_subject = None if decision.action == "reject" else _patient_entry(decision.patient, review.printed, subject, entries)
+    new_subject = (
+        None if decision.action == "reject" else _patient_entry(decision.patient, review.printed, subject, entries)
+    )
     changed, corrected_refs = _changes(job, review, decision, new_subject)
     if not changed:
         return Recorded(decision.action, [], [], None, subject)
     for stored, new in changed:
-        entries.append({"fullUrl": f"{base_url}/{stored.resource_type}/{stored.id}", "resource": _unstamped(new),
-                        "request": {"method": "PUT", "url": f"{stored.resource_type}/{stored.id}", "ifMatch": stored.etag}})
+        entries.append(
+            {
+                "fullUrl": f"{base_url}/{stored.resource_type}/{stored.id}",
+                "resource": _unstamped(new),
+                "request": {"method": "PUT", "url": f"{stored.resource_type}/{stored.id}", "ifMatch": stored.etag},
+            }
+        )
     created = [e["fullUrl"] for e in entries if e["request"]["method"] == "POST"]
     with repository.write_transaction():
         practitioner = practitioner_of(user)
         targets = [f"{s.resource_type}/{s.id}" for s, _ in changed] + created
-        entries.append(_provenance_entry(decision, targets, practitioner, display_name(user), job.document_reference_id))
+        entries.append(
+            _provenance_entry(decision, targets, practitioner, display_name(user), job.document_reference_id)
+        )
         try:
-            response = bundles.process(FhirRequest(method="POST", base_url=base_url, kind="system", user=user,
-                                                   body={"resourceType": "Bundle", "type": "transaction", "entry": entries})).resource
+            response = bundles.process(
+                FhirRequest(
+                    method="POST",
+                    base_url=base_url,
+                    kind="system",
+                    user=user,
+                    body={"resourceType": "Bundle", "type": "transaction", "entry": entries},
+                )
+            ).resource
         except FhirError as error:
             if error.status == 412:
-                raise ReviewError("The report was changed by someone else since this page was opened; reload it") from None
+                raise ReviewError(
+                    "The report was changed by someone else since this page was opened; reload it"
+                ) from None
             raise
     locations = [e["response"]["location"].split("/_history")[0] for e in response["entry"]]
-    subject = next((loc for loc, e in zip(locations, entries) if e["resource"]["resourceType"] == "Patient"), new_subject or subject)
+    subject = next(
+        (loc for loc, e in zip(locations, entries) if e["resource"]["resourceType"] == "Patient"),
+        new_subject or subject,
+    )
     written = [loc for loc, e in zip(locations, entries) if e["resource"]["resourceType"] != "Provenance"]
     return Recorded(decision.action, corrected_refs, written, locations[-1], subject)
 
@@ -143,7 +166,9 @@ def _check_allowed(review, decision: Decision) -> None:
     elif review.state != AWAITING:
         raise ReviewError(f"This report is {review.state}; it can no longer be changed here")
     if decision.action == "confirm" and review.needs_patient_choice and decision.patient is None:
-        raise ReviewError("The page does not match the patient the results are filed under: choose the patient before confirming")
+        raise ReviewError(
+            "The page does not match the patient the results are filed under: choose the patient before confirming"
+        )
 
 
 def _changes(job: DigitizeJob, review, decision: Decision, new_subject: str | None) -> tuple[list[tuple], list[str]]:
@@ -181,11 +206,15 @@ def _changes(job: DigitizeJob, review, decision: Decision, new_subject: str | No
     return changed, corrected_refs
 
 
-def _patient_entry(choice: PatientChoice | None, printed: PatientHeader, subject: str | None, entries: list[dict]) -> str | None:
+def _patient_entry(
+    choice: PatientChoice | None, printed: PatientHeader, subject: str | None, entries: list[dict]
+) -> str | None:
     """The new subject reference when the choice changes it (a urn:uuid for a Patient created here)."""
     if choice is None or choice.action == "keep":
         if choice is not None and not subject:
-            raise ReviewError("The results have no patient yet: choose an existing patient or create one from the report")
+            raise ReviewError(
+                "The results have no patient yet: choose an existing patient or create one from the report"
+            )
         return None
     if choice.action == "existing":
         if not choice.patient_id:
@@ -215,18 +244,31 @@ def _unstamped(resource: dict) -> dict:
     return {**resource, "meta": meta} if meta else {k: v for k, v in resource.items() if k != "meta"}
 
 
-def _provenance_entry(decision: Decision, targets: list[str], practitioner: str, display: str, document_reference_id: str) -> dict:
+def _provenance_entry(
+    decision: Decision, targets: list[str], practitioner: str, display: str, document_reference_id: str
+) -> dict:
     code, code_display, role, role_display = ACTIVITIES[decision.action]
     provenance = {
-        "resourceType": "Provenance", "meta": {"profile": [PROFILE_PROVENANCE]},
-        "target": [{"reference": t} for t in targets], "recorded": instant(),
+        "resourceType": "Provenance",
+        "meta": {"profile": [PROFILE_PROVENANCE]},
+        "target": [{"reference": t} for t in targets],
+        "recorded": instant(),
         "activity": concept(LIFECYCLE, code, code_display),
-        "agent": [{"type": concept(PARTICIPANT_TYPE, role, role_display), "who": {"reference": practitioner, "display": display}}],
+        "agent": [
+            {
+                "type": concept(PARTICIPANT_TYPE, role, role_display),
+                "who": {"reference": practitioner, "display": display},
+            }
+        ],
         "entity": [{"role": "source", "what": {"reference": f"DocumentReference/{document_reference_id}"}}],
     }
     if decision.reason.strip():
         provenance["reason"] = [{"text": decision.reason.strip()}]
-    return {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": provenance, "request": {"method": "POST", "url": "Provenance"}}
+    return {
+        "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+        "resource": provenance,
+        "request": {"method": "POST", "url": "Provenance"},
+    }
 
 
 def _require_patient(reference: str) -> None:

@@ -69,14 +69,25 @@ def upload(request: HttpRequest) -> HttpResponse:
         return _upload_refused(request, "Choose at least one file", wants_json)
     subject = request.POST.get("patient_id", "").strip()
     try:
-        submitted = submit_documents(documents=[(f.name, f.read()) for f in files], subject=f"Patient/{subject}" if subject else None,
-                                     requested_by=f"user:{request.user.get_username()}", base_url=base_url(request))
+        submitted = submit_documents(
+            documents=[(f.name, f.read()) for f in files],
+            subject=f"Patient/{subject}" if subject else None,
+            requested_by=f"user:{request.user.get_username()}",
+            base_url=base_url(request),
+        )
     except ReviewError as error:
         return _upload_refused(request, str(error), wants_json)
     if wants_json:
-        return JsonResponse({"documents": [
-            {"filename": s.filename, "error": s.error} if s.job is None else {"filename": s.filename, **_job_state(s.job)}
-            for s in submitted]})
+        return JsonResponse(
+            {
+                "documents": [
+                    {"filename": s.filename, "error": s.error}
+                    if s.job is None
+                    else {"filename": s.filename, **_job_state(s.job)}
+                    for s in submitted
+                ]
+            }
+        )
     for s in submitted:
         if s.error:
             messages.error(request, f"{s.filename}: {s.error}")
@@ -156,9 +167,16 @@ def _job_state(job: DigitizeJob) -> dict:
     error = ""
     if job.error:
         error = "; ".join(i.get("diagnostics", "") for i in job.error.get("issue", []))
-    return {"job": str(job.id), "status": job.status, "stage": job.stage, "progress": round(job.progress * 100),
-            "finished": job.finished, "error": error, "review_url": reverse("review:document", kwargs={"job_id": job.id}),
-            "status_url": reverse("review:job-state", kwargs={"job_id": job.id})}
+    return {
+        "job": str(job.id),
+        "status": job.status,
+        "stage": job.stage,
+        "progress": round(job.progress * 100),
+        "finished": job.finished,
+        "error": error,
+        "review_url": reverse("review:document", kwargs={"job_id": job.id}),
+        "status_url": reverse("review:job-state", kwargs={"job_id": job.id}),
+    }
 
 
 @require_GET

@@ -43,7 +43,9 @@ def search_parameters(package: Path) -> list[dict]:
         if sp.get("target"):
             entry["target"] = sp["target"]
         if sp.get("component"):
-            entry["component"] = [{"definition": c["definition"], "expression": c["expression"]} for c in sp["component"]]
+            entry["component"] = [
+                {"definition": c["definition"], "expression": c["expression"]} for c in sp["component"]
+            ]
         out.append(entry)
     return out
 

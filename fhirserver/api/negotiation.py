@@ -39,8 +39,12 @@ def response_media_type(format_param: str | None, accept: str | None) -> str:
             return _xml_answer(chosen)
         if chosen in ("html", "text/html"):
             return "application/fhir+json"
-        raise FhirError(406, f"_format '{format_param}' is not supported; this server speaks application/fhir+json and application/fhir+xml",
-                        issue_code="not-supported", code="FORMAT_NOT_SUPPORTED")
+        raise FhirError(
+            406,
+            f"_format '{format_param}' is not supported; this server speaks application/fhir+json and application/fhir+xml",
+            issue_code="not-supported",
+            code="FORMAT_NOT_SUPPORTED",
+        )
     if not accept:
         return "application/fhir+json"
     acceptable = False
@@ -59,8 +63,12 @@ def response_media_type(format_param: str | None, accept: str | None) -> str:
         acceptable = acceptable or media.startswith("text/")
     if acceptable:
         return "application/fhir+json"
-    raise FhirError(406, f"None of Accept '{accept}' can be served; this server speaks application/fhir+json and application/fhir+xml",
-                    issue_code="not-supported", code="FORMAT_NOT_SUPPORTED")
+    raise FhirError(
+        406,
+        f"None of Accept '{accept}' can be served; this server speaks application/fhir+json and application/fhir+xml",
+        issue_code="not-supported",
+        code="FORMAT_NOT_SUPPORTED",
+    )
 
 
 def is_xml(media_type: str) -> bool:

@@ -13,10 +13,10 @@ from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.utils.module_loading import import_string
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
 from fhirserver.api.negotiation import FHIR_XML, JSON_TYPES, XML_TYPES, is_xml, request_media_type, response_media_type
@@ -62,7 +62,12 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
                                       issue_code="too-costly", code="BODY_TOO_LARGE"), media_type)
     except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500 OperationOutcome
         log.exception("unhandled error on %s %s", request.method, request.path)
-        error = FhirError(500, f"Internal error; request id {getattr(request, 'request_id', '-')}", issue_code="exception", code="INTERNAL")
+        error = FhirError(
+            500,
+            f"Internal error; request id {getattr(request, 'request_id', '-')}",
+            issue_code="exception",
+            code="INTERNAL",
+        )
         return render_error(error, media_type)
 
 
@@ -80,7 +85,9 @@ def build_request(request: HttpRequest, path: str, query: list[tuple[str, str]])
     headers = {k[5:].replace("_", "-").lower(): v for k, v in request.META.items() if k.startswith("HTTP_")}
     fhir_request = FhirRequest(method=method, base_url=url_base, headers=headers, content_type=content_type, **target)
     fhir_request.query = [(k, v) for k, v in query if k not in ("_format", "_pretty")]
-    takes_body = fhir_request.kind in ("system", "type", "instance", "search") or (fhir_request.kind or "").startswith("operation-")
+    takes_body = fhir_request.kind in ("system", "type", "instance", "search") or (fhir_request.kind or "").startswith(
+        "operation-"
+    )
     if method in BODY_METHODS and takes_body and request.body:
         _parse_body(fhir_request, request, content_type)
     return fhir_request
@@ -94,7 +101,9 @@ def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: s
         try:
             fhir_request.body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise FhirError(400, f"The body is not valid JSON: {exc}", issue_code="structure", code="MALFORMED_JSON") from None
+            raise FhirError(
+                400, f"The body is not valid JSON: {exc}", issue_code="structure", code="MALFORMED_JSON"
+            ) from None
         return
     if media in XML_TYPES and (body := _xml_body(fhir_request, raw, media)) is not None:
         fhir_request.body = body
@@ -106,13 +115,21 @@ def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: s
         return  # operations such as $digitize read raw or multipart bodies themselves
     if fhir_request.resource_type == "Binary" and fhir_request.kind in ("type", "instance"):
         # A Binary may be sent in its own media type; it is stored as a Binary resource.
-        binary = {"resourceType": "Binary", "contentType": media or "application/octet-stream", "data": base64.b64encode(raw).decode()}
+        binary = {
+            "resourceType": "Binary",
+            "contentType": media or "application/octet-stream",
+            "data": base64.b64encode(raw).decode(),
+        }
         if fhir_request.id:
             binary["id"] = fhir_request.id
         fhir_request.body = binary
         return
-    raise FhirError(415, f"Content-Type '{content_type or '(none)'}' is not supported; send application/fhir+json or application/fhir+xml",
-                    issue_code="not-supported", code="MEDIA_TYPE_NOT_SUPPORTED")
+    raise FhirError(
+        415,
+        f"Content-Type '{content_type or '(none)'}' is not supported; send application/fhir+json or application/fhir+xml",
+        issue_code="not-supported",
+        code="MEDIA_TYPE_NOT_SUPPORTED",
+    )
 
 
 def _xml_body(fhir_request: FhirRequest, raw: bytes, media: str) -> dict | None:
@@ -120,7 +137,9 @@ def _xml_body(fhir_request: FhirRequest, raw: bytes, media: str) -> dict | None:
     an operation may be a document of its own (stored natively, read by $digitize): None unless its
     root is a FHIR resource."""
     native_possible = media != FHIR_XML and (
-        (fhir_request.kind or "").startswith("operation-") or (fhir_request.resource_type == "Binary" and fhir_request.kind in ("type", "instance")))
+        (fhir_request.kind or "").startswith("operation-")
+        or (fhir_request.resource_type == "Binary" and fhir_request.kind in ("type", "instance"))
+    )
     try:
         root = fhir_xml.parse_document(raw)
         if native_possible and not fhir_xml.is_fhir_document(root):
@@ -129,11 +148,18 @@ def _xml_body(fhir_request: FhirRequest, raw: bytes, media: str) -> dict | None:
     except fhir_xml.XmlError as exc:
         if native_possible and exc.expression is None:
             return None
-        raise FhirError(400, f"The body is not valid FHIR XML: {exc.message}", issue_code="structure", code="MALFORMED_XML",
-                        expression=[exc.expression] if exc.expression else None) from None
+        raise FhirError(
+            400,
+            f"The body is not valid FHIR XML: {exc.message}",
+            issue_code="structure",
+            code="MALFORMED_XML",
+            expression=[exc.expression] if exc.expression else None,
+        ) from None
 
 
-def render(request: HttpRequest, fhir_request: FhirRequest, response: FhirResponse, media_type: str, query) -> HttpResponse:
+def render(
+    request: HttpRequest, fhir_request: FhirRequest, response: FhirResponse, media_type: str, query
+) -> HttpResponse:
     resource = response.resource
     pretty = any(k == "_pretty" and v == "true" for k, v in query)
     if response.json_text is not None and resource is None:
@@ -142,11 +168,19 @@ def render(request: HttpRequest, fhir_request: FhirRequest, response: FhirRespon
                 response.json_text, status=response.status, content_type=f"{media_type}; charset=utf-8"))
         resource = fhir_xml.decimal_text(response.json_text) if is_xml(media_type) else json.loads(response.json_text)
     if response.raw is not None:
-        http = HttpResponse(response.raw, status=response.status, content_type=response.content_type or "application/octet-stream")
+        http = HttpResponse(
+            response.raw, status=response.status, content_type=response.content_type or "application/octet-stream"
+        )
     elif resource is not None and _wants_raw_binary(request, fhir_request, resource):
-        http = HttpResponse(base64.b64decode(resource.get("data", "")), status=response.status, content_type=resource["contentType"])
+        http = HttpResponse(
+            base64.b64decode(resource.get("data", "")), status=response.status, content_type=resource["contentType"]
+        )
     elif resource is not None:
-        http = HttpResponse(_serialise(resource, media_type, pretty), status=response.status, content_type=f"{media_type}; charset=utf-8")
+        http = HttpResponse(
+            _serialise(resource, media_type, pretty),
+            status=response.status,
+            content_type=f"{media_type}; charset=utf-8",
+        )
     else:
         http = HttpResponse(status=response.status)
         if response.status not in (204, 304):
@@ -163,7 +197,11 @@ def _with_headers(request: HttpRequest, response: FhirResponse, http: HttpRespon
 
 
 def _is_binary_read(fhir_request: FhirRequest) -> bool:
-    return fhir_request.resource_type == "Binary" and fhir_request.kind in ("instance", "vread") and fhir_request.method == "GET"
+    return (
+        fhir_request.resource_type == "Binary"
+        and fhir_request.kind in ("instance", "vread")
+        and fhir_request.method == "GET"
+    )
 
 
 def _wants_raw_binary(request: HttpRequest, fhir_request: FhirRequest, resource: dict) -> bool:
@@ -178,16 +216,25 @@ def _wants_raw_binary(request: HttpRequest, fhir_request: FhirRequest, resource:
 
 def _serialise(resource: dict, media_type: str, pretty: bool = False) -> str:
     if not is_xml(media_type):
-        return json.dumps(resource, ensure_ascii=False, indent=2 if pretty else None, separators=None if pretty else (",", ":"))
+        return json.dumps(
+            resource, ensure_ascii=False, indent=2 if pretty else None, separators=None if pretty else (",", ":")
+        )
     try:
         return fhir_xml.to_document(resource, pretty)
     except fhir_xml.XmlError as exc:  # stored content the R4 definitions do not describe: a server fault
-        raise FhirError(500, f"The {resource.get('resourceType')} cannot be written as XML: {exc.message}",
-                        issue_code="exception", code="XML_NOT_REPRESENTABLE", expression=[exc.expression] if exc.expression else None) from None
+        raise FhirError(
+            500,
+            f"The {resource.get('resourceType')} cannot be written as XML: {exc.message}",
+            issue_code="exception",
+            code="XML_NOT_REPRESENTABLE",
+            expression=[exc.expression] if exc.expression else None,
+        ) from None
 
 
 def render_error(error: FhirError, media_type: str = "application/fhir+json") -> HttpResponse:
-    http = HttpResponse(_serialise(error.outcome(), media_type), status=error.status, content_type=f"{media_type}; charset=utf-8")
+    http = HttpResponse(
+        _serialise(error.outcome(), media_type), status=error.status, content_type=f"{media_type}; charset=utf-8"
+    )
     for name, value in error.headers.items():
         http[name] = value
     return http

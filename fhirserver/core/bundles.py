@@ -29,10 +29,16 @@ def process(request: FhirRequest) -> FhirResponse:
     # that processes it, so its errors name the entry (and nothing is validated twice).
     bundle = request.body
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise bad_request("POST to the base URL takes a transaction or batch Bundle", code="NO_BUNDLE", expression=["Bundle"])
+        raise bad_request(
+            "POST to the base URL takes a transaction or batch Bundle", code="NO_BUNDLE", expression=["Bundle"]
+        )
     kind = bundle.get("type")
     if kind not in ("transaction", "batch"):
-        raise bad_request(f"Bundle.type must be 'transaction' or 'batch', not '{kind}'", code="BUNDLE_TYPE", expression=["Bundle.type"])
+        raise bad_request(
+            f"Bundle.type must be 'transaction' or 'batch', not '{kind}'",
+            code="BUNDLE_TYPE",
+            expression=["Bundle.type"],
+        )
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise bad_request("Bundle.entry must be an array", code="BUNDLE_SHAPE", expression=["Bundle.entry"])
@@ -66,8 +72,10 @@ def _transaction(request: FhirRequest, entries: list[dict]) -> FhirResponse:
                 response = _run_entry(request, entry, assigned_id=entry.get("_assigned_id"))
             except FhirError as exc:
                 raise FhirError(
-                    exc.status, f"Transaction failed at Bundle.entry[{index}] ({_entry_label(entry)}): {exc.diagnostics}",
-                    issue_code=exc.issues[0].get("code", "processing"), code=exc.code,
+                    exc.status,
+                    f"Transaction failed at Bundle.entry[{index}] ({_entry_label(entry)}): {exc.diagnostics}",
+                    issue_code=exc.issues[0].get("code", "processing"),
+                    code=exc.code,
                     expression=[f"Bundle.entry[{index}]"] + list(exc.issues[0].get("expression", [])),
                 ) from exc
             if response.status >= 400:
@@ -97,8 +105,13 @@ def _assign_identities(request: FhirRequest, entries: list[dict]) -> dict[str, s
             if condition:
                 matches = _visible_matches(request, resource_type, parse_qsl(condition.split("?", 1)[-1]))
                 if len(matches) > 1:
-                    raise FhirError(412, f"Bundle.entry[{index}].request.ifNoneExist matched {len(matches)} resources", issue_code="duplicate",
-                                    code="CONDITION_MULTIPLE", expression=[f"Bundle.entry[{index}].request.ifNoneExist"])
+                    raise FhirError(
+                        412,
+                        f"Bundle.entry[{index}].request.ifNoneExist matched {len(matches)} resources",
+                        issue_code="duplicate",
+                        code="CONDITION_MULTIPLE",
+                        expression=[f"Bundle.entry[{index}].request.ifNoneExist"],
+                    )
                 if matches:
                     target = f"{resource_type}/{matches[0].logical_id}"
             if target is None:
@@ -128,7 +141,9 @@ def _assign_identities(request: FhirRequest, entries: list[dict]) -> dict[str, s
 def _visible_matches(request: FhirRequest, resource_type: str, query: list[tuple[str, str]]) -> list:
     """Matches of a conditional reference or ifNoneExist, as far as the caller may see them:
     a scoped app must not learn the id of a resource outside its grant."""
-    return [m for m in search_api.match_records(resource_type, query) if guard.can_see(request, resource_type, m.content)]
+    return [
+        m for m in search_api.match_records(resource_type, query) if guard.can_see(request, resource_type, m.content)
+    ]
 
 
 def _rewritten(node, id_map: dict[str, str], request: FhirRequest):
@@ -165,8 +180,12 @@ def _resolve_reference(reference: str, id_map: dict[str, str], request: FhirRequ
         resource_type, _, query = reference.partition("?")
         matches = _visible_matches(request, resource_type, parse_qsl(query, keep_blank_values=True))
         if len(matches) != 1:
-            raise FhirError(412 if matches else 404, f"Conditional reference '{reference}' matched {len(matches)} resources",
-                            issue_code="not-found" if not matches else "multiple-matches", code="CONDITIONAL_REFERENCE")
+            raise FhirError(
+                412 if matches else 404,
+                f"Conditional reference '{reference}' matched {len(matches)} resources",
+                issue_code="not-found" if not matches else "multiple-matches",
+                code="CONDITIONAL_REFERENCE",
+            )
         return f"{resource_type}/{matches[0].logical_id}"
     return reference
 
@@ -183,7 +202,12 @@ def _run_entry(request: FhirRequest, entry: dict, *, assigned_id: str | None = N
         sub.body = json.loads(base64.b64decode(resource.get("data", "")))  # JSON Patch carried in a Binary
         sub.content_type = "application/json-patch+json"
     headers = {}
-    for field, header in (("ifNoneExist", "if-none-exist"), ("ifMatch", "if-match"), ("ifNoneMatch", "if-none-match"), ("ifModifiedSince", "if-modified-since")):
+    for field, header in (
+        ("ifNoneExist", "if-none-exist"),
+        ("ifMatch", "if-match"),
+        ("ifNoneMatch", "if-none-match"),
+        ("ifModifiedSince", "if-modified-since"),
+    ):
         if req.get(field):
             headers[header] = req[field]
     if request.header("prefer"):
@@ -199,7 +223,9 @@ def _response_entry(request: FhirRequest, response: FhirResponse) -> dict:
     out: dict = {"response": {"status": STATUS_TEXT.get(response.status, str(response.status))}}
     location = response.headers.get("Location")
     if location:
-        out["response"]["location"] = location[len(request.base_url) + 1:] if location.startswith(request.base_url + "/") else location
+        out["response"]["location"] = (
+            location[len(request.base_url) + 1 :] if location.startswith(request.base_url + "/") else location
+        )
         out["fullUrl"] = f"{request.base_url}/{out['response']['location'].split('/_history')[0]}"
     if "ETag" in response.headers:
         out["response"]["etag"] = response.headers["ETag"]

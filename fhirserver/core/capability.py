@@ -16,7 +16,17 @@ from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations import registry as operations
 from resources.types import R4_RESOURCE_TYPES
 
-TYPE_INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"]
+TYPE_INTERACTIONS = [
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+]
 SYSTEM_INTERACTIONS = ["transaction", "batch", "search-system", "history-system"]
 
 
@@ -71,8 +81,11 @@ def _resource_entry(resource_type: str) -> dict:
         entry["searchInclude"] = ["*"]
         entry["searchRevInclude"] = ["*"]
         entry["searchParam"] = params
-    ops = [op for op in operations.all_operations()
-           if ({"type", "instance"} & set(op.levels)) and (op.resource_types is None or resource_type in op.resource_types)]
+    ops = [
+        op
+        for op in operations.all_operations()
+        if ({"type", "instance"} & set(op.levels)) and (op.resource_types is None or resource_type in op.resource_types)
+    ]
     if ops:
         entry["operation"] = [{"name": op.name, "definition": op.definition} for op in ops]
     return entry

@@ -29,7 +29,10 @@ class FhirError(Exception):
         if issues is None:
             issue = {"severity": severity, "code": issue_code, "diagnostics": diagnostics}
             if code:
-                issue["details"] = {"coding": [{"system": "urn:fhir-digitize:error", "code": code}], "text": diagnostics}
+                issue["details"] = {
+                    "coding": [{"system": "urn:fhir-digitize:error", "code": code}],
+                    "text": diagnostics,
+                }
             if expression:
                 issue["expression"] = expression
             issues = [issue]
@@ -48,8 +51,12 @@ def outcome_info(diagnostics: str, code: str = "informational", severity: str = 
 
 
 def not_found(resource_type: str, id: str) -> FhirError:
-    return FhirError(404, f"Resource {resource_type}/{id} is not known", issue_code="not-found", code="RESOURCE_NOT_FOUND")
+    return FhirError(
+        404, f"Resource {resource_type}/{id} is not known", issue_code="not-found", code="RESOURCE_NOT_FOUND"
+    )
 
 
-def bad_request(diagnostics: str, *, code: str = "BAD_REQUEST", issue_code: str = "invalid", expression: list[str] | None = None) -> FhirError:
+def bad_request(
+    diagnostics: str, *, code: str = "BAD_REQUEST", issue_code: str = "invalid", expression: list[str] | None = None
+) -> FhirError:
     return FhirError(400, diagnostics, issue_code=issue_code, code=code, expression=expression)

@@ -8,7 +8,14 @@ from __future__ import annotations
 from fhirserver.core.request import FhirRequest
 
 
-def check(request: FhirRequest, interaction: str, resource_type: str, resource: dict | None = None, *, previous: dict | None = None) -> None:
+def check(
+    request: FhirRequest,
+    interaction: str,
+    resource_type: str,
+    resource: dict | None = None,
+    *,
+    previous: dict | None = None,
+) -> None:
     """Raise FhirError (401/403) unless `request.access` allows `interaction` on this resource.
 
     interaction: read, vread, search, history, create, update, patch, delete, operation.

@@ -30,11 +30,20 @@ def history(request: FhirRequest) -> FhirResponse:
     if since_text:
         since = parse_datetime(since_text)
         if since is None or since.tzinfo is None:
-            raise bad_request(f"_since '{since_text}' is not an instant (e.g. 2026-01-01T00:00:00Z)", code="BAD_SINCE", expression=["_since"])
+            raise bad_request(
+                f"_since '{since_text}' is not an instant (e.g. 2026-01-01T00:00:00Z)",
+                code="BAD_SINCE",
+                expression=["_since"],
+            )
     at_text = (request.params("_at") or [None])[-1]
     current_during = _period(at_text) if at_text else None
     versions, total, snapshot = repository.history(
-        resource_type=request.resource_type, id=request.id, since=since, at_or_before=snapshot, offset=offset, count=count,
+        resource_type=request.resource_type,
+        id=request.id,
+        since=since,
+        at_or_before=snapshot,
+        offset=offset,
+        count=count,
         current_during=current_during,
     )
     entries = [_entry(request, v) for v in versions if guard.can_see(request, v.resource_type, v.content)]
@@ -100,7 +109,9 @@ def _int_param(request: FhirRequest, name: str, default):
     try:
         value = int(values[-1])
     except ValueError:
-        raise bad_request(f"{name} must be a whole number, not '{values[-1]}'", code="BAD_INTEGER", expression=[name]) from None
+        raise bad_request(
+            f"{name} must be a whole number, not '{values[-1]}'", code="BAD_INTEGER", expression=[name]
+        ) from None
     if value < 0:
         raise bad_request(f"{name} must not be negative", code="BAD_INTEGER", expression=[name])
     return value

@@ -10,7 +10,6 @@ import json
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl
 
-
 from fhirserver.core import guard, patching
 from fhirserver.core.errors import FhirError, bad_request, operation_outcome
 from fhirserver.core.request import FhirRequest, FhirResponse
@@ -45,7 +44,11 @@ def _if_match(request: FhirRequest) -> int | None:
 
 # --- read / vread --------------------------------------------------------------------------------
 def read(request: FhirRequest) -> FhirResponse:
-    if request.text_response and request.resource_type != "Binary" and not (request.params("_summary") or request.params("_elements")):
+    if (
+        request.text_response
+        and request.resource_type != "Binary"
+        and not (request.params("_summary") or request.params("_elements"))
+    ):
         return _read_as_stored(request)
     stored = repository.read(request.resource_type, _require_id(request))
     guard.check(request, "read", request.resource_type, stored.content)
@@ -79,7 +82,9 @@ def _shaped(request: FhirRequest, content: dict) -> dict:
     if summary is None and not elements:
         return content
     if summary not in (None, "true", "text", "data", "false"):
-        raise bad_request("_summary on a read is one of true, text, data, false", code="BAD_SUMMARY", expression=["_summary"])
+        raise bad_request(
+            "_summary on a read is one of true, text, data, false", code="BAD_SUMMARY", expression=["_summary"]
+        )
     return shaping.shape(content, None if summary == "false" else summary, elements)
 
 
@@ -112,7 +117,9 @@ def create(request: FhirRequest) -> FhirResponse:
         matches = _locked_matches(request, request.resource_type, query)
         if matches:
             stored = repository.current(request.resource_type, matches[0].logical_id)
-            guard.check(request, "read", request.resource_type, stored.content)  # the match is returned: it must be readable
+            guard.check(
+                request, "read", request.resource_type, stored.content
+            )  # the match is returned: it must be readable
             return written(request, stored, 200, f"{stored.location} already matches If-None-Exist; nothing created")
         stored = repository.create(request.resource_type, content, id=request.assigned_id)
     return written(request, stored, 201, f"Created {stored.location}")
@@ -128,8 +135,12 @@ def _locked_matches(request: FhirRequest, resource_type: str, query: list[tuple[
     repository.lock_key(f"conditional:{resource_type}?{sorted(query)}")
     matches = _visible(request, resource_type, search_api.match_records(resource_type, query))
     if len(matches) > 1:
-        raise FhirError(412, f"The condition matched {len(matches)} {resource_type} resources; it must match at most one",
-                        issue_code="multiple-matches", code="CONDITION_MULTIPLE")
+        raise FhirError(
+            412,
+            f"The condition matched {len(matches)} {resource_type} resources; it must match at most one",
+            issue_code="multiple-matches",
+            code="CONDITION_MULTIPLE",
+        )
     return matches
 
 
@@ -149,12 +160,25 @@ def update(request: FhirRequest) -> FhirResponse:
     id = _require_id(request)
     content = _body_resource(request)
     if "id" not in content:
-        raise bad_request("An update must carry the resource's id in the body", code="UPDATE_NO_ID", expression=[f"{request.resource_type}.id"])
+        raise bad_request(
+            "An update must carry the resource's id in the body",
+            code="UPDATE_NO_ID",
+            expression=[f"{request.resource_type}.id"],
+        )
     if content["id"] != id:
-        raise bad_request(f"The id in the body ('{content['id']}') does not match the URL ('{id}')", code="UPDATE_ID_MISMATCH",
-                          expression=[f"{request.resource_type}.id"])
+        raise bad_request(
+            f"The id in the body ('{content['id']}') does not match the URL ('{id}')",
+            code="UPDATE_ID_MISMATCH",
+            expression=[f"{request.resource_type}.id"],
+        )
     previous = repository.current(request.resource_type, id)
-    guard.check(request, "update", request.resource_type, content, previous=previous.content if previous and not previous.deleted else None)
+    guard.check(
+        request,
+        "update",
+        request.resource_type,
+        content,
+        previous=previous.content if previous and not previous.deleted else None,
+    )
     stored, created = repository.update(request.resource_type, id, content, if_match=_if_match(request))
     return written(request, stored, 201 if created else 200, f"{'Created' if created else 'Updated'} {stored.location}")
 
@@ -169,19 +193,29 @@ def conditional_update(request: FhirRequest) -> FhirResponse:
         if matches:
             id = matches[0].logical_id
             if "id" in content and content["id"] != id:
-                raise bad_request(f"The id in the body ('{content['id']}') is not the id of the matching resource ('{id}')",
-                                  code="UPDATE_ID_MISMATCH", expression=[f"{request.resource_type}.id"])
+                raise bad_request(
+                    f"The id in the body ('{content['id']}') is not the id of the matching resource ('{id}')",
+                    code="UPDATE_ID_MISMATCH",
+                    expression=[f"{request.resource_type}.id"],
+                )
         elif content.get("id"):
             # No match, but the body names an id: R4 makes this an update-as-create, and rejects
             # it (409) when that id already exists. Never an overwrite of a resource the condition
             # did not select: that would let a caller replace anyone's record by naming its id.
             id = content["id"]
             if not is_valid_id(id):
-                raise bad_request(f"'{id}' is not a valid resource id", code="INVALID_ID", expression=[f"{request.resource_type}.id"])
+                raise bad_request(
+                    f"'{id}' is not a valid resource id", code="INVALID_ID", expression=[f"{request.resource_type}.id"]
+                )
             if repository.current(request.resource_type, id) is not None:
-                raise FhirError(409, f"The condition matched no {request.resource_type}, and the body's id '{id}' belongs to an "
-                                "existing resource that does not meet it", issue_code="conflict", code="CONDITION_ID_EXISTS",
-                                expression=[f"{request.resource_type}.id"])
+                raise FhirError(
+                    409,
+                    f"The condition matched no {request.resource_type}, and the body's id '{id}' belongs to an "
+                    "existing resource that does not meet it",
+                    issue_code="conflict",
+                    code="CONDITION_ID_EXISTS",
+                    expression=[f"{request.resource_type}.id"],
+                )
         else:
             id = repository.new_id()
         body = dict(content, id=id)
@@ -203,14 +237,18 @@ def conditional_patch(request: FhirRequest) -> FhirResponse:
     matches = _visible(request, request.resource_type, search_api.match_records(request.resource_type, request.query))
     if len(matches) != 1:
         status = 404 if not matches else 412
-        raise FhirError(status, f"A conditional patch needs exactly one match; found {len(matches)}", code="CONDITION_MATCHES")
+        raise FhirError(
+            status, f"A conditional patch needs exactly one match; found {len(matches)}", code="CONDITION_MATCHES"
+        )
     return _apply_patch(request, matches[0].logical_id)
 
 
 def _apply_patch(request: FhirRequest, id: str) -> FhirResponse:
     media_type = request.content_type.split(";")[0].strip().lower()
     if media_type not in patching.PATCH_FORMATS + ["application/json"]:
-        raise FhirError(415, f"PATCH takes {', '.join(patching.PATCH_FORMATS)}", issue_code="not-supported", code="PATCH_MEDIA_TYPE")
+        raise FhirError(
+            415, f"PATCH takes {', '.join(patching.PATCH_FORMATS)}", issue_code="not-supported", code="PATCH_MEDIA_TYPE"
+        )
     if request.body is None:
         raise bad_request("A PATCH needs a patch document in its body", code="PATCH_FORMAT")
     with repository.write_transaction():
@@ -218,10 +256,20 @@ def _apply_patch(request: FhirRequest, id: str) -> FhirResponse:
         stored = repository.read(request.resource_type, id)
         expected = _if_match(request)
         if expected is not None and expected != stored.version:
-            raise FhirError(412, f"Version conflict: {request.resource_type}/{id} is at version {stored.version}", issue_code="conflict", code="VERSION_CONFLICT")
+            raise FhirError(
+                412,
+                f"Version conflict: {request.resource_type}/{id} is at version {stored.version}",
+                issue_code="conflict",
+                code="VERSION_CONFLICT",
+            )
         patched = patching.apply_patch(stored.content, request.body, media_type, request.resource_type)
         if patched.get("id") != id or patched.get("resourceType") != request.resource_type:
-            raise FhirError(422, "A patch may not change the resource's id or resourceType", issue_code="processing", code="PATCH_IDENTITY")
+            raise FhirError(
+                422,
+                "A patch may not change the resource's id or resourceType",
+                issue_code="processing",
+                code="PATCH_IDENTITY",
+            )
         validate_resource(patched, expected_type=request.resource_type)
         guard.check(request, "update", request.resource_type, patched, previous=stored.content)
         updated, _ = repository.update(request.resource_type, id, patched, method="PATCH")
@@ -232,7 +280,9 @@ def _apply_patch(request: FhirRequest, id: str) -> FhirResponse:
 def delete(request: FhirRequest) -> FhirResponse:
     id = _require_id(request)
     existing = repository.current(request.resource_type, id)
-    guard.check(request, "delete", request.resource_type, existing.content if existing and not existing.deleted else None)
+    guard.check(
+        request, "delete", request.resource_type, existing.content if existing and not existing.deleted else None
+    )
     deleted = repository.delete(request.resource_type, id)
     return _deleted_response(request, [deleted] if deleted else [])
 
@@ -252,5 +302,9 @@ def _deleted_response(request: FhirRequest, deleted: list[repository.StoredResou
     headers = {"ETag": deleted[0].etag} if len(deleted) == 1 else {}
     message = f"Deleted {', '.join(d.location for d in deleted)}" if deleted else "Nothing to delete"
     if prefer_return(request) == "OperationOutcome":
-        return FhirResponse(status=200, resource=operation_outcome([{"severity": "information", "code": "informational", "diagnostics": message}]), headers=headers)
+        return FhirResponse(
+            status=200,
+            resource=operation_outcome([{"severity": "information", "code": "informational", "diagnostics": message}]),
+            headers=headers,
+        )
     return FhirResponse(status=204, headers=headers)

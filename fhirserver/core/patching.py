@@ -79,8 +79,11 @@ def fhirpath_patch(resource: dict, parameters: dict) -> dict:
         kind = _primitive(parts.get("type"))
         path = _primitive(parts.get("path"))
         if kind not in ("add", "insert", "delete", "replace", "move") or not path:
-            raise bad_request(f"Operation {number + 1} needs a 'type' (add, insert, delete, replace, move) and a 'path'",
-                              code="PATCH_FORMAT", expression=[where])
+            raise bad_request(
+                f"Operation {number + 1} needs a 'type' (add, insert, delete, replace, move) and a 'path'",
+                code="PATCH_FORMAT",
+                expression=[where],
+            )
         try:
             _OPERATIONS[kind](patched, path, parts)
         except FhirError:
@@ -201,7 +204,11 @@ def _one(resource: dict, path: str) -> _Location:
 def _list_at(resource: dict, path: str) -> tuple[dict, str]:
     """The container and key of the list a path names (insert and move act on whole lists)."""
     locations = _select(resource, path)
-    if not locations or any(loc.index is None for loc in locations) or len({(id(l.container), l.key) for l in locations}) != 1:
+    if (
+        not locations
+        or any(loc.index is None for loc in locations)
+        or len({(id(l.container), l.key) for l in locations}) != 1
+    ):
         raise ValueError("the path must name one repeating element that has at least one item")
     return locations[0].container, locations[0].key
 

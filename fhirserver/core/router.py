@@ -20,7 +20,14 @@ COMPARTMENT_TYPES = {"Patient", "Encounter", "RelatedPerson", "Practitioner", "D
 def parse_target(path: str) -> dict:
     """Split a path relative to the base ("Patient/1/_history/2") into the request's parts."""
     parts = [unquote(p) for p in path.strip("/").split("/") if p]
-    target: dict = {"resource_type": None, "id": None, "version_id": None, "operation": None, "compartment": None, "kind": None}
+    target: dict = {
+        "resource_type": None,
+        "id": None,
+        "version_id": None,
+        "operation": None,
+        "compartment": None,
+        "kind": None,
+    }
     if not parts:
         target["kind"] = "system"
         return target
@@ -35,7 +42,12 @@ def parse_target(path: str) -> dict:
         target.update(kind="operation-system", operation=head)
     else:
         if head not in R4_RESOURCE_TYPES:
-            raise FhirError(404, f"'{head}' is not a resource type this server knows", issue_code="not-supported", code="UNKNOWN_TYPE")
+            raise FhirError(
+                404,
+                f"'{head}' is not a resource type this server knows",
+                issue_code="not-supported",
+                code="UNKNOWN_TYPE",
+            )
         target["resource_type"] = head
         rest = parts[1:]
         if not rest:
@@ -57,10 +69,19 @@ def parse_target(path: str) -> dict:
                 target.update(kind="vread", version_id=tail[1])
             elif len(tail) == 1 and tail[0].startswith("$"):
                 target.update(kind="operation-instance", operation=tail[0])
-            elif head in COMPARTMENT_TYPES and len(tail) in (1, 2) and (tail[0] in R4_RESOURCE_TYPES or tail[0] == "*") and tail[1:] in ([], ["_search"]):
-                target.update(kind="search", compartment=(head, rest[0]), resource_type=None if tail[0] == "*" else tail[0])
+            elif (
+                head in COMPARTMENT_TYPES
+                and len(tail) in (1, 2)
+                and (tail[0] in R4_RESOURCE_TYPES or tail[0] == "*")
+                and tail[1:] in ([], ["_search"])
+            ):
+                target.update(
+                    kind="search", compartment=(head, rest[0]), resource_type=None if tail[0] == "*" else tail[0]
+                )
             else:
-                raise FhirError(404, f"No FHIR interaction lives at '{path}'", issue_code="not-found", code="UNKNOWN_PATH")
+                raise FhirError(
+                    404, f"No FHIR interaction lives at '{path}'", issue_code="not-found", code="UNKNOWN_PATH"
+                )
     return target
 
 
@@ -70,7 +91,13 @@ def request_for_url(method: str, url: str, base_url: str, **fields) -> FhirReque
         url = url[len(base_url):]
     split = urlsplit(url)
     target = parse_target(split.path)
-    return FhirRequest(method=method.upper(), base_url=base_url, query=parse_qsl(split.query, keep_blank_values=True), **target, **fields)
+    return FhirRequest(
+        method=method.upper(),
+        base_url=base_url,
+        query=parse_qsl(split.query, keep_blank_values=True),
+        **target,
+        **fields,
+    )
 
 
 def dispatch(request: FhirRequest) -> FhirResponse:
@@ -124,5 +151,10 @@ def _operation(request: FhirRequest, level: str) -> FhirResponse:
         raise FhirError(404, f"Operation {request.operation} is not supported on {where} at {level} level",
                         issue_code="not-supported", code="UNKNOWN_OPERATION")
     if request.method not in operation.methods:
-        raise FhirError(405, f"{request.operation} does not accept {request.method}", issue_code="not-supported", code="METHOD_NOT_ALLOWED")
+        raise FhirError(
+            405,
+            f"{request.operation} does not accept {request.method}",
+            issue_code="not-supported",
+            code="METHOD_NOT_ALLOWED",
+        )
     return operation.handler(request)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Q
 
 from fhirserver.core import guard
 from fhirserver.core.errors import FhirError, bad_request, not_found
@@ -36,14 +35,18 @@ def _patient_ids(request: FhirRequest) -> list[str]:
         return [request.id]
     if patient_id:
         return [patient_id]
-    return list(ResourceRecord.objects.filter(resource_type="Patient", deleted=False).values_list("logical_id", flat=True))
+    return list(
+        ResourceRecord.objects.filter(resource_type="Patient", deleted=False).values_list("logical_id", flat=True)
+    )
 
 
 def compartment_record_ids(patient_ids: list[str]) -> set[int]:
     """Records in the compartments of these patients (R4 Patient CompartmentDefinition), the patients included."""
     ids = set(ResourceRecord.objects.filter(resource_type="Patient", logical_id__in=patient_ids, deleted=False)
               .values_list("id", flat=True))
-    rows = ReferenceIndex.objects.filter(target_type="Patient", target_id__in=patient_ids).values_list("record_id", "resource_type", "name")
+    rows = ReferenceIndex.objects.filter(target_type="Patient", target_id__in=patient_ids).values_list(
+        "record_id", "resource_type", "name"
+    )
     for record_id, resource_type, name in rows:
         if name in compartment_params("Patient", resource_type):
             ids.add(record_id)
@@ -70,12 +73,24 @@ def everything(request: FhirRequest) -> FhirResponse:
     # What the patients' resources point to, unless it is another patient's record: a reference
     # written into one's own resource must not open someone else's compartment.
     foreign = outside_compartments("Patient", patient_ids)
-    referenced = includes.resolve([Include("*", "*", None, False, False, ("_include", "*"))], visible,
-                                  allowed=lambda row: not foreign(row) and guard.can_see(request, row["resource_type"], row["content"]))
+    referenced = includes.resolve(
+        [Include("*", "*", None, False, False, ("_include", "*"))],
+        visible,
+        allowed=lambda row: not foreign(row) and guard.can_see(request, row["resource_type"], row["content"]),
+    )
     entries += [_entry(request, row, "include") for row in referenced if not types or row["resource_type"] in types]
-    path = f"{request.base_url}/Patient/{request.id}/$everything" if request.id else f"{request.base_url}/Patient/$everything"
+    path = (
+        f"{request.base_url}/Patient/{request.id}/$everything"
+        if request.id
+        else f"{request.base_url}/Patient/$everything"
+    )
     kept = [(k, v) for k, v in request.query if k in ("_since", "_type")] + [("_count", str(count))]
-    links = [{"relation": "self", "url": f"{path}?{urlencode(kept + ([('_cursor', params['_cursor'])] if params.get('_cursor') else []))}"}]
+    links = [
+        {
+            "relation": "self",
+            "url": f"{path}?{urlencode(kept + ([('_cursor', params['_cursor'])] if params.get('_cursor') else []))}",
+        }
+    ]
     for relation, cursor in (("previous", page.previous), ("next", page.next)):
         if cursor:
             links.append({"relation": relation, "url": f"{path}?{urlencode(kept + [('_cursor', cursor)])}"})

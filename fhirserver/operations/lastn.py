@@ -21,7 +21,9 @@ SCAN_LIMIT = 50_000  # rows examined at most; a patient or category filter keeps
 
 def _group(content: dict) -> tuple[str, tuple[str, ...]]:
     subject = (content.get("subject") or {}).get("reference", "")
-    codes = tuple(sorted(f"{c.get('system', '')}|{c.get('code', '')}" for c in (content.get("code") or {}).get("coding", [])))
+    codes = tuple(
+        sorted(f"{c.get('system', '')}|{c.get('code', '')}" for c in (content.get("code") or {}).get("coding", []))
+    )
     return subject, codes or ((content.get("code") or {}).get("text", ""),)
 
 
@@ -30,7 +32,9 @@ def lastn(request: FhirRequest) -> FhirResponse:
     max_ = max_values[0] if max_values else "1"
     if not max_.isdigit() or int(max_) < 1:
         raise bad_request("max must be a positive integer", code="LASTN_BAD_MAX")
-    search_request = replace(request, resource_type="Observation", query=[(k, v) for k, v in request.query if k != "max"])
+    search_request = replace(
+        request, resource_type="Observation", query=[(k, v) for k, v in request.query if k != "max"]
+    )
     search = parse(search_request.query)
     ctx = Context(base_url=request.base_url)
     queryset, _, _ = build_queryset(search_request, search, ctx)

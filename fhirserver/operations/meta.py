@@ -53,7 +53,11 @@ def _added(existing: dict, given: dict) -> dict:
 def _removed(existing: dict, given: dict) -> dict:
     out = dict(existing)
     for name in SETS:
-        items = [have for have in existing.get(name) or [] if not any(_same(name, item, have) for item in given.get(name) or [])]
+        items = [
+            have
+            for have in existing.get(name) or []
+            if not any(_same(name, item, have) for item in given.get(name) or [])
+        ]
         if items:
             out[name] = items
         else:
@@ -82,12 +86,23 @@ def _meta_parameter(request: FhirRequest) -> dict:
 
 
 def _returned(value: dict) -> FhirResponse:
-    return FhirResponse(status=200, resource={"resourceType": "Parameters", "parameter": [{"name": "return", "valueMeta": value}]})
+    return FhirResponse(
+        status=200, resource={"resourceType": "Parameters", "parameter": [{"name": "return", "valueMeta": value}]}
+    )
 
 
 register(Operation(name="meta", handler=meta, resource_types=None, levels=("instance",),
                    definition="http://hl7.org/fhir/OperationDefinition/Resource-meta"))
 register(Operation(name="meta-add", handler=meta_add, resource_types=None, levels=("instance",), methods=("POST",),
                    definition="http://hl7.org/fhir/OperationDefinition/Resource-meta-add", affects_state=True))
-register(Operation(name="meta-delete", handler=meta_delete, resource_types=None, levels=("instance",), methods=("POST",),
-                   definition="http://hl7.org/fhir/OperationDefinition/Resource-meta-delete", affects_state=True))
+register(
+    Operation(
+        name="meta-delete",
+        handler=meta_delete,
+        resource_types=None,
+        levels=("instance",),
+        methods=("POST",),
+        definition="http://hl7.org/fhir/OperationDefinition/Resource-meta-delete",
+        affects_state=True,
+    )
+)

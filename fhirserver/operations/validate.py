@@ -16,7 +16,14 @@ def validate(request: FhirRequest) -> FhirResponse:
     issues = validation_issues(resource, expected_type=request.resource_type)
     mode = _parameter(request, "mode")
     if mode == "update" and request.id and isinstance(resource, dict) and resource.get("id") != request.id:
-        issues.append({"severity": "error", "code": "invalid", "diagnostics": "The resource id does not match the URL", "expression": [f"{request.resource_type}.id"]})
+        issues.append(
+            {
+                "severity": "error",
+                "code": "invalid",
+                "diagnostics": "The resource id does not match the URL",
+                "expression": [f"{request.resource_type}.id"],
+            }
+        )
     if not issues:
         issues = [{"severity": "information", "code": "informational", "diagnostics": "Validation found no problems"}]
     return FhirResponse(status=200, resource=operation_outcome(issues))

@@ -90,7 +90,9 @@ def filter_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> 
     if param.type == "reference":
         return _reference_q(resource_type, param, f, ctx)
     if param.type == "composite":
-        condition = _any(composite.condition(param.name, v, f.modifier, param.components, ctx.base_url) for v in f.values)
+        condition = _any(
+            composite.condition(param.name, v, f.modifier, param.components, ctx.base_url) for v in f.values
+        )
         return Q(id__in=_rows(INDEX_MODELS["composite"], resource_type, condition, ctx))
     modifier = f.modifier
     negate = param.type == "token" and modifier in ("not", "not-in")
@@ -113,7 +115,9 @@ def _reference_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: 
         condition = _any(reference.identifier_condition(param.name, v) for v in f.values)
         return Q(id__in=_rows(TokenIndex, resource_type, condition, ctx))
     if f.modifier is not None and f.modifier not in R4_RESOURCE_TYPES:
-        raise bad_request(f"Modifier :{f.modifier} is not supported on reference parameter {f.name}", code="SEARCH_BAD_MODIFIER")
+        raise bad_request(
+            f"Modifier :{f.modifier} is not supported on reference parameter {f.name}", code="SEARCH_BAD_MODIFIER"
+        )
     condition = _any(reference.condition(param.name, v, f.modifier, param.targets, ctx.base_url) for v in f.values)
     return Q(id__in=_rows(ReferenceIndex, resource_type, condition, ctx))
 
@@ -143,9 +147,16 @@ def _chain_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: Cont
         if target not in R4_RESOURCE_TYPES or (name != "_has" and get_param(target, name) is None):
             continue
         known = True
-        target_ids = Rows(ResourceRecord, Q(resource_type=target, deleted=False) & filter_q(target, inner, Context(ctx.base_url), depth + 1),
-                          "logical_id")
-        q |= Q(id__in=_rows(ReferenceIndex, resource_type, Q(name=param.name, target_type=target, target_id__in=target_ids), ctx))
+        target_ids = Rows(
+            ResourceRecord,
+            Q(resource_type=target, deleted=False) & filter_q(target, inner, Context(ctx.base_url), depth + 1),
+            "logical_id",
+        )
+        q |= Q(
+            id__in=_rows(
+                ReferenceIndex, resource_type, Q(name=param.name, target_type=target, target_id__in=target_ids), ctx
+            )
+        )
     if not known:
         raise UnknownParameter(f.raw_name)
     return q
@@ -164,8 +175,12 @@ def _has_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Q:
     name, modifier, chain = parse_name(rest)
     inner = Filter(name, modifier, chain, f.values, rest, f.raw_value)
     source_ids = record_ids(source_type, filter_q(source_type, inner, Context(ctx.base_url), depth + 1))
-    target_ids = Rows(ReferenceIndex, Q(resource_type=source_type, name=ref_name, target_type=resource_type), "target_id",
-                      within=(source_ids,))
+    target_ids = Rows(
+        ReferenceIndex,
+        Q(resource_type=source_type, name=ref_name, target_type=resource_type),
+        "target_id",
+        within=(source_ids,),
+    )
     return Q(logical_id__in=target_ids)
 
 
@@ -208,7 +223,9 @@ def _list_q(resource_type, f: Filter, ctx: Context) -> Q:
     lists = ResourceRecord.objects.filter(resource_type="List", deleted=False, logical_id__in=f.values)
     for record in lists:
         for entry in record.content.get("entry", []):
-            target_type, target_id, _ = reference.parse_reference((entry.get("item") or {}).get("reference", ""), ctx.base_url)
+            target_type, target_id, _ = reference.parse_reference(
+                (entry.get("item") or {}).get("reference", ""), ctx.base_url
+            )
             if target_id and (resource_type is None or target_type == resource_type):
                 ids.append(target_id)
     return Q(logical_id__in=ids)

@@ -13,7 +13,8 @@ from fhirserver.core.request import FhirRequest
 from fhirserver.storage.models import ResourceRecord
 from resources.types import R4_RESOURCE_TYPES
 
-from . import includes as includes_, sql
+from . import includes as includes_
+from . import sql
 from .compartments import compartment_q, compartment_types, in_patient_compartment
 from .compiler import Context, compile_filters
 from .models import ReferenceIndex, TokenIndex
@@ -116,7 +117,10 @@ def index_drivers(q: Q) -> list | None:
 
     if not walk(q) or not drivers:
         return None
-    return sorted(drivers, key=lambda d: next((i for i, m in enumerate(DRIVER_PREFERENCE) if d.model is m), len(DRIVER_PREFERENCE)))
+    return sorted(
+        drivers,
+        key=lambda d: next((i for i, m in enumerate(DRIVER_PREFERENCE) if d.model is m), len(DRIVER_PREFERENCE)),
+    )
 
 
 def content_of(row: dict) -> dict:
@@ -167,8 +171,15 @@ def _contained_rows(rows: list[dict], search: SearchRequest, types: list[str] | 
     for row in rows:
         for contained in (content_of(row) or {}).get("contained", []):
             if types is None or contained.get("resourceType") in types:
-                out.append({"id": None, "resource_type": contained.get("resourceType"), "logical_id": contained.get("id"),
-                            "content": contained, "container": row})
+                out.append(
+                    {
+                        "id": None,
+                        "resource_type": contained.get("resourceType"),
+                        "logical_id": contained.get("id"),
+                        "content": contained,
+                        "container": row,
+                    }
+                )
     return out
 
 
@@ -323,8 +334,11 @@ def search_result(request: FhirRequest) -> dict:
     if sorted_by:
         search.controls.append(("_sort", ",".join(("-" if k.descending else "") + k.name for k in sorted_by)))
     if ctx.ignored and strict_handling(request):
-        raise bad_request(f"Unknown or unsupported search parameters: {', '.join(ctx.ignored)}", code="SEARCH_UNKNOWN_PARAMETER",
-                          issue_code="not-supported")
+        raise bad_request(
+            f"Unknown or unsupported search parameters: {', '.join(ctx.ignored)}",
+            code="SEARCH_UNKNOWN_PARAMETER",
+            issue_code="not-supported",
+        )
     bundle: dict = {"resourceType": "Bundle", "type": "searchset"}
     links = [{"relation": "self", "url": _self_url(request, applied, search, search.cursor)}]
     entries: list[dict] = []
@@ -361,9 +375,18 @@ def search_result(request: FhirRequest) -> dict:
             bundle["total"] = _total(search, drivers, where, records, page, matched)
         bundle = {"resourceType": "Bundle", "type": "searchset", "total": bundle["total"]}
     if ctx.ignored:
-        entries.append({"resource": {"resourceType": "OperationOutcome", "issue": [
-            {"severity": "warning", "code": "not-supported", "diagnostics": f"Parameter ignored: {name}"} for name in ctx.ignored
-        ]}, "search": {"mode": "outcome"}})
+        entries.append(
+            {
+                "resource": {
+                    "resourceType": "OperationOutcome",
+                    "issue": [
+                        {"severity": "warning", "code": "not-supported", "diagnostics": f"Parameter ignored: {name}"}
+                        for name in ctx.ignored
+                    ],
+                },
+                "search": {"mode": "outcome"},
+            }
+        )
     bundle["link"] = links
     if entries:
         bundle["entry"] = entries

@@ -29,7 +29,27 @@ from .parser import Filter
 from .registry import SearchParam, get_param
 from .values import TEXT_LENGTH, normalize_text
 
-OPERATIONS = ("eq", "ne", "co", "sw", "ew", "gt", "lt", "ge", "le", "sa", "eb", "ap", "pr", "po", "ss", "sb", "in", "ni", "re")
+OPERATIONS = (
+    "eq",
+    "ne",
+    "co",
+    "sw",
+    "ew",
+    "gt",
+    "lt",
+    "ge",
+    "le",
+    "sa",
+    "eb",
+    "ap",
+    "pr",
+    "po",
+    "ss",
+    "sb",
+    "in",
+    "ni",
+    "re",
+)
 PREFIXED = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")  # the ordinary search prefixes
 # What each operation means per parameter type; anything else is a 400 (see _test_q).
 SUPPORTED = {
@@ -43,7 +63,13 @@ SUPPORTED = {
     "composite": ("eq", "pr"),
     "special": ("eq", "pr"),  # near
 }
-SPECIAL_SUPPORTED = {"_id": ("eq", "ne"), "_lastUpdated": PREFIXED + ("po",), "_text": ("co",), "_content": ("co",), "_list": ("eq",)}
+SPECIAL_SUPPORTED = {
+    "_id": ("eq", "ne"),
+    "_lastUpdated": PREFIXED + ("po",),
+    "_text": ("co",),
+    "_content": ("co",),
+    "_list": ("eq",),
+}
 
 
 # --- the tree ---------------------------------------------------------------------------------
@@ -89,7 +115,9 @@ class _Parser:
         """`word` next, followed by a space or a parenthesis (not the start of a longer name)."""
         self._space()
         end = self.pos + len(word)
-        if self.text[self.pos:end].lower() == word and (end == len(self.text) or self.text[end].isspace() or self.text[end] == "("):
+        if self.text[self.pos : end].lower() == word and (
+            end == len(self.text) or self.text[end].isspace() or self.text[end] == "("
+        ):
             self.pos = end
             return True
         return False
@@ -144,8 +172,11 @@ class _Parser:
         path = [self._name()]
         while self.pos < len(self.text) and self.text[self.pos] in ".[":
             if self.text[self.pos] == "[":
-                raise _error(f"filters inside a path ('{path[-1]}[...]') are not supported", code="SEARCH_FILTER_UNSUPPORTED",
-                             issue_code="not-supported")
+                raise _error(
+                    f"filters inside a path ('{path[-1]}[...]') are not supported",
+                    code="SEARCH_FILTER_UNSUPPORTED",
+                    issue_code="not-supported",
+                )
             self.pos += 1
             path.append(self._name())
         if self.pos < len(self.text) and self.text[self.pos] == ":":
@@ -224,7 +255,9 @@ def _param(resource_type: str | None, name: str) -> SearchParam:
     param = compiler.lookup(resource_type, name)
     if param is None or name == "_filter":
         where = f" on {resource_type}" if resource_type else ""
-        raise _error(f"unknown search parameter '{name}'{where}", code="SEARCH_UNKNOWN_PARAMETER", issue_code="not-supported")
+        raise _error(
+            f"unknown search parameter '{name}'{where}", code="SEARCH_UNKNOWN_PARAMETER", issue_code="not-supported"
+        )
     return param
 
 
@@ -236,8 +269,12 @@ def _test_q(resource_type: str | None, test: Test, ctx: compiler.Context, depth:
         return _chain_q(resource_type, param, test, ctx, depth)
     allowed = SPECIAL_SUPPORTED.get(param.name) if param.name in SPECIAL_SUPPORTED else SUPPORTED.get(param.type, ())
     if test.op not in allowed:
-        raise _error(f"operation '{test.op}' is not supported on {param.type} parameter '{param.name}' "
-                     f"(supported: {', '.join(allowed) or 'none'})", code="SEARCH_FILTER_UNSUPPORTED", issue_code="not-supported")
+        raise _error(
+            f"operation '{test.op}' is not supported on {param.type} parameter '{param.name}' "
+            f"(supported: {', '.join(allowed) or 'none'})",
+            code="SEARCH_FILTER_UNSUPPORTED",
+            issue_code="not-supported",
+        )
 
     def ordinary(modifier: str | None, value: str) -> Q:
         raw = f"{param.name}:{modifier}" if modifier else param.name
@@ -311,6 +348,9 @@ def _chain_q(resource_type: str | None, param: SearchParam, test: Test, ctx: com
             rows = rows.filter(resource_type=ctx.index_type(resource_type))
         q |= Q(id__in=rows.values("record_id"))
     if not known:
-        raise _error(f"no target of '{param.name}' has a search parameter '{rest.path[0]}'", code="SEARCH_UNKNOWN_PARAMETER",
-                     issue_code="not-supported")
+        raise _error(
+            f"no target of '{param.name}' has a search parameter '{rest.path[0]}'",
+            code="SEARCH_UNKNOWN_PARAMETER",
+            issue_code="not-supported",
+        )
     return q

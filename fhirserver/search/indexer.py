@@ -6,10 +6,9 @@ table, so indexing a transaction Bundle costs a handful of statements, not one p
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from math import isfinite
 from typing import Iterable
-
-from functools import lru_cache
 
 import orjson
 from django.db import connection
@@ -41,7 +40,9 @@ def rows_for(resource_type: str, content: dict, record_id: int) -> dict[str, lis
 
 def _collect(out: dict, resource_type: str, stored_type: str, content: dict, record_id: int) -> None:
     keys = tuple(content)
-    plan = _plan_for(resource_type, keys) if len(keys) <= 80 else _plan_for.__wrapped__(resource_type, keys)  # no odd shapes in the cache
+    plan = (
+        _plan_for(resource_type, keys) if len(keys) <= 80 else _plan_for.__wrapped__(resource_type, keys)
+    )  # no odd shapes in the cache
     for param, extract in plan:
         values = extract(content)
         if not values:
@@ -70,8 +71,12 @@ def _plan_for(resource_type: str, keys: tuple[str, ...]) -> list[tuple]:
     """(param, extractor) of the parameters that can give values for a resource with these
     top-level keys: resources of one kind share their keys, so the check runs once per shape."""
     present = present_elements(dict.fromkeys(keys))
-    return [(param, extract) for param, extract, roots in _plan(resource_type)
-            if roots is None or (not roots.isdisjoint(present) if type(roots) is frozenset else _any_complete(roots, present))]
+    return [
+        (param, extract)
+        for param, extract, roots in _plan(resource_type)
+        if roots is None
+        or (not roots.isdisjoint(present) if type(roots) is frozenset else _any_complete(roots, present))
+    ]
 
 
 def _needed_roots(param, resource_type: str):
@@ -83,9 +88,16 @@ def _needed_roots(param, resource_type: str):
     alternatives = []
     for branch in split_top(param.expression, "|"):
         if branch == resource_type:
-            needs = tuple(r for c in param.components
-                          if (r := expression_roots(" | ".join(f"{resource_type}.{b}" for b in split_top(c.expression, "|")), resource_type))
-                          is not None)
+            needs = tuple(
+                r
+                for c in param.components
+                if (
+                    r := expression_roots(
+                        " | ".join(f"{resource_type}.{b}" for b in split_top(c.expression, "|")), resource_type
+                    )
+                )
+                is not None
+            )
         else:
             roots = expression_roots(branch, resource_type)
             if roots is None:
@@ -123,7 +135,9 @@ class Table:
         if not self.datetimes:
             return rows
         adapt = connection.ops.adapt_datetimefield_value
-        return [tuple(adapt(v) if i in self.datetimes and v is not None else v for i, v in enumerate(row)) for row in rows]
+        return [
+            tuple(adapt(v) if i in self.datetimes and v is not None else v for i, v in enumerate(row)) for row in rows
+        ]
 
     def insert_sql(self, count: int) -> str:
         one = f"({', '.join(['%s'] * len(self.columns))})"
@@ -142,13 +156,19 @@ class Table:
             return None
         if self._select is None:
             self._select = ", ".join(f"(e->>{i})::{cast}" for i, cast in enumerate(self._casts()))
-        return f"INSERT INTO {self.name} ({', '.join(self.columns)}) SELECT {self._select} FROM jsonb_array_elements(%s::jsonb) e", [payload]
+        return (
+            f"INSERT INTO {self.name} ({', '.join(self.columns)}) SELECT {self._select} FROM jsonb_array_elements(%s::jsonb) e",
+            [payload],
+        )
 
     _select: str | None = None
 
     def _casts(self) -> list[str]:
         # Text for character columns: the INSERT's own assignment cast keeps refusing over-long values.
-        return ["text" if f.get_internal_type() in ("CharField", "TextField") else f.db_type(connection) for f in self.fields]
+        return [
+            "text" if f.get_internal_type() in ("CharField", "TextField") else f.db_type(connection)
+            for f in self.fields
+        ]
 
 
 TABLES = {kind: Table(model) for kind, model in INDEX_MODELS.items()}
@@ -238,7 +258,10 @@ def index_records(records: Iterable[ResourceRecord], *, clear: bool | None = Non
             batches[kind].extend(rows)
         narrative, content = full_text(record.content)
         texts.append((record.id, record.resource_type, narrative, content))
-    _write(stale, [(TABLES[kind], rows) for kind, rows in batches.items() if rows] + ([(TEXT_TABLE, texts)] if texts else []))
+    _write(
+        stale,
+        [(TABLES[kind], rows) for kind, rows in batches.items() if rows] + ([(TEXT_TABLE, texts)] if texts else []),
+    )
 
 
 def reindex(*, types: list[str] | None = None, batch: int = 500) -> int:

@@ -30,7 +30,9 @@ class StringIndex(IndexRow):
 
 
 class TokenIndex(IndexRow):
-    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)  # see sx_token_record
+    record = models.ForeignKey(
+        ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # see sx_token_record
     system = models.CharField(max_length=255, default="")
     code = models.CharField(max_length=255, default="")
     text = models.CharField(max_length=255, default="")  # normalised display / CodeableConcept.text for :text
@@ -44,7 +46,9 @@ class TokenIndex(IndexRow):
 
 
 class DateIndex(IndexRow):
-    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)  # see sx_date_record
+    record = models.ForeignKey(
+        ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # see sx_date_record
     low = models.DateTimeField()  # inclusive; 0001-01-01 when open
     high = models.DateTimeField()  # inclusive (last microsecond); 9999-12-31 when open
 
@@ -67,7 +71,9 @@ class NumberIndex(IndexRow):
 
 
 class QuantityIndex(IndexRow):
-    record = models.ForeignKey(ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False)  # see sx_quantity_record
+    record = models.ForeignKey(
+        ResourceRecord, on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # see sx_quantity_record
     value = models.FloatField()
     system = models.CharField(max_length=255, default="")
     code = models.CharField(max_length=64, default="")  # Quantity.code, else Quantity.unit
@@ -78,7 +84,10 @@ class QuantityIndex(IndexRow):
         db_table = "search_quantity"
         indexes = [
             models.Index(fields=["resource_type", "name", "value", "record"], name="sx_quantity_value_r"),
-            models.Index(fields=["resource_type", "name", "canonical_unit", "canonical_value", "record"], name="sx_quantity_canon_r"),
+            models.Index(
+                fields=["resource_type", "name", "canonical_unit", "canonical_value", "record"],
+                name="sx_quantity_canon_r",
+            ),
             models.Index(fields=["record", "name", "resource_type", "value"], name="sx_quantity_record"),
         ]
 
@@ -91,7 +100,9 @@ class ReferenceIndex(IndexRow):
     class Meta:
         db_table = "search_reference"
         indexes = [
-            models.Index(fields=["resource_type", "name", "target_id", "target_type", "record"], name="sx_ref_target_r"),
+            models.Index(
+                fields=["resource_type", "name", "target_id", "target_type", "record"], name="sx_ref_target_r"
+            ),
             models.Index(fields=["target_type", "target_id"], name="sx_ref_reverse"),
             models.Index(fields=["resource_type", "name", "url"], name="sx_ref_url"),
         ]
@@ -112,7 +123,9 @@ class PositionIndex(IndexRow):
 
     class Meta:
         db_table = "search_position"
-        indexes = [models.Index(fields=["resource_type", "name", "latitude", "longitude", "record"], name="sx_position_lat_r")]
+        indexes = [
+            models.Index(fields=["resource_type", "name", "latitude", "longitude", "record"], name="sx_position_lat_r")
+        ]
 
 
 class CompositeIndex(IndexRow):
@@ -135,7 +148,9 @@ class CompositeIndex(IndexRow):
 
     class Meta:
         db_table = "search_composite"
-        indexes = [models.Index(fields=["resource_type", "name", "code1", "system1", "record"], name="sx_composite_code_r")]
+        indexes = [
+            models.Index(fields=["resource_type", "name", "code1", "system1", "record"], name="sx_composite_code_r")
+        ]
 
 
 class TextIndex(models.Model):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, F, OuterRef, Q, Subquery, TextField, Window
-from django.db.models.functions import Cast
 from django.db.models.expressions import BaseExpression
+from django.db.models.functions import Cast
 
 from fhirserver.core.errors import bad_request
 
@@ -35,7 +35,9 @@ class OrderKey:
     source: str | tuple | None = None  # for sql.py: a record column, or (index table, column, parameter name)
 
 
-def order_keys(resource_type: str | None, sort: list[SortKey], ignored: list[str]) -> tuple[list[OrderKey], list[SortKey]]:
+def order_keys(
+    resource_type: str | None, sort: list[SortKey], ignored: list[str]
+) -> tuple[list[OrderKey], list[SortKey]]:
     keys, applied = [], []
     for i, key in enumerate(sort):
         alias = f"sort_{i}"
@@ -56,7 +58,9 @@ def order_keys(resource_type: str | None, sort: list[SortKey], ignored: list[str
                 kind = "float" if param.type in ("number", "quantity") else "str"
             rows = model.objects.filter(record_id=OuterRef("id"), name=param.name).order_by(
                 ("-" if key.descending else "") + column).values(column)[:1]
-            keys.append(OrderKey(alias, Subquery(rows), key.descending, kind, (model._meta.db_table, column, param.name)))
+            keys.append(
+                OrderKey(alias, Subquery(rows), key.descending, kind, (model._meta.db_table, column, param.name))
+            )
         applied.append(key)
     last_descending = keys[-1].descending if keys else False
     keys.append(OrderKey("id", None, last_descending, "int"))
@@ -168,7 +172,9 @@ def fetch_page(queryset, keys: list[OrderKey], count: int, cursor: str | None, f
     return page
 
 
-def fetch_page_by_index(drivers: list, keys: list[OrderKey], count: int, cursor: str | None, fields: tuple[str, ...]) -> Page:
+def fetch_page_by_index(
+    drivers: list, keys: list[OrderKey], count: int, cursor: str | None, fields: tuple[str, ...]
+) -> Page:
     """A page in record-id order found from the index tables alone (`drivers`: ANDed `record_id`
     subqueries), then its records by primary key. Walking the first index in record-id order and
     probing the others stops after `count` matches, where a plan over the records table would visit
@@ -187,7 +193,11 @@ def fetch_page_by_index(drivers: list, keys: list[OrderKey], count: int, cursor:
     ids = index_ids(drivers)
     if values is not None:
         ids = ids.filter(**{f"record_id__{'lt' if descending else 'gt'}": values[-1]})
-    ids = list(ids.order_by(("-" if descending else "") + "record_id").values_list("record_id", flat=True).distinct()[: count + 1])
+    ids = list(
+        ids.order_by(("-" if descending else "") + "record_id")
+        .values_list("record_id", flat=True)
+        .distinct()[: count + 1]
+    )
     by_id = {r["id"]: r for r in record_values(ResourceRecord.objects.filter(id__in=ids[:count]), fields)}
     rows = [by_id[i] for i in ids[:count] if i in by_id] + ([{"id": ids[count]}] if len(ids) > count else [])
     return _page(rows, count, direction, keys)

@@ -36,7 +36,9 @@ class Filter:
             return None
         parts = self.raw_name.split(":", 3)
         if len(parts) != 4 or not all(parts[1:]):
-            raise bad_request(f"_has must be _has:Type:reference:parameter, got '{self.raw_name}'", code="SEARCH_BAD_HAS")
+            raise bad_request(
+                f"_has must be _has:Type:reference:parameter, got '{self.raw_name}'", code="SEARCH_BAD_HAS"
+            )
         return parts[1], parts[2], parts[3]
 
 

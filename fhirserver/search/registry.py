@@ -18,14 +18,33 @@ INDEXED_TYPES = ("string", "token", "date", "number", "quantity", "reference", "
 # Parameters answered from the record row or computed at query time instead of index rows.
 SPECIAL = {
     "_id": ("token", "Logical id of the resource", "http://hl7.org/fhir/SearchParameter/Resource-id"),
-    "_lastUpdated": ("date", "When the resource version last changed", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"),
-    "_text": ("string", "Search on the narrative of the resource", "http://hl7.org/fhir/SearchParameter/DomainResource-text"),
-    "_content": ("string", "Search on the entire content of the resource", "http://hl7.org/fhir/SearchParameter/Resource-content"),
-    "_list": ("special", "Resources listed in the List with this id", "http://hl7.org/fhir/SearchParameter/Resource-list"),
-    "_filter": ("special", "Filter expression (http://hl7.org/fhir/search_filter.html), ANDed with the other parameters: "
-                "and/or/not, chains; eq ne co sw ew gt lt ge le on strings, eq ne ss sb in ni on tokens, eq..ap po on dates, "
-                "eq..ap on numbers and quantities, eq ne re on references, eq ne co sw ew ss sb on uris, pr on all",
-                "http://hl7.org/fhir/SearchParameter/filter"),
+    "_lastUpdated": (
+        "date",
+        "When the resource version last changed",
+        "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
+    ),
+    "_text": (
+        "string",
+        "Search on the narrative of the resource",
+        "http://hl7.org/fhir/SearchParameter/DomainResource-text",
+    ),
+    "_content": (
+        "string",
+        "Search on the entire content of the resource",
+        "http://hl7.org/fhir/SearchParameter/Resource-content",
+    ),
+    "_list": (
+        "special",
+        "Resources listed in the List with this id",
+        "http://hl7.org/fhir/SearchParameter/Resource-list",
+    ),
+    "_filter": (
+        "special",
+        "Filter expression (http://hl7.org/fhir/search_filter.html), ANDed with the other parameters: "
+        "and/or/not, chains; eq ne co sw ew gt lt ge le on strings, eq ne ss sb in ni on tokens, eq..ap po on dates, "
+        "eq..ap on numbers and quantities, eq ne re on references, eq ne co sw ew ss sb on uris, pr on all",
+        "http://hl7.org/fhir/SearchParameter/filter",
+    ),
 }
 
 
@@ -123,7 +142,16 @@ RESULT_PARAMETERS = (
 )
 MODIFIERS = {
     "string": ("exact", "contains", "missing"),
-    "token": ("text", "not", "of-type", "missing", "in", "not-in", "below", "above"),  # below/above: stored is-a CodeSystems
+    "token": (
+        "text",
+        "not",
+        "of-type",
+        "missing",
+        "in",
+        "not-in",
+        "below",
+        "above",
+    ),  # below/above: stored is-a CodeSystems
     "date": ("missing",),
     "number": ("missing",),
     "quantity": ("missing",),

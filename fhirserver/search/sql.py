@@ -59,7 +59,9 @@ class Rows:
             sub, sub_params = subquery_sql(other, f"{alias}w{i}")
             parts.append(f'{alias}."record_id" IN ({sub})')
             params += sub_params
-        return f'SELECT {alias}."{column}" FROM "{table}" {alias}' + (f" WHERE {' AND '.join(parts)}" if parts else ""), params
+        return f'SELECT {alias}."{column}" FROM "{table}" {alias}' + (
+            f" WHERE {' AND '.join(parts)}" if parts else ""
+        ), params
 
 
 def subquery_sql(value, alias: str) -> tuple[str, list]:
@@ -175,15 +177,19 @@ def _narrowed(drivers: list[Rows], extra: Q | None = None) -> Rows:
     return Rows(first.model, condition, "record_id", first.within + tuple(drivers[1:]))
 
 
-def index_page(drivers: list[Rows], limit: int, after: int | None, descending: bool, fields: tuple[str, ...]) -> list[dict]:
+def index_page(
+    drivers: list[Rows], limit: int, after: int | None, descending: bool, fields: tuple[str, ...]
+) -> list[dict]:
     """Records matching every driver, in id order, after `after`, in one statement: the ids come
     from walking the first index (a page stops after `limit` matches), then the rows by primary key."""
     extra = Q(**{f"record_id__{'lt' if descending else 'gt'}": after}) if after is not None else None
     ids, params = _narrowed(drivers, extra).sql("d")
     direction = "DESC" if descending else "ASC"
     ids = ids.replace("SELECT ", "SELECT DISTINCT ", 1) + f" ORDER BY 1 {direction} LIMIT {int(limit)}"
-    return _fetch(f'SELECT {_select(fields, "r")} FROM "storage_resourcerecord" r WHERE r."id" IN ({ids}) ORDER BY r."id" {direction}',
-                  params)
+    return _fetch(
+        f'SELECT {_select(fields, "r")} FROM "storage_resourcerecord" r WHERE r."id" IN ({ids}) ORDER BY r."id" {direction}',
+        params,
+    )
 
 
 def index_ids(drivers: list[Rows]) -> tuple[str, list]:
@@ -233,8 +239,10 @@ def records_page(where: Q, keys: list, limit: int, fields: tuple[str, ...], with
             select.append(f'r."{source}" AS "{key.alias}"')
         else:
             table, column, name = source
-            select.append(f'(SELECT s{i}."{column}" FROM "{table}" s{i} WHERE s{i}."record_id" = r."id" AND s{i}."name" = %s '
-                          f'ORDER BY s{i}."{column}" {direction} LIMIT 1) AS "{key.alias}"')
+            select.append(
+                f'(SELECT s{i}."{column}" FROM "{table}" s{i} WHERE s{i}."record_id" = r."id" AND s{i}."name" = %s '
+                f'ORDER BY s{i}."{column}" {direction} LIMIT 1) AS "{key.alias}"'
+            )
             params.append(name)
         order.append(f'"{key.alias}" {direction} NULLS LAST')
     if with_total:

@@ -22,13 +22,20 @@ def codes_q(name: str, value: str, modifier: str, *, system_field: str = "system
     """`system|code` under `:below` or `:above` as a Q on (system_field, code_field)."""
     parts = split_escaped(value, "|")
     if len(parts) != 2 or not all(parts):
-        raise bad_request(f"{name}:{modifier} needs system|code (the code system decides what subsumes what), got '{value}'",
-                          code="SEARCH_CANNOT_SUBSUME", issue_code="not-supported")
+        raise bad_request(
+            f"{name}:{modifier} needs system|code (the code system decides what subsumes what), got '{value}'",
+            code="SEARCH_CANNOT_SUBSUME",
+            issue_code="not-supported",
+        )
     system, code = parts
     parents = hierarchy(system)
     if parents is None:
-        raise bad_request(f"{name}:{modifier}: code system '{system}' is not held by this server with an is-a hierarchy, "
-                          "so subsumption cannot be evaluated", code="SEARCH_CANNOT_SUBSUME", issue_code="not-supported")
+        raise bad_request(
+            f"{name}:{modifier}: code system '{system}' is not held by this server with an is-a hierarchy, "
+            "so subsumption cannot be evaluated",
+            code="SEARCH_CANNOT_SUBSUME",
+            issue_code="not-supported",
+        )
     related = _closure(code, parents if modifier == "above" else _invert(parents))
     return Q(**{system_field: system, f"{code_field}__in": sorted(c[:TEXT_LENGTH] for c in related)})
 

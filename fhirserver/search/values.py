@@ -114,7 +114,9 @@ def date_range(text: str) -> tuple[datetime, datetime] | None:
         else:
             fraction = g["f"] or ""
             micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
-            low = datetime(year, int(g["m"]), int(g["d"]), int(g["H"]), int(g["M"] or 0), int(g["S"] or 0), micro, tzinfo=tz)
+            low = datetime(
+                year, int(g["m"]), int(g["d"]), int(g["H"]), int(g["M"] or 0), int(g["S"] or 0), micro, tzinfo=tz
+            )
             if fraction:
                 step = timedelta(microseconds=max(1, 10 ** (6 - min(len(fraction) - 1, 6))))
             elif g["S"] is not None:

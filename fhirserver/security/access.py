@@ -44,12 +44,17 @@ class Access:
         self.rules = tuple(r for r in self.scopes.rules if r.context != "patient" or self.launch_patient)
         # Searches are confined to the launch patient unless a user/system rule already grants
         # searching everything: one global confinement can only be too strict, never too wide.
-        wide = any(r.context != "patient" and r.resource_type == "*" and "s" in r.permissions and not r.query for r in self.rules)
+        wide = any(
+            r.context != "patient" and r.resource_type == "*" and "s" in r.permissions and not r.query
+            for r in self.rules
+        )
         has_patient_rules = any(r.context == "patient" for r in self.rules)
         self.patient_id = self.launch_patient if has_patient_rules and not wide else None
 
     # --- questions the core and the search engine ask ---------------------------------------------
-    def check(self, interaction: str, resource_type: str, resource: dict | None = None, *, previous: dict | None = None) -> None:
+    def check(
+        self, interaction: str, resource_type: str, resource: dict | None = None, *, previous: dict | None = None
+    ) -> None:
         letters = INTERACTION_LETTERS.get(interaction, READ_LETTERS)
         rules = self._rules(resource_type, letters)
         if not rules:
@@ -59,9 +64,11 @@ class Access:
         for rule in rules:
             if all(self._rule_admits(rule, resource_type, r) for r in (resource, previous) if r is not None):
                 return
-        raise forbidden(f"The token's scopes do not allow {interaction} of this {resource_type}"
-                        + (f" (outside the compartment of Patient/{self.launch_patient})" if self.launch_patient else ""),
-                        code="OUTSIDE_GRANT")
+        raise forbidden(
+            f"The token's scopes do not allow {interaction} of this {resource_type}"
+            + (f" (outside the compartment of Patient/{self.launch_patient})" if self.launch_patient else ""),
+            code="OUTSIDE_GRANT",
+        )
 
     def check_request(self, request) -> None:
         """What can be refused from the request alone (operations, other patients' compartments...)."""
@@ -72,7 +79,9 @@ class Access:
     def can_read(self, resource_type: str, resource: dict | None) -> bool:
         if resource is None:  # a deleted version: nothing to see, and no way to tell whose it was
             return any(r.context != "patient" and not r.query for r in self._rules(resource_type, READ_LETTERS))
-        return any(self._rule_admits(rule, resource_type, resource) for rule in self._rules(resource_type, READ_LETTERS))
+        return any(
+            self._rule_admits(rule, resource_type, resource) for rule in self._rules(resource_type, READ_LETTERS)
+        )
 
     def can_read_type(self, resource_type: str) -> bool:
         return bool(self._rules(resource_type, frozenset("s")))
@@ -92,7 +101,9 @@ class Access:
     def may_see_audit(self) -> bool:
         """Audit records are for administrators: a user/system rule that reads AuditEvent, never a patient app."""
         return self.patient_id is None and any(
-            r.context != "patient" and not r.query and r.applies_to("AuditEvent") and "s" in r.permissions for r in self.rules)
+            r.context != "patient" and not r.query and r.applies_to("AuditEvent") and "s" in r.permissions
+            for r in self.rules
+        )
 
     # --- internals -----------------------------------------------------------------------------------
     def _rules(self, resource_type: str, letters: frozenset[str]) -> list[ScopeRule]:

@@ -57,10 +57,21 @@ def interaction_of(request: FhirRequest) -> tuple[str, str]:
         return "E", f"operation {request.operation}"
     if kind == "system" and method == "POST":
         return "E", "transaction"
-    names = {("instance", "GET"): "read", ("vread", "GET"): "vread", ("type", "POST"): "create", ("instance", "PUT"): "update",
-             ("type", "PUT"): "update", ("instance", "PATCH"): "patch", ("instance", "DELETE"): "delete", ("type", "DELETE"): "delete",
-             ("history", "GET"): "history", ("type", "GET"): "search-type", ("search", "GET"): "search-type",
-             ("search", "POST"): "search-type", ("system", "GET"): "search-system"}
+    names = {
+        ("instance", "GET"): "read",
+        ("vread", "GET"): "vread",
+        ("type", "POST"): "create",
+        ("instance", "PUT"): "update",
+        ("type", "PUT"): "update",
+        ("instance", "PATCH"): "patch",
+        ("instance", "DELETE"): "delete",
+        ("type", "DELETE"): "delete",
+        ("history", "GET"): "history",
+        ("type", "GET"): "search-type",
+        ("search", "GET"): "search-type",
+        ("search", "POST"): "search-type",
+        ("system", "GET"): "search-system",
+    }
     return ACTIONS.get(method, "E"), names.get((kind, method), kind or "unknown")
 
 
@@ -73,11 +84,20 @@ def record(request: HttpRequest, fhir_request: FhirRequest, status: int) -> Audi
     elif fhir_request.resource_type == "Patient" and fhir_request.id:
         patient = patient or fhir_request.id
     row = AuditRecord(
-        recorded=timezone.now(), action=action, interaction=interaction[:32], method=request.method[:8],
-        path=request.get_full_path()[:4000], resource_type=fhir_request.resource_type or "", resource_id=(fhir_request.id or "")[:64],
-        status=status, client_id=access.client_id if access else "", username=(access.username or "") if access else "",
-        fhir_user=(access.fhir_user or "") if access else "", patient=patient or "",
-        address=request.META.get("REMOTE_ADDR") or None, request_id=getattr(request, "request_id", "")[:128],
+        recorded=timezone.now(),
+        action=action,
+        interaction=interaction[:32],
+        method=request.method[:8],
+        path=request.get_full_path()[:4000],
+        resource_type=fhir_request.resource_type or "",
+        resource_id=(fhir_request.id or "")[:64],
+        status=status,
+        client_id=access.client_id if access else "",
+        username=(access.username or "") if access else "",
+        fhir_user=(access.fhir_user or "") if access else "",
+        patient=patient or "",
+        address=request.META.get("REMOTE_ADDR") or None,
+        request_id=getattr(request, "request_id", "")[:128],
     )
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         _insert_without_fsync(row)
@@ -96,7 +116,10 @@ def _insert_without_fsync(row: AuditRecord) -> None:
     table = connection.ops.quote_name(AuditRecord._meta.db_table)
     connection.ensure_connection()
     with connection.cursor() as cursor:
-        cursor.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; INSERT INTO {table} ({columns}) VALUES ({placeholders}); COMMIT;", values)
+        cursor.execute(
+            f"BEGIN; SET LOCAL synchronous_commit TO OFF; INSERT INTO {table} ({columns}) VALUES ({placeholders}); COMMIT;",
+            values,
+        )
 
 
 # --- reading: AuditEvent resources -----------------------------------------------------------------
@@ -114,7 +137,9 @@ def audit_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
         authenticate = views._authenticator()
         access = authenticate(request, fhir_request) if authenticate else None
         if access is not None and not access.may_see_audit:
-            raise forbidden("Audit records need an administrator's user/ or system/ scope for AuditEvent", code="AUDIT_FORBIDDEN")
+            raise forbidden(
+                "Audit records need an administrator's user/ or system/ scope for AuditEvent", code="AUDIT_FORBIDDEN"
+            )
         if target.startswith(ID_PREFIX):
             response = FhirResponse(status=200, resource=_read(fhir_request, target))
         else:
@@ -145,8 +170,20 @@ def _search(request: FhirRequest) -> dict:
     links = [{"relation": "self", "url": _url(base, kept + [("_getpagesoffset", str(offset))])}]
     if offset + count < total:
         links.append({"relation": "next", "url": _url(base, kept + [("_getpagesoffset", str(offset + count))])})
-    return {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-            "entry": [{"fullUrl": f"{base}/{ID_PREFIX}{r.pk}", "resource": as_audit_event(r, request.base_url), "search": {"mode": "match"}} for r in page]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": f"{base}/{ID_PREFIX}{r.pk}",
+                "resource": as_audit_event(r, request.base_url),
+                "search": {"mode": "match"},
+            }
+            for r in page
+        ],
+    }
 
 
 def _url(base: str, query: list[tuple[str, str]]) -> str:
@@ -170,10 +207,19 @@ def _filter(rows, name: str, value: str):
             when = when.replace(tzinfo=dt_timezone.utc)
         lookup = DATE_PREFIXES[prefix]
         return rows.filter(**{f"recorded__{lookup}": when}) if lookup else rows.filter(recorded__date=when.date())
-    fields = {"altid": "client_id", "agent-name": "username", "patient": "patient", "action": "action", "subtype": "interaction",
-              "entity-type": "resource_type", "address": "address"}
+    fields = {
+        "altid": "client_id",
+        "agent-name": "username",
+        "patient": "patient",
+        "action": "action",
+        "subtype": "interaction",
+        "entity-type": "resource_type",
+        "address": "address",
+    }
     if name in fields:
-        return rows.filter(**{f"{fields[name]}__in": [v.split("/")[-1] if name == "patient" else v for v in value.split(",")]})
+        return rows.filter(
+            **{f"{fields[name]}__in": [v.split("/")[-1] if name == "patient" else v for v in value.split(",")]}
+        )
     if name in ("agent", "who"):
         return rows.filter(fhir_user__in=value.split(","))
     if name == "entity":
@@ -188,8 +234,11 @@ def _filter(rows, name: str, value: str):
 
 def as_audit_event(row: AuditRecord, base_url: str) -> dict:
     outcome = "0" if row.status < 400 else ("4" if row.status < 500 else "8")
-    agent = {"requestor": True, "altId": row.client_id or "anonymous",
-             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]}}
+    agent = {
+        "requestor": True,
+        "altId": row.client_id or "anonymous",
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
+    }
     if row.fhir_user:
         agent["who"] = {"reference": row.fhir_user}
     elif row.username:
@@ -202,19 +251,37 @@ def as_audit_event(row: AuditRecord, base_url: str) -> dict:
     if row.resource_type and row.resource_id:
         entity.append({"what": {"reference": f"{row.resource_type}/{row.resource_id}"}})
     if row.patient:
-        entity.append({"what": {"reference": f"Patient/{row.patient}"},
-                       "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"}})
+        entity.append(
+            {
+                "what": {"reference": f"Patient/{row.patient}"},
+                "role": {
+                    "system": "http://terminology.hl7.org/CodeSystem/object-role",
+                    "code": "1",
+                    "display": "Patient",
+                },
+            }
+        )
     entity.append({"type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2"},
                    "query": base64.b64encode(row.path.encode()).decode(), "description": f"{row.method} {row.path}"})
     return {
-        "resourceType": "AuditEvent", "id": f"{ID_PREFIX}{row.pk}",
+        "resourceType": "AuditEvent",
+        "id": f"{ID_PREFIX}{row.pk}",
         "meta": {"versionId": "1", "lastUpdated": row.recorded.isoformat().replace("+00:00", "Z")},
-        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest", "display": "RESTful Operation"},
+        "type": {
+            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+            "code": "rest",
+            "display": "RESTful Operation",
+        },
         "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": row.interaction.split()[0]}],
-        "action": row.action, "recorded": row.recorded.isoformat().replace("+00:00", "Z"),
-        "outcome": outcome, "outcomeDesc": f"HTTP {row.status}",
+        "action": row.action,
+        "recorded": row.recorded.isoformat().replace("+00:00", "Z"),
+        "outcome": outcome,
+        "outcomeDesc": f"HTTP {row.status}",
         "agent": [agent],
-        "source": {"site": base_url, "observer": {"display": settings.FHIR["SOFTWARE_NAME"]},
-                   "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "3"}]},
+        "source": {
+            "site": base_url,
+            "observer": {"display": settings.FHIR["SOFTWARE_NAME"]},
+            "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "3"}],
+        },
         "entity": entity,
     }

@@ -62,19 +62,28 @@ def capability_security(base_url: str) -> dict:
     urls = endpoints(base_url)
     return {
         "cors": True,
-        "service": [{
-            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}],
-            "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
-        }],
-        "extension": [{
-            "url": OAUTH_URIS,
-            "extension": [
-                {"url": "authorize", "valueUri": urls["authorize"]},
-                {"url": "token", "valueUri": urls["token"]},
-                {"url": "introspect", "valueUri": urls["introspect"]},
-                {"url": "revoke", "valueUri": urls["revoke"]},
-            ],
-        }],
+        "service": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                    }
+                ],
+                "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
+            }
+        ],
+        "extension": [
+            {
+                "url": OAUTH_URIS,
+                "extension": [
+                    {"url": "authorize", "valueUri": urls["authorize"]},
+                    {"url": "token", "valueUri": urls["token"]},
+                    {"url": "introspect", "valueUri": urls["introspect"]},
+                    {"url": "revoke", "valueUri": urls["revoke"]},
+                ],
+            }
+        ],
         "description": "SMART App Launch 2.x: bearer tokens from the authorization server at /oauth2; "
-                       "discovery at .well-known/smart-configuration",
+        "discovery at .well-known/smart-configuration",
     }

@@ -48,7 +48,9 @@ class TokenContext(models.Model):
 
     grant = models.OneToOneField(Grant, null=True, on_delete=models.CASCADE, related_name="smart_context")
     access_token = models.OneToOneField(AccessToken, null=True, on_delete=models.CASCADE, related_name="smart_context")
-    refresh_token = models.OneToOneField(RefreshToken, null=True, on_delete=models.CASCADE, related_name="smart_context")
+    refresh_token = models.OneToOneField(
+        RefreshToken, null=True, on_delete=models.CASCADE, related_name="smart_context"
+    )
     patient = models.CharField(max_length=64, blank=True)
     encounter = models.CharField(max_length=64, blank=True)
     fhir_user = models.CharField(max_length=140, blank=True)

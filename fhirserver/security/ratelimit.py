@@ -71,7 +71,10 @@ class RateLimitMiddleware:
         elif path.startswith(TOKEN_PATH):
             wait = hit("TOKEN_PER_IP", client_address(request)) or hit("TOKEN_PER_CLIENT", _token_client(request))
             if wait:
-                response = JsonResponse({"error": "slow_down", "error_description": f"Too many token requests; retry in {wait} s"}, status=429)
+                response = JsonResponse(
+                    {"error": "slow_down", "error_description": f"Too many token requests; retry in {wait} s"},
+                    status=429,
+                )
                 response["Retry-After"] = str(wait)
                 return response
         return self.get_response(request)

@@ -20,7 +20,10 @@ from fhirserver.storage.models import ResourceRecord
 from resources.names import display_name
 
 LAUNCH_SECONDS = 3600
-GRANTS = {"authorization_code": Application.GRANT_AUTHORIZATION_CODE, "client_credentials": Application.GRANT_CLIENT_CREDENTIALS}
+GRANTS = {
+    "authorization_code": Application.GRANT_AUTHORIZATION_CODE,
+    "client_credentials": Application.GRANT_CLIENT_CREDENTIALS,
+}
 
 
 class LaunchError(ValueError):
@@ -47,10 +50,21 @@ def client_create(*, name: str, scopes: str, grant: str = "client_credentials", 
         client_secret=secret or generate_client_secret(),  # asymmetric clients never learn theirs
     )
     application.save()
-    ClientRegistration.objects.create(application=application, scopes=scopes, jwks=jwks, jwks_uri=jwks_uri, launch_uri=launch_uri)
-    return {"client_id": application.client_id, "client_secret": secret, "name": name, "grant_type": grant,
-            "client_type": application.client_type, "scopes": scopes, "redirect_uris": redirect_uris or [],
-            "token_endpoint_auth_method": "none" if public else ("private_key_jwt" if (jwks or jwks_uri) else "client_secret_basic")}
+    ClientRegistration.objects.create(
+        application=application, scopes=scopes, jwks=jwks, jwks_uri=jwks_uri, launch_uri=launch_uri
+    )
+    return {
+        "client_id": application.client_id,
+        "client_secret": secret,
+        "name": name,
+        "grant_type": grant,
+        "client_type": application.client_type,
+        "scopes": scopes,
+        "redirect_uris": redirect_uris or [],
+        "token_endpoint_auth_method": "none"
+        if public
+        else ("private_key_jwt" if (jwks or jwks_uri) else "client_secret_basic"),
+    }
 
 
 def read_jwks(path: str | Path) -> dict:
@@ -72,14 +86,18 @@ def token_issue(*, client_id: str, scopes: str, patient: str | None = None, user
         raise ValueError(f"no client with id {client_id}")
     parsed = parse_scopes(scopes)
     if not registration_allows(application.smart.scopes, scopes):
-        raise ValueError(f"client {client_id} is not registered for '{scopes}' (registered: {application.smart.scopes})")
+        raise ValueError(
+            f"client {client_id} is not registered for '{scopes}' (registered: {application.smart.scopes})"
+        )
     if any(r.context == "patient" for r in parsed.rules) and not patient:
         raise ValueError("patient/ scopes need --patient")
     if patient and not _patient_exists(patient):
         raise ValueError(f"Patient/{patient} does not exist")
     account = get_user_model().objects.get(username=user) if user else None
     raw = generate_token()
-    token = AccessToken(user=account, application=application, scope=scopes, expires=timezone.now() + timedelta(seconds=expires_in))
+    token = AccessToken(
+        user=account, application=application, scope=scopes, expires=timezone.now() + timedelta(seconds=expires_in)
+    )
     set_token_value(token, raw)
     token.save()
     fhir_user = _fhir_user_of(account)
@@ -93,11 +111,20 @@ def introspect(raw: str | None) -> dict:
     if not raw:
         return {"active": False}
     checksum = hashlib.sha256(raw.encode("utf-8")).hexdigest()
-    token = AccessToken.objects.select_related("application", "user", "smart_context").filter(token_checksum=checksum).first()
+    token = (
+        AccessToken.objects.select_related("application", "user", "smart_context")
+        .filter(token_checksum=checksum)
+        .first()
+    )
     if token is None or not token.is_valid():
         return {"active": False}
-    data = {"active": True, "scope": token.scope, "client_id": token.application.client_id if token.application else None,
-            "exp": int(calendar.timegm(token.expires.utctimetuple())), "token_type": "Bearer"}
+    data = {
+        "active": True,
+        "scope": token.scope,
+        "client_id": token.application.client_id if token.application else None,
+        "exp": int(calendar.timegm(token.expires.utctimetuple())),
+        "token_type": "Bearer",
+    }
     if token.user:
         data["username"] = token.user.get_username()
         data["sub"] = str(token.user.pk)
@@ -117,7 +144,9 @@ def launch_create(*, user, patient: str, encounter: str = "") -> LaunchContext:
 
 
 def _live_launch(launch: str) -> LaunchContext | None:
-    return LaunchContext.objects.filter(launch=launch, created__gt=timezone.now() - timedelta(seconds=LAUNCH_SECONDS)).first()
+    return LaunchContext.objects.filter(
+        launch=launch, created__gt=timezone.now() - timedelta(seconds=LAUNCH_SECONDS)
+    ).first()
 
 
 def launch_exists(launch: str) -> bool:
@@ -150,7 +179,11 @@ def launch_context_for(*, user, scopes: Scopes, launch: str | None, patient: str
 
 def patient_choices(text: str, limit: int = 200) -> list[dict]:
     """Patients for the picker: id and a readable name, filtered by `text` in the name."""
-    rows = ResourceRecord.objects.filter(resource_type="Patient", deleted=False).order_by("logical_id").values_list("logical_id", "content")
+    rows = (
+        ResourceRecord.objects.filter(resource_type="Patient", deleted=False)
+        .order_by("logical_id")
+        .values_list("logical_id", "content")
+    )
     choices, wanted = [], text.strip().lower()
     for logical_id, content in rows[:5000]:
         label = display_name(content or {}) or logical_id

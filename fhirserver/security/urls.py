@@ -18,7 +18,9 @@ oauth2_patterns = [
     path("launch", views.launch, name="launch"),
     path("login", auth_views.LoginView.as_view(template_name="security/login.html"), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
-    path(".well-known/openid-configuration", dot.ConnectDiscoveryInfoView.as_view(), name="oidc-connect-discovery-info"),
+    path(
+        ".well-known/openid-configuration", dot.ConnectDiscoveryInfoView.as_view(), name="oidc-connect-discovery-info"
+    ),
     path(".well-known/jwks.json", dot.JwksInfoView.as_view(), name="jwks-info"),
     path("userinfo", dot.UserInfoView.as_view(), name="user-info"),
 ]

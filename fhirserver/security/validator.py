@@ -45,7 +45,9 @@ class SmartValidator(OAuth2Validator):
             log.info("refused client assertion: wrong or missing client_assertion_type")
             return False
         issuer = client_assertion.unverified_issuer(assertion)
-        registration = ClientRegistration.objects.select_related("application").filter(application__client_id=issuer).first()
+        registration = (
+            ClientRegistration.objects.select_related("application").filter(application__client_id=issuer).first()
+        )
         if registration is None:
             return False
         try:

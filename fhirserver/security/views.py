@@ -68,8 +68,13 @@ class SmartAuthorizationView(AuthorizationView):
 
     def form_valid(self, form):
         data = form.cleaned_data
-        credentials = {"redirect_uri": data["redirect_uri"], "state": data.get("state"), "code_challenge_method": data.get("code_challenge_method"),
-                       "code_challenge": data.get("code_challenge"), "scope": data.get("scope", "")}
+        credentials = {
+            "redirect_uri": data["redirect_uri"],
+            "state": data.get("state"),
+            "code_challenge_method": data.get("code_challenge_method"),
+            "code_challenge": data.get("code_challenge"),
+            "scope": data.get("scope", ""),
+        }
         problem = smart_problem(self.request, data.get("aud"), credentials, data.get("launch"))
         if problem:
             return refuse(credentials, problem)
@@ -103,7 +108,11 @@ def smart_problem(request: HttpRequest, aud: str | None, credentials: dict, laun
     if credentials.get("code_challenge_method") != "S256" or not credentials.get("code_challenge"):
         return "PKCE with code_challenge_method=S256 is required (plain is not accepted)"
     try:
-        scopes = parse_scopes(" ".join(credentials["scope"]) if isinstance(credentials.get("scope"), list) else credentials.get("scope") or "")
+        scopes = parse_scopes(
+            " ".join(credentials["scope"])
+            if isinstance(credentials.get("scope"), list)
+            else credentials.get("scope") or ""
+        )
     except ScopeError as error:
         return str(error)
     if launch and not services.launch_exists(launch):
@@ -152,13 +161,19 @@ def launch(request: HttpRequest) -> HttpResponse:
     """POST patient[, encounter] -> {"launch", "iss"}; GET with client_id opens the app's launch URL."""
     params = request.POST if request.method == "POST" else request.GET
     try:
-        context = services.launch_create(user=request.user, patient=params.get("patient", ""), encounter=params.get("encounter", ""))
+        context = services.launch_create(
+            user=request.user, patient=params.get("patient", ""), encounter=params.get("encounter", "")
+        )
     except services.LaunchError as error:
         return JsonResponse({"error": "invalid_request", "error_description": str(error)}, status=400)
     iss = base_url(request)
     if request.method == "GET" and params.get("client_id"):
         target = services.launch_uri(params["client_id"])
         if not target:
-            return JsonResponse({"error": "invalid_request", "error_description": "the client registered no launch URI"}, status=400)
-        return HttpResponseRedirect(f"{target}{'&' if '?' in target else '?'}{urlencode({'iss': iss, 'launch': context.launch})}")
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": "the client registered no launch URI"}, status=400
+            )
+        return HttpResponseRedirect(
+            f"{target}{'&' if '?' in target else '?'}{urlencode({'iss': iss, 'launch': context.launch})}"
+        )
     return JsonResponse({"launch": context.launch, "iss": iss, "expires_in": services.LAUNCH_SECONDS})

@@ -109,7 +109,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "fhirserver.request": {"handlers": ["console"], "level": os.environ.get("REQUEST_LOG_LEVEL", "INFO"), "propagate": False},
+        "fhirserver.request": {
+            "handlers": ["console"],
+            "level": os.environ.get("REQUEST_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
     },
 }
 
@@ -121,7 +125,9 @@ INGESTION = {
     "OCR_ENGINE": os.environ.get("OCR_ENGINE", "onnxruntime"),
     "WORKERS": int(os.environ.get("INGESTION_WORKERS", "2")),  # reader processes and job threads of the in-process pool
     "MAX_ATTEMPTS": int(os.environ.get("INGESTION_MAX_ATTEMPTS", "3")),
-    "STALE_AFTER_SECONDS": int(os.environ.get("INGESTION_STALE_AFTER_SECONDS", "600")),  # running, no heartbeat: retried
+    "STALE_AFTER_SECONDS": int(
+        os.environ.get("INGESTION_STALE_AFTER_SECONDS", "600")
+    ),  # running, no heartbeat: retried
     "SYNC_TIMEOUT_SECONDS": int(os.environ.get("INGESTION_SYNC_TIMEOUT_SECONDS", "300")),
 }
 # Base64 in a Parameters body is 4/3 of the file: let such bodies through to the operation's own limit.
@@ -179,7 +185,15 @@ CORS_URLS_REGEX = r"^/(fhir|oauth2/(token|introspect|revoke|userinfo|\.well-know
 CORS_ALLOWED_ORIGINS = [o for o in env_list("CORS_ALLOWED_ORIGINS", []) if o != "*"]
 CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS
 CORS_ALLOW_CREDENTIALS = False
-CORS_EXPOSE_HEADERS = ["Location", "ETag", "Content-Location", "Last-Modified", "Retry-After", "WWW-Authenticate", "X-Request-ID"]
+CORS_EXPOSE_HEADERS = [
+    "Location",
+    "ETag",
+    "Content-Location",
+    "Last-Modified",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Request-ID",
+]
 
 # Rate-limit counters, token replay (jti) and JWKS caches: Redis when REDIS_URL is set (shared by
 # all workers), else per-process memory.

@@ -170,7 +170,10 @@ def _insert_new(records: list[_NewRecord]) -> None:
     adapt_time = connection.ops.adapt_datetimefield_value
     for start in range(0, len(records), _MAX_PARAMS // 8):
         chunk = records[start:start + _MAX_PARAMS // 8]
-        rows = [(r.resource_type, r.logical_id, 1, adapt_time(r.last_updated), False, as_text(r.content, connection)) for r in chunk]
+        rows = [
+            (r.resource_type, r.logical_id, 1, adapt_time(r.last_updated), False, as_text(r.content, connection))
+            for r in chunk
+        ]
         values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
         params = [v for row in rows for v in row]
         with connection.cursor() as cursor:
@@ -184,8 +187,10 @@ def _insert_new(records: list[_NewRecord]) -> None:
                     f"SELECT id, resource_type, logical_id FROM r", params)
                 ids = {(t, i): pk for pk, t, i in cursor.fetchall()}
             else:
-                cursor.execute(f"INSERT INTO {record_table} ({_RECORD_COLUMNS}) VALUES {values} RETURNING id, resource_type, logical_id",
-                               params)
+                cursor.execute(
+                    f"INSERT INTO {record_table} ({_RECORD_COLUMNS}) VALUES {values} RETURNING id, resource_type, logical_id",
+                    params,
+                )
                 ids = {(t, i): pk for pk, t, i in cursor.fetchall()}
                 version_rows = [(ids[(row[0], row[1])], *row[:4], "POST", *row[4:]) for row in rows]
                 cursor.execute(f"INSERT INTO {version_table} ({_VERSION_COLUMNS}) VALUES "
@@ -231,8 +236,13 @@ def read(resource_type: str, id: str) -> StoredResource:
     if row is None:
         raise not_found(resource_type, id)
     if row.deleted:
-        raise FhirError(410, f"Resource {resource_type}/{id} was deleted", issue_code="deleted", code="RESOURCE_DELETED",
-                        headers={"ETag": f'W/"{row.version}"'})
+        raise FhirError(
+            410,
+            f"Resource {resource_type}/{id} was deleted",
+            issue_code="deleted",
+            code="RESOURCE_DELETED",
+            headers={"ETag": f'W/"{row.version}"'},
+        )
     return _from_record(row)
 
 
@@ -252,8 +262,13 @@ def read_text(resource_type: str, id: str) -> tuple[StoredResource, str]:
     if last_updated.tzinfo is None:  # SQLite hands back naive UTC
         last_updated = last_updated.replace(tzinfo=timezone.utc)
     if deleted:
-        raise FhirError(410, f"Resource {resource_type}/{id} was deleted", issue_code="deleted", code="RESOURCE_DELETED",
-                        headers={"ETag": f'W/"{version}"'})
+        raise FhirError(
+            410,
+            f"Resource {resource_type}/{id} was deleted",
+            issue_code="deleted",
+            code="RESOURCE_DELETED",
+            headers={"ETag": f'W/"{version}"'},
+        )
     return StoredResource(resource_type, id, version, last_updated, None), text
 
 
@@ -269,7 +284,12 @@ def vread(resource_type: str, id: str, version: str) -> StoredResource:
     if row is None:
         raise not_found(resource_type, f"{id}/_history/{version}")
     if row.deleted:
-        raise FhirError(410, f"Version {version} of {resource_type}/{id} is a deletion", issue_code="deleted", code="VERSION_DELETED")
+        raise FhirError(
+            410,
+            f"Version {version} of {resource_type}/{id} is a deletion",
+            issue_code="deleted",
+            code="VERSION_DELETED",
+        )
     return _from_record(row)
 
 
@@ -282,27 +302,46 @@ def create(resource_type: str, content: dict, *, id: str | None = None) -> Store
     pending = _pending()
     if pending is not None:  # inside a transaction Bundle: written with the others at the end
         if (resource_type, id) in pending.created:
-            raise bad_request(f"{resource_type}/{id} is written twice in one transaction", code="DUPLICATE_IN_TRANSACTION")
+            raise bad_request(
+                f"{resource_type}/{id} is written twice in one transaction", code="DUPLICATE_IN_TRANSACTION"
+            )
         pending.created.add((resource_type, id))
         pending.creates.append(_NewRecord(resource_type, id, when, stamped))
     else:
-        record = ResourceRecord(resource_type=resource_type, logical_id=id, version=1, last_updated=when, deleted=False, content=stamped)
+        record = ResourceRecord(
+            resource_type=resource_type, logical_id=id, version=1, last_updated=when, deleted=False, content=stamped
+        )
         with write_transaction():
             record.save(force_insert=True)
-            ResourceVersion.objects.create(record=record, resource_type=resource_type, logical_id=id, version=1, last_updated=when,
-                                           method="POST", deleted=False, content=stamped)
+            ResourceVersion.objects.create(
+                record=record,
+                resource_type=resource_type,
+                logical_id=id,
+                version=1,
+                last_updated=when,
+                method="POST",
+                deleted=False,
+                content=stamped,
+            )
             _index(record)
     return StoredResource(resource_type, id, 1, when, stamped, method="POST")
 
 
-def update(resource_type: str, id: str, content: dict, *, if_match: int | None = None, method: str = "PUT") -> tuple[StoredResource, bool]:
+def update(
+    resource_type: str, id: str, content: dict, *, if_match: int | None = None, method: str = "PUT"
+) -> tuple[StoredResource, bool]:
     """Store a new version; create the resource when the id is unknown. Returns (stored, created)."""
     with write_transaction():
         lock_key(f"{resource_type}/{id}")
         record = ResourceRecord.objects.select_for_update().filter(resource_type=resource_type, logical_id=id).first()
         if record is None:
             if if_match is not None:
-                raise FhirError(412, f"If-Match given but {resource_type}/{id} does not exist", issue_code="conflict", code="VERSION_CONFLICT")
+                raise FhirError(
+                    412,
+                    f"If-Match given but {resource_type}/{id} does not exist",
+                    issue_code="conflict",
+                    code="VERSION_CONFLICT",
+                )
             try:
                 with transaction.atomic():
                     return create(resource_type, content, id=id), True
@@ -310,8 +349,10 @@ def update(resource_type: str, id: str, content: dict, *, if_match: int | None =
                 record = ResourceRecord.objects.select_for_update().get(resource_type=resource_type, logical_id=id)
         if if_match is not None and record.version != if_match:
             raise FhirError(
-                412, f"Version conflict: {resource_type}/{id} is at version {record.version}, If-Match asked for {if_match}",
-                issue_code="conflict", code="VERSION_CONFLICT",
+                412,
+                f"Version conflict: {resource_type}/{id} is at version {record.version}, If-Match asked for {if_match}",
+                issue_code="conflict",
+                code="VERSION_CONFLICT",
             )
         version = record.version + 1
         when = _now()
@@ -359,7 +400,12 @@ def rewrite_meta(resource_type: str, id: str, version: str | None, change) -> St
         if row is None:
             raise not_found(resource_type, f"{id}/_history/{version}")
         if row.deleted:
-            raise FhirError(410, f"{resource_type}/{id} version {number} is a deletion", issue_code="deleted", code="VERSION_DELETED")
+            raise FhirError(
+                410,
+                f"{resource_type}/{id} version {number} is a deletion",
+                issue_code="deleted",
+                code="VERSION_DELETED",
+            )
         content = dict(row.content)
         content["meta"] = change(dict(content.get("meta") or {}))
         row.content = content

@@ -324,7 +324,9 @@ def cells(row: LabRow, layout: Layout) -> dict[str, str]:
     abnormal = bool(row.flag) and row.flag != "N"
     out["in_range"] = "" if abnormal else value
     # placement says "abnormal"; only critical values also carry their letter, as labs print them
-    out["out_of_range"] = (f"{value} {row.flag}" if row.flag in ("HH", "LL") and not layout.value_flag else value) if abnormal else ""
+    out["out_of_range"] = (
+        (f"{value} {row.flag}" if row.flag in ("HH", "LL") and not layout.value_flag else value) if abnormal else ""
+    )
     return out
 
 

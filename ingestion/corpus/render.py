@@ -44,7 +44,9 @@ def _fonts(name: str) -> tuple[str, str, str]:
 
 
 def format_date(iso: str, layout: Layout, *, with_time: bool) -> str:
-    moment = datetime.fromisoformat(iso) if "T" in iso else datetime.combine(date.fromisoformat(iso), datetime.min.time())
+    moment = (
+        datetime.fromisoformat(iso) if "T" in iso else datetime.combine(date.fromisoformat(iso), datetime.min.time())
+    )
     fmt = {"us": "%m/%d/%Y", "iso": "%Y-%m-%d", "eu": "%d.%m.%Y", "text": "%d %b %Y"}[layout.date_format]
     return moment.strftime(fmt + (" %H:%M" if with_time else ""))
 
@@ -232,11 +234,24 @@ class _Drawer:
         values = dict(fields)
         lab = self.layout.labels
         blocks = (
-            ("PATIENT INFORMATION", [values[lab.get("name", "Name")], f"{lab['dob']}: {values[lab['dob']]}",
-                                     f"{lab['sex']}: {values[lab['sex']]}", f"{lab['mrn']}: {values[lab['mrn']]}"]),
-            ("SPECIMEN INFORMATION", [f"{lab['accession']}: {values[lab['accession']]}",
-                                      f"{lab['collected']}: {values[lab['collected']]}",
-                                      f"Received: {values['Received']}", f"{lab['reported']}: {values[lab['reported']]}"]),
+            (
+                "PATIENT INFORMATION",
+                [
+                    values[lab.get("name", "Name")],
+                    f"{lab['dob']}: {values[lab['dob']]}",
+                    f"{lab['sex']}: {values[lab['sex']]}",
+                    f"{lab['mrn']}: {values[lab['mrn']]}",
+                ],
+            ),
+            (
+                "SPECIMEN INFORMATION",
+                [
+                    f"{lab['accession']}: {values[lab['accession']]}",
+                    f"{lab['collected']}: {values[lab['collected']]}",
+                    f"Received: {values['Received']}",
+                    f"{lab['reported']}: {values[lab['reported']]}",
+                ],
+            ),
             ("CLIENT INFORMATION", [f"{lab['clinician']}:", values[lab["clinician"]], "Report Status: FINAL"]),
         )
         for i, (title, lines) in enumerate(blocks):
@@ -306,7 +321,9 @@ class _Drawer:
                 self.c.drawRightString(x1 - 1.5 * self.size, value_y, text)
             elif text:  # a cell never runs into the next column: long names are set smaller, as LIS printouts do
                 width = self.c.stringWidth(text, self.regular, self.size)
-                self.text(x0 + 3, value_y, text, size=min(self.size, self.size * (x1 - x0 - 3 - 1.5 * self.size) / width))
+                self.text(
+                    x0 + 3, value_y, text, size=min(self.size, self.size * (x1 - x0 - 3 - 1.5 * self.size) / width)
+                )
         if lay.grid:
             self._grid_row(y)
         return y - self.lh - (len(name_lines) - 1) * step
@@ -325,14 +342,20 @@ class _Drawer:
     def footer(self, *, last: bool) -> None:
         c = self.c
         c.setFont(self.regular, 7.5)
-        c.drawString(MARGIN, 40, f"{self.report.lab_name}  |  CLIA 05D2094567  |  Printed {format_date(self.report.reported, self.layout, with_time=True)}")
+        c.drawString(
+            MARGIN,
+            40,
+            f"{self.report.lab_name}  |  CLIA 05D2094567  |  Printed {format_date(self.report.reported, self.layout, with_time=True)}",
+        )
         c.drawRightString(self.page_w - MARGIN, 40, f"Page {self.page} of {self.total}")
 
     def end(self, y: float) -> None:
         self.c.setFont(self.regular, self.size)
         self.c.drawCentredString(self.page_w / 2, y - 10, "*** End of Report ***")
         self.c.setFont(self.italic, self.size - 1)
-        self.c.drawString(MARGIN, y - 30, "Electronically verified by: Laboratory Director. Results relate only to the sample tested.")
+        self.c.drawString(
+            MARGIN, y - 30, "Electronically verified by: Laboratory Director. Results relate only to the sample tested."
+        )
         self.footer(last=True)
         self.c.showPage()
 

@@ -19,9 +19,24 @@ from ingestion.labreport import LabReport
 from ingestion.terminology import match_panel
 
 from .codes import (
-    AI_ASSERTED, EXT_AI_CONFIDENCE, LAB_CATEGORY, LAB_REPORT, LAB_SERVICE, LIFECYCLE, LOINC, PARTICIPANT_TYPE,
-    PROFILE_DOCUMENT, PROFILE_ORGANIZATION, PROFILE_PROVENANCE, PROFILE_REPORT, V2_0074, coding, concept,
-    fhir_datetime, instant, printed_instant,
+    AI_ASSERTED,
+    EXT_AI_CONFIDENCE,
+    LAB_CATEGORY,
+    LAB_REPORT,
+    LAB_SERVICE,
+    LIFECYCLE,
+    LOINC,
+    PARTICIPANT_TYPE,
+    PROFILE_DOCUMENT,
+    PROFILE_ORGANIZATION,
+    PROFILE_PROVENANCE,
+    PROFILE_REPORT,
+    V2_0074,
+    coding,
+    concept,
+    fhir_datetime,
+    instant,
+    printed_instant,
 )
 from .observations import ObservationContext, build_observation, context_elements, expected_flag, flag_disagrees
 

@@ -9,8 +9,23 @@ from ingestion.terminology import lookup_loinc, normalize_answer
 from resources import ucum
 
 from .codes import (
-    AI_ASSERTED, APPLIES_TO_SEX, DATA_ABSENT, EXT_AI_CONFIDENCE, EXT_FLAG_DISAGREES, EXT_SOURCE_REGION, INTERPRETATION,
-    INTERPRETATIONS, LAB_CATEGORY, LOINC, PROFILE_OBSERVATION, SNOMED, UCUM, coding, concept, effective, number,
+    AI_ASSERTED,
+    APPLIES_TO_SEX,
+    DATA_ABSENT,
+    EXT_AI_CONFIDENCE,
+    EXT_FLAG_DISAGREES,
+    EXT_SOURCE_REGION,
+    INTERPRETATION,
+    INTERPRETATIONS,
+    LAB_CATEGORY,
+    LOINC,
+    PROFILE_OBSERVATION,
+    SNOMED,
+    UCUM,
+    coding,
+    concept,
+    effective,
+    number,
 )
 
 
@@ -134,10 +149,18 @@ def _extensions(row: LabRow) -> list[dict]:
     out = [{"url": EXT_AI_CONFIDENCE, "valueDecimal": round(float(row.confidence), 4)}]
     if row.region:
         x0, y0, x1, y1 = row.region.box
-        out.append({"url": EXT_SOURCE_REGION, "extension": [
-            {"url": "page", "valueInteger": int(row.region.page)},
-            *({"url": name, "valueDecimal": round(float(v), 2)} for name, v in zip(("x0", "y0", "x1", "y1"), (x0, y0, x1, y1))),
-        ]})
+        out.append(
+            {
+                "url": EXT_SOURCE_REGION,
+                "extension": [
+                    {"url": "page", "valueInteger": int(row.region.page)},
+                    *(
+                        {"url": name, "valueDecimal": round(float(v), 2)}
+                        for name, v in zip(("x0", "y0", "x1", "y1"), (x0, y0, x1, y1))
+                    ),
+                ],
+            }
+        )
     if flag_disagrees(row):
         out.append({"url": EXT_FLAG_DISAGREES, "valueBoolean": True})
     return out

@@ -60,7 +60,9 @@ def read_in_reader_process(data: bytes) -> Document:
     for attempt in (1, 2):
         executor = _pool()
         try:
-            outcome = executor.submit(read_here, data, default_limits()).result()  # today's limits, not the pool's first
+            outcome = executor.submit(
+                read_here, data, default_limits()
+            ).result()  # today's limits, not the pool's first
             break
         except BrokenProcessPool:
             _reset(executor)

@@ -40,7 +40,9 @@ def _thread_pool() -> ThreadPoolExecutor:
     global _threads
     with _lock:
         if _threads is None:
-            _threads = ThreadPoolExecutor(max_workers=max(1, int(settings.INGESTION["WORKERS"])), thread_name_prefix="digitize")
+            _threads = ThreadPoolExecutor(
+                max_workers=max(1, int(settings.INGESTION["WORKERS"])), thread_name_prefix="digitize"
+            )
         return _threads
 
 

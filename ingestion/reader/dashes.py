@@ -19,7 +19,9 @@ from .recogniser import DASHES, Reading
 
 # A range: two numbers joined by one dash, standing alone (not part of a date, a code, a word or a
 # telephone number such as 010-2000).
-RANGE = re.compile(r"(?<![\w.,\-\u2013/:])(?!0\d)(\d+(?:[.,]\d+)?)(\s*)([-\u2013])(\s*)(\d+(?:[.,]\d+)?)(?![\w.,\-\u2013/:])")
+RANGE = re.compile(
+    r"(?<![\w.,\-\u2013/:])(?!0\d)(\d+(?:[.,]\d+)?)(\s*)([-\u2013])(\s*)(\d+(?:[.,]\d+)?)(?![\w.,\-\u2013/:])"
+)
 MIN_RANGES = 3  # fewer ranges than this on a page: each keeps the model's own reading
 # Page median of log10 p(en dash)/p(hyphen) from which the page prints en dashes. Measured over 144
 # pages (Helvetica, Times, Courier, DejaVu Sans at 8.5 and 10.5 pt; "-", " - " and " – " ranges; clean,

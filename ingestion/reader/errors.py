@@ -17,7 +17,9 @@ def empty() -> DocumentError:
 
 
 def too_large(size: int, limit: int) -> DocumentError:
-    return DocumentError(413, f"The document is {size:,} bytes; the limit is {limit:,} bytes", code="DOCUMENT_TOO_LARGE")
+    return DocumentError(
+        413, f"The document is {size:,} bytes; the limit is {limit:,} bytes", code="DOCUMENT_TOO_LARGE"
+    )
 
 
 def too_many_pages(pages: int, limit: int) -> DocumentError:
@@ -32,12 +34,16 @@ def too_many_pixels(number: int, pixels: int, limit: int) -> DocumentError:
 
 def unsupported(what: str) -> DocumentError:
     return DocumentError(
-        415, f"Unsupported document type ({what}); send PDF, PNG, JPEG, TIFF, WebP or HEIC", code="DOCUMENT_UNSUPPORTED_TYPE"
+        415,
+        f"Unsupported document type ({what}); send PDF, PNG, JPEG, TIFF, WebP or HEIC",
+        code="DOCUMENT_UNSUPPORTED_TYPE",
     )
 
 
 def corrupt(media_type: str, detail: str) -> DocumentError:
-    return DocumentError(422, f"The {media_type} document is damaged and cannot be read: {detail}", code="DOCUMENT_CORRUPT")
+    return DocumentError(
+        422, f"The {media_type} document is damaged and cannot be read: {detail}", code="DOCUMENT_CORRUPT"
+    )
 
 
 def encrypted() -> DocumentError:

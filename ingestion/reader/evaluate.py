@@ -179,7 +179,9 @@ def summary(scores: list[Score]) -> list[dict]:
         groups.setdefault((score.degradation, score.engine), []).append(score)
     order = {name: i for i, name in enumerate([*DEGRADATIONS, TEXT_PDF])}
     rows = []
-    for (degradation, engine), group in sorted(groups.items(), key=lambda item: (order.get(item[0][0], 99), item[0][1])):
+    for (degradation, engine), group in sorted(
+        groups.items(), key=lambda item: (order.get(item[0][0], 99), item[0][1])
+    ):
         total = sum(s.cells_total for s in group)
         rows.append({
             "degradation": degradation, "engine": engine, "pages": len(group),
@@ -195,8 +197,10 @@ def markdown(rows: list[dict]) -> str:
     lines = ["| degradation | engine | pages | CER | cells exact | dashes folded | s/page p50 |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['degradation']} | {r['engine']} | {r['pages']} | {r['cer']:.2%} | "
-                     f"{r['cells_exact']:.1%} ({r['cells']}) | {r['cells_exact_folded']:.1%} | {r['seconds_p50']:.2f} |")
+        lines.append(
+            f"| {r['degradation']} | {r['engine']} | {r['pages']} | {r['cer']:.2%} | "
+            f"{r['cells_exact']:.1%} ({r['cells']}) | {r['cells_exact_folded']:.1%} | {r['seconds_p50']:.2f} |"
+        )
     return "\n".join(lines)
 
 

@@ -22,11 +22,24 @@ from .models import ALL_MODELS, PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN, TE
 DET_PREPROCESS = [
     {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
     {"DetResizeForTest": {"resize_long": 960, "limit_type": "max"}},
-    {"NormalizeImage": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "scale": "1./255.", "order": "hwc"}},
+    {
+        "NormalizeImage": {
+            "mean": [0.485, 0.456, 0.406],
+            "std": [0.229, 0.224, 0.225],
+            "scale": "1./255.",
+            "order": "hwc",
+        }
+    },
     {"ToCHWImage": None},
     {"KeepKeys": {"keep_keys": ["image", "shape", "polys", "ignore_tags"]}},
 ]
-DET_POSTPROCESS = {"name": "DBPostProcess", "thresh": 0.3, "box_thresh": 0.6, "max_candidates": 1000, "unclip_ratio": 1.5}
+DET_POSTPROCESS = {
+    "name": "DBPostProcess",
+    "thresh": 0.3,
+    "box_thresh": 0.6,
+    "max_candidates": 1000,
+    "unclip_ratio": 1.5,
+}
 REC_PREPROCESS = [
     {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
     {"MultiLabelEncode": {"gtc_encode": "NRTRLabelEncode"}},
@@ -56,7 +69,9 @@ def character_list(spec: ModelSpec, root: Path) -> list[str]:
     if spec.charset == "onnx-metadata":
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(root / spec.files["inference.onnx"]), providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(
+            str(root / spec.files["inference.onnx"]), providers=["CPUExecutionProvider"]
+        )
         return session.get_modelmeta().custom_metadata_map["character"].splitlines()
     return (root / spec.charset).read_text(encoding="utf-8").splitlines()
 
@@ -105,7 +120,9 @@ def install_latin_recogniser(target_root: Path) -> bool:
     source = target_root / PP_OCRV6_SMALL_REC.name
     folder = target_root / PP_OCRV6_SMALL_REC_LATIN.name
     full = yaml.safe_load((source / "inference.yml").read_text(encoding="utf-8"))
-    model, kept = prune_classifier(onnx.load(str(source / "inference.onnx")), full["PostProcess"]["character_dict"], LATIN_CHARACTERS)
+    model, kept = prune_classifier(
+        onnx.load(str(source / "inference.onnx")), full["PostProcess"]["character_dict"], LATIN_CHARACTERS
+    )
     changed = write_if_changed(model.SerializeToString(), folder / "inference.onnx")
     # Global.model_name stays PaddleX's name for this architecture, so PaddleX could load the folder too.
     config = {**full, "PostProcess": {"name": "CTCLabelDecode", "character_dict": kept}}

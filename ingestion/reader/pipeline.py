@@ -31,7 +31,9 @@ def read_document(data: bytes, *, engine: str | None = None, limits: Limits | No
         for pdf_page in pdf_pages(data, limits, reader_settings()["PDF_DPI"]):
             started = time.perf_counter()
             if pdf_page.words is not None:
-                page = Page(pdf_page.number, pdf_page.width, pdf_page.height, "text-layer", lines=group_lines(pdf_page.words))
+                page = Page(
+                    pdf_page.number, pdf_page.width, pdf_page.height, "text-layer", lines=group_lines(pdf_page.words)
+                )
             else:
                 page = read_image_page(pdf_page.number, pdf_page.image, ocr.get())
             page.seconds = round(time.perf_counter() - started, 3)

@@ -29,7 +29,9 @@ LATIN_CHARACTERS = frozenset(
 )
 
 
-def prune_classifier(model: onnx.ModelProto, characters: list[str], keep: frozenset[str]) -> tuple[onnx.ModelProto, list[str]]:
+def prune_classifier(
+    model: onnx.ModelProto, characters: list[str], keep: frozenset[str]
+) -> tuple[onnx.ModelProto, list[str]]:
     """`model` with its final MatMul + Add (+ Softmax) restricted to the CTC blank, the kept characters
     and the trailing space class; returns the new model and its character list (without blank and space).
 

@@ -30,7 +30,12 @@ def with_margins(box: Box, others: list[Box], width: float, height: float,
     """`box` grown by margins relative to its height, never into another box nor off the page."""
     x0, y0, x1, y1 = box
     h = y1 - y0
-    left, right, up, down = max(0.0, x0 - side * h), min(width, x1 + side * h), max(0.0, y0 - top * h), min(height, y1 + top * h)
+    left, right, up, down = (
+        max(0.0, x0 - side * h),
+        min(width, x1 + side * h),
+        max(0.0, y0 - top * h),
+        min(height, y1 + top * h),
+    )
     for bx0, by0, bx1, by1 in others:
         if (bx0, by0, bx1, by1) == box:
             continue

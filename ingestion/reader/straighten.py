@@ -93,7 +93,9 @@ def find_page_quad(image: np.ndarray) -> np.ndarray | None:
 
 def order_corners(points: np.ndarray) -> np.ndarray:
     by_sum, by_diff = points.sum(axis=1), np.diff(points, axis=1).ravel()
-    return np.array([points[by_sum.argmin()], points[by_diff.argmin()], points[by_sum.argmax()], points[by_diff.argmax()]])
+    return np.array(
+        [points[by_sum.argmin()], points[by_diff.argmin()], points[by_sum.argmax()], points[by_diff.argmax()]]
+    )
 
 
 def warp_quad(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
@@ -164,7 +166,9 @@ def rotate(image: np.ndarray, angle: float) -> np.ndarray:
     new_width, new_height = int(height * sin + width * cos), int(height * cos + width * sin)
     matrix[0, 2] += new_width / 2 - width / 2
     matrix[1, 2] += new_height / 2 - height / 2
-    paper = tuple(int(v) for v in np.percentile(image.reshape(-1, image.shape[2] if image.ndim == 3 else 1), 95, axis=0))
+    paper = tuple(
+        int(v) for v in np.percentile(image.reshape(-1, image.shape[2] if image.ndim == 3 else 1), 95, axis=0)
+    )
     return cv2.warpAffine(image, matrix, (new_width, new_height), flags=cv2.INTER_LINEAR, borderValue=paper)
 
 

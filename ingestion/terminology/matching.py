@@ -19,8 +19,17 @@ from resources import ucum
 
 from .catalogue import LabTest, lab_tests, tests_by_loinc
 from .names import (
-    BLOODLIKE, SPECIMEN_SYSTEMS, is_only_qualifier_words, name_key, ocr_key, sorted_key, specimen_class,
-    specimen_of_words, split_qualifier, strip_filler, strip_specimen,
+    BLOODLIKE,
+    SPECIMEN_SYSTEMS,
+    is_only_qualifier_words,
+    name_key,
+    ocr_key,
+    sorted_key,
+    specimen_class,
+    specimen_of_words,
+    split_qualifier,
+    strip_filler,
+    strip_specimen,
 )
 
 MatchKind = Literal["exact", "synonym", "ocr", "fuzzy", "name-only", "search"]

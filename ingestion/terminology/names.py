@@ -11,9 +11,15 @@ import unicodedata
 
 _GREEK = {"µ": "u", "μ": "u", "β": "beta", "α": "alpha", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda"}
 _SPELLINGS = [
-    (re.compile(r"aem"), "em"), (re.compile(r"\boe"), "e"), (re.compile(r"leuco"), "leuko"),
-    (re.compile(r"sulph"), "sulf"), (re.compile(r"(ioni|normali|glycosyla)s"), r"\1z"), (re.compile(r"colour"), "color"),
-    (re.compile(r"titre"), "titer"), (re.compile(r"caerul"), "cerul"), (re.compile(r"foet"), "fet"),
+    (re.compile(r"aem"), "em"),
+    (re.compile(r"\boe"), "e"),
+    (re.compile(r"leuco"), "leuko"),
+    (re.compile(r"sulph"), "sulf"),
+    (re.compile(r"(ioni|normali|glycosyla)s"), r"\1z"),
+    (re.compile(r"colour"), "color"),
+    (re.compile(r"titre"), "titer"),
+    (re.compile(r"caerul"), "cerul"),
+    (re.compile(r"foet"), "fet"),
 ]
 _NOT_PLURAL = {"plus", "virus", "rhesus", "status", "gas", "pus", "mass", "glass", "less", "abs"}
 _OCR_FOLD = str.maketrans("10i|", "loll")

@@ -145,7 +145,9 @@ def split_cells(row: VisualRow, gap: float, base_height: float) -> list[Cell]:
     """Cells are runs of tokens closer than a column gap (wider than a word space, relative to text size)."""
     cells: list[Cell] = []
     for tok in row.tokens:
-        if cells and tok.x0 - cells[-1].x1 < gap * max(1.0, tok.height / base_height, cells[-1].tokens[-1].height / base_height):
+        if cells and tok.x0 - cells[-1].x1 < gap * max(
+            1.0, tok.height / base_height, cells[-1].tokens[-1].height / base_height
+        ):
             cells[-1].tokens.append(tok)
         else:
             cells.append(Cell([tok]))

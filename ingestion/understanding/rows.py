@@ -15,7 +15,14 @@ from ingestion.labreport import LabRow, Region
 from ingestion.understanding.geometry import union
 from ingestion.understanding.table import VALUE_KINDS, RawRow
 from ingestion.understanding.values import (
-    NumberStyle, Value, expected_flag, flag_disagrees, parse_flag, parse_range, parse_value, split_unit,
+    NumberStyle,
+    Value,
+    expected_flag,
+    flag_disagrees,
+    parse_flag,
+    parse_range,
+    parse_value,
+    split_unit,
 )
 
 UnitNormaliser = Callable[[str], "str | None"]
@@ -100,7 +107,9 @@ def _flag(raw: RawRow, value: Value | None, value_kind: str | None, row: LabRow)
         return value.flag
     if value_kind == "out_of_range" and value is not None and value.readable:
         # placement is the page saying "abnormal"; the direction comes from the printed range
-        direction = expected_flag(value.number, value.comparator, row.reference_range) if value.number is not None else None
+        direction = (
+            expected_flag(value.number, value.comparator, row.reference_range) if value.number is not None else None
+        )
         return direction if direction in ("H", "L") else "A"
     return None
 

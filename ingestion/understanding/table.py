@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from ingestion.understanding.geometry import Cell, Token, VisualRow
 from ingestion.understanding.header import match_label
 from ingestion.understanding.values import (
-    PREFIX_FLAG, NumberStyle, Value, looks_like_range, parse_flag, parse_value, split_unit,
+    PREFIX_FLAG,
+    NumberStyle,
+    Value,
+    looks_like_range,
+    parse_flag,
+    parse_value,
+    split_unit,
 )
 from ingestion.understanding.wrapping import NameLine
 
@@ -241,7 +247,11 @@ def assign_cells(row: VisualRow, columns: list[Column], edges: list[tuple[float,
         hits = [c for c in columns if min(cell.x1, c.x1) - max(cell.x0, c.x0) > 0]
         if len(hits) > 1:
             names_first = hits[0].kind == "name"
-            tail = (_result_at_end(cell.tokens, columns) or _column_words_at_end(cell.tokens, hits, unit_of)) if names_first else 0
+            tail = (
+                (_result_at_end(cell.tokens, columns) or _column_words_at_end(cell.tokens, hits, unit_of))
+                if names_first
+                else 0
+            )
             for tok in cell.tokens[:len(cell.tokens) - tail]:
                 # a long test name running under the next title stays a name; other words go where they sit
                 kind = "name" if names_first and not re.search(r"\d", tok.text) and out.keys() <= {"name"} \

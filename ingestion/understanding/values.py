@@ -28,9 +28,14 @@ FLAG_WORDS = {
 SUFFIX_FLAG = re.compile(
     r"^(?P<body>.*?\d)\s*[\(\[]?\s*\*?\s*(?P<flag>CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|PANIC HIGH|PANIC LOW|HIGH|LOW|HH|LL|H|L|A|↑↑|↓↓|↑|↓|"
     r"(?<=\s)\+\+|(?<=\s)--|(?<=\s)\+|(?<=\s)-)"
-    r"\s*[\)\]]?\s*\*?$", re.I)
-PREFIX_FLAG = re.compile(r"^[\(\[]?(?P<flag>↑↑|↓↓|↑|↓|\*|!|(?:CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|HIGH|LOW|HH|LL|H|L)(?=[\s\)\]]))[\)\]]?\s*"
-                         r"(?P<body>[<>≤≥=]*\s*\d.*)$", re.I)
+    r"\s*[\)\]]?\s*\*?$",
+    re.I,
+)
+PREFIX_FLAG = re.compile(
+    r"^[\(\[]?(?P<flag>↑↑|↓↓|↑|↓|\*|!|(?:CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|HIGH|LOW|HH|LL|H|L)(?=[\s\)\]]))[\)\]]?\s*"
+    r"(?P<body>[<>≤≥=]*\s*\d.*)$",
+    re.I,
+)
 
 # "363 *", "0.4!": a mark that says "abnormal" without saying which way (read as A, never as H or L).
 MARKER_FLAG = re.compile(r"^(?P<body>.*?\d)\s*(?P<flag>\*|!)$")
@@ -99,7 +104,9 @@ QUALITATIVE = re.compile(
 
 
 def normalise_comparator(c: str | None) -> str | None:
-    return {"<": "<", ">": ">", "<=": "<=", ">=": ">=", "=<": "<=", "=>": ">=", "≤": "<=", "≥": ">="}.get(c) if c else None
+    return (
+        {"<": "<", ">": ">", "<=": "<=", ">=": ">=", "=<": "<=", "=>": ">=", "≤": "<=", "≥": ">="}.get(c) if c else None
+    )
 
 
 def parse_value(text: str, style: NumberStyle, *, qualitative_any: bool = False) -> Value | None:
@@ -179,12 +186,16 @@ def _strip_cmp(text: str) -> tuple[str | None, str]:
 
 
 RANGE_BETWEEN = re.compile(r"^\(?\s*(?P<lo>\d[\d.,]*)\s*(?:-|to)\s*(?P<hi>\d[\d.,]*)\s*\)?$", re.I)
-SEX_PART = re.compile(r"(?P<sex>males?|females?|men|women|m|f)\s*[:=]?\s*(?P<range>[<>≤≥=]*\s*\d[\d.,]*\s*(?:-\s*\d[\d.,]*)?)", re.I)
+SEX_PART = re.compile(
+    r"(?P<sex>males?|females?|men|women|m|f)\s*[:=]?\s*(?P<range>[<>≤≥=]*\s*\d[\d.,]*\s*(?:-\s*\d[\d.,]*)?)", re.I
+)
 WORD_BOUNDS = (("up to", "<="), ("less than", "<"), ("below", "<"), ("greater than", ">"), ("above", ">"),
                ("more than", ">"), ("over", ">"))
 
 
-def parse_range(text: str, style: NumberStyle, *, sex: str | None = None, unit: str | None = None) -> ReferenceRange | None:
+def parse_range(
+    text: str, style: NumberStyle, *, sex: str | None = None, unit: str | None = None
+) -> ReferenceRange | None:
     """'13.0-17.0', '< 200', '>=60', 'Negative', 'M: 13.5-17.5 F: 12.0-15.5' (the patient's own kept as low/high)."""
     printed = " ".join(text.split())
     if not printed:

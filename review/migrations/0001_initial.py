@@ -12,14 +12,16 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='LabReview',
+            name="LabReview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
             ],
             options={
-                'permissions': [('verify_lab_report', 'Can upload lab reports and verify, correct or reject what was read')],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [
+                    ("verify_lab_report", "Can upload lab reports and verify, correct or reject what was read")
+                ],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
     ]

@@ -15,7 +15,17 @@ def test_capability_statement(fhir):
     types = {r["type"]: r for r in rest["resource"]}
     assert len(types) == 146 and "Observation" in types and "EffectEvidenceSynthesis" in types
     interactions = {i["code"] for i in types["Patient"]["interaction"]}
-    assert {"read", "vread", "update", "patch", "delete", "create", "search-type", "history-instance", "history-type"} <= interactions
+    assert {
+        "read",
+        "vread",
+        "update",
+        "patch",
+        "delete",
+        "create",
+        "search-type",
+        "history-instance",
+        "history-type",
+    } <= interactions
     assert {i["code"] for i in rest["interaction"]} >= {"transaction", "batch", "history-system", "search-system"}
     assert {op["name"] for op in types["Patient"]["operation"]} >= {"validate"}
     from fhir.resources.R4B.capabilitystatement import CapabilityStatement

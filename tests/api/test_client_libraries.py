@@ -36,11 +36,21 @@ def test_fhirpy_round_trip(fhirpy_client):
     assert client.resources("Patient").search(identifier="urn:mrn|77").get().id == patient.id
 
     for day in range(1, 8):
-        client.resource("Observation", status="final", category=[{"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
-            code={"coding": [{"system": "http://loinc.org", "code": "718-7"}]}, subject={"reference": f"Patient/{patient.id}"},
-            effectiveDateTime=f"2026-05-0{day}", valueQuantity={"value": 10 + day, "unit": "g/dL",
-                                                                "system": "http://unitsofmeasure.org", "code": "g/dL"}).save()
+        client.resource(
+            "Observation",
+            status="final",
+            category=[
+                {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}
+                    ]
+                }
+            ],
+            code={"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
+            subject={"reference": f"Patient/{patient.id}"},
+            effectiveDateTime=f"2026-05-0{day}",
+            valueQuantity={"value": 10 + day, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
+        ).save()
     search = client.resources("Observation").search(patient=patient.id, category="laboratory")
     assert search.count() == 7
     paged = search.sort("-date").limit(3).fetch_all()  # follows the next links

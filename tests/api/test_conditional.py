@@ -94,8 +94,11 @@ def test_racing_updates_never_lose_a_version():
     def writer(n):
         try:
             barrier.wait()
-            Client().put("/fhir/Patient/racer", data=json.dumps(patient("R", id="racer", gender=["male", "female"][n % 2])),
-                         content_type="application/fhir+json")
+            Client().put(
+                "/fhir/Patient/racer",
+                data=json.dumps(patient("R", id="racer", gender=["male", "female"][n % 2])),
+                content_type="application/fhir+json",
+            )
         finally:
             connection.close()
 

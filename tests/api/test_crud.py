@@ -5,7 +5,12 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
-PATIENT = {"resourceType": "Patient", "name": [{"family": "Okafor", "given": ["Ada"]}], "gender": "female", "birthDate": "1980-02-03"}
+PATIENT = {
+    "resourceType": "Patient",
+    "name": [{"family": "Okafor", "given": ["Ada"]}],
+    "gender": "female",
+    "birthDate": "1980-02-03",
+}
 
 
 def created_id(response):
@@ -120,7 +125,12 @@ def test_json_patch_failures(fhir):
     makes_invalid = [{"op": "replace", "path": "/birthDate", "value": "not a date"}]
     invalid = fhir.patch(f"Patient/{pid}", makes_invalid, content_type="application/json-patch+json")
     assert invalid.status_code == 400 and invalid.json()["issue"][0]["expression"] == ["Patient.birthDate"]
-    stale = fhir.patch(f"Patient/{pid}", [{"op": "add", "path": "/active", "value": True}], content_type="application/json-patch+json", If_Match='W/"9"')
+    stale = fhir.patch(
+        f"Patient/{pid}",
+        [{"op": "add", "path": "/active", "value": True}],
+        content_type="application/json-patch+json",
+        If_Match='W/"9"',
+    )
     assert stale.status_code == 412
     assert fhir.patch(f"Patient/{pid}", "gender=male", content_type="text/plain").status_code == 415
     assert fhir.patch(f"Patient/{pid}", {"op": "x"}, content_type="application/json-patch+json").status_code == 400
@@ -150,7 +160,9 @@ def test_invalid_content_names_the_element(fhir):
     missing = fhir.post("Observation", {"resourceType": "Observation", "code": {"text": "Hb"}})
     assert missing.status_code == 400 and missing.json()["issue"][0]["expression"] == ["Observation.status"]
     unknown_element = fhir.post("Patient", dict(PATIENT, favouriteColour="blue"))
-    assert unknown_element.status_code == 400 and unknown_element.json()["issue"][0]["expression"] == ["Patient.favouriteColour"]
+    assert unknown_element.status_code == 400 and unknown_element.json()["issue"][0]["expression"] == [
+        "Patient.favouriteColour"
+    ]
 
 
 @pytest.mark.parametrize("body", ["{not json", "[1, 2]", '"text"', json.dumps({"name": []})])

@@ -1,15 +1,17 @@
 """Every official R4 example of the core clinical types survives create -> read unchanged."""
 import functools
 import json
-import re
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = Path(os.environ.get("R4_EXAMPLES_DIR", Path(__file__).resolve().parents[2] / "var" / "hl7.fhir.r4.examples" / "package"))
+EXAMPLES = Path(
+    os.environ.get("R4_EXAMPLES_DIR", Path(__file__).resolve().parents[2] / "var" / "hl7.fhir.r4.examples" / "package")
+)
 TYPES = ["Patient", "Observation", "DiagnosticReport", "Bundle", "Practitioner", "Organization", "Encounter",
          "Specimen", "DocumentReference", "Binary", "Provenance"]
 # fhir.resources (R4B models) rejects `_valueString` on an extension inside this ValueSet Bundle, which

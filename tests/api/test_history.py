@@ -75,7 +75,11 @@ def test_history_at_keeps_the_versions_current_during_that_period(fhir):
     pid, stamps = created["id"], [created["meta"]["lastUpdated"]]
     for gender in ("male", "other"):
         time.sleep(0.02)  # distinct millisecond lastUpdated per version
-        stamps.append(fhir.put(f"Patient/{pid}", {"resourceType": "Patient", "id": pid, "gender": gender}).json()["meta"]["lastUpdated"])
+        stamps.append(
+            fhir.put(f"Patient/{pid}", {"resourceType": "Patient", "id": pid, "gender": gender}).json()["meta"][
+                "lastUpdated"
+            ]
+        )
 
     def versions(at):
         bundle = fhir.get(f"Patient/{pid}/_history?_at={quote(at)}").json()

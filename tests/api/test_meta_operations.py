@@ -19,7 +19,9 @@ def returned(response):
 
 
 def test_meta_add_then_delete_keeps_the_version_and_is_searchable(fhir):
-    pid = fhir.post("Patient", {"resourceType": "Patient", "meta": {"tag": [{"system": "urn:tags", "code": "old"}]}}).json()["id"]
+    pid = fhir.post(
+        "Patient", {"resourceType": "Patient", "meta": {"tag": [{"system": "urn:tags", "code": "old"}]}}
+    ).json()["id"]
     meta = returned(fhir.post(f"Patient/{pid}/$meta-add", meta_parameters(tag=[TAG], profile=[PROFILE])))
     assert {t["code"] for t in meta["tag"]} == {"old", "reviewed"} and meta["profile"] == [PROFILE]
     # sets: adding again (other display) duplicates nothing
@@ -30,7 +32,12 @@ def test_meta_add_then_delete_keeps_the_version_and_is_searchable(fhir):
     assert fhir.get("Patient?_tag=urn:tags|reviewed").json()["total"] == 1
     assert fhir.get(f"Patient?_profile={PROFILE}").json()["total"] == 1
 
-    meta = returned(fhir.post(f"Patient/{pid}/$meta-delete", meta_parameters(tag=[{"system": "urn:tags", "code": "reviewed"}], profile=[PROFILE])))
+    meta = returned(
+        fhir.post(
+            f"Patient/{pid}/$meta-delete",
+            meta_parameters(tag=[{"system": "urn:tags", "code": "reviewed"}], profile=[PROFILE]),
+        )
+    )
     assert [t["code"] for t in meta["tag"]] == ["old"] and "profile" not in meta
     assert fhir.get("Patient?_tag=urn:tags|reviewed").json()["total"] == 0
     assert returned(fhir.get(f"Patient/{pid}/$meta"))["tag"] == [{"system": "urn:tags", "code": "old"}]

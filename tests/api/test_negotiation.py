@@ -21,18 +21,30 @@ def test_accept(client, accept, expected):
     assert response["Content-Type"].split(";")[0] == expected
 
 
-@pytest.mark.parametrize("accept", ["application/fhir+xml; fhirVersion=3.0", "application/fhir+json; fhirVersion=3.0", "image/png"])
+@pytest.mark.parametrize(
+    "accept", ["application/fhir+xml; fhirVersion=3.0", "application/fhir+json; fhirVersion=3.0", "image/png"]
+)
 def test_unservable_accept_is_406(client, accept):
     response = client.get("/fhir/metadata", HTTP_ACCEPT=accept)
     assert response.status_code == 406
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
-@pytest.mark.parametrize("fmt, status, media", [("json", 200, "application/fhir+json"), ("application/fhir+json", 200, "application/fhir+json"),
-                                                ("xml", 200, "application/fhir+xml"), ("application/fhir+xml", 200, "application/fhir+xml"),
-                                                ("turtle", 406, "application/fhir+json")])
+@pytest.mark.parametrize(
+    "fmt, status, media",
+    [
+        ("json", 200, "application/fhir+json"),
+        ("application/fhir+json", 200, "application/fhir+json"),
+        ("xml", 200, "application/fhir+xml"),
+        ("application/fhir+xml", 200, "application/fhir+xml"),
+        ("turtle", 406, "application/fhir+json"),
+    ],
+)
 def test_format_parameter_overrides_accept(client, fmt, status, media):
-    response = client.get(f"/fhir/metadata?_format={fmt}", HTTP_ACCEPT="application/fhir+xml" if "json" in fmt else "application/fhir+json")
+    response = client.get(
+        f"/fhir/metadata?_format={fmt}",
+        HTTP_ACCEPT="application/fhir+xml" if "json" in fmt else "application/fhir+json",
+    )
     assert response.status_code == status
     assert response["Content-Type"].split(";")[0] == media
 
@@ -75,7 +87,11 @@ def test_request_log_line(client, caplog):
 
     with caplog.at_level(logging.INFO, logger="fhirserver.request"):
         client.get("/fhir/Patient/nobody", HTTP_X_REQUEST_ID="log-me")
-    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "fhirserver.request" and r.getMessage().startswith("{")]
+    records = [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "fhirserver.request" and r.getMessage().startswith("{")
+    ]
     line = next(r for r in records if r["request_id"] == "log-me")
     assert line["method"] == "GET" and line["path"] == "/fhir/Patient/nobody" and line["status"] == 404
     assert isinstance(line["duration_ms"], float)

@@ -97,7 +97,9 @@ def test_delete_of_nothing_is_not_an_error(fhir):
 @pytest.mark.parametrize("content_type", ["application/merge-patch+json", "application/fhir+json", "application/json"])
 def test_merge_patch(fhir, content_type):
     pid = _create(fhir)
-    response = fhir.patch(f"Patient/{pid}", {"gender": "male", "birthDate": None, "active": False}, content_type=content_type)
+    response = fhir.patch(
+        f"Patient/{pid}", {"gender": "male", "birthDate": None, "active": False}, content_type=content_type
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["gender"] == "male" and body["active"] is False and "birthDate" not in body

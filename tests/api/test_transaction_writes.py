@@ -16,9 +16,14 @@ PATIENT_URL = "urn:uuid:51a3b5c0-0000-4000-8000-000000000001"
 
 
 def observation(i: int) -> dict:
-    return {"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": "http://loinc.org", "code": f"{1000 + i}-1"}]},
-            "subject": {"reference": PATIENT_URL}, "focus": [{"reference": PATIENT_URL}, {"reference": "Patient/elsewhere"}],
-            "valueQuantity": {"value": i, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"}}
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": f"{1000 + i}-1"}]},
+        "subject": {"reference": PATIENT_URL},
+        "focus": [{"reference": PATIENT_URL}, {"reference": "Patient/elsewhere"}],
+        "valueQuantity": {"value": i, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
+    }
 
 
 def bundle(n: int) -> dict:

@@ -11,12 +11,21 @@ def tx(entries, kind="transaction"):
 
 
 def post(full_url, resource, **request):
-    return {"fullUrl": full_url, "resource": resource, "request": {"method": "POST", "url": resource["resourceType"], **request}}
+    return {
+        "fullUrl": full_url,
+        "resource": resource,
+        "request": {"method": "POST", "url": resource["resourceType"], **request},
+    }
 
 
 def obs(subject, value=13.5):
-    return {"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
-            "subject": {"reference": subject}, "valueQuantity": {"value": value, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"}}
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
+        "subject": {"reference": subject},
+        "valueQuantity": {"value": value, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"},
+    }
 
 
 def test_transaction_resolves_urn_uuid_references(fhir):
@@ -47,10 +56,18 @@ def test_transaction_resolves_urn_uuid_references(fhir):
 
 
 def test_transaction_is_atomic(fhir):
-    bundle = tx([
-        post("urn:uuid:aaaaaaaa-0000-0000-0000-000000000001", {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": "ATOM"}]}),
-        post("urn:uuid:aaaaaaaa-0000-0000-0000-000000000002", {"resourceType": "Observation", "code": {"text": "no status"}}),
-    ])
+    bundle = tx(
+        [
+            post(
+                "urn:uuid:aaaaaaaa-0000-0000-0000-000000000001",
+                {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": "ATOM"}]},
+            ),
+            post(
+                "urn:uuid:aaaaaaaa-0000-0000-0000-000000000002",
+                {"resourceType": "Observation", "code": {"text": "no status"}},
+            ),
+        ]
+    )
     response = fhir.post("", bundle)
     assert response.status_code == 400
     outcome = response.json()
@@ -64,12 +81,20 @@ def test_transaction_is_atomic(fhir):
 def test_transaction_processing_order(fhir):
     fhir.put("Patient/old", {"resourceType": "Patient", "id": "old"})
     fhir.put("Patient/keep", {"resourceType": "Patient", "id": "keep"})
-    bundle = tx([
-        {"request": {"method": "GET", "url": "Patient/keep"}},
-        {"resource": {"resourceType": "Patient", "id": "keep", "gender": "female"}, "request": {"method": "PUT", "url": "Patient/keep"}},
-        post("urn:uuid:bbbbbbbb-0000-0000-0000-000000000001", {"resourceType": "Patient", "name": [{"family": "New"}]}),
-        {"request": {"method": "DELETE", "url": "Patient/old"}},
-    ])
+    bundle = tx(
+        [
+            {"request": {"method": "GET", "url": "Patient/keep"}},
+            {
+                "resource": {"resourceType": "Patient", "id": "keep", "gender": "female"},
+                "request": {"method": "PUT", "url": "Patient/keep"},
+            },
+            post(
+                "urn:uuid:bbbbbbbb-0000-0000-0000-000000000001",
+                {"resourceType": "Patient", "name": [{"family": "New"}]},
+            ),
+            {"request": {"method": "DELETE", "url": "Patient/old"}},
+        ]
+    )
     out = fhir.post("", bundle).json()
     # GET runs after PUT, so it reads version 2; results come back in the Bundle's own order.
     assert out["entry"][0]["response"]["status"] == "200 OK"
@@ -79,13 +104,20 @@ def test_transaction_processing_order(fhir):
 
 
 def test_transaction_conditional_create_and_conditional_reference(fhir):
-    existing = fhir.post("Patient", {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": "K1"}]}).json()
-    bundle = tx([
-        post("urn:uuid:cccccccc-0000-0000-0000-000000000001", {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": "K1"}]},
-             ifNoneExist=f"identifier={SYSTEM}|K1"),
-        post("urn:uuid:cccccccc-0000-0000-0000-000000000002", obs("urn:uuid:cccccccc-0000-0000-0000-000000000001")),
-        post("urn:uuid:cccccccc-0000-0000-0000-000000000003", obs(f"Patient?identifier={SYSTEM}|K1", 14.0)),
-    ])
+    existing = fhir.post(
+        "Patient", {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": "K1"}]}
+    ).json()
+    bundle = tx(
+        [
+            post(
+                "urn:uuid:cccccccc-0000-0000-0000-000000000001",
+                {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": "K1"}]},
+                ifNoneExist=f"identifier={SYSTEM}|K1",
+            ),
+            post("urn:uuid:cccccccc-0000-0000-0000-000000000002", obs("urn:uuid:cccccccc-0000-0000-0000-000000000001")),
+            post("urn:uuid:cccccccc-0000-0000-0000-000000000003", obs(f"Patient?identifier={SYSTEM}|K1", 14.0)),
+        ]
+    )
     out = fhir.post("", bundle).json()
     assert out["entry"][0]["response"]["status"] == "200 OK"
     for index in (1, 2):
@@ -128,10 +160,18 @@ def test_bundle_must_be_transaction_or_batch(fhir):
 
 def test_transaction_update_with_if_match_conflict_rolls_back(fhir):
     fhir.put("Patient/v", {"resourceType": "Patient", "id": "v"})
-    bundle = tx([
-        post("urn:uuid:ffffffff-0000-0000-0000-000000000001", {"resourceType": "Patient", "name": [{"family": "Rolled back"}]}),
-        {"resource": {"resourceType": "Patient", "id": "v", "gender": "male"}, "request": {"method": "PUT", "url": "Patient/v", "ifMatch": 'W/"7"'}},
-    ])
+    bundle = tx(
+        [
+            post(
+                "urn:uuid:ffffffff-0000-0000-0000-000000000001",
+                {"resourceType": "Patient", "name": [{"family": "Rolled back"}]},
+            ),
+            {
+                "resource": {"resourceType": "Patient", "id": "v", "gender": "male"},
+                "request": {"method": "PUT", "url": "Patient/v", "ifMatch": 'W/"7"'},
+            },
+        ]
+    )
     assert fhir.post("", bundle).status_code == 412
     assert fhir.get("Patient/v").json()["meta"]["versionId"] == "1"
     from fhirserver.storage.models import ResourceRecord
@@ -140,10 +180,18 @@ def test_transaction_update_with_if_match_conflict_rolls_back(fhir):
 
 
 def test_transaction_writing_one_resource_twice_fails_cleanly(fhir):
-    bundle = tx([
-        {"resource": {"resourceType": "Patient", "id": "twice"}, "request": {"method": "PUT", "url": "Patient/twice"}},
-        {"resource": {"resourceType": "Patient", "id": "twice", "gender": "male"}, "request": {"method": "PUT", "url": "Patient/twice"}},
-    ])
+    bundle = tx(
+        [
+            {
+                "resource": {"resourceType": "Patient", "id": "twice"},
+                "request": {"method": "PUT", "url": "Patient/twice"},
+            },
+            {
+                "resource": {"resourceType": "Patient", "id": "twice", "gender": "male"},
+                "request": {"method": "PUT", "url": "Patient/twice"},
+            },
+        ]
+    )
     response = fhir.post("", bundle)
     assert response.status_code == 400
     assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "DUPLICATE_IN_TRANSACTION"
@@ -151,10 +199,15 @@ def test_transaction_writing_one_resource_twice_fails_cleanly(fhir):
 
 
 def test_transaction_search_entry_sees_the_bundles_own_writes(fhir):
-    bundle = tx([
-        post("urn:uuid:99999999-0000-0000-0000-000000000001", {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": "SEEN"}]}),
-        {"request": {"method": "GET", "url": f"Patient?identifier={SYSTEM}|SEEN"}},
-    ])
+    bundle = tx(
+        [
+            post(
+                "urn:uuid:99999999-0000-0000-0000-000000000001",
+                {"resourceType": "Patient", "identifier": [{"system": SYSTEM, "value": "SEEN"}]},
+            ),
+            {"request": {"method": "GET", "url": f"Patient?identifier={SYSTEM}|SEEN"}},
+        ]
+    )
     out = fhir.post("", bundle).json()
     assert out["entry"][1]["resource"]["type"] == "searchset"
     assert len(out["entry"][1]["resource"]["entry"]) == 1

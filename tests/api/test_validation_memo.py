@@ -6,7 +6,13 @@ LOINC_HB = {"coding": [{"system": "http://loinc.org", "code": "718-7", "display"
 
 
 def observation(**elements) -> dict:
-    return {"resourceType": "Observation", "status": "final", "code": LOINC_HB, "subject": {"reference": "Patient/1"}, **elements}
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": LOINC_HB,
+        "subject": {"reference": "Patient/1"},
+        **elements,
+    }
 
 
 def test_same_json_valid_as_one_type_is_still_checked_as_another():

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 FHIR = "{http://hl7.org/fhir}"
 XML = "application/fhir+xml"
-EXAMPLES = Path(os.environ.get("R4_EXAMPLES_DIR", Path(__file__).resolve().parents[2] / "var" / "hl7.fhir.r4.examples" / "package"))
+EXAMPLES = Path(
+    os.environ.get("R4_EXAMPLES_DIR", Path(__file__).resolve().parents[2] / "var" / "hl7.fhir.r4.examples" / "package")
+)
 MAIN_TYPES = ["Patient", "Observation", "DiagnosticReport", "Bundle", "Practitioner", "Organization", "Encounter",
               "Specimen", "DocumentReference", "Binary", "Provenance"]
 # The R4B models behind validation refuse `_valueString` on an extension in this one (tests/api/test_examples_roundtrip.py).
@@ -66,16 +68,39 @@ PATIENT_XML = """<?xml version="1.0" encoding="UTF-8"?>
 
 PATIENT_JSON = {
     "resourceType": "Patient",
-    "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>Ada <b>Lovelace</b> &amp; co</p></div>'},
+    "text": {
+        "status": "generated",
+        "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>Ada <b>Lovelace</b> &amp; co</p></div>',
+    },
     "contained": [{"resourceType": "Organization", "id": "org1", "name": "Analytical Engines"}],
     "extension": [{"url": "http://example.org/ext/note", "valueString": "line one\nline two"}],
     "identifier": [{"system": "http://hospital.example/mrn", "value": "XML-1"}],
     "active": True,
-    "name": [{"id": "n1", "family": "Lovelace", "given": ["Ada", None],
-              "_given": [None, {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}]}],
+    "name": [
+        {
+            "id": "n1",
+            "family": "Lovelace",
+            "given": ["Ada", None],
+            "_given": [
+                None,
+                {
+                    "extension": [
+                        {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}
+                    ]
+                },
+            ],
+        }
+    ],
     "gender": "female",
     "birthDate": "1815-12-10",
-    "_birthDate": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime", "valueDateTime": "1815-12-10T08:00:00Z"}]},
+    "_birthDate": {
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                "valueDateTime": "1815-12-10T08:00:00Z",
+            }
+        ]
+    },
     "multipleBirthInteger": 1,
     "managingOrganization": {"reference": "#org1"},
 }
@@ -126,7 +151,9 @@ def test_read_in_xml_is_the_stored_json(client, fhir):
     assert root.tag == FHIR + "Patient"
     # Element order is the StructureDefinition's; primitives are value attributes, Element.id an attribute.
     names = [etree.QName(child).localname for child in root]
-    assert names[:3] == ["id", "meta", "text"] and names.index("identifier") < names.index("name") < names.index("birthDate")
+    assert names[:3] == ["id", "meta", "text"] and names.index("identifier") < names.index("name") < names.index(
+        "birthDate"
+    )
     assert root.find(FHIR + "name").get("id") == "n1"
     assert root.find(FHIR + "birthDate").get("value") == "1815-12-10"
     assert root.find(f"{FHIR}text/{{http://www.w3.org/1999/xhtml}}div/{{http://www.w3.org/1999/xhtml}}p") is not None
@@ -157,7 +184,11 @@ def test_negotiation_mirrors_the_requested_xml_type(client, fhir, query, accept,
 
 def test_unknown_fhir_version_in_xml(client):
     assert client.get("/fhir/metadata", HTTP_ACCEPT="application/fhir+xml; fhirVersion=3.0").status_code == 406
-    refused = client.post("/fhir/Patient", data='<Patient xmlns="http://hl7.org/fhir"/>', content_type="application/fhir+xml; fhirVersion=5.0")
+    refused = client.post(
+        "/fhir/Patient",
+        data='<Patient xmlns="http://hl7.org/fhir"/>',
+        content_type="application/fhir+xml; fhirVersion=5.0",
+    )
     assert refused.status_code == 415
     assert parse(refused)["issue"][0]["details"]["coding"][0]["code"] == "FHIR_VERSION_NOT_SUPPORTED"
 
@@ -195,7 +226,9 @@ def test_search_and_history_bundles_in_xml(client, fhir):
     assert root.find(f"{FHIR}entry/{FHIR}resource/{FHIR}Patient/{FHIR}birthDate").get("value") == "1990-01-01"
     assert root.find(f"{FHIR}entry/{FHIR}search/{FHIR}mode").get("value") == "match"
 
-    posted = client.post("/fhir/Patient/_search?_format=xml", data="family=Xmlsearch", content_type="application/x-www-form-urlencoded")
+    posted = client.post(
+        "/fhir/Patient/_search?_format=xml", data="family=Xmlsearch", content_type="application/x-www-form-urlencoded"
+    )
     assert parse(posted)["total"] == 2
 
     id = bundle["entry"][0]["resource"]["id"]
@@ -215,7 +248,9 @@ def test_decimals_and_numbers_keep_their_json_types(client, fhir):
     # As json.loads reads the same numbers: 13.50 -> 13.5, an integral decimal stays an integer, 1.6e1 -> 16.0.
     assert '"value":13.5,' in raw and re.search(r'"value":12[,}]', raw) and '"value":16.0' in raw
     observation = json.loads(raw)
-    assert observation["valueQuantity"]["value"] == 13.5 and isinstance(observation["referenceRange"][0]["low"]["value"], int)
+    assert observation["valueQuantity"]["value"] == 13.5 and isinstance(
+        observation["referenceRange"][0]["low"]["value"], int
+    )
     again = parse(client.get(f"/fhir/Observation/{observation['id']}?_format=xml"))
     assert again == observation
 
@@ -267,7 +302,9 @@ def test_batch_in_xml_reports_each_entry(client):
 
 def test_invalid_content_in_xml_answers_an_outcome_with_the_element(client):
     # Observation.status is mandatory: the validator names it; the answer is XML because the request was.
-    response = post_xml(client, "Observation", '<Observation xmlns="http://hl7.org/fhir"><code><text value="Hb"/></code></Observation>')
+    response = post_xml(
+        client, "Observation", '<Observation xmlns="http://hl7.org/fhir"><code><text value="Hb"/></code></Observation>'
+    )
     assert response.status_code == 400
     assert response["Content-Type"] == "application/fhir+xml; charset=utf-8"
     outcome = parse(response)
@@ -275,14 +312,33 @@ def test_invalid_content_in_xml_answers_an_outcome_with_the_element(client):
     assert any("Observation.status" in e for issue in outcome["issue"] for e in issue.get("expression", [])), outcome
 
 
-@pytest.mark.parametrize("body, expression, fragment", [
-    ('<Patient xmlns="http://hl7.org/fhir"><name><famly value="X"/></name></Patient>', "Patient.name[0].famly", "Unknown element"),
-    ('<Patient xmlns="http://hl7.org/fhir"><gender value="female"/><gender value="male"/></Patient>', "Patient.gender", "only once"),
-    ('<Patient xmlns="http://hl7.org/fhir"><active value="yes"/></Patient>', "Patient.active", "boolean"),
-    ('<Patient xmlns="http://hl7.org/fhir"><multipleBirthInteger value="1.5"/></Patient>', "Patient.multipleBirthInteger", "integer"),
-    ('<Patient xmlns="http://hl7.org/fhir"><gender>female</gender></Patient>', "Patient.gender", "value attribute"),
-    ('<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div>no namespace</div></text></Patient>', "Patient.text.div", "XHTML"),
-])
+@pytest.mark.parametrize(
+    "body, expression, fragment",
+    [
+        (
+            '<Patient xmlns="http://hl7.org/fhir"><name><famly value="X"/></name></Patient>',
+            "Patient.name[0].famly",
+            "Unknown element",
+        ),
+        (
+            '<Patient xmlns="http://hl7.org/fhir"><gender value="female"/><gender value="male"/></Patient>',
+            "Patient.gender",
+            "only once",
+        ),
+        ('<Patient xmlns="http://hl7.org/fhir"><active value="yes"/></Patient>', "Patient.active", "boolean"),
+        (
+            '<Patient xmlns="http://hl7.org/fhir"><multipleBirthInteger value="1.5"/></Patient>',
+            "Patient.multipleBirthInteger",
+            "integer",
+        ),
+        ('<Patient xmlns="http://hl7.org/fhir"><gender>female</gender></Patient>', "Patient.gender", "value attribute"),
+        (
+            '<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div>no namespace</div></text></Patient>',
+            "Patient.text.div",
+            "XHTML",
+        ),
+    ],
+)
 def test_xml_that_is_not_fhir_names_the_element(client, body, expression, fragment):
     response = post_xml(client, "Patient", body)
     assert response.status_code == 400
@@ -291,12 +347,15 @@ def test_xml_that_is_not_fhir_names_the_element(client, body, expression, fragme
     assert issue["expression"] == [expression] and fragment in issue["diagnostics"]
 
 
-@pytest.mark.parametrize("body", [
-    "<Patient xmlns='http://hl7.org/fhir'><gender value='female'></Patient>",
-    "not xml at all",
-    '<Patient><gender value="female"/></Patient>',  # no FHIR namespace
-    '<?xml version="1.0"?><!DOCTYPE p [<!ENTITY e SYSTEM "file:///etc/passwd">]><Patient xmlns="http://hl7.org/fhir"><gender value="&e;"/></Patient>',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<Patient xmlns='http://hl7.org/fhir'><gender value='female'></Patient>",
+        "not xml at all",
+        '<Patient><gender value="female"/></Patient>',  # no FHIR namespace
+        '<?xml version="1.0"?><!DOCTYPE p [<!ENTITY e SYSTEM "file:///etc/passwd">]><Patient xmlns="http://hl7.org/fhir"><gender value="&e;"/></Patient>',
+    ],
+)
 def test_malformed_xml_is_400(client, body):
     response = post_xml(client, "Patient", body, HTTP_ACCEPT=XML)
     assert response.status_code == 400
@@ -313,24 +372,36 @@ def test_errors_answer_in_the_negotiated_format(client):
 
 
 def test_validate_takes_xml(client):
-    good = client.post("/fhir/Patient/$validate", data='<Patient xmlns="http://hl7.org/fhir"><gender value="female"/></Patient>',
-                       content_type=XML, HTTP_ACCEPT=XML)
+    good = client.post(
+        "/fhir/Patient/$validate",
+        data='<Patient xmlns="http://hl7.org/fhir"><gender value="female"/></Patient>',
+        content_type=XML,
+        HTTP_ACCEPT=XML,
+    )
     assert good.status_code == 200 and parse(good)["issue"][0]["severity"] == "information"
-    bad = client.post("/fhir/Patient/$validate", data='<Patient xmlns="http://hl7.org/fhir"><gender value="nope"/></Patient>',
-                      content_type=XML, HTTP_ACCEPT=XML)
+    bad = client.post(
+        "/fhir/Patient/$validate",
+        data='<Patient xmlns="http://hl7.org/fhir"><gender value="nope"/></Patient>',
+        content_type=XML,
+        HTTP_ACCEPT=XML,
+    )
     issues = parse(bad)["issue"]
     assert any(i["severity"] == "error" for i in issues)
 
 
 def test_patch_in_xml_is_refused(client, fhir):
     id = fhir.post("Patient", {"resourceType": "Patient"}).json()["id"]
-    response = client.patch(f"/fhir/Patient/{id}", data='<Parameters xmlns="http://hl7.org/fhir"/>', content_type=XML, HTTP_ACCEPT=XML)
+    response = client.patch(
+        f"/fhir/Patient/{id}", data='<Parameters xmlns="http://hl7.org/fhir"/>', content_type=XML, HTTP_ACCEPT=XML
+    )
     assert response.status_code == 415 and parse(response)["resourceType"] == "OperationOutcome"
 
 
 def test_binary_stays_in_its_own_type(client):
     document = b'<?xml version="1.0"?><ClinicalDocument xmlns="urn:hl7-org:v3"><title>CDA</title></ClinicalDocument>'
-    created = client.post("/fhir/Binary", data=document, content_type="application/xml", HTTP_ACCEPT="application/fhir+json")
+    created = client.post(
+        "/fhir/Binary", data=document, content_type="application/xml", HTTP_ACCEPT="application/fhir+json"
+    )
     assert created.status_code == 201, created.content
     id = created.json()["id"]
     native = client.get(f"/fhir/Binary/{id}", HTTP_ACCEPT="application/xml")
@@ -338,14 +409,20 @@ def test_binary_stays_in_its_own_type(client):
     as_fhir = parse(client.get(f"/fhir/Binary/{id}", HTTP_ACCEPT=XML))
     assert as_fhir["contentType"] == "application/xml"
     # A FHIR Binary in XML is a resource, whatever XML type it comes as.
-    fhir_binary = '<Binary xmlns="http://hl7.org/fhir"><contentType value="text/plain"/><data value="aGVsbG8="/></Binary>'
-    created = client.post("/fhir/Binary", data=fhir_binary, content_type="application/xml", HTTP_ACCEPT="application/fhir+json")
+    fhir_binary = (
+        '<Binary xmlns="http://hl7.org/fhir"><contentType value="text/plain"/><data value="aGVsbG8="/></Binary>'
+    )
+    created = client.post(
+        "/fhir/Binary", data=fhir_binary, content_type="application/xml", HTTP_ACCEPT="application/fhir+json"
+    )
     assert created.status_code == 201 and created.json()["contentType"] == "text/plain"
     assert client.get(f"/fhir/Binary/{created.json()['id']}", HTTP_ACCEPT="text/plain").content == b"hello"
 
 
 def test_types_r4b_dropped_work_in_xml(client, fhir):
-    body = '<MedicinalProduct xmlns="http://hl7.org/fhir"><name><productName value="Xmlomab"/></name></MedicinalProduct>'
+    body = (
+        '<MedicinalProduct xmlns="http://hl7.org/fhir"><name><productName value="Xmlomab"/></name></MedicinalProduct>'
+    )
     created = post_xml(client, "MedicinalProduct", body)
     assert created.status_code == 201, created.content
     id = parse(created)["id"]
@@ -374,8 +451,14 @@ def main_type_examples() -> list[Path]:
 def same_xhtml(resource):
     """The narrative compared as XML (`&quot;` and `"` are the same text), everything else exactly."""
     if isinstance(resource, dict):
-        return {k: (etree.tostring(etree.fromstring(v.encode()), encoding="unicode") if k == "div" and isinstance(v, str) else same_xhtml(v))
-                for k, v in resource.items()}
+        return {
+            k: (
+                etree.tostring(etree.fromstring(v.encode()), encoding="unicode")
+                if k == "div" and isinstance(v, str)
+                else same_xhtml(v)
+            )
+            for k, v in resource.items()
+        }
     if isinstance(resource, list):
         return [same_xhtml(v) for v in resource]
     return resource
@@ -409,7 +492,9 @@ def test_main_type_examples_written_in_xml_read_back_in_both_formats(client):
         resource_type, id = original["resourceType"], original["id"]
         body = fhir_xml.to_xml(original)
         response = put_xml(client, f"{resource_type}/{id}", body, HTTP_ACCEPT="application/fhir+json")
-        if len(body.encode()) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:  # Bundle-resources: 31.6 MB as XML, 29.8 MB as JSON
+        if (
+            len(body.encode()) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        ):  # Bundle-resources: 31.6 MB as XML, 29.8 MB as JSON
             assert response.status_code == 413 and response.json()["resourceType"] == "OperationOutcome"
             too_large.add(path.name)
             continue

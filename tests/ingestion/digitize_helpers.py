@@ -9,18 +9,42 @@ from ingestion.document import Document, Line, Page
 from ingestion.labreport import LabReport, LabRow, PatientHeader, ReferenceRange, Region
 
 
-def sample_report(*, mrn: str | None = "MRN4711", family: str = "Okafor", given=("Ada",), birth_date: str = "1971-04-02") -> LabReport:
+def sample_report(
+    *, mrn: str | None = "MRN4711", family: str = "Okafor", given=("Ada",), birth_date: str = "1971-04-02"
+) -> LabReport:
     return LabReport(
-        patient=PatientHeader(name=f"{' '.join(given)} {family}", family=family, given=list(given), birth_date=birth_date,
-                              sex="female", identifier=mrn),
-        collected="2025-03-04T08:15:00", reported="2025-03-04T14:00:00", lab_name="Northside Lab",
+        patient=PatientHeader(
+            name=f"{' '.join(given)} {family}",
+            family=family,
+            given=list(given),
+            birth_date=birth_date,
+            sex="female",
+            identifier=mrn,
+        ),
+        collected="2025-03-04T08:15:00",
+        reported="2025-03-04T14:00:00",
+        lab_name="Northside Lab",
         rows=[
-            LabRow(printed_name="Glucose", loinc="2345-7", value=Decimal("105"), unit="mg/dL", printed_value="105",
-                   reference_range=ReferenceRange(low=Decimal("70"), high=Decimal("99"), unit="mg/dL"), flag="H",
-                   region=Region(page=1, box=(10, 100, 500, 120)), confidence=0.97),
-            LabRow(printed_name="Sodium", loinc="2951-2", value=Decimal("140"), unit="mmol/L", printed_value="140",
-                   reference_range=ReferenceRange(low=Decimal("135"), high=Decimal("145"), unit="mmol/L"),
-                   region=Region(page=1, box=(10, 130, 500, 150))),
+            LabRow(
+                printed_name="Glucose",
+                loinc="2345-7",
+                value=Decimal("105"),
+                unit="mg/dL",
+                printed_value="105",
+                reference_range=ReferenceRange(low=Decimal("70"), high=Decimal("99"), unit="mg/dL"),
+                flag="H",
+                region=Region(page=1, box=(10, 100, 500, 120)),
+                confidence=0.97,
+            ),
+            LabRow(
+                printed_name="Sodium",
+                loinc="2951-2",
+                value=Decimal("140"),
+                unit="mmol/L",
+                printed_value="140",
+                reference_range=ReferenceRange(low=Decimal("135"), high=Decimal("145"), unit="mmol/L"),
+                region=Region(page=1, box=(10, 130, 500, 150)),
+            ),
         ],
     )
 
@@ -36,11 +60,23 @@ def fake_map(report: LabReport, context: MappingContext) -> list[dict]:
     observations = []
     for row in report.rows:
         observation = {
-            "resourceType": "Observation", "status": "preliminary",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+            "resourceType": "Observation",
+            "status": "preliminary",
+            "category": [
+                {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}
+                    ]
+                }
+            ],
             "code": {"coding": [{"system": "http://loinc.org", "code": row.loinc}], "text": row.printed_name},
             "effectiveDateTime": report.collected + "Z",
-            "valueQuantity": {"value": float(row.value), "unit": row.unit, "system": "http://unitsofmeasure.org", "code": row.unit},
+            "valueQuantity": {
+                "value": float(row.value),
+                "unit": row.unit,
+                "system": "http://unitsofmeasure.org",
+                "code": row.unit,
+            },
             "derivedFrom": [{"reference": context.document_reference}],
         }
         if context.subject:

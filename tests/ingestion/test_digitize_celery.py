@@ -15,7 +15,6 @@ from ingestion.models import DigitizeJob
 from tests.ingestion.test_digitize_http import URL, count, resources, wait_for
 
 
-
 @pytest.fixture(scope="module")
 def broker():
     """The local Redis (a database of its own, purged before use), or a private redis-server when none runs."""
@@ -28,8 +27,10 @@ def broker():
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                              stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         for _ in range(50):
             with socket.socket() as probe:
@@ -54,7 +55,9 @@ def test_async_digitize_runs_on_a_celery_worker_over_redis(fhir, settings, monke
     monkeypatch.setattr(queue, "_thread_pool", lambda: pytest.fail("the in-process pool must not run Celery jobs"))
     with app.connection_for_write() as connection:
         connection.default_channel.queue_purge("celery")
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30):
+    with start_worker(
+        app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
+    ):
         response = fhir.post(URL, pdf, content_type="application/pdf", prefer="respond-async")
         assert response.status_code == 202
         done = wait_for(fhir, response["Content-Location"], timeout=120)

@@ -38,8 +38,12 @@ def test_batch_prints_a_line_per_file_and_json_gives_the_bundle(reports):
     call_command("digitize", str(reports[0][0]), "--json", stdout=out)
     bundle = json.loads(out.getvalue())
     assert bundle["type"] == "collection"
-    assert len([e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]) == len(reports[0][1].rows)
-    assert ResourceRecord.objects.filter(resource_type="Observation").count() == observations  # same file: no duplicates
+    assert len([e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]) == len(
+        reports[0][1].rows
+    )
+    assert (
+        ResourceRecord.objects.filter(resource_type="Observation").count() == observations
+    )  # same file: no duplicates
 
 
 @pytest.mark.django_db

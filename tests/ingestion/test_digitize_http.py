@@ -76,12 +76,19 @@ def test_multipart_upload_stores_valid_us_core_lab_resources(client, report_pdf)
     assert glucose["valueQuantity"]["value"] == float(truth_glucose.value)
     [provenance] = resources(bundle, "Provenance")
     targets = {t["reference"] for t in provenance["target"]}
-    assert targets >= {f"Patient/{patient['id']}", f"DiagnosticReport/{report['id']}"} | {f"Observation/{o['id']}" for o in observations}
+    assert targets >= {f"Patient/{patient['id']}", f"DiagnosticReport/{report['id']}"} | {
+        f"Observation/{o['id']}" for o in observations
+    }
     [document_reference] = resources(bundle, "DocumentReference")
     assert provenance["entity"][0]["what"]["reference"] == f"DocumentReference/{document_reference['id']}"
-    assert document_reference["subject"]["reference"] == f"Patient/{patient['id']}" and document_reference["meta"]["profile"]
+    assert (
+        document_reference["subject"]["reference"] == f"Patient/{patient['id']}"
+        and document_reference["meta"]["profile"]
+    )
     binary_url = document_reference["content"][0]["attachment"]["url"]
-    assert client.get(f"/fhir/{binary_url}", HTTP_ACCEPT="application/pdf").content == pdf  # the original, byte for byte
+    assert (
+        client.get(f"/fhir/{binary_url}", HTTP_ACCEPT="application/pdf").content == pdf
+    )  # the original, byte for byte
 
 
 @pytest.mark.django_db
@@ -105,7 +112,9 @@ def test_raw_pdf_body_at_patient_instance_level_files_under_that_patient_and_war
 def test_parameters_with_base64_data_and_with_a_stored_binary_url(fhir, report_pdf):
     _, pdf = report_pdf
     attachment = {"contentType": "application/pdf", "data": base64.b64encode(pdf).decode()}
-    response = fhir.post(URL, {"resourceType": "Parameters", "parameter": [{"name": "document", "valueAttachment": attachment}]})
+    response = fhir.post(
+        URL, {"resourceType": "Parameters", "parameter": [{"name": "document", "valueAttachment": attachment}]}
+    )
     assert response.status_code == 200, response.content
     first = response.json()
 
@@ -212,7 +221,9 @@ def test_status_url_shows_progress_while_running_and_delete_cancels(fhir, monkey
     monkeypatch.setattr(queue, "enqueue", lambda job_id: None)  # nobody picks the job up
     status_url = local(fhir.post(URL, pdf, content_type="application/pdf", prefer="respond-async")["Content-Location"])
     job = DigitizeJob.objects.get()
-    DigitizeJob.objects.filter(id=job.id).update(status="running", stage="reading", progress=0.4, heartbeat_at=job.created_at)
+    DigitizeJob.objects.filter(id=job.id).update(
+        status="running", stage="reading", progress=0.4, heartbeat_at=job.created_at
+    )
     running = fhir.get(status_url)
     assert running.status_code == 202 and running["X-Progress"] == "reading (40%)"
     assert fhir.delete(status_url).status_code == 202
@@ -298,7 +309,11 @@ def test_a_scanned_page_image_is_read_by_ocr(client, fhir):
     device = resources(bundle, "Device")[0]
     assert any("PP-OCR" in n["name"] for n in device["deviceName"])  # read by the OCR engine, not a text layer
     observations = resources(bundle, "Observation")
-    read = {(o["code"]["coding"][0]["code"], o.get("valueQuantity", {}).get("value")) for o in observations if o["code"].get("coding")}
+    read = {
+        (o["code"]["coding"][0]["code"], o.get("valueQuantity", {}).get("value"))
+        for o in observations
+        if o["code"].get("coding")
+    }
     expected = {(r.loinc, float(r.value)) for r in truth.rows if r.value is not None}
     assert len(read & expected) >= len(expected) - 2  # OCR may miss a cell; the accuracy report has the exact numbers
     assert all(o["subject"]["reference"] == f"Patient/{chart['id']}" for o in observations)
@@ -320,9 +335,17 @@ def test_smart_scopes_apply_to_digitize_and_its_status_url(report_pdf, monkeypat
 
     def call(scopes: str, path_patient: str | None = None, body: bytes = pdf):
         access = Access(client_id="app", scopes=parse_scopes(scopes), launch_patient=mine)
-        request = FhirRequest(method="POST", base_url="http://testserver/fhir", resource_type="Patient" if path_patient else "DiagnosticReport",
-                              id=path_patient, kind="operation-instance" if path_patient else "operation-type", operation="$digitize",
-                              raw_body=body, content_type="application/pdf", access=access)
+        request = FhirRequest(
+            method="POST",
+            base_url="http://testserver/fhir",
+            resource_type="Patient" if path_patient else "DiagnosticReport",
+            id=path_patient,
+            kind="operation-instance" if path_patient else "operation-type",
+            operation="$digitize",
+            raw_body=body,
+            content_type="application/pdf",
+            access=access,
+        )
         return digitize_operation(request), access
 
     with pytest.raises(FhirError) as refused:

@@ -25,7 +25,9 @@ def count(resource_type: str) -> int:
 
 
 def submit(data: bytes = PDF, subject: str | None = None) -> DigitizeJob:
-    job, _ = digitize.submit(Upload(data=data, media_type="application/pdf", filename="report.pdf", subject=subject), base_url=BASE)
+    job, _ = digitize.submit(
+        Upload(data=data, media_type="application/pdf", filename="report.pdf", subject=subject), base_url=BASE
+    )
     return job
 
 
@@ -70,8 +72,13 @@ def test_unreadable_document_fails_with_its_reason_and_keeps_the_original():
     job = digitize.run(submit().id, stages=fake_stages(read=refuse))
     assert job.status == "failed" and job.error_status == 422
     issue = job.error["issue"][0]
-    assert "password-protected" in issue["diagnostics"] and issue["details"]["coding"][0]["code"] == "DOCUMENT_ENCRYPTED"
-    assert repository.read("DocumentReference", job.document_reference_id).content["content"][0]["attachment"]["url"] == f"Binary/{job.binary_id}"
+    assert (
+        "password-protected" in issue["diagnostics"] and issue["details"]["coding"][0]["code"] == "DOCUMENT_ENCRYPTED"
+    )
+    assert (
+        repository.read("DocumentReference", job.document_reference_id).content["content"][0]["attachment"]["url"]
+        == f"Binary/{job.binary_id}"
+    )
     assert count("Observation") == 0 and count("DiagnosticReport") == 0
 
 
@@ -79,7 +86,9 @@ def test_unreadable_document_fails_with_its_reason_and_keeps_the_original():
 def test_a_failure_while_storing_writes_nothing():
     def half_valid(report, context):
         entries = fake_map(report, context)
-        entries[-1]["resource"]["valueQuantity"] = "105 mg/dL"  # the last Observation is invalid: the whole transaction fails
+        entries[-1]["resource"]["valueQuantity"] = (
+            "105 mg/dL"  # the last Observation is invalid: the whole transaction fails
+        )
         return entries
 
     job = digitize.run(submit().id, stages=fake_stages(to_entries=half_valid))
@@ -115,7 +124,9 @@ def test_a_worker_that_dies_mid_job_leaves_it_retryable_and_never_half_written(s
     # A second worker does not steal a job whose worker is still beating...
     assert digitize.run(job.id, stages=fake_stages()).status == "running"
     # ...but once the heartbeat is stale, the status poll re-queues it and it runs once, completely.
-    DigitizeJob.objects.filter(id=job.id).update(heartbeat_at=job.heartbeat_at - timedelta(seconds=settings.INGESTION["STALE_AFTER_SECONDS"] + 5))
+    DigitizeJob.objects.filter(id=job.id).update(
+        heartbeat_at=job.heartbeat_at - timedelta(seconds=settings.INGESTION["STALE_AFTER_SECONDS"] + 5)
+    )
     enqueued = []
     monkeypatch.setattr(queue, "enqueue", enqueued.append)
     job.refresh_from_db()
@@ -129,7 +140,9 @@ def test_a_worker_that_dies_mid_job_leaves_it_retryable_and_never_half_written(s
 def test_gives_up_after_max_attempts(settings):
     settings.INGESTION = {**settings.INGESTION, "MAX_ATTEMPTS": 1}
     job = submit()
-    DigitizeJob.objects.filter(id=job.id).update(status="running", attempts=1, heartbeat_at=job.created_at - timedelta(days=1))
+    DigitizeJob.objects.filter(id=job.id).update(
+        status="running", attempts=1, heartbeat_at=job.created_at - timedelta(days=1)
+    )
     job = digitize.run(job.id, stages=fake_stages())
     assert job.status == "failed" and job.error["issue"][0]["details"]["coding"][0]["code"] == "DIGITIZE_GAVE_UP"
 
@@ -140,7 +153,9 @@ def test_same_file_same_subject_is_one_job_and_a_failed_one_runs_again():
     again, needs_run = digitize.submit(Upload(data=PDF, media_type="application/pdf"), base_url=BASE)
     assert again.id == first.id and needs_run
     assert count("Binary") == 1 and count("DocumentReference") == 1
-    digitize.run(first.id, stages=fake_stages(read=lambda data: (_ for _ in ()).throw(DocumentError(422, "bad", code="X"))))
+    digitize.run(
+        first.id, stages=fake_stages(read=lambda data: (_ for _ in ()).throw(DocumentError(422, "bad", code="X")))
+    )
     retried, needs_run = digitize.submit(Upload(data=PDF, media_type="application/pdf"), base_url=BASE)
     assert retried.id == first.id and retried.status == "queued" and needs_run and retried.error is None
     done = digitize.run(first.id, stages=fake_stages())
@@ -173,14 +188,22 @@ def test_cancel_a_queued_job_and_a_running_one():
 
 @pytest.mark.django_db
 def test_patient_matched_by_identifier_then_by_name_and_birth_date():
-    by_mrn = store_patient({"resourceType": "Patient", "identifier": [{"value": "MRN4711"}], "name": [{"family": "Okafor-Smith"}],
-                    "birthDate": "1971-04-02"})
+    by_mrn = store_patient(
+        {
+            "resourceType": "Patient",
+            "identifier": [{"value": "MRN4711"}],
+            "name": [{"family": "Okafor-Smith"}],
+            "birthDate": "1971-04-02",
+        }
+    )
     job = digitize.run(submit().id, stages=fake_stages())
     assert job.patient == f"Patient/{by_mrn['id']}" and count("Patient") == 1
     assert job.result["entry"][0]["resource"] == by_mrn and f"Patient/{by_mrn['id']}" not in job.created_resources
     assert "matched by patient ID MRN4711" in job.warnings[0]["diagnostics"]
 
-    by_name = store_patient({"resourceType": "Patient", "name": [{"family": "Ngata", "given": ["Mere"]}], "birthDate": "1980-01-09"})
+    by_name = store_patient(
+        {"resourceType": "Patient", "name": [{"family": "Ngata", "given": ["Mere"]}], "birthDate": "1980-01-09"}
+    )
     report = sample_report(mrn=None, family="NGATA", given=("MERE", "K"), birth_date="1980-01-09")
     job = digitize.run(submit(data=PDF + b"b").id, stages=fake_stages(report))
     assert job.patient == f"Patient/{by_name['id']}"
@@ -196,8 +219,15 @@ def test_patient_matched_by_identifier_then_by_name_and_birth_date():
 
 @pytest.mark.django_db
 def test_given_subject_with_other_demographics_is_a_warning_not_a_merge():
-    chart = store_patient({"resourceType": "Patient", "identifier": [{"value": "H-1"}], "name": [{"family": "Brown", "given": ["Sam"]}],
-                   "birthDate": "1960-05-05", "gender": "male"})
+    chart = store_patient(
+        {
+            "resourceType": "Patient",
+            "identifier": [{"value": "H-1"}],
+            "name": [{"family": "Brown", "given": ["Sam"]}],
+            "birthDate": "1960-05-05",
+            "gender": "male",
+        }
+    )
     job = digitize.run(submit(subject=f"Patient/{chart['id']}").id, stages=fake_stages())
     assert job.status == "done" and job.patient == f"Patient/{chart['id']}" and count("Patient") == 1
     messages = " ".join(w["diagnostics"] for w in job.warnings)
@@ -249,6 +279,8 @@ def test_a_queued_job_lost_in_a_restart_is_picked_up_when_polled(monkeypatch):
     enqueued = []
     monkeypatch.setattr(queue, "enqueue", enqueued.append)
     assert queue.resume_if_stale(job) is False  # just queued: give the pool that has it a chance
-    DigitizeJob.objects.filter(id=job.id).update(updated_at=job.created_at - timedelta(seconds=queue.ORPHAN_AFTER_SECONDS + 1))
+    DigitizeJob.objects.filter(id=job.id).update(
+        updated_at=job.created_at - timedelta(seconds=queue.ORPHAN_AFTER_SECONDS + 1)
+    )
     job.refresh_from_db()
     assert queue.resume_if_stale(job) is True and enqueued == [job.id]

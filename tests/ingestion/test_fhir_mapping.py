@@ -8,7 +8,11 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from ingestion.fhir_mapping import (
-    build_resources, build_transaction_bundle, expected_flag, flag_disagrees, transaction_entries,
+    build_resources,
+    build_transaction_bundle,
+    expected_flag,
+    flag_disagrees,
+    transaction_entries,
 )
 from ingestion.labreport import LabReport, LabRow, PatientHeader, ReferenceRange, Region
 
@@ -61,12 +65,19 @@ def test_numeric_result_is_a_us_core_lab_observation():
     assert obs["category"][0]["coding"][0]["code"] == "laboratory"
     assert obs["code"] == {"text": "Glucose", "coding": [{"system": "http://loinc.org", "code": "2345-7",
                                                           "display": "Glucose [Mass/volume] in Serum or Plasma"}]}
-    assert obs["valueQuantity"] == {"value": 105, "unit": "mg/dl", "system": "http://unitsofmeasure.org", "code": "mg/dL"}
+    assert obs["valueQuantity"] == {
+        "value": 105,
+        "unit": "mg/dl",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg/dL",
+    }
     assert obs["interpretation"][0]["coding"][0] == {
         "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "H", "display": "High"}
     assert obs["referenceRange"][0]["low"]["value"] == 70 and obs["referenceRange"][0]["high"]["code"] == "mg/dL"
     assert obs["referenceRange"][0]["text"] == "70-99"
-    assert obs["subject"] == {"reference": "Patient/p1"} and obs["derivedFrom"] == [{"reference": "DocumentReference/d1"}]
+    assert obs["subject"] == {"reference": "Patient/p1"} and obs["derivedFrom"] == [
+        {"reference": "DocumentReference/d1"}
+    ]
     assert obs["effectiveDateTime"] == "2026-05-01T08:30:00Z" and obs["issued"] == "2026-05-02T09:00:00Z"
     assert {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AIAST",
             "display": "Artificial Intelligence asserted"} in obs["meta"]["security"]
@@ -180,7 +191,9 @@ def test_qualitative_result_checked_against_negative_range(value, range_text, fl
 
 
 def test_range_in_another_unit_is_converted_before_checking():
-    r = row(value=D("13.0"), unit="g/dL", flag="L", reference_range=ReferenceRange(low=D("135"), high=D("175"), unit="g/L"))
+    r = row(
+        value=D("13.0"), unit="g/dL", flag="L", reference_range=ReferenceRange(low=D("135"), high=D("175"), unit="g/L")
+    )
     assert expected_flag(r) == "L" and not flag_disagrees(r)
 
 
@@ -196,7 +209,9 @@ def test_diagnostic_report_gets_panel_code_results_and_presented_form():
     codes = {c["coding"][0]["code"] for c in dr["category"]}
     assert {"LAB", "laboratory"} <= codes
     assert [r["reference"] for r in dr["result"]] == [o["_fullUrl"] for o in out["Observation"]]
-    assert dr["presentedForm"] == [{"url": "Binary/b1", "title": "Original lab report", "contentType": "application/pdf"}]
+    assert dr["presentedForm"] == [
+        {"url": "Binary/b1", "title": "Original lab report", "contentType": "application/pdf"}
+    ]
     org = out["Organization"][0]
     assert org["name"] == "Acme Clinical Laboratory" and dr["performer"] == [{"reference": org["_fullUrl"]}]
     assert dr["effectiveDateTime"] == "2026-05-01T08:30:00Z"
@@ -227,7 +242,9 @@ def test_time_without_zone_is_kept_to_its_date():
 
 def test_no_printed_date_is_an_absent_effective_not_an_invented_one():
     out = build(report(glucose_high(), collected=None, reported=None))
-    absent = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}
+    absent = {
+        "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]
+    }
     for resource in (out["Observation"][0], out["DiagnosticReport"][0]):
         assert "effectiveDateTime" not in resource and resource["_effectiveDateTime"] == absent
 
@@ -268,7 +285,13 @@ def test_bundle_makes_the_patient_from_the_header(db):
 def test_transaction_entries_adapts_the_digitize_context():
     class Context:
         subject, document_reference, binary = "Patient/9", "DocumentReference/7", "Binary/8"
-        media_type, engine, encounter, performer, categories = "image/jpeg", "ocr", "Encounter/3", "Practitioner/4", ["CH"]
+        media_type, engine, encounter, performer, categories = (
+            "image/jpeg",
+            "ocr",
+            "Encounter/3",
+            "Practitioner/4",
+            ["CH"],
+        )
 
     entries = transaction_entries(report(glucose_high()), Context())
     resources = {e["resource"]["resourceType"]: e["resource"] for e in entries}

@@ -65,7 +65,9 @@ def test_pruned_and_full_recognisers_read_a_clean_page_the_same():
 
 def test_full_recogniser_is_a_setting(monkeypatch):
     monkeypatch.setenv("OCR_REC_MODEL", "full")
-    document = read_document(encode(page_images(report_pdf(font="Times-Roman"), dpi=200)[0], "PNG"), engine="onnxruntime")
+    document = read_document(
+        encode(page_images(report_pdf(font="Times-Roman"), dpi=200)[0], "PNG"), engine="onnxruntime"
+    )
     assert document.engine == "paddleocr-onnxruntime/PP-OCRv6_small-full"
     monkeypatch.setenv("OCR_REC_MODEL", "chinese")
     with pytest.raises(ValueError, match="OCR_REC_MODEL"):
@@ -91,8 +93,11 @@ class _Session:
 
 def test_ctc_decoding_collapses_repeats_drops_blanks_and_masks():
     # classes: 0 blank, 1 "a", 2 "b", 3 "工", 4 space
-    recogniser = Recogniser(_Session([(1, 0.9), (1, 0.8), (0, 1.0), (1, 0.7), (4, 0.6), (2, 0.5), (3, 0.9)]), ["a", "b", "工"],
-                            allowed=np.array([True, True, False]))
+    recogniser = Recogniser(
+        _Session([(1, 0.9), (1, 0.8), (0, 1.0), (1, 0.7), (4, 0.6), (2, 0.5), (3, 0.9)]),
+        ["a", "b", "工"],
+        allowed=np.array([True, True, False]),
+    )
     [(text, confidence, dashes)] = recogniser.read([np.full((30, 60, 3), 255, np.uint8)])
     assert dashes == ()  # this alphabet has no dashes
     assert text == "aa b"  # a a -> a; blank separates the second a; the masked 工 is not read

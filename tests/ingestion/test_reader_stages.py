@@ -125,11 +125,20 @@ def test_edit_distance(a, b):
 
 
 def test_scores_count_exact_cells_in_the_matching_row():
-    case = evaluate.Case("x", 1, 1, "clean-300dpi", b"", ["Report", "Hemoglobin 13.5 g/dL 13.0-17.0", "WBC 7.2 x10^3/uL 4.0-11.0"],
-                         [["Hemoglobin", "13.5", "g/dL", "13.0-17.0"], ["WBC", "7.2", "x10^3/uL", "4.0-11.0"]])
+    case = evaluate.Case(
+        "x",
+        1,
+        1,
+        "clean-300dpi",
+        b"",
+        ["Report", "Hemoglobin 13.5 g/dL 13.0-17.0", "WBC 7.2 x10^3/uL 4.0-11.0"],
+        [["Hemoglobin", "13.5", "g/dL", "13.0-17.0"], ["WBC", "7.2", "x10^3/uL", "4.0-11.0"]],
+    )
     perfect = evaluate.score_page(case.truth_lines, case)
     assert perfect[:4] == (0.0, 8, 8, 8)
-    cer, exact, folded, total, misses = evaluate.score_page(["Report", "Hemoglobin 13.5 g/dL 13.0-17.0", "WBC 7.2 x10~3/uL 4.0-11.0"], case)
+    cer, exact, folded, total, misses = evaluate.score_page(
+        ["Report", "Hemoglobin 13.5 g/dL 13.0-17.0", "WBC 7.2 x10~3/uL 4.0-11.0"], case
+    )
     assert (exact, folded, total) == (7, 7, 8) and len(misses) == 1 and "x10^3/uL" in misses[0]
     assert cer == pytest.approx(1 / len("\n".join(case.truth_lines)))
 

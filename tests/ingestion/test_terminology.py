@@ -5,7 +5,13 @@ import re
 import pytest
 
 from ingestion.terminology import (
-    lab_tests, match_panel, match_test, normalize_answer, panels, search_tests, specimen_class,
+    lab_tests,
+    match_panel,
+    match_test,
+    normalize_answer,
+    panels,
+    search_tests,
+    specimen_class,
 )
 from ingestion.terminology.catalogue import DATA_DIR
 from resources.ucum import is_valid, normalize_unit
@@ -57,22 +63,45 @@ def test_notice_carries_loinc_and_ucum_copyright():
 # Tests added to the table later, chosen the same way (the unit decides between variants).
 ADDED_TESTS = [
     # one printed name, two LOINC terms: the printed unit decides (mass vs molar, activity vs mass, IU vs copies)
-    ("Cortisol", "ug/dL", "2143-6"), ("Serum Cortisol", "nmol/L", "14675-3"),
-    ("Lp(a)", "mg/dL", "10835-7"), ("Lipoprotein (a)", "nmol/L", "43583-4"),
-    ("CK-MB", "ng/mL", "13969-1"), ("CK-MB", "U/L", "32673-6"),
-    ("Prolactin", "ng/mL", "2842-3"), ("Prolactin", "mIU/L", "15081-3"),
-    ("HBV DNA", "IU/mL", "42595-9"), ("HBV DNA", "copies/mL", "29615-2"),
-    ("Vitamin B1", "ug/L", "2998-3"), ("Vitamin B1 (thiamine)", "nmol/L", "32554-8"),
-    ("Ammonia", "ug/dL", "22763-7"), ("Ammonia", "umol/L", "16362-6"),
-    ("Non-HDL Cholesterol", "mmol/L", "70204-3"), ("DHEA-S", "umol/L", "14688-6"), ("PTH", "pmol/L", "14866-8"),
-    ("Progesterone", "nmol/L", "14890-8"), ("Insulin (fasting)", "pmol/L", "14796-7"), ("C-Peptide", "pmol/L", "14633-2"),
-    ("Zinc", "umol/L", "14955-9"), ("Free Testosterone", "pmol/L", "14914-6"), ("AFP", "kIU/L", "19176-7"),
+    ("Cortisol", "ug/dL", "2143-6"),
+    ("Serum Cortisol", "nmol/L", "14675-3"),
+    ("Lp(a)", "mg/dL", "10835-7"),
+    ("Lipoprotein (a)", "nmol/L", "43583-4"),
+    ("CK-MB", "ng/mL", "13969-1"),
+    ("CK-MB", "U/L", "32673-6"),
+    ("Prolactin", "ng/mL", "2842-3"),
+    ("Prolactin", "mIU/L", "15081-3"),
+    ("HBV DNA", "IU/mL", "42595-9"),
+    ("HBV DNA", "copies/mL", "29615-2"),
+    ("Vitamin B1", "ug/L", "2998-3"),
+    ("Vitamin B1 (thiamine)", "nmol/L", "32554-8"),
+    ("Ammonia", "ug/dL", "22763-7"),
+    ("Ammonia", "umol/L", "16362-6"),
+    ("Non-HDL Cholesterol", "mmol/L", "70204-3"),
+    ("DHEA-S", "umol/L", "14688-6"),
+    ("PTH", "pmol/L", "14866-8"),
+    ("Progesterone", "nmol/L", "14890-8"),
+    ("Insulin (fasting)", "pmol/L", "14796-7"),
+    ("C-Peptide", "pmol/L", "14633-2"),
+    ("Zinc", "umol/L", "14955-9"),
+    ("Free Testosterone", "pmol/L", "14914-6"),
+    ("AFP", "kIU/L", "19176-7"),
     # tests the table did not have
-    ("AMH", "ng/mL", "38476-8"), ("Anti-Mullerian Hormone", "ng/mL", "38476-8"), ("Free Androgen Index", "%", "24125-7"),
-    ("Rubella IgG", "IU/mL", "8014-3"), ("Toxoplasma IgG", "IU/mL", "8039-0"), ("CMV IgM", "Index", "7853-5"),
-    ("VZV IgG", "mIU/mL", "8047-3"), ("HCV RNA", "IU/mL", "11011-4"), ("HIV-1 viral load", "copies/mL", "20447-9"),
-    ("Factor VIII", "%", "3209-4"), ("Antithrombin III", "%", "27811-9"), ("Selenium", "umol/L", "25521-6"),
-    ("Free Kappa Light Chains", "mg/L", "36916-5"), ("HbS", "%", "4625-0"), ("Urine Uric Acid", "umol/L", "14934-4"),
+    ("AMH", "ng/mL", "38476-8"),
+    ("Anti-Mullerian Hormone", "ng/mL", "38476-8"),
+    ("Free Androgen Index", "%", "24125-7"),
+    ("Rubella IgG", "IU/mL", "8014-3"),
+    ("Toxoplasma IgG", "IU/mL", "8039-0"),
+    ("CMV IgM", "Index", "7853-5"),
+    ("VZV IgG", "mIU/mL", "8047-3"),
+    ("HCV RNA", "IU/mL", "11011-4"),
+    ("HIV-1 viral load", "copies/mL", "20447-9"),
+    ("Factor VIII", "%", "3209-4"),
+    ("Antithrombin III", "%", "27811-9"),
+    ("Selenium", "umol/L", "25521-6"),
+    ("Free Kappa Light Chains", "mg/L", "36916-5"),
+    ("HbS", "%", "4625-0"),
+    ("Urine Uric Acid", "umol/L", "14934-4"),
 ]
 
 
@@ -160,11 +189,19 @@ def test_method_and_qualifier_words_after_the_name(name, unit, loinc):
     assert match is not None and match.loinc == loinc
 
 
-@pytest.mark.parametrize("name,unit,loinc", [
-    ("HDL Cholesterol - Direct", "mg/dL", "2085-9"), ("HDL (Direct)", "mmol/L", "14646-4"),
-    ("1. Glucose", "mg/dL", "2345-7"), ("• Hemoglobin", "g/dL", "718-7"), ("Serum Creatinine Level", "mg/dL", "2160-0"),
-    ("Total Leucocyte Count (TLC)", "/uL", "6690-2"), ("BUN", "mmol/L", "14937-7"), ("Glucose 2hr PP", "mg/dL", "1521-4"),
-])
+@pytest.mark.parametrize(
+    "name,unit,loinc",
+    [
+        ("HDL Cholesterol - Direct", "mg/dL", "2085-9"),
+        ("HDL (Direct)", "mmol/L", "14646-4"),
+        ("1. Glucose", "mg/dL", "2345-7"),
+        ("• Hemoglobin", "g/dL", "718-7"),
+        ("Serum Creatinine Level", "mg/dL", "2160-0"),
+        ("Total Leucocyte Count (TLC)", "/uL", "6690-2"),
+        ("BUN", "mmol/L", "14937-7"),
+        ("Glucose 2hr PP", "mg/dL", "1521-4"),
+    ],
+)
 def test_decorated_names(name, unit, loinc):
     match = match_test(name, unit)
     assert match is not None and match.loinc == loinc

@@ -165,14 +165,21 @@ def test_right_aligned_results_belong_to_their_column_not_the_nearest_title():
             cx += char * (len(part) + 1)
         return Line(text, (x, y, cx - char, y + h), 0.99, words)
 
-    lines = [line(40, 100, "Test"), line(220, 100, "Result"), line(320, 100, "Units"), line(420, 100, "Reference Range")]
+    lines = [
+        line(40, 100, "Test"),
+        line(220, 100, "Result"),
+        line(320, 100, "Units"),
+        line(420, 100, "Reference Range"),
+    ]
     body = [("Hemoglobin", "13.9", "g/dL", "13.5-17.5"), ("Glucose", "104", "mg/dL", "70-99"),
             ("Potassium", "4.1", "mmol/L", "3.5-5.1"), ("Platelets", "250", "10*3/uL", "150-400")]
     for i, (name, value, unit, rng) in enumerate(body, 1):
         y = 100 + 18 * i
         # numbers set flush right against the Units column: they overlap no title, Units is the nearest
         lines += [line(40, y, name), line(305 - char * len(value), y, value), line(320, y, unit), line(420, y, rng)]
-    got = understand(Document(media_type="image/png", pages=[Page(number=1, width=600, height=800, source="ocr", lines=lines)]))
+    got = understand(
+        Document(media_type="image/png", pages=[Page(number=1, width=600, height=800, source="ocr", lines=lines)])
+    )
     rows = by_name(got)
     assert [(r.value, r.unit) for r in got.rows] == [(Decimal("13.9"), "g/dL"), (Decimal("104"), "mg/dL"),
                                                      (Decimal("4.1"), "mmol/L"), (Decimal("250"), "10*3/uL")]
@@ -194,11 +201,21 @@ def _page_of(texts: list[tuple[float, float, str]]):
 
 
 def test_a_german_report_with_sign_flags_and_a_per_nanolitre_count():
-    texts = [(40, 20, "Labor Dr. Schmidt"), (40, 45, "Nachname: MÜLLER"), (40, 60, "Vorname: Hans"),
-             (40, 75, "Geb.-Datum: 12.03.1961"), (300, 45, "Geschlecht: männlich"), (300, 60, "Entnahme: 29.10.2025 08:30"),
-             (300, 75, "Befunddatum: 30.10.2025"), (300, 90, "Einsender: Dr. med. Anna Weber"),
-             (40, 90, "Auftragsnummer: 2510290042"),
-             (40, 120, "Untersuchung"), (200, 120, "Ergebnis"), (300, 120, "Einheit"), (400, 120, "Referenzbereich")]
+    texts = [
+        (40, 20, "Labor Dr. Schmidt"),
+        (40, 45, "Nachname: MÜLLER"),
+        (40, 60, "Vorname: Hans"),
+        (40, 75, "Geb.-Datum: 12.03.1961"),
+        (300, 45, "Geschlecht: männlich"),
+        (300, 60, "Entnahme: 29.10.2025 08:30"),
+        (300, 75, "Befunddatum: 30.10.2025"),
+        (300, 90, "Einsender: Dr. med. Anna Weber"),
+        (40, 90, "Auftragsnummer: 2510290042"),
+        (40, 120, "Untersuchung"),
+        (200, 120, "Ergebnis"),
+        (300, 120, "Einheit"),
+        (400, 120, "Referenzbereich"),
+    ]
     body = [("Natrium", "141", "mmol/l", "135 - 145"), ("Kalium", "5,4 +", "mmol/l", "3,5 - 5,1"),
             ("Kreatinin", "1,02", "mg/dl", "0,70 - 1,20"), ("Hämoglobin", "12,1 -", "g/dl", "13,5 - 17,5"),
             ("Leukozyten", "7,2", "/nl", "4,0 - 10,0")]

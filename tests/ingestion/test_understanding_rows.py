@@ -117,8 +117,16 @@ def test_comparator_values_and_one_sided_ranges():
                 [["CRP", "<0.5", "mg/L", "< 5.0"], ["eGFR", ">90", "mL/min/1.73m2", ">=60"],
                  ["HbA1c", "5.9", "%", "<=5.6"], ["HDL Cholesterol", "38", "mg/dL", "> 40"]], XS)
     rows = rows_by_name(doc)
-    assert (rows["CRP"].comparator, rows["CRP"].value, rows["CRP"].reference_range.high) == ("<", Decimal("0.5"), Decimal(5))
-    assert (rows["eGFR"].comparator, rows["eGFR"].value, rows["eGFR"].reference_range.low) == (">", Decimal(90), Decimal(60))
+    assert (rows["CRP"].comparator, rows["CRP"].value, rows["CRP"].reference_range.high) == (
+        "<",
+        Decimal("0.5"),
+        Decimal(5),
+    )
+    assert (rows["eGFR"].comparator, rows["eGFR"].value, rows["eGFR"].reference_range.low) == (
+        ">",
+        Decimal(90),
+        Decimal(60),
+    )
     assert rows["eGFR"].unit == "mL/min/{1.73_m2}"
     assert rows["HbA1c"].reference_range.high == Decimal("5.6") and rows["HbA1c"].reference_range.low is None
     assert rows["HDL Cholesterol"].reference_range.low == Decimal(40)
@@ -322,10 +330,18 @@ def test_dipstick_block_without_heading_is_coded_as_urine():
 
 
 def test_ocr_slips_in_names_and_units_are_forgiven_only_against_the_tests_own_units():
-    doc = table(["Test", "Result", "Units", "Reference Range"],
-                [["Thyroid Stimulat ing Hormone", "2.1", "uIU/mL", "0.40-4.00"], ["Alk Phos", "76", "u/", "44-147"],
-                 ["Thyroid St imulating Hormone", "2.2", "uIU/mL", "0.40-4.00"],
-                 ["Gamma GT", "65", "UL", "8-61"], ["RDW", "13.1", "o", "11.5-14.5"], ["PT", "12.1", "S", "11.0-13.5"]], XS)
+    doc = table(
+        ["Test", "Result", "Units", "Reference Range"],
+        [
+            ["Thyroid Stimulat ing Hormone", "2.1", "uIU/mL", "0.40-4.00"],
+            ["Alk Phos", "76", "u/", "44-147"],
+            ["Thyroid St imulating Hormone", "2.2", "uIU/mL", "0.40-4.00"],
+            ["Gamma GT", "65", "UL", "8-61"],
+            ["RDW", "13.1", "o", "11.5-14.5"],
+            ["PT", "12.1", "S", "11.0-13.5"],
+        ],
+        XS,
+    )
     rows = rows_by_name(doc)
     assert rows["Thyroid Stimulat ing Hormone"].loinc == rows["Thyroid St imulating Hormone"].loinc == "3016-3"
     assert rows["Alk Phos"].unit == "U/L" and rows["Gamma GT"].unit == "U/L"

@@ -10,8 +10,9 @@ from ingestion.reader import read_document
 from ingestion.understanding import understand
 
 
-@pytest.mark.parametrize("generate, seed", [(random_layout, s) for s in range(1, 13)]
-                         + [(random_hospital_layout, s) for s in range(1, 11)])  # hospital habits: wrapped names, two-line titles
+@pytest.mark.parametrize(
+    "generate, seed", [(random_layout, s) for s in range(1, 13)] + [(random_hospital_layout, s) for s in range(1, 11)]
+)  # hospital habits: wrapped names, two-line titles
 def test_random_layout_text_pdf_exact(generate, seed):
     layout = generate(seed)
     truth = layout.report(seed)

@@ -29,8 +29,16 @@ def read_report(layout: str = "classic", seed: int = 1, *, subject: str | None =
     """A generated report through submit + run (the real reader, in this thread): (job, truth)."""
     layout_ = LAYOUTS[layout]
     truth = report or layout_.report(seed)
-    job, _ = digitize.submit(Upload(data=render_pdf(truth, layout_), media_type="application/pdf", filename=f"{layout}-{seed}.pdf",
-                                    subject=subject), base_url="http://testserver/fhir", requested_by="user:dr.grey")
+    job, _ = digitize.submit(
+        Upload(
+            data=render_pdf(truth, layout_),
+            media_type="application/pdf",
+            filename=f"{layout}-{seed}.pdf",
+            subject=subject,
+        ),
+        base_url="http://testserver/fhir",
+        requested_by="user:dr.grey",
+    )
     return digitize.run(job.id, stages=digitize.default_stages(read=read_direct)), truth
 
 

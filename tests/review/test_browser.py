@@ -47,8 +47,10 @@ def server(live_server, settings):
 
 
 def fhir(server, path: str) -> dict:
-    request = urllib.request.Request(f"{server['url']}/fhir/{path}", headers={"Authorization": f"Bearer {server['token']}",
-                                                                             "Accept": "application/fhir+json"})
+    request = urllib.request.Request(
+        f"{server['url']}/fhir/{path}",
+        headers={"Authorization": f"Bearer {server['token']}", "Accept": "application/fhir+json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:  # raises on anything but 2xx
         assert response.status == 200
         return json.loads(response.read())
@@ -89,8 +91,16 @@ def test_upload_correct_confirm_in_a_real_browser(server, browser, tmp_path):
     layout = LAYOUTS["classic"]
     truth = layout.report(11)
     # a misprinted flag: the page says L for a value inside its range, which the reviewer must see
-    misprinted = next(i for i, r in enumerate(truth.rows) if i > 0 and r.flag is None and r.value is not None and r.reference_range
-                      and r.reference_range.low is not None and r.reference_range.high is not None)
+    misprinted = next(
+        i
+        for i, r in enumerate(truth.rows)
+        if i > 0
+        and r.flag is None
+        and r.value is not None
+        and r.reference_range
+        and r.reference_range.low is not None
+        and r.reference_range.high is not None
+    )
     truth.rows[misprinted].flag = "L"
     pdf = tmp_path / "cmp-report.pdf"
     pdf.write_bytes(render_pdf(truth, layout))
@@ -165,7 +175,9 @@ def test_photo_and_pdf_together_on_a_tablet(server, browser, tmp_path):
     expect(page.locator("#jobs progress")).to_have_count(2)
     shot(page, "progress")
     for name in ("photo.png", "second.pdf"):
-        expect(page.locator("#jobs li", has_text=name).get_by_role("link", name="Review")).to_be_visible(timeout=READ_TIMEOUT_MS)
+        expect(page.locator("#jobs li", has_text=name).get_by_role("link", name="Review")).to_be_visible(
+            timeout=READ_TIMEOUT_MS
+        )
     page.locator("#jobs li", has_text="photo.png").get_by_role("link", name="Review").click()
     wait_for_review(page)
     job = DigitizeJob.objects.get(filename="photo.png")

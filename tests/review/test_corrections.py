@@ -7,25 +7,46 @@ from ingestion.fhir_mapping.codes import EXT_FLAG_DISAGREES, EXT_SOURCE_REGION
 from review.corrections import CorrectionError, ResultCells, cells_of, corrected, row_of
 
 GLUCOSE = {
-    "resourceType": "Observation", "id": "g", "meta": {"versionId": "1", "lastUpdated": "2025-01-01T00:00:00Z"},
+    "resourceType": "Observation",
+    "id": "g",
+    "meta": {"versionId": "1", "lastUpdated": "2025-01-01T00:00:00Z"},
     "extension": [
         {"url": "http://hl7.org/fhir/uv/aitransparency/StructureDefinition/AIconfidence", "valueDecimal": 0.62},
-        {"url": EXT_SOURCE_REGION, "extension": [{"url": "page", "valueInteger": 2}, {"url": "x0", "valueDecimal": 10.0},
-                                                 {"url": "y0", "valueDecimal": 20.0}, {"url": "x1", "valueDecimal": 300.0},
-                                                 {"url": "y1", "valueDecimal": 40.0}]},
+        {
+            "url": EXT_SOURCE_REGION,
+            "extension": [
+                {"url": "page", "valueInteger": 2},
+                {"url": "x0", "valueDecimal": 10.0},
+                {"url": "y0", "valueDecimal": 20.0},
+                {"url": "x1", "valueDecimal": 300.0},
+                {"url": "y1", "valueDecimal": 40.0},
+            ],
+        },
     ],
     "status": "preliminary",
-    "code": {"text": "Glucose", "coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose [Mass/volume] in Serum or Plasma"}]},
+    "code": {
+        "text": "Glucose",
+        "coding": [
+            {"system": "http://loinc.org", "code": "2345-7", "display": "Glucose [Mass/volume] in Serum or Plasma"}
+        ],
+    },
     "valueQuantity": {"value": 73.0, "unit": "mg/dl", "system": "http://unitsofmeasure.org", "code": "mg/dL"},
-    "referenceRange": [{"low": {"value": 70, "unit": "mg/dl", "system": "http://unitsofmeasure.org", "code": "mg/dL"},
-                        "high": {"value": 99, "unit": "mg/dl", "system": "http://unitsofmeasure.org", "code": "mg/dL"}, "text": "70-99"}],
+    "referenceRange": [
+        {
+            "low": {"value": 70, "unit": "mg/dl", "system": "http://unitsofmeasure.org", "code": "mg/dL"},
+            "high": {"value": 99, "unit": "mg/dl", "system": "http://unitsofmeasure.org", "code": "mg/dL"},
+            "text": "70-99",
+        }
+    ],
     "specimen": {"display": "Serum"},
     "note": [{"text": "Fasting"}],
 }
 
 
 def test_cells_show_what_was_read_as_text():
-    assert cells_of(GLUCOSE) == ResultCells(name="Glucose", loinc="2345-7", value="73.0", unit="mg/dl", range="70-99", flag="")
+    assert cells_of(GLUCOSE) == ResultCells(
+        name="Glucose", loinc="2345-7", value="73.0", unit="mg/dl", range="70-99", flag=""
+    )
     row = row_of(0, GLUCOSE)
     assert row.region.page == 2 and row.region.box == (10.0, 20.0, 300.0, 40.0)
     assert row.confidence == 0.62 and row.version == 1 and not row.flag_disagrees
@@ -34,12 +55,20 @@ def test_cells_show_what_was_read_as_text():
 
 def test_unchanged_cells_make_no_new_version():
     assert corrected(GLUCOSE, cells_of(GLUCOSE)) is None
-    assert corrected(GLUCOSE, ResultCells(name=" Glucose ", loinc="2345-7", value="73.0", unit="mg/dl", range="70-99")) is None
+    assert (
+        corrected(GLUCOSE, ResultCells(name=" Glucose ", loinc="2345-7", value="73.0", unit="mg/dl", range="70-99"))
+        is None
+    )
 
 
 def test_a_corrected_value_replaces_only_the_value_and_keeps_the_rest():
     new = corrected(GLUCOSE, ResultCells(name="Glucose", loinc="2345-7", value="173", unit="mg/dl", range="70-99"))
-    assert new["valueQuantity"] == {"value": 173, "unit": "mg/dl", "system": "http://unitsofmeasure.org", "code": "mg/dL"}
+    assert new["valueQuantity"] == {
+        "value": 173,
+        "unit": "mg/dl",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg/dL",
+    }
     assert new["referenceRange"] == GLUCOSE["referenceRange"] and new["specimen"] == {"display": "Serum"}
     assert "versionId" not in new["meta"] and new["id"] == "g"
     # 173 against 70-99 with no flag printed: the disagreement is recorded, the person's flag is not invented
@@ -50,8 +79,10 @@ def test_a_corrected_value_replaces_only_the_value_and_keeps_the_rest():
 
 def test_setting_the_flag_settles_the_disagreement():
     high = corrected(GLUCOSE, ResultCells(name="Glucose", loinc="2345-7", value="173", unit="mg/dl", range="70-99"))
-    settled = corrected({**high, "meta": {"versionId": "2"}}, ResultCells(name="Glucose", loinc="2345-7", value="173", unit="mg/dl",
-                                                                         range="70-99", flag="H"))
+    settled = corrected(
+        {**high, "meta": {"versionId": "2"}},
+        ResultCells(name="Glucose", loinc="2345-7", value="173", unit="mg/dl", range="70-99", flag="H"),
+    )
     assert settled["interpretation"][0]["coding"][0]["code"] == "H"
     assert all(e["url"] != EXT_FLAG_DISAGREES for e in settled["extension"])
     assert settled["note"] == [{"text": "Fasting"}]
@@ -91,14 +122,36 @@ def test_low_confidence_cells_from_words_or_else_the_row():
 
     from review.selectors import cell_confidence, is_low_confidence_cell
 
-    document = {"pages": [{"lines": [{"words": [
-        {"text": "Glucose", "box": [10, 20, 80, 40], "confidence": 0.98}, {"text": "7.3", "box": [200, 20, 230, 40], "confidence": 0.55},
-        {"text": "mg/dL", "box": [260, 20, 300, 40], "confidence": 0.97}, {"text": "7.3", "box": [200, 90, 230, 110], "confidence": 0.99}]}]}]}
-    printed = {"printed_name": "Glucose", "printed_value": "7.3", "printed_unit": "mg/dL", "reference_range": {"text": "70-99"}}
+    document = {
+        "pages": [
+            {
+                "lines": [
+                    {
+                        "words": [
+                            {"text": "Glucose", "box": [10, 20, 80, 40], "confidence": 0.98},
+                            {"text": "7.3", "box": [200, 20, 230, 40], "confidence": 0.55},
+                            {"text": "mg/dL", "box": [260, 20, 300, 40], "confidence": 0.97},
+                            {"text": "7.3", "box": [200, 90, 230, 110], "confidence": 0.99},
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    printed = {
+        "printed_name": "Glucose",
+        "printed_value": "7.3",
+        "printed_unit": "mg/dL",
+        "reference_range": {"text": "70-99"},
+    }
     row = row_of(0, GLUCOSE)  # its region is on page 2: no words there
     assert cell_confidence(document, printed, row.region) == {}
     on_page_1 = replace(row.region, page=1)
-    assert cell_confidence(document, printed, on_page_1) == {"name": 0.98, "value": 0.55, "unit": 0.97}  # the word below is another row
+    assert cell_confidence(document, printed, on_page_1) == {
+        "name": 0.98,
+        "value": 0.55,
+        "unit": 0.97,
+    }  # the word below is another row
     read = replace(row, cell_confidence=cell_confidence(document, printed, on_page_1))
     assert [is_low_confidence_cell(read, c) for c in ("name", "value", "unit", "range")] == [False, True, False, False]
     # without word confidences, a low row marks its name and value

@@ -21,8 +21,12 @@ def form_of(job: DigitizeJob, action: str, **changes) -> dict:
     for row in review.rows:
         i = row.index
         data.update({f"obs-{i}": row.observation, f"version-{i}": str(row.version)})
-        data.update({f"{cell}-{i}": getattr(row.cells, cell) for cell in ("name", "loinc", "value", "unit", "range", "flag")})
-    data.update({k.replace("_", "-"): v for k, v in changes.items() if k not in ("patient_action", "patient_id", "reason")})
+        data.update(
+            {f"{cell}-{i}": getattr(row.cells, cell) for cell in ("name", "loinc", "value", "unit", "range", "flag")}
+        )
+    data.update(
+        {k.replace("_", "-"): v for k, v in changes.items() if k not in ("patient_action", "patient_id", "reason")}
+    )
     data.update({k: v for k, v in changes.items() if k in ("patient_action", "patient_id", "reason")})
     return data
 
@@ -79,7 +83,9 @@ def test_review_page_draws_a_box_for_every_result_and_serves_the_page_image(revi
     assert f'/review/jobs/{job.id}/pages/1.png' in page
     assert 'list="loinc-options"' in page and 'id="confirm"' in page
     image = reviewer.get(f"/review/jobs/{job.id}/pages/1.png")
-    assert image.status_code == 200 and image["Content-Type"] == "image/png" and image.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        image.status_code == 200 and image["Content-Type"] == "image/png" and image.content[:8] == b"\x89PNG\r\n\x1a\n"
+    )
     from PIL import Image
 
     width, height = Image.open(io.BytesIO(image.content)).size
@@ -97,7 +103,9 @@ def test_every_control_of_the_review_form_has_a_label(reviewer, read_job):
     assert len(controls) > 6 * len(job.rows)
     labelled = set(re.findall(r'<label[^>]*\bfor="([^"]+)"', form))
     assert [c for c in controls if c not in labelled and not c.startswith("patient-")] == []
-    assert all(f'id="{c}"' in form for c in ("patient-keep", "patient-existing", "patient-new"))  # radios sit inside their labels
+    assert all(
+        f'id="{c}"' in form for c in ("patient-keep", "patient-existing", "patient-new")
+    )  # radios sit inside their labels
     assert page.count('tabindex="0"') == len(job.rows)  # each row is reachable to select its box
 
 
@@ -121,7 +129,13 @@ def test_low_confidence_and_flag_disagreements_are_highlighted(reviewer, read_jo
     row_1 = page.split('id="row-1"')[1].split("</tr>")[0]
     assert "low confidence" in row_1.split(">")[0]
     cells = row_1.split("<td")[1:]
-    assert ["cell-low" in c.split(">")[0] for c in cells[:5]] == [False, False, True, False, False]  # the value cell only
+    assert ["cell-low" in c.split(">")[0] for c in cells[:5]] == [
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]  # the value cell only
     assert 'class="region low' in page and "0.41" in page
     assert fhir_get(reviewer, f"Observation/{first}")["valueQuantity"]["value"] == 999999
 
@@ -188,7 +202,10 @@ def test_save_corrections_keeps_results_preliminary(reviewer, read_job):
     untouched = document_review(job).rows[2]
     assert untouched.version == 1  # only what changed gets a new version
     provenance = fhir_get(reviewer, f"Provenance?target={target.observation}&agent-type=author")["entry"][0]["resource"]
-    assert provenance["activity"]["coding"][0]["code"] == "amend" and provenance["agent"][0]["type"]["coding"][0]["code"] == "author"
+    assert (
+        provenance["activity"]["coding"][0]["code"] == "amend"
+        and provenance["agent"][0]["type"]["coding"][0]["code"] == "author"
+    )
 
 
 def test_a_page_opened_before_someone_elses_change_cannot_overwrite_it(reviewer, read_job):
@@ -215,7 +232,9 @@ def test_reject_marks_everything_entered_in_error(reviewer, read_job):
     rows = document_review(job).rows
     assert {r.status for r in rows} == {"entered-in-error"}
     assert rows[0].cells.value != "5"  # a rejection stores no corrections
-    provenance = fhir_get(reviewer, f"Provenance?target={job.diagnostic_report}&_sort=-_lastUpdated")["entry"][0]["resource"]
+    provenance = fhir_get(reviewer, f"Provenance?target={job.diagnostic_report}&_sort=-_lastUpdated")["entry"][0][
+        "resource"
+    ]
     assert provenance["reason"] == [{"text": "Wrong patient's report"}]
     assert "rejected" in reviewer.get("/review/?show=all").content.decode()
     assert job.filename not in reviewer.get("/review/").content.decode()
@@ -227,8 +246,17 @@ def mismatched(db):
     """A report filed, as asked, under a chart whose patient the page contradicts."""
     from fhirserver.storage import repository
 
-    repository.update("Patient", "chart-1", {"resourceType": "Patient", "id": "chart-1", "name": [{"family": "Someone", "given": ["Else"]}],
-                                             "birthDate": "1950-01-01", "gender": "male"})
+    repository.update(
+        "Patient",
+        "chart-1",
+        {
+            "resourceType": "Patient",
+            "id": "chart-1",
+            "name": [{"family": "Someone", "given": ["Else"]}],
+            "birthDate": "1950-01-01",
+            "gender": "male",
+        },
+    )
     job, truth = read_report(subject="Patient/chart-1")
     assert job.status == "done"
     return job, truth
@@ -264,11 +292,15 @@ def test_choosing_an_existing_patient(reviewer, mismatched):
     job, truth = mismatched
     from fhirserver.storage import repository
 
-    repository.update("Patient", "chart-2", {"resourceType": "Patient", "id": "chart-2", "name": [{"family": truth.patient.family}]})
+    repository.update(
+        "Patient", "chart-2", {"resourceType": "Patient", "id": "chart-2", "name": [{"family": truth.patient.family}]}
+    )
     reviewer.post(f"/review/jobs/{job.id}", form_of(job, "save", patient_action="existing", patient_id="chart-2"))
     assert fhir_get(reviewer, job.diagnostic_report)["subject"]["reference"] == "Patient/chart-2"
     assert fhir_get(reviewer, "Observation?patient=chart-2")["total"] == len(truth.rows)
-    missing = reviewer.post(f"/review/jobs/{job.id}", form_of(job, "save", patient_action="existing", patient_id="nobody"), follow=True)
+    missing = reviewer.post(
+        f"/review/jobs/{job.id}", form_of(job, "save", patient_action="existing", patient_id="nobody"), follow=True
+    )
     assert b"Patient/nobody does not exist" in missing.content
 
 
@@ -282,7 +314,11 @@ def test_upload_several_files_starts_a_job_for_each(reviewer, db, monkeypatch):
     ran = []
     # The in-process pool runs jobs on other threads, which cannot see this test's open transaction:
     # run them here instead (the browser test exercises the real queue against a live server).
-    monkeypatch.setattr(services.queue, "enqueue", lambda job_id: ran.append(digitize.run(job_id, stages=digitize.default_stages(read=read_direct))))
+    monkeypatch.setattr(
+        services.queue,
+        "enqueue",
+        lambda job_id: ran.append(digitize.run(job_id, stages=digitize.default_stages(read=read_direct))),
+    )
     files = []
     for seed in (3, 4):
         layout = LAYOUTS["classic"]
@@ -308,15 +344,17 @@ def test_upload_several_files_starts_a_job_for_each(reviewer, db, monkeypatch):
 
 
 def test_upload_for_a_chosen_patient(reviewer, db, monkeypatch):
-    from ingestion.corpus.layouts import LAYOUTS, render_pdf
     from fhirserver.storage import repository
+    from ingestion.corpus.layouts import LAYOUTS, render_pdf
     from review import services
 
     monkeypatch.setattr(services.queue, "enqueue", lambda job_id: None)
     repository.update("Patient", "p9", {"resourceType": "Patient", "id": "p9", "name": [{"family": "Chosen"}]})
     f = io.BytesIO(render_pdf(LAYOUTS["classic"].report(6), LAYOUTS["classic"]))
     f.name = "r.pdf"
-    documents = reviewer.post("/review/upload", {"files": [f], "patient_id": "p9"}, HTTP_ACCEPT="application/json").json()["documents"]
+    documents = reviewer.post(
+        "/review/upload", {"files": [f], "patient_id": "p9"}, HTTP_ACCEPT="application/json"
+    ).json()["documents"]
     assert DigitizeJob.objects.get(id=documents[0]["job"]).subject == "Patient/p9"
     f.seek(0)
     refused = reviewer.post("/review/upload", {"files": [f], "patient_id": "nobody"}, HTTP_ACCEPT="application/json")
@@ -347,8 +385,11 @@ def test_a_failed_reading_explains_itself_on_its_page_and_in_the_list(reviewer, 
     from ingestion import digitize
     from ingestion.uploads import Upload
 
-    job, _ = digitize.submit(Upload(data=b"%PDF-1.4\n% not really a pdf\n", media_type="application/pdf", filename="broken.pdf"),
-                             base_url="http://testserver/fhir", requested_by="user:dr.grey")
+    job, _ = digitize.submit(
+        Upload(data=b"%PDF-1.4\n% not really a pdf\n", media_type="application/pdf", filename="broken.pdf"),
+        base_url="http://testserver/fhir",
+        requested_by="user:dr.grey",
+    )
     job = digitize.run(job.id)
     assert job.status == "failed"
     page = reviewer.get(f"/review/jobs/{job.id}").content.decode()

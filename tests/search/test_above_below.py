@@ -6,10 +6,17 @@ CS = "http://acme.org/codes"
 
 
 def _valuesets(store):
-    for id_, url in [("root", "http://acme.org"), ("fhir", ACME), ("vs", f"{ACME}/ValueSet"), ("vs123", f"{ACME}/ValueSet/123"),
-                     ("hist", f"{ACME}/ValueSet/123/_history/5"), ("vs1234", f"{ACME}/ValueSet/1234"),
-                     ("old", "http://acme.org/fhir-old/ValueSet/123"), ("other", "http://other.org/fhir/ValueSet/123"),
-                     ("slash", f"{ACME}/")]:
+    for id_, url in [
+        ("root", "http://acme.org"),
+        ("fhir", ACME),
+        ("vs", f"{ACME}/ValueSet"),
+        ("vs123", f"{ACME}/ValueSet/123"),
+        ("hist", f"{ACME}/ValueSet/123/_history/5"),
+        ("vs1234", f"{ACME}/ValueSet/1234"),
+        ("old", "http://acme.org/fhir-old/ValueSet/123"),
+        ("other", "http://other.org/fhir/ValueSet/123"),
+        ("slash", f"{ACME}/"),
+    ]:
         store({"resourceType": "ValueSet", "status": "active", "url": url}, id=id_)
 
 
@@ -24,7 +31,14 @@ def test_uri_below_follows_path_segments_not_string_prefix(store, fhir):
 
 def test_uri_above_is_the_url_and_its_ancestors(store, fhir):
     _valuesets(store)
-    assert idset(fhir, f"ValueSet?url:above={q(ACME + '/ValueSet/123/_history/5')}") == {"root", "fhir", "slash", "vs", "vs123", "hist"}
+    assert idset(fhir, f"ValueSet?url:above={q(ACME + '/ValueSet/123/_history/5')}") == {
+        "root",
+        "fhir",
+        "slash",
+        "vs",
+        "vs123",
+        "hist",
+    }
     assert idset(fhir, f"ValueSet?url:above={q(ACME + '/ValueSet/1234')}") == {"root", "fhir", "slash", "vs", "vs1234"}
     assert idset(fhir, f"ValueSet?url:above={q('http://acme.org/fhir-old/ValueSet')}") == {"root"}
 
@@ -33,8 +47,18 @@ def test_uri_above_below_on_canonical_structuredefinition_url(store, fhir):
     base = "http://hl7.org/fhir/us/core/StructureDefinition"
     store({"resourceType": "StructureDefinition", "url": f"{base}/us-core-patient", "name": "P", "status": "active",
            "kind": "resource", "abstract": False, "type": "Patient"}, id="pat")
-    store({"resourceType": "StructureDefinition", "url": f"{base}/us-core-patient-extra", "name": "X", "status": "active",
-           "kind": "resource", "abstract": False, "type": "Patient"}, id="extra")
+    store(
+        {
+            "resourceType": "StructureDefinition",
+            "url": f"{base}/us-core-patient-extra",
+            "name": "X",
+            "status": "active",
+            "kind": "resource",
+            "abstract": False,
+            "type": "Patient",
+        },
+        id="extra",
+    )
     assert idset(fhir, f"StructureDefinition?url:below={q(base + '/us-core-patient')}") == {"pat"}
     assert idset(fhir, f"StructureDefinition?url:below={q('http://hl7.org/fhir/us/core')}") == {"pat", "extra"}
 
@@ -49,13 +73,22 @@ def test_uri_above_below_on_urn_is_a_400(store, fhir):
 
 def _codesystem(store, meaning="is-a"):
     # A is-a root; B and C under A (B nested, C by a `parent` property); D under B; E under C by A's... `child` of C
-    store({"resourceType": "CodeSystem", "url": CS, "status": "active", "content": "complete", "hierarchyMeaning": meaning,
-           "concept": [
-               {"code": "A", "concept": [{"code": "B", "concept": [{"code": "D"}]}]},
-               {"code": "C", "property": [{"code": "parent", "valueCode": "A"}, {"code": "child", "valueCode": "E"}]},
-               {"code": "E"},
-               {"code": "Z"},
-           ]}, id="cs")
+    store(
+        {
+            "resourceType": "CodeSystem",
+            "url": CS,
+            "status": "active",
+            "content": "complete",
+            "hierarchyMeaning": meaning,
+            "concept": [
+                {"code": "A", "concept": [{"code": "B", "concept": [{"code": "D"}]}]},
+                {"code": "C", "property": [{"code": "parent", "valueCode": "A"}, {"code": "child", "valueCode": "E"}]},
+                {"code": "E"},
+                {"code": "Z"},
+            ],
+        },
+        id="cs",
+    )
 
 
 def _coded(store):
@@ -93,6 +126,10 @@ def test_token_below_refuses_a_hierarchy_that_is_not_is_a(store, fhir):
 
 def test_above_below_are_not_date_number_or_reference_modifiers_in_r4(store, fhir):
     store(observation(date="2026-01-01", value=5), id="o1")
-    for query in ("Observation?date:below=2026", "Observation?value-quantity:above=5", "Observation?subject:below=Patient/p1",
-                  "Patient?name:below=x"):
+    for query in (
+        "Observation?date:below=2026",
+        "Observation?value-quantity:above=5",
+        "Observation?subject:below=Patient/p1",
+        "Patient?name:below=x",
+    ):
         search(fhir, query, status=400)

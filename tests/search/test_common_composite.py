@@ -1,6 +1,6 @@
 """Parameters every resource has (_id, _lastUpdated, _tag, _profile, _security, _source, _list,
 _text, _content) and composite parameters."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from .helpers import LOINC, UCUM, idset, observation, q, search
 
@@ -21,8 +21,12 @@ def test_id_and_last_updated(store, fhir):
 
 
 def test_meta_tag_profile_security_source(store, fhir):
-    meta = {"tag": [{"system": "urn:tags", "code": "digitized"}], "profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab"],
-            "security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}], "source": "urn:scanner:1"}
+    meta = {
+        "tag": [{"system": "urn:tags", "code": "digitized"}],
+        "profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab"],
+        "security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}],
+        "source": "urn:scanner:1",
+    }
     store(observation(meta=meta), id="tagged")
     store(observation(), id="plain")
     assert idset(fhir, f"Observation?_tag={q('urn:tags|digitized')}") == {"tagged"}
@@ -43,7 +47,15 @@ def test_list_membership(store, fhir):
 
 
 def test_text_and_content(store, fhir):
-    store(observation(text={"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Haemoglobin <b>élevée</b></div>"}), id="narr")
+    store(
+        observation(
+            text={
+                "status": "generated",
+                "div": '<div xmlns="http://www.w3.org/1999/xhtml">Haemoglobin <b>élevée</b></div>',
+            }
+        ),
+        id="narr",
+    )
     store(observation(note=[{"text": "patient fasting since midnight"}]), id="note")
     assert idset(fhir, "Observation?_text=elevee") == {"narr"}
     assert idset(fhir, "Observation?_text=HAEMOGLOBIN%20elevee") == {"narr"}
@@ -53,20 +65,38 @@ def test_text_and_content(store, fhir):
 
 
 def test_composite_components_match_on_the_same_element(store, fhir):
-    bp = {"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
-          "component": [
-              {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}, "valueQuantity": {"value": 150, "system": UCUM, "code": "mm[Hg]"}},
-              {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]}, "valueQuantity": {"value": 70, "system": UCUM, "code": "mm[Hg]"}}]}
+    bp = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+        "component": [
+            {
+                "code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+                "valueQuantity": {"value": 150, "system": UCUM, "code": "mm[Hg]"},
+            },
+            {
+                "code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
+                "valueQuantity": {"value": 70, "system": UCUM, "code": "mm[Hg]"},
+            },
+        ],
+    }
     store(bp, id="bp")
     store(observation(value=16, unit="g/dL"), id="hb16")
     store(observation(value=12, unit="g/dL"), id="hb12")
     store(observation("2345-7", value=16, unit="mmol/L"), id="glu16")
-    store(observation("8480-6", valueCodeableConcept={"coding": [{"system": "http://snomed.info/sct", "code": "260385009"}]}), id="concept")
+    store(
+        observation(
+            "8480-6", valueCodeableConcept={"coding": [{"system": "http://snomed.info/sct", "code": "260385009"}]}
+        ),
+        id="concept",
+    )
     assert idset(fhir, f"Observation?code-value-quantity={q('http://loinc.org|718-7$gt15')}") == {"hb16"}
     assert idset(fhir, f"Observation?code-value-quantity={q('718-7$lt15')}") == {"hb12"}
     assert idset(fhir, f"Observation?code-value-quantity={q('718-7$gt150|http://unitsofmeasure.org|g/L')}") == {"hb16"}
     assert idset(fhir, f"Observation?component-code-value-quantity={q('8480-6$gt140')}") == {"bp"}
-    assert idset(fhir, f"Observation?component-code-value-quantity={q('8480-6$lt100')}") == set()  # 70 is the other component
+    assert (
+        idset(fhir, f"Observation?component-code-value-quantity={q('8480-6$lt100')}") == set()
+    )  # 70 is the other component
     assert idset(fhir, f"Observation?combo-code-value-quantity={q('8462-4$70')}") == {"bp"}
     assert idset(fhir, f"Observation?code-value-concept={q('8480-6$http://snomed.info/sct|260385009')}") == {"concept"}
     assert idset(fhir, f"Observation?code-value-quantity={q('718-7$gt15,2345-7$gt15')}") == {"hb16", "glu16"}
@@ -75,7 +105,10 @@ def test_composite_components_match_on_the_same_element(store, fhir):
 
 def test_uri_exact_below_above(store, fhir):
     store({"resourceType": "ValueSet", "status": "active", "url": "http://example.org/fhir/ValueSet/labs"}, id="labs")
-    store({"resourceType": "ValueSet", "status": "active", "url": "http://example.org/fhir/ValueSet/labs-extra"}, id="extra")
+    store(
+        {"resourceType": "ValueSet", "status": "active", "url": "http://example.org/fhir/ValueSet/labs-extra"},
+        id="extra",
+    )
     store({"resourceType": "ValueSet", "status": "active", "url": "http://example.org/fhir"}, id="root")
     assert idset(fhir, f"ValueSet?url={q('http://example.org/fhir/ValueSet/labs')}") == {"labs"}
     assert idset(fhir, f"ValueSet?url:below={q('http://example.org/fhir/ValueSet/')}") == {"labs", "extra"}

@@ -9,9 +9,33 @@ CS = "http://acme.org/codes"
 
 @pytest.fixture
 def people(store):
-    store({"resourceType": "Patient", "name": [{"given": ["Peter"], "family": "Smith"}], "gender": "male", "birthDate": "2015-01-01"}, id="peter")
-    store({"resourceType": "Patient", "name": [{"given": ["Petra"], "family": "Jones"}], "gender": "female", "birthDate": "2013-05-05"}, id="petra")
-    store({"resourceType": "Patient", "name": [{"given": ["Anna"], "family": "Peterson"}], "gender": "female", "birthDate": "2016-03-03"}, id="anna")
+    store(
+        {
+            "resourceType": "Patient",
+            "name": [{"given": ["Peter"], "family": "Smith"}],
+            "gender": "male",
+            "birthDate": "2015-01-01",
+        },
+        id="peter",
+    )
+    store(
+        {
+            "resourceType": "Patient",
+            "name": [{"given": ["Petra"], "family": "Jones"}],
+            "gender": "female",
+            "birthDate": "2013-05-05",
+        },
+        id="petra",
+    )
+    store(
+        {
+            "resourceType": "Patient",
+            "name": [{"given": ["Anna"], "family": "Peterson"}],
+            "gender": "female",
+            "birthDate": "2016-03-03",
+        },
+        id="anna",
+    )
     store({"resourceType": "Patient", "name": [{"given": ["Bob"], "family": "Müller, Jr"}], "gender": "male"}, id="bob")
 
 
@@ -66,9 +90,26 @@ def test_id_and_last_updated_and_system_search(fhir, people):
 
 
 def test_text_content_and_list(fhir, store, people):
-    store({"resourceType": "Patient", "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Allergic to penicillin</div>"},
-           "name": [{"family": "Narrated"}]}, id="told")
-    store({"resourceType": "List", "status": "current", "mode": "working", "entry": [{"item": {"reference": "Patient/anna"}}]}, id="l1")
+    store(
+        {
+            "resourceType": "Patient",
+            "text": {
+                "status": "generated",
+                "div": '<div xmlns="http://www.w3.org/1999/xhtml">Allergic to penicillin</div>',
+            },
+            "name": [{"family": "Narrated"}],
+        },
+        id="told",
+    )
+    store(
+        {
+            "resourceType": "List",
+            "status": "current",
+            "mode": "working",
+            "entry": [{"item": {"reference": "Patient/anna"}}],
+        },
+        id="l1",
+    )
     assert idset(fhir, "Patient?" + f('_text co "penicillin allergic"')) == {"told"}
     assert idset(fhir, "Patient?" + f('_content co "peterson"')) == {"anna"}
     assert idset(fhir, "Patient?" + f("_list eq l1 or _id eq bob")) == {"anna", "bob"}
@@ -76,8 +117,17 @@ def test_text_content_and_list(fhir, store, people):
 
 @pytest.fixture
 def labs(store, people):
-    store({"resourceType": "CodeSystem", "url": CS, "status": "active", "content": "complete", "hierarchyMeaning": "is-a",
-           "concept": [{"code": "A", "concept": [{"code": "B"}]}, {"code": "C"}]}, id="cs")
+    store(
+        {
+            "resourceType": "CodeSystem",
+            "url": CS,
+            "status": "active",
+            "content": "complete",
+            "hierarchyMeaning": "is-a",
+            "concept": [{"code": "A", "concept": [{"code": "B"}]}, {"code": "C"}],
+        },
+        id="cs",
+    )
     store({"resourceType": "ValueSet", "url": "http://acme.org/vs/hb", "status": "active",
            "compose": {"include": [{"system": LOINC, "concept": [{"code": "718-7"}]}]}}, id="vs")
     store(observation("718-7", patient="peter", value=16, date="2026-01-15"), id="hb-peter")
@@ -116,8 +166,15 @@ def test_reference_operations_and_chains(fhir, labs):
     assert idset(fhir, "Observation?" + f("subject eq Patient/bob")) == {"b-bob", "c-bob"}
     assert idset(fhir, "Observation?" + f("subject ne Patient/bob and code eq 718-7")) == {"hb-peter", "hb-petra"}
     assert idset(fhir, "Observation?" + f('subject.name co "pet"')) == {"hb-peter", "hb-petra", "glu-anna"}
-    assert idset(fhir, "Observation?" + f('subject.given eq "peter" or subject.birthdate pr false')) == {"hb-peter", "b-bob", "c-bob"}
-    assert idset(fhir, "Observation?" + f("patient.gender eq female and value-quantity lt 12")) == {"hb-petra", "glu-anna"}
+    assert idset(fhir, "Observation?" + f('subject.given eq "peter" or subject.birthdate pr false')) == {
+        "hb-peter",
+        "b-bob",
+        "c-bob",
+    }
+    assert idset(fhir, "Observation?" + f("patient.gender eq female and value-quantity lt 12")) == {
+        "hb-petra",
+        "glu-anna",
+    }
 
 
 def test_unsupported_operations_and_bad_syntax_are_400s_that_say_why(fhir, people):
@@ -163,13 +220,52 @@ def test_capability_statement_lists_filter(fhir):
 
 
 ODD_FILTERS = [
-    "", " ", "(", ")", "()", "not", "not x", "not (", "and", "name", "name eq", "name eq ", 'name eq "', 'name eq "\\x"',
-    "name eq x or", "name eq x and and name eq y", "((((name eq x))))", "name  eq  x", "name\teq\tx", "name eq x)",
-    "name eq (x", "name eq x]", "name.given eq x", "subject.subject.subject.subject.subject.name eq x", "_filter eq x",
-    "near eq 1|2|3|km", "near eq 1", "birthdate po x", "birthdate eq 2026-13", "gender in http://nowhere/vs", "gender ss a|b",
-    "gender ss a", "general-practitioner re x/y/z", "general-practitioner.name co \\u0000", "_id eq ,,,", "_text co \"\"",
-    "_content co x", "_list eq nothing", "_lastUpdated po 2026", "identifier eq a|b|c", "name eq \"\\ud800\"", "name eq \"\\u0000\"", "é eq x",
-    "name eq x or (gender eq male and not (birthdate pr true))", "link re Patient/1", "_tag ss http://x|y",
+    "",
+    " ",
+    "(",
+    ")",
+    "()",
+    "not",
+    "not x",
+    "not (",
+    "and",
+    "name",
+    "name eq",
+    "name eq ",
+    'name eq "',
+    'name eq "\\x"',
+    "name eq x or",
+    "name eq x and and name eq y",
+    "((((name eq x))))",
+    "name  eq  x",
+    "name\teq\tx",
+    "name eq x)",
+    "name eq (x",
+    "name eq x]",
+    "name.given eq x",
+    "subject.subject.subject.subject.subject.name eq x",
+    "_filter eq x",
+    "near eq 1|2|3|km",
+    "near eq 1",
+    "birthdate po x",
+    "birthdate eq 2026-13",
+    "gender in http://nowhere/vs",
+    "gender ss a|b",
+    "gender ss a",
+    "general-practitioner re x/y/z",
+    "general-practitioner.name co \\u0000",
+    "_id eq ,,,",
+    '_text co ""',
+    "_content co x",
+    "_list eq nothing",
+    "_lastUpdated po 2026",
+    "identifier eq a|b|c",
+    'name eq "\\ud800"',
+    'name eq "\\u0000"',
+    "é eq x",
+    "name eq x or (gender eq male and not (birthdate pr true))",
+    "link re Patient/1",
+    "_tag ss http://x|y",
 ]
 
 

@@ -45,27 +45,50 @@ def test_near_default_distance_and_or_values(store, fhir):
 
 
 def test_near_across_the_antimeridian_and_the_pole(store, fhir):
-    store({"resourceType": "Location", "name": "fiji-east", "position": {"latitude": -17.0, "longitude": 179.9}}, id="east")
-    store({"resourceType": "Location", "name": "fiji-west", "position": {"latitude": -17.0, "longitude": -179.9}}, id="west")
+    store(
+        {"resourceType": "Location", "name": "fiji-east", "position": {"latitude": -17.0, "longitude": 179.9}},
+        id="east",
+    )
+    store(
+        {"resourceType": "Location", "name": "fiji-west", "position": {"latitude": -17.0, "longitude": -179.9}},
+        id="west",
+    )
     store({"resourceType": "Location", "name": "station", "position": {"latitude": 89.9, "longitude": 0}}, id="north1")
-    store({"resourceType": "Location", "name": "station", "position": {"latitude": 89.9, "longitude": 180}}, id="north2")
+    store(
+        {"resourceType": "Location", "name": "station", "position": {"latitude": 89.9, "longitude": 180}}, id="north2"
+    )
     assert idset(fhir, f"Location?near={q('-17|180|12|km')}") == {"east", "west"}  # each 10.6 km away, across ±180
     assert idset(fhir, f"Location?near={q('-17|179.95|20|km')}") == {"east", "west"}  # 5.3 and 16 km
     assert idset(fhir, f"Location?near={q('-17|179.95|8|km')}") == {"east"}
     assert idset(fhir, f"Location?near={q('-17|-179.95|8|km')}") == {"west"}
-    assert idset(fhir, f"Location?near={q('89.9|90|30|km')}") == {"north1", "north2"}  # each 15.7 km away, over the pole
+    assert idset(fhir, f"Location?near={q('89.9|90|30|km')}") == {
+        "north1",
+        "north2",
+    }  # each 15.7 km away, over the pole
 
 
 def test_near_updates_follow_the_position(store, fhir):
     _places(store)
-    store({"resourceType": "Location", "name": "louvre", "position": {"latitude": 45.7640, "longitude": 4.8357}}, id="louvre")
+    store(
+        {"resourceType": "Location", "name": "louvre", "position": {"latitude": 45.7640, "longitude": 4.8357}},
+        id="louvre",
+    )
     assert idset(fhir, f"Location?near={q(CENTRE + '|2|km')}") == set()
     assert idset(fhir, f"Location?near={q('45.7640|4.8357|1|km')}") == {"louvre", "lyon"}
 
 
 def test_near_malformed_is_a_400(store, fhir):
     _places(store)
-    for value in ("48.85", "91|2|1|km", "48|181|1|km", "48|2|-1|km", "48|2|1|kg", "48|2|1|parsec", "a|b|1|km", "1|2|3|km|5"):
+    for value in (
+        "48.85",
+        "91|2|1|km",
+        "48|181|1|km",
+        "48|2|-1|km",
+        "48|2|1|kg",
+        "48|2|1|parsec",
+        "a|b|1|km",
+        "1|2|3|km|5",
+    ):
         outcome = search(fhir, f"Location?near={q(value)}", status=400)
         assert outcome["resourceType"] == "OperationOutcome"
     search(fhir, f"Location?near:exact={q(CENTRE)}", status=400)

@@ -26,7 +26,9 @@ def test_everything_returns_the_compartment_and_what_it_references(store, fhir):
     assert set(ids(bundle)) == {"p1", "hb-old", "hb-new", "glu"}
     assert ids(bundle, "include") == ["org"]
     paged = search(fhir, "Patient/p1/$everything?_count=2")
-    second = search(fhir, next(l["url"] for l in paged["link"] if l["relation"] == "next").replace("http://testserver", ""))
+    second = search(
+        fhir, next(l["url"] for l in paged["link"] if l["relation"] == "next").replace("http://testserver", "")
+    )
     assert len(set(ids(paged)) | set(ids(second))) == 4
     assert set(ids(search(fhir, "Patient/p1/$everything?_type=Observation"))) == {"hb-old", "hb-new", "glu"}
     assert fhir.get("Patient/nobody/$everything").status_code == 404
@@ -86,7 +88,9 @@ def test_patient_scoped_access_never_leaks_other_patients(store):
     assert ids(_search(access, "Patient", [("_has:Observation:patient:code", "718-7")])) == ["p1"]
     revinclude = _search(access, "Patient", [("_id", "p1,p2"), ("_revinclude", "Observation:patient")])
     assert "hb-p2" not in ids(revinclude, "include") and ids(revinclude) == ["p1"]
-    included = _search(Access(patient_id="p1", readable=("Observation",)), "Observation", [("_include", "Observation:patient")])
+    included = _search(
+        Access(patient_id="p1", readable=("Observation",)), "Observation", [("_include", "Observation:patient")]
+    )
     assert ids(included, "include") == []
     assert api.in_patient_compartment("Observation", {"subject": {"reference": "Patient/p1"}}, "p1")
     assert not api.in_patient_compartment("Observation", {"subject": {"reference": "Patient/p2"}}, "p1")
@@ -96,7 +100,11 @@ def test_patient_scoped_access_never_leaks_other_patients(store):
 def test_scope_query_constraints_are_an_or_of_ands(store):
     _clinic(store)
     store(observation(patient="p1", kind="vital-signs"), id="vital")
-    labs = Access(scopes={"Observation": [[("category", "laboratory"), ("code", "2345-7")], [("code", "718-7"), ("patient", "p2")]]})
+    labs = Access(
+        scopes={
+            "Observation": [[("category", "laboratory"), ("code", "2345-7")], [("code", "718-7"), ("patient", "p2")]]
+        }
+    )
     assert set(ids(_search(labs, "Observation", []))) == {"glu", "hb-p2"}
     assert set(ids(_search(Access(scopes={"Observation": []}), "Observation", []))) == set()
 

@@ -5,8 +5,22 @@ from .helpers import idset, observation, q, search
 def _people(store):
     store({"resourceType": "Organization", "name": "Acme Lab"}, id="acme")
     store({"resourceType": "Organization", "name": "Other Clinic"}, id="other")
-    store({"resourceType": "Patient", "name": [{"family": "Doe"}], "managingOrganization": {"reference": "Organization/acme"}}, id="p1")
-    store({"resourceType": "Patient", "name": [{"family": "Roe"}], "managingOrganization": {"reference": "Organization/other"}}, id="p2")
+    store(
+        {
+            "resourceType": "Patient",
+            "name": [{"family": "Doe"}],
+            "managingOrganization": {"reference": "Organization/acme"},
+        },
+        id="p1",
+    )
+    store(
+        {
+            "resourceType": "Patient",
+            "name": [{"family": "Roe"}],
+            "managingOrganization": {"reference": "Organization/other"},
+        },
+        id="p2",
+    )
     store({"resourceType": "Group", "type": "person", "actual": True}, id="p3")
     store(observation(patient="p1"), id="o1")
     store(observation("2345-7", patient="p2"), id="o2")

@@ -21,7 +21,12 @@ def test_sort_multiple_keys_and_directions(store, fhir):
     store(observation("a", date="2026-01-05"), id="o3")
     store(observation("c"), id="o4")  # no date: last either way
     assert ids(search(fhir, "Observation?_sort=date")) == ["o1", "o2", "o3", "o4"]
-    assert ids(search(fhir, "Observation?_sort=-date")) == ["o3", "o2", "o1", "o4"]  # ties: id, in the last key's direction
+    assert ids(search(fhir, "Observation?_sort=-date")) == [
+        "o3",
+        "o2",
+        "o1",
+        "o4",
+    ]  # ties: id, in the last key's direction
     assert ids(search(fhir, "Observation?_sort=-date,code")) == ["o3", "o2", "o1", "o4"]
     assert ids(search(fhir, "Observation?_sort=code,-date")) == ["o3", "o2", "o1", "o4"]
     assert ids(search(fhir, "Observation?_sort=-_id")) == ["o4", "o3", "o2", "o1"]
@@ -95,25 +100,58 @@ def test_include_revinclude_iterate_and_wildcard(store, fhir):
     store({"resourceType": "Patient", "managingOrganization": {"reference": "Organization/org"}}, id="p1")
     store({"resourceType": "Practitioner"}, id="dr")
     store(observation(patient="p1", performer=[{"reference": "Practitioner/dr"}]), id="o1")
-    store({"resourceType": "DiagnosticReport", "status": "final", "code": {"text": "CBC"}, "subject": {"reference": "Patient/p1"},
-           "result": [{"reference": "Observation/o1"}]}, id="r1")
+    store(
+        {
+            "resourceType": "DiagnosticReport",
+            "status": "final",
+            "code": {"text": "CBC"},
+            "subject": {"reference": "Patient/p1"},
+            "result": [{"reference": "Observation/o1"}],
+        },
+        id="r1",
+    )
     bundle = search(fhir, "Observation?_include=Observation:patient")
     assert ids(bundle) == ["o1"] and ids(bundle, "include") == ["p1"]
     assert set(ids(search(fhir, "Observation?_include=*"), "include")) == {"p1", "dr"}
     assert ids(search(fhir, "Observation?_include=Observation:performer:Organization"), "include") == []
-    assert set(ids(search(fhir, "Observation?_include=Observation:patient&_include:iterate=Patient:organization"), "include")) == {"p1", "org"}
-    assert ids(search(fhir, "Observation?_include=Observation:patient&_include=Patient:organization"), "include") == ["p1"]
+    assert set(
+        ids(search(fhir, "Observation?_include=Observation:patient&_include:iterate=Patient:organization"), "include")
+    ) == {"p1", "org"}
+    assert ids(search(fhir, "Observation?_include=Observation:patient&_include=Patient:organization"), "include") == [
+        "p1"
+    ]
     assert ids(search(fhir, "Patient?_revinclude=Observation:subject"), "include") == ["o1"]
-    assert set(ids(search(fhir, "Patient?_revinclude=Observation:subject&_revinclude:iterate=DiagnosticReport:result"), "include")) == {"o1", "r1"}
+    assert set(
+        ids(
+            search(fhir, "Patient?_revinclude=Observation:subject&_revinclude:iterate=DiagnosticReport:result"),
+            "include",
+        )
+    ) == {"o1", "r1"}
     assert set(ids(search(fhir, "Patient?_revinclude=*"), "include")) == {"o1", "r1"}
     search(fhir, "Observation?_include=patient", status=400)
 
 
 def test_contained_resources(store, fhir):
-    store({"resourceType": "MedicationRequest", "status": "active", "intent": "order", "subject": {"reference": "Patient/p1"},
-           "contained": [{"resourceType": "Medication", "id": "m", "code": {"coding": [{"system": "http://rxnorm", "code": "1049502"}]}}],
-           "medicationReference": {"reference": "#m"}}, id="rx")
-    store({"resourceType": "Medication", "code": {"coding": [{"system": "http://rxnorm", "code": "1049502"}]}}, id="med")
+    store(
+        {
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": "Patient/p1"},
+            "contained": [
+                {
+                    "resourceType": "Medication",
+                    "id": "m",
+                    "code": {"coding": [{"system": "http://rxnorm", "code": "1049502"}]},
+                }
+            ],
+            "medicationReference": {"reference": "#m"},
+        },
+        id="rx",
+    )
+    store(
+        {"resourceType": "Medication", "code": {"coding": [{"system": "http://rxnorm", "code": "1049502"}]}}, id="med"
+    )
     assert idset(fhir, "Medication?code=1049502") == {"med"}
     container = search(fhir, "Medication?code=1049502&_contained=true")
     assert ids(container) == ["rx"]
@@ -127,10 +165,16 @@ def test_post_search_is_identical_to_get(store, fhir):
     store(observation("2345-7", date="2026-01-02"), id="o2")
     query = [("code", "718-7,2345-7"), ("date", "ge2026-01-01"), ("_sort", "-date")]
     got = search(fhir, "Observation?" + urlencode(query))
-    posted = fhir.client.post("/fhir/Observation/_search", data=urlencode(query), content_type="application/x-www-form-urlencoded")
+    posted = fhir.client.post(
+        "/fhir/Observation/_search", data=urlencode(query), content_type="application/x-www-form-urlencoded"
+    )
     assert posted.status_code == 200
     assert ids(posted.json()) == ids(got) == ["o2", "o1"]
-    mixed = fhir.client.post("/fhir/Observation/_search?code=2345-7", data="date=ge2026-01-01", content_type="application/x-www-form-urlencoded")
+    mixed = fhir.client.post(
+        "/fhir/Observation/_search?code=2345-7",
+        data="date=ge2026-01-01",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert ids(mixed.json()) == ["o2"]
 
 
@@ -139,7 +183,15 @@ def test_system_and_compartment_search(store, fhir):
     store({"resourceType": "Patient"}, id="p2")
     store(observation(patient="p1", meta={"tag": [{"code": "t"}]}), id="o1")
     store(observation(patient="p2"), id="o2")
-    store({"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"}, "subject": {"reference": "Patient/p1"}}, id="e1")
+    store(
+        {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"code": "AMB"},
+            "subject": {"reference": "Patient/p1"},
+        },
+        id="e1",
+    )
     assert idset(fhir, "/fhir?_type=Patient,Observation&_tag=t") == {"p1", "o1"}
     assert idset(fhir, "/fhir?_tag=t") == {"p1", "o1"}
     assert idset(fhir, "/fhir?_id=o2") == {"o2"}
@@ -155,7 +207,9 @@ def test_unknown_parameters_are_ignored_or_rejected_when_strict(store, fhir):
     bundle = search(fhir, "Observation?nonsense=1&code=718-7")
     assert ids(bundle) == ["o1"]
     assert "nonsense" not in _link(bundle, "self") and "code=718-7" in _link(bundle, "self")
-    assert [e["resource"]["resourceType"] for e in bundle["entry"] if e["search"]["mode"] == "outcome"] == ["OperationOutcome"]
+    assert [e["resource"]["resourceType"] for e in bundle["entry"] if e["search"]["mode"] == "outcome"] == [
+        "OperationOutcome"
+    ]
     strict = search(fhir, "Observation?nonsense=1", status=400, prefer="handling=strict")
     assert "nonsense" in strict["issue"][0]["diagnostics"]
     assert ids(search(fhir, "Observation?code=718-7", prefer="handling=lenient")) == ["o1"]

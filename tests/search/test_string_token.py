@@ -26,7 +26,13 @@ def test_string_or_and_escaped_comma(store, fhir):
 
 
 def test_address_parts_are_strings(store, fhir):
-    store({"resourceType": "Patient", "address": [{"line": ["1 Rue Saint-Honoré"], "city": "Paris", "postalCode": "75001"}]}, id="a")
+    store(
+        {
+            "resourceType": "Patient",
+            "address": [{"line": ["1 Rue Saint-Honoré"], "city": "Paris", "postalCode": "75001"}],
+        },
+        id="a",
+    )
     assert idset(fhir, "Patient?address=honore") == set()  # prefix of a part, not a word inside it
     assert idset(fhir, "Patient?address:contains=honore") == {"a"}
     assert idset(fhir, "Patient?address-city=par") == {"a"}
@@ -49,7 +55,12 @@ def test_token_forms(store, fhir):
 
 
 def test_token_not_text_and_missing(store, fhir):
-    store(observation("718-7", code={"coding": [{"system": LOINC, "code": "718-7", "display": "Hémoglobine"}], "text": "Hb"}), id="hb")
+    store(
+        observation(
+            "718-7", code={"coding": [{"system": LOINC, "code": "718-7", "display": "Hémoglobine"}], "text": "Hb"}
+        ),
+        id="hb",
+    )
     store(observation("2345-7", code={"coding": [{"system": LOINC, "code": "2345-7", "display": "Glucose"}]}), id="glu")
     store({"resourceType": "Observation", "status": "final", "code": {"text": "Note"}}, id="nocat")
     assert idset(fhir, "Observation?code:not=718-7") == {"glu", "nocat"}
@@ -67,14 +78,20 @@ def test_identifier_and_of_type(store, fhir):
     store({"resourceType": "Patient", "identifier": [{"system": "urn:ssn", "value": "123"}]}, id="b")
     assert idset(fhir, "Patient?identifier=123") == {"a", "b"}
     assert idset(fhir, f"Patient?identifier={q('urn:mrn|123')}") == {"a"}
-    assert idset(fhir, f"Patient?identifier:of-type={q('http://terminology.hl7.org/CodeSystem/v2-0203|MR|123')}") == {"a"}
-    assert idset(fhir, f"Patient?identifier:of-type={q('http://terminology.hl7.org/CodeSystem/v2-0203|MR|999')}") == set()
+    assert idset(fhir, f"Patient?identifier:of-type={q('http://terminology.hl7.org/CodeSystem/v2-0203|MR|123')}") == {
+        "a"
+    }
+    assert (
+        idset(fhir, f"Patient?identifier:of-type={q('http://terminology.hl7.org/CodeSystem/v2-0203|MR|999')}") == set()
+    )
     search(fhir, "Patient?identifier:of-type=MR|123", status=400)
 
 
 def test_boolean_and_contact_point_tokens(store, fhir):
     store({"resourceType": "Patient", "active": True, "telecom": [{"system": "phone", "value": "555-1234"}]}, id="a")
-    store({"resourceType": "Patient", "active": False, "telecom": [{"system": "email", "value": "x@example.org"}]}, id="b")
+    store(
+        {"resourceType": "Patient", "active": False, "telecom": [{"system": "email", "value": "x@example.org"}]}, id="b"
+    )
     assert idset(fhir, "Patient?active=true") == {"a"}
     assert idset(fhir, "Patient?phone=555-1234") == {"a"}
     assert idset(fhir, "Patient?email=x@example.org") == {"b"}
@@ -85,11 +102,25 @@ def test_in_and_not_in_value_sets(store, fhir):
     store(observation(kind="laboratory"), id="lab")
     store(observation(kind="vital-signs"), id="vital")
     store(observation("1", kind="exam"), id="exam")
-    store(observation("2", **{"category": [{"coding": [{"system": "http://elsewhere", "code": "laboratory"}]}]}), id="foreign")
-    store({"resourceType": "ValueSet", "url": "http://example.org/vs/labs", "status": "active",
-           "compose": {"include": [{"system": CATEGORY, "concept": [{"code": "laboratory"}, {"code": "exam"}]}]}}, id="vs")
+    store(
+        observation("2", **{"category": [{"coding": [{"system": "http://elsewhere", "code": "laboratory"}]}]}),
+        id="foreign",
+    )
+    store(
+        {
+            "resourceType": "ValueSet",
+            "url": "http://example.org/vs/labs",
+            "status": "active",
+            "compose": {"include": [{"system": CATEGORY, "concept": [{"code": "laboratory"}, {"code": "exam"}]}]},
+        },
+        id="vs",
+    )
     assert idset(fhir, "Observation?category:in=http://example.org/vs/labs") == {"lab", "exam"}
     assert idset(fhir, "Observation?category:not-in=http://example.org/vs/labs") == {"vital", "foreign"}
     # a ValueSet of R4 itself, shipped with the server
-    assert idset(fhir, "Observation?category:in=http://hl7.org/fhir/ValueSet/observation-category") == {"lab", "vital", "exam"}
+    assert idset(fhir, "Observation?category:in=http://hl7.org/fhir/ValueSet/observation-category") == {
+        "lab",
+        "vital",
+        "exam",
+    }
     search(fhir, "Observation?category:in=http://example.org/unknown", status=400)

@@ -27,7 +27,9 @@ def token_for(db):
     """token_for("patient/*.rs", patient="a") -> a bearer token from a freshly registered client."""
     def make(scopes: str, *, patient: str | None = None, user: str | None = None, expires_in: int = 3600) -> str:
         client = services.client_create(name=f"test-client-{next(_names)}", scopes=scopes)
-        return services.token_issue(client_id=client["client_id"], scopes=scopes, patient=patient, user=user, expires_in=expires_in)
+        return services.token_issue(
+            client_id=client["client_id"], scopes=scopes, patient=patient, user=user, expires_in=expires_in
+        )
 
     return make
 
@@ -47,26 +49,101 @@ def two_patients(db):
     made = {}
     for p in ("a", "b"):
         made[p] = [
-            _put({"resourceType": "Patient", "id": p, "name": [{"family": f"Family{p.upper()}", "given": [f"Given{p.upper()}"]}],
-                  "gender": "female", "birthDate": "1970-01-01", "identifier": [{"system": "urn:mrn", "value": f"mrn-{p}"}],
-                  "generalPractitioner": [{"reference": "Practitioner/doc"}]}),
-            _put({"resourceType": "Encounter", "id": f"enc-{p}", "status": "finished", "class": {"code": "AMB"},
-                  "subject": {"reference": f"Patient/{p}"}}),
-            _put({"resourceType": "Observation", "id": f"lab-{p}", "status": "final", "subject": {"reference": f"Patient/{p}"},
-                  "encounter": {"reference": f"Encounter/enc-{p}"},
-                  "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
-                  "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}], "text": "Glucose"},
-                  "valueQuantity": {"value": 5.5, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"},
-                  "effectiveDateTime": "2024-01-02", "performer": [{"reference": "Practitioner/doc"}]}),
-            _put({"resourceType": "Observation", "id": f"vital-{p}", "status": "final", "subject": {"reference": f"Patient/{p}"},
-                  "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
-                  "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
-                  "valueQuantity": {"value": 70, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
-                  "effectiveDateTime": "2024-01-02"}),
-            _put({"resourceType": "Condition", "id": f"cond-{p}", "subject": {"reference": f"Patient/{p}"},
-                  "code": {"text": "Diabetes"}}),
-            _put({"resourceType": "DiagnosticReport", "id": f"rep-{p}", "status": "final", "code": {"text": "Panel"},
-                  "subject": {"reference": f"Patient/{p}"}, "result": [{"reference": f"Observation/lab-{p}"}]}),
+            _put(
+                {
+                    "resourceType": "Patient",
+                    "id": p,
+                    "name": [{"family": f"Family{p.upper()}", "given": [f"Given{p.upper()}"]}],
+                    "gender": "female",
+                    "birthDate": "1970-01-01",
+                    "identifier": [{"system": "urn:mrn", "value": f"mrn-{p}"}],
+                    "generalPractitioner": [{"reference": "Practitioner/doc"}],
+                }
+            ),
+            _put(
+                {
+                    "resourceType": "Encounter",
+                    "id": f"enc-{p}",
+                    "status": "finished",
+                    "class": {"code": "AMB"},
+                    "subject": {"reference": f"Patient/{p}"},
+                }
+            ),
+            _put(
+                {
+                    "resourceType": "Observation",
+                    "id": f"lab-{p}",
+                    "status": "final",
+                    "subject": {"reference": f"Patient/{p}"},
+                    "encounter": {"reference": f"Encounter/enc-{p}"},
+                    "category": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                    "code": "laboratory",
+                                }
+                            ]
+                        }
+                    ],
+                    "code": {
+                        "coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}],
+                        "text": "Glucose",
+                    },
+                    "valueQuantity": {
+                        "value": 5.5,
+                        "unit": "mmol/L",
+                        "system": "http://unitsofmeasure.org",
+                        "code": "mmol/L",
+                    },
+                    "effectiveDateTime": "2024-01-02",
+                    "performer": [{"reference": "Practitioner/doc"}],
+                }
+            ),
+            _put(
+                {
+                    "resourceType": "Observation",
+                    "id": f"vital-{p}",
+                    "status": "final",
+                    "subject": {"reference": f"Patient/{p}"},
+                    "category": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                    "code": "vital-signs",
+                                }
+                            ]
+                        }
+                    ],
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+                    "valueQuantity": {
+                        "value": 70,
+                        "unit": "/min",
+                        "system": "http://unitsofmeasure.org",
+                        "code": "/min",
+                    },
+                    "effectiveDateTime": "2024-01-02",
+                }
+            ),
+            _put(
+                {
+                    "resourceType": "Condition",
+                    "id": f"cond-{p}",
+                    "subject": {"reference": f"Patient/{p}"},
+                    "code": {"text": "Diabetes"},
+                }
+            ),
+            _put(
+                {
+                    "resourceType": "DiagnosticReport",
+                    "id": f"rep-{p}",
+                    "status": "final",
+                    "code": {"text": "Panel"},
+                    "subject": {"reference": f"Patient/{p}"},
+                    "result": [{"reference": f"Observation/lab-{p}"}],
+                }
+            ),
         ]
     made["shared"] = [_put({"resourceType": "Practitioner", "id": "doc", "name": [{"family": "Doctor"}]})]
     # a second version of each lab, so history has something to page through
@@ -74,3 +151,27 @@ def two_patients(db):
         lab = repository.read("Observation", f"lab-{p}").content
         _put({**lab, "status": "amended"})
     return made
+
+
+@pytest.fixture
+def as_a(secure, fhir, two_patients, token_for, bearer):
+    """Send requests as an app holding patient/*.cruds for Patient/a."""
+    headers = bearer(token_for("patient/*.cruds", patient="a"))
+
+    class Caller:
+        def get(self, path):
+            return fhir.get(path, **headers)
+
+        def post(self, path, body, **extra):
+            return fhir.post(path, body, **headers, **extra)
+
+        def put(self, path, body):
+            return fhir.put(path, body, **headers)
+
+        def patch(self, path, body):
+            return fhir.patch(path, body, content_type="application/json-patch+json", **headers)
+
+        def delete(self, path):
+            return fhir.delete(path, **headers)
+
+    return Caller()

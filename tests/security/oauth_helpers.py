@@ -23,7 +23,11 @@ def pkce() -> tuple[str, str]:
 
 def client_key(kind: str = "RS384"):
     """A private key and the public JWKS a backend service registers for it."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048) if kind == "RS384" else ec.generate_private_key(ec.SECP384R1())
+    private = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if kind == "RS384"
+        else ec.generate_private_key(ec.SECP384R1())
+    )
     algorithm = jwt.algorithms.RSAAlgorithm if kind == "RS384" else jwt.algorithms.ECAlgorithm
     public = json.loads(algorithm.to_jwk(private.public_key()))
     kid = uuid.uuid4().hex
@@ -32,7 +36,13 @@ def client_key(kind: str = "RS384"):
 
 
 def client_assertion(client_id: str, token_url: str, private_key, kid: str, alg: str = "RS384", **overrides) -> str:
-    claims = {"iss": client_id, "sub": client_id, "aud": token_url, "exp": int(time.time()) + 240, "jti": uuid.uuid4().hex}
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": token_url,
+        "exp": int(time.time()) + 240,
+        "jti": uuid.uuid4().hex,
+    }
     claims.update(overrides)
     return jwt.encode(claims, private_key, algorithm=alg, headers={"kid": kid, "typ": "JWT"})
 

@@ -6,8 +6,14 @@ from fhirserver.security.access import Access
 from fhirserver.security.scopes import parse_scopes
 
 LAB = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
-LAB_OBS = {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"},
-           "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}]}
+LAB_OBS = {
+    "resourceType": "Observation",
+    "id": "o1",
+    "subject": {"reference": "Patient/p1"},
+    "category": [
+        {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}
+    ],
+}
 VITAL_OBS = {**LAB_OBS, "id": "o2", "category": [{"coding": [{"code": "vital-signs"}]}]}
 
 

@@ -1,7 +1,6 @@
 """The API's door: 401 without a valid token, 403 without the scope, public metadata and discovery."""
 import pytest
 from django.utils import timezone
-
 from oauth2_provider.models import AccessToken
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +17,18 @@ def test_metadata_and_discovery_are_public(secure, fhir):
                        "client-confidential-asymmetric", "context-standalone-patient", "context-ehr-patient",
                        "permission-patient", "permission-user", "permission-v1", "permission-v2", "sso-openid-connect"):
         assert capability in body["capabilities"]
-    for key in ("issuer", "authorization_endpoint", "token_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri",
-                "grant_types_supported", "token_endpoint_auth_methods_supported", "scopes_supported", "response_types_supported"):
+    for key in (
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "introspection_endpoint",
+        "revocation_endpoint",
+        "jwks_uri",
+        "grant_types_supported",
+        "token_endpoint_auth_methods_supported",
+        "scopes_supported",
+        "response_types_supported",
+    ):
         assert body[key]
     assert "private_key_jwt" in body["token_endpoint_auth_methods_supported"]
 
@@ -80,7 +89,12 @@ def test_read_scope_does_not_write(secure, fhir, two_patients, token_for, bearer
 
 def test_v2_letters_are_distinct(secure, fhir, two_patients, token_for, bearer):
     create_only = token_for("system/Observation.c")
-    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": "Patient/a"}}
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": "Patient/a"},
+    }
     created = fhir.post("Observation", observation, **bearer(create_only))
     assert created.status_code == 201
     assert fhir.get("Observation/lab-a", **bearer(create_only)).status_code == 403
@@ -92,12 +106,18 @@ def test_v2_letters_are_distinct(secure, fhir, two_patients, token_for, bearer):
 def test_v1_write_allows_update_and_delete(secure, fhir, two_patients, token_for, bearer):
     token = token_for("user/*.write user/*.read")
     condition = fhir.get("Condition/cond-a", **bearer(token)).json()
-    assert fhir.put("Condition/cond-a", {**condition, "code": {"text": "Type 2 diabetes"}}, **bearer(token)).status_code == 200
+    assert (
+        fhir.put("Condition/cond-a", {**condition, "code": {"text": "Type 2 diabetes"}}, **bearer(token)).status_code
+        == 200
+    )
     assert fhir.delete("Condition/cond-a", **bearer(token)).status_code in (200, 204)
 
 
 def test_query_constrained_scope(secure, fhir, two_patients, token_for, bearer):
-    token = token_for("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory", patient="a")
+    token = token_for(
+        "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
+        patient="a",
+    )
     assert fhir.get("Observation/lab-a", **bearer(token)).status_code == 200
     assert fhir.get("Observation/vital-a", **bearer(token)).status_code == 403
     found = fhir.get("Observation?subject=Patient/a", **bearer(token)).json()

@@ -25,8 +25,14 @@ def world(live_server, secure, two_patients):
     user = get_user_model().objects.create_user("dr.jones", password="correct horse battery")
     FhirUser.objects.create(user=user, resource="Practitioner/doc")
     callback = f"{live_server.url}/app/callback"
-    app = services.client_create(name="Lab trends", scopes=SCOPES + " launch", grant="authorization_code", redirect_uris=[callback],
-                                 public=True, launch_uri=f"{live_server.url}/app/launch")
+    app = services.client_create(
+        name="Lab trends",
+        scopes=SCOPES + " launch",
+        grant="authorization_code",
+        redirect_uris=[callback],
+        public=True,
+        launch_uri=f"{live_server.url}/app/launch",
+    )
     return {"base": f"{live_server.url}/fhir", "callback": callback, "app": app, "server": live_server.url}
 
 
@@ -39,7 +45,12 @@ def smart_client(world):
     made = []
 
     def make(scope=SCOPES, launch=None):
-        settings = {"app_id": world["app"]["client_id"], "api_base": world["base"], "redirect_uri": world["callback"], "scope": scope}
+        settings = {
+            "app_id": world["app"]["client_id"],
+            "api_base": world["base"],
+            "redirect_uri": world["callback"],
+            "scope": scope,
+        }
         if launch:
             settings["launch_token"] = launch
         made.append(client.FHIRClient(settings=settings))
@@ -90,7 +101,12 @@ def test_standalone_launch_through_login_and_patient_picker(world, browser_page,
 
     # refresh through fhirclient keeps the patient
     assert smart.server.reauthorize() and smart.server.auth.access_token
-    assert requests.get(f"{world['base']}/Patient/b", headers={"Authorization": f"Bearer {smart.server.auth.access_token}"}).status_code == 403
+    assert (
+        requests.get(
+            f"{world['base']}/Patient/b", headers={"Authorization": f"Bearer {smart.server.auth.access_token}"}
+        ).status_code
+        == 403
+    )
 
     # every one of those accesses is in the audit log, refusals included (written outside any test transaction here)
     from fhirserver.security.models import AuditRecord
@@ -134,8 +150,14 @@ def test_ehr_launch_in_the_browser(world, browser_page, smart_client):
     smart.handle_callback(page.url)
     assert smart.patient_id == "b"
     token = smart.server.auth.access_token
-    assert requests.get(f"{world['base']}/Observation/lab-b", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    assert requests.get(f"{world['base']}/Observation/lab-a", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    assert (
+        requests.get(f"{world['base']}/Observation/lab-b", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
+    assert (
+        requests.get(f"{world['base']}/Observation/lab-a", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 403
+    )
 
 
 def test_browser_app_on_another_origin_uses_discovery_and_the_api(world, browser_page, token_for):

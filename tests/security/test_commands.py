@@ -32,13 +32,35 @@ def test_issue_token_with_patient_user_and_expiry(secure, fhir, two_patients):
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.create_user("nurse")
-    created = json.loads(run("create_client", "--name", "Bedside", "--scopes", "patient/*.rs launch/patient openid",
-                             "--grant", "authorization_code", "--redirect-uri", "https://bedside.example/cb", "--public"))
+    created = json.loads(
+        run(
+            "create_client",
+            "--name",
+            "Bedside",
+            "--scopes",
+            "patient/*.rs launch/patient openid",
+            "--grant",
+            "authorization_code",
+            "--redirect-uri",
+            "https://bedside.example/cb",
+            "--public",
+        )
+    )
     assert created["client_secret"] is None and created["client_type"] == "public"
     token = run("issue_token", "--client-id", created["client_id"], "--scopes", "patient/*.rs", "--patient", "a",
                 "--user", "nurse", "--expires-in", "0")
     assert fhir.get("Patient/a", Authorization=f"Bearer {token}").status_code == 401  # expired at birth
-    token = run("issue_token", "--client-id", created["client_id"], "--scopes", "patient/*.rs", "--patient", "a", "--user", "nurse")
+    token = run(
+        "issue_token",
+        "--client-id",
+        created["client_id"],
+        "--scopes",
+        "patient/*.rs",
+        "--patient",
+        "a",
+        "--user",
+        "nurse",
+    )
     assert fhir.get("Patient/a", Authorization=f"Bearer {token}").status_code == 200
     assert fhir.get("Patient/b", Authorization=f"Bearer {token}").status_code == 403
 
@@ -59,7 +81,9 @@ def test_commands_refuse_what_they_cannot_honour(secure, two_patients, tmp_path)
     private, kid, jwks = client_key("ES384")
     public_file = tmp_path / "jwks.json"
     public_file.write_text(json.dumps(jwks))
-    backend = json.loads(run("create_client", "--name", "Backend", "--scopes", "system/*.rs", "--jwks", str(public_file)))
+    backend = json.loads(
+        run("create_client", "--name", "Backend", "--scopes", "system/*.rs", "--jwks", str(public_file))
+    )
     assert backend["client_secret"] is None and backend["token_endpoint_auth_method"] == "private_key_jwt"
     import jwt
 

@@ -8,8 +8,7 @@ token cannot see.
 import pytest
 
 from fhirserver.storage import repository
-
-from tests.security.test_leakage import LAB, as_a  # noqa: F401 - as_a is a fixture
+from tests.security.test_leakage import LAB
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +19,30 @@ def _stored(resource_type, id):
 
 def _observation_pointing_at_b():
     """A's result that points into B's record (stored directly: how it got there is not the question)."""
-    repository.create("Observation", {
-        "resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/a"}, "code": {"text": "Pointer"},
-        "performer": [{"reference": "Patient/b"}], "hasMember": [{"reference": "Observation/lab-b"}],
-        "focus": [{"reference": "Encounter/enc-b"}], "derivedFrom": [{"reference": "DocumentReference/doc-b"}]})
-    repository.update("DocumentReference", "doc-b", {"resourceType": "DocumentReference", "id": "doc-b", "status": "current",
-                                                     "subject": {"reference": "Patient/b"}, "content": [{"attachment": {"title": "b's"}}]})
+    repository.create(
+        "Observation",
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "subject": {"reference": "Patient/a"},
+            "code": {"text": "Pointer"},
+            "performer": [{"reference": "Patient/b"}],
+            "hasMember": [{"reference": "Observation/lab-b"}],
+            "focus": [{"reference": "Encounter/enc-b"}],
+            "derivedFrom": [{"reference": "DocumentReference/doc-b"}],
+        },
+    )
+    repository.update(
+        "DocumentReference",
+        "doc-b",
+        {
+            "resourceType": "DocumentReference",
+            "id": "doc-b",
+            "status": "current",
+            "subject": {"reference": "Patient/b"},
+            "content": [{"attachment": {"title": "b's"}}],
+        },
+    )
 
 
 B_RECORD = {("Patient", "b"), ("Observation", "lab-b"), ("Observation", "vital-b"), ("Encounter", "enc-b"),
@@ -80,7 +97,12 @@ def test_conditional_update_without_match_does_not_overwrite_b(as_a, query):
 
 def test_conditional_update_of_b_patient_refused(as_a):
     before = _stored("Patient", "b")
-    body = {"resourceType": "Patient", "id": "b", "name": [{"family": "Taken"}], "link": [{"other": {"reference": "Patient/a"}, "type": "seealso"}]}
+    body = {
+        "resourceType": "Patient",
+        "id": "b",
+        "name": [{"family": "Taken"}],
+        "link": [{"other": {"reference": "Patient/a"}, "type": "seealso"}],
+    }
     response = as_a.put("Patient?identifier=urn:mrn|nomatch", body)
     assert response.status_code in (403, 409)
     assert _stored("Patient", "b") == before
@@ -88,19 +110,36 @@ def test_conditional_update_of_b_patient_refused(as_a):
 
 def test_conditional_update_in_a_transaction_does_not_overwrite_b(as_a):
     before = _stored("Observation", "lab-b")
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{
-        "fullUrl": "urn:uuid:5c5e7b3e-0000-4000-8000-000000000001",
-        "resource": {"resourceType": "Observation", "id": "lab-b", "status": "final", "subject": {"reference": "Patient/a"},
-                     "code": {"text": "Overwritten"}},
-        "request": {"method": "PUT", "url": "Observation?code=nomatch-xyz"}}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:5c5e7b3e-0000-4000-8000-000000000001",
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": "lab-b",
+                    "status": "final",
+                    "subject": {"reference": "Patient/a"},
+                    "code": {"text": "Overwritten"},
+                },
+                "request": {"method": "PUT", "url": "Observation?code=nomatch-xyz"},
+            }
+        ],
+    }
     response = as_a.post("", bundle)
     assert response.status_code in (403, 409), response.content
     assert _stored("Observation", "lab-b") == before
 
 
 def test_conditional_update_without_match_with_new_id_creates_it(as_a):
-    body = {"resourceType": "Observation", "id": "brand-new-a", "status": "final", "subject": {"reference": "Patient/a"},
-            "code": {"text": "New"}}
+    body = {
+        "resourceType": "Observation",
+        "id": "brand-new-a",
+        "status": "final",
+        "subject": {"reference": "Patient/a"},
+        "code": {"text": "New"},
+    }
     response = as_a.put("Observation?code=nomatch-xyz", body)
     assert response.status_code == 201, response.content
     assert _stored("Observation", "brand-new-a")["code"]["text"] == "New"

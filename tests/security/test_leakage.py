@@ -14,34 +14,12 @@ B_MARKERS = ("Patient/b", "lab-b", "vital-b", "cond-b", "rep-b", "enc-b", "Famil
 LAB = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 
 
-@pytest.fixture
-def as_a(secure, fhir, two_patients, token_for, bearer):
-    """Send requests as an app holding patient/*.cruds for Patient/a."""
-    headers = bearer(token_for("patient/*.cruds", patient="a"))
-
-    class Caller:
-        def get(self, path):
-            return fhir.get(path, **headers)
-
-        def post(self, path, body, **extra):
-            return fhir.post(path, body, **headers, **extra)
-
-        def put(self, path, body):
-            return fhir.put(path, body, **headers)
-
-        def patch(self, path, body):
-            return fhir.patch(path, body, content_type="application/json-patch+json", **headers)
-
-        def delete(self, path):
-            return fhir.delete(path, **headers)
-
-    return Caller()
-
-
 def _without_links(node):
     """Drop Bundle.link (it only echoes the query the caller sent) at any depth."""
     if isinstance(node, dict):
-        return {k: _without_links(v) for k, v in node.items() if not (k == "link" and node.get("resourceType") == "Bundle")}
+        return {
+            k: _without_links(v) for k, v in node.items() if not (k == "link" and node.get("resourceType") == "Bundle")
+        }
     if isinstance(node, list):
         return [_without_links(v) for v in node]
     return node
@@ -64,8 +42,18 @@ def ids(response) -> set[str]:
     return {e["resource"]["id"] for e in response.json().get("entry", []) if "resource" in e}
 
 
-READS = ["Patient/b", "Observation/lab-b", "Observation/vital-b", "Encounter/enc-b", "Condition/cond-b", "DiagnosticReport/rep-b",
-         "Observation/lab-b/_history/1", "Observation/lab-b/_history/2", "Observation/lab-b/_history", "Patient/b/_history"]
+READS = [
+    "Patient/b",
+    "Observation/lab-b",
+    "Observation/vital-b",
+    "Encounter/enc-b",
+    "Condition/cond-b",
+    "DiagnosticReport/rep-b",
+    "Observation/lab-b/_history/1",
+    "Observation/lab-b/_history/2",
+    "Observation/lab-b/_history",
+    "Patient/b/_history",
+]
 
 
 @pytest.mark.parametrize("path", READS)
@@ -125,7 +113,9 @@ def test_compartment_search_of_b_refused(as_a):
 def test_post_search_sees_only_a(as_a, fhir):
     response = as_a.post("Observation/_search", "subject=Patient/b", content_type="application/x-www-form-urlencoded")
     assert_nothing_of_b(response)
-    assert ids(as_a.post("Observation/_search", "code=2345-7", content_type="application/x-www-form-urlencoded")) == {"lab-a"}
+    assert ids(as_a.post("Observation/_search", "code=2345-7", content_type="application/x-www-form-urlencoded")) == {
+        "lab-a"
+    }
 
 
 @pytest.mark.parametrize("path", ["Observation/_history", "_history", "Patient/_history"])
@@ -153,9 +143,16 @@ def test_lastn(as_a):
 def test_writes_to_b_refused(as_a, two_patients):
     lab_b = next(r for r in two_patients["b"] if r["id"] == "lab-b")
     assert as_a.put("Observation/lab-b", {**lab_b, "status": "cancelled"}).status_code == 403
-    assert as_a.patch("Observation/lab-b", [{"op": "replace", "path": "/status", "value": "cancelled"}]).status_code == 403
+    assert (
+        as_a.patch("Observation/lab-b", [{"op": "replace", "path": "/status", "value": "cancelled"}]).status_code == 403
+    )
     assert as_a.delete("Observation/lab-b").status_code == 403
-    new_for_b = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": "Patient/b"}}
+    new_for_b = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": "Patient/b"},
+    }
     assert as_a.post("Observation", new_for_b).status_code == 403
     assert as_a.post("Patient", {"resourceType": "Patient", "name": [{"family": "New"}]}).status_code == 403
     # moving a's resource into b's compartment is a write to b
@@ -175,9 +172,22 @@ def test_transaction_entries_are_checked(as_a):
     response = as_a.post("", bundle)
     assert response.status_code == 403
     assert_nothing_of_b(response)
-    write_b = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
-                                                "subject": {"reference": "Patient/b"}}, "request": {"method": "POST", "url": "Observation"}}]}
+    write_b = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:1",
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "code": {"text": "x"},
+                    "subject": {"reference": "Patient/b"},
+                },
+                "request": {"method": "POST", "url": "Observation"},
+            }
+        ],
+    }
     assert as_a.post("", write_b).status_code == 403
 
 
@@ -206,12 +216,26 @@ def test_audit_log_closed_to_patient_apps(as_a):
 
 
 def test_conditional_create_does_not_return_b(as_a):
-    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": "Patient/a"}}
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": "Patient/a"},
+    }
     direct = as_a.post("Observation", observation, **{"If-None-Exist": "_id=lab-b", "Prefer": "return=representation"})
     # the condition is evaluated within what the token may see: b's result is no match, so a's is created
     assert direct.status_code == 201 and "lab-b" not in direct.content.decode()
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:1", "resource": observation, "request": {"method": "POST", "url": "Observation", "ifNoneExist": "_id=lab-b"}}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:1",
+                "resource": observation,
+                "request": {"method": "POST", "url": "Observation", "ifNoneExist": "_id=lab-b"},
+            }
+        ],
+    }
     in_transaction = as_a.post("", bundle, Prefer="return=representation")
     assert in_transaction.status_code == 200 and "lab-b" not in in_transaction.content.decode()
     own = as_a.post("Observation", observation, **{"If-None-Exist": "_id=lab-a"})

@@ -70,20 +70,29 @@ def test_standalone_launch_with_picker_pkce_id_token_and_refresh(secure, client,
     jwks = client.get("/oauth2/.well-known/jwks.json").json()
     key = jwt.PyJWKSet.from_dict(jwks).keys[0].key
     claims = jwt.decode(token["id_token"], key, algorithms=["RS256"], audience=app["client_id"])
-    assert claims["fhirUser"] == "Practitioner/doc" and claims["iss"] == client.get("/fhir/.well-known/smart-configuration").json()["issuer"]
+    assert (
+        claims["fhirUser"] == "Practitioner/doc"
+        and claims["iss"] == client.get("/fhir/.well-known/smart-configuration").json()["issuer"]
+    )
     # the token works, confined to the patient picked
     auth = {"Authorization": f"Bearer {token['access_token']}"}
     assert fhir.get("Patient/a", **auth).status_code == 200
     assert fhir.get("Patient/b", **auth).status_code == 403
     # refresh keeps the launch context
-    refreshed = client.post("/oauth2/token", {"grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": app["client_id"]})
+    refreshed = client.post(
+        "/oauth2/token",
+        {"grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": app["client_id"]},
+    )
     assert refreshed.status_code == 200, refreshed.content
     assert refreshed.json()["patient"] == "a"
     again = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
     assert fhir.get("Observation/lab-a", **again).status_code == 200
     assert fhir.get("Observation/lab-b", **again).status_code == 403
     # the rotated-out refresh token is dead
-    stale = client.post("/oauth2/token", {"grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": app["client_id"]})
+    stale = client.post(
+        "/oauth2/token",
+        {"grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": app["client_id"]},
+    )
     assert stale.status_code == 400
 
 
@@ -130,7 +139,9 @@ def test_ehr_launch_carries_minted_context(secure, client, fhir, two_patients, c
 def test_unknown_launch_refused(secure, client, two_patients, clinician, app):
     client.force_login(clinician)
     _, challenge = pkce()
-    response = client.get("/oauth2/authorize", authorize_params(app, challenge, scope="launch patient/*.rs", launch="made-up"))
+    response = client.get(
+        "/oauth2/authorize", authorize_params(app, challenge, scope="launch patient/*.rs", launch="made-up")
+    )
     assert response.status_code == 302 and "error=invalid_request" in response["Location"]
 
 
@@ -147,7 +158,11 @@ def test_authorize_refusals_go_back_to_the_app(secure, client, two_patients, cli
     assert response.status_code == 302
     query = parse_qs(urlsplit(response["Location"]).query)
     assert response["Location"].startswith(REDIRECT)
-    assert query["error"] == ["invalid_request"] and reason.lower() in query["error_description"][0].lower() and query["state"] == ["st-123"]
+    assert (
+        query["error"] == ["invalid_request"]
+        and reason.lower() in query["error_description"][0].lower()
+        and query["state"] == ["st-123"]
+    )
 
 
 def test_unregistered_redirect_uri_is_never_redirected_to(secure, client, two_patients, clinician, app):
@@ -171,8 +186,14 @@ def test_code_is_single_use_and_needs_the_verifier(secure, client, two_patients,
 
 
 def test_bad_grant_type_and_scope(secure, client, app):
-    response = client.post("/oauth2/token", {"grant_type": "password", "username": "x", "password": "y", "client_id": app["client_id"]})
-    assert response.status_code == 400 and response.json()["error"] in ("unsupported_grant_type", "unauthorized_client", "invalid_grant")
+    response = client.post(
+        "/oauth2/token", {"grant_type": "password", "username": "x", "password": "y", "client_id": app["client_id"]}
+    )
+    assert response.status_code == 400 and response.json()["error"] in (
+        "unsupported_grant_type",
+        "unauthorized_client",
+        "invalid_grant",
+    )
     response = client.post("/oauth2/token", {"grant_type": "made_up", "client_id": app["client_id"]})
     assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
 
@@ -191,13 +212,19 @@ def test_confidential_client_introspects_and_revokes(secure, client, fhir, two_p
     token = token_for("patient/*.rs", patient="a")
     answer = client.post("/oauth2/introspect", {"token": token}, HTTP_AUTHORIZATION=credentials).json()
     assert answer["active"] is True and answer["patient"] == "a" and answer["scope"] == "patient/*.rs" and answer["exp"]
-    assert client.post("/oauth2/introspect", {"token": "nope"}, HTTP_AUTHORIZATION=credentials).json() == {"active": False}
+    assert client.post("/oauth2/introspect", {"token": "nope"}, HTTP_AUTHORIZATION=credentials).json() == {
+        "active": False
+    }
     assert client.post("/oauth2/introspect", {"token": token}).status_code in (401, 403)  # introspection needs a client
     auth = {"Authorization": f"Bearer {token}"}
     assert fhir.get("Patient/a", **auth).status_code == 200
     from oauth2_provider.models import AccessToken
 
-    owner = AccessToken.objects.select_related("application").get(token_checksum=__import__("hashlib").sha256(token.encode()).hexdigest()).application
+    owner = (
+        AccessToken.objects.select_related("application")
+        .get(token_checksum=__import__("hashlib").sha256(token.encode()).hexdigest())
+        .application
+    )
     revoked = client.post("/oauth2/revoke", {"token": token, "client_id": owner.client_id}, HTTP_AUTHORIZATION="")
     assert revoked.status_code in (200, 401)
     if revoked.status_code == 401:  # confidential owner: it must authenticate to revoke
@@ -205,10 +232,16 @@ def test_confidential_client_introspects_and_revokes(secure, client, fhir, two_p
         token = services.token_issue(client_id=secret_client["client_id"], scopes="patient/*.rs", patient="a")
         auth = {"Authorization": f"Bearer {token}"}
         assert fhir.get("Patient/a", **auth).status_code == 200
-        revoked = client.post("/oauth2/revoke", {"token": token}, HTTP_AUTHORIZATION=basic(secret_client["client_id"], secret_client["client_secret"]))
+        revoked = client.post(
+            "/oauth2/revoke",
+            {"token": token},
+            HTTP_AUTHORIZATION=basic(secret_client["client_id"], secret_client["client_secret"]),
+        )
         assert revoked.status_code == 200
     assert fhir.get("Patient/a", **auth).status_code == 401
-    assert client.post("/oauth2/introspect", {"token": token}, HTTP_AUTHORIZATION=credentials).json() == {"active": False}
+    assert client.post("/oauth2/introspect", {"token": token}, HTTP_AUTHORIZATION=credentials).json() == {
+        "active": False
+    }
 
 
 def test_confidential_symmetric_client_uses_its_secret(secure, client):
@@ -256,17 +289,36 @@ def test_backend_service_negative_cases(secure, client):
         "not a jwt": "abc.def.ghi",
     }
     for name, assertion in cases.items():
-        response = client.post("/oauth2/token", {"grant_type": "client_credentials", "scope": "system/*.rs",
-                                                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                                                 "client_assertion": assertion})
+        response = client.post(
+            "/oauth2/token",
+            {
+                "grant_type": "client_credentials",
+                "scope": "system/*.rs",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": assertion,
+            },
+        )
         assert response.status_code == 400, name
         assert response.json()["error"] == "invalid_client", name
-    wrong_type = client.post("/oauth2/token", {"grant_type": "client_credentials", "scope": "system/*.rs", "client_assertion_type": "urn:x",
-                                               "client_assertion": client_assertion(cid, TOKEN_URL, private, kid)})
+    wrong_type = client.post(
+        "/oauth2/token",
+        {
+            "grant_type": "client_credentials",
+            "scope": "system/*.rs",
+            "client_assertion_type": "urn:x",
+            "client_assertion": client_assertion(cid, TOKEN_URL, private, kid),
+        },
+    )
     assert wrong_type.status_code == 400
-    patient_scope = client.post("/oauth2/token", {"grant_type": "client_credentials", "scope": "patient/*.rs",
-                                                  "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                                                  "client_assertion": client_assertion(cid, TOKEN_URL, private, kid)})
+    patient_scope = client.post(
+        "/oauth2/token",
+        {
+            "grant_type": "client_credentials",
+            "scope": "patient/*.rs",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": client_assertion(cid, TOKEN_URL, private, kid),
+        },
+    )
     assert patient_scope.status_code == 400 and patient_scope.json()["error"] == "invalid_scope"
 
 

@@ -27,7 +27,10 @@ def test_api_per_ip(secure, fhir, two_patients, token_for, bearer):
     limits(secure, API_PER_IP="2/60")
     token = token_for("system/*.rs")
     assert fhir.get("Patient/a", **bearer(token)).status_code == 200
-    assert fhir.client.get("/fhir/Patient/a", REMOTE_ADDR="10.0.0.9", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    assert (
+        fhir.client.get("/fhir/Patient/a", REMOTE_ADDR="10.0.0.9", HTTP_AUTHORIZATION=f"Bearer {token}").status_code
+        == 200
+    )
     assert fhir.get("Patient/a", **bearer(token)).status_code == 200
     refused = fhir.get("Patient/a", **bearer(token))
     assert refused.status_code == 429 and refused["Retry-After"]
@@ -46,7 +49,28 @@ def test_token_endpoint_per_client_and_ip(secure, client):
     refused = client.post("/oauth2/token", form, HTTP_AUTHORIZATION=credentials)
     assert refused.status_code == 429 and refused["Retry-After"] and refused.json()["error"] == "slow_down"
     other = services.client_create(name="Quiet", scopes="system/*.rs")
-    assert client.post("/oauth2/token", form, HTTP_AUTHORIZATION=basic(other["client_id"], other["client_secret"])).status_code == 200
+    assert (
+        client.post(
+            "/oauth2/token", form, HTTP_AUTHORIZATION=basic(other["client_id"], other["client_secret"])
+        ).status_code
+        == 200
+    )
     limits(secure, TOKEN_PER_IP="1/60")
-    assert client.post("/oauth2/token", form, REMOTE_ADDR="10.1.1.1", HTTP_AUTHORIZATION=basic(other["client_id"], other["client_secret"])).status_code == 200
-    assert client.post("/oauth2/token", form, REMOTE_ADDR="10.1.1.1", HTTP_AUTHORIZATION=basic(other["client_id"], other["client_secret"])).status_code == 429
+    assert (
+        client.post(
+            "/oauth2/token",
+            form,
+            REMOTE_ADDR="10.1.1.1",
+            HTTP_AUTHORIZATION=basic(other["client_id"], other["client_secret"]),
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            "/oauth2/token",
+            form,
+            REMOTE_ADDR="10.1.1.1",
+            HTTP_AUTHORIZATION=basic(other["client_id"], other["client_secret"]),
+        ).status_code
+        == 429
+    )

@@ -14,146 +14,209 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='TextIndex',
+            name="TextIndex",
             fields=[
-                ('record', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='storage.resourcerecord')),
-                ('resource_type', models.CharField(max_length=64)),
-                ('narrative', models.TextField(default='')),
-                ('content', models.TextField(default='')),
+                (
+                    "record",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="storage.resourcerecord",
+                    ),
+                ),
+                ("resource_type", models.CharField(max_length=64)),
+                ("narrative", models.TextField(default="")),
+                ("content", models.TextField(default="")),
             ],
             options={
-                'db_table': 'search_text',
+                "db_table": "search_text",
             },
         ),
         migrations.CreateModel(
-            name='CompositeIndex',
+            name="CompositeIndex",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('resource_type', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=64)),
-                ('system1', models.CharField(default='', max_length=255)),
-                ('code1', models.CharField(default='', max_length=255)),
-                ('system2', models.CharField(default='', max_length=255)),
-                ('code2', models.CharField(default='', max_length=255)),
-                ('value2', models.FloatField(null=True)),
-                ('canonical_value2', models.FloatField(null=True)),
-                ('canonical_unit2', models.CharField(default='', max_length=64)),
-                ('low2', models.DateTimeField(null=True)),
-                ('high2', models.DateTimeField(null=True)),
-                ('value3', models.FloatField(null=True)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("resource_type", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=64)),
+                ("system1", models.CharField(default="", max_length=255)),
+                ("code1", models.CharField(default="", max_length=255)),
+                ("system2", models.CharField(default="", max_length=255)),
+                ("code2", models.CharField(default="", max_length=255)),
+                ("value2", models.FloatField(null=True)),
+                ("canonical_value2", models.FloatField(null=True)),
+                ("canonical_unit2", models.CharField(default="", max_length=64)),
+                ("low2", models.DateTimeField(null=True)),
+                ("high2", models.DateTimeField(null=True)),
+                ("value3", models.FloatField(null=True)),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="storage.resourcerecord"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'search_composite',
-                'indexes': [models.Index(fields=['resource_type', 'name', 'code1', 'system1'], name='sx_composite_code')],
+                "db_table": "search_composite",
+                "indexes": [
+                    models.Index(fields=["resource_type", "name", "code1", "system1"], name="sx_composite_code")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DateIndex',
+            name="DateIndex",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('resource_type', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=64)),
-                ('low', models.DateTimeField()),
-                ('high', models.DateTimeField()),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("resource_type", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=64)),
+                ("low", models.DateTimeField()),
+                ("high", models.DateTimeField()),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="storage.resourcerecord"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'search_date',
-                'indexes': [models.Index(fields=['resource_type', 'name', 'low'], name='sx_date_low'), models.Index(fields=['resource_type', 'name', 'high'], name='sx_date_high')],
+                "db_table": "search_date",
+                "indexes": [
+                    models.Index(fields=["resource_type", "name", "low"], name="sx_date_low"),
+                    models.Index(fields=["resource_type", "name", "high"], name="sx_date_high"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='NumberIndex',
+            name="NumberIndex",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('resource_type', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=64)),
-                ('value', models.FloatField()),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("resource_type", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=64)),
+                ("value", models.FloatField()),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="storage.resourcerecord"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'search_number',
-                'indexes': [models.Index(fields=['resource_type', 'name', 'value'], name='sx_number_value')],
+                "db_table": "search_number",
+                "indexes": [models.Index(fields=["resource_type", "name", "value"], name="sx_number_value")],
             },
         ),
         migrations.CreateModel(
-            name='QuantityIndex',
+            name="QuantityIndex",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('resource_type', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=64)),
-                ('value', models.FloatField()),
-                ('system', models.CharField(default='', max_length=255)),
-                ('code', models.CharField(default='', max_length=64)),
-                ('canonical_value', models.FloatField(null=True)),
-                ('canonical_unit', models.CharField(default='', max_length=64)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("resource_type", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=64)),
+                ("value", models.FloatField()),
+                ("system", models.CharField(default="", max_length=255)),
+                ("code", models.CharField(default="", max_length=64)),
+                ("canonical_value", models.FloatField(null=True)),
+                ("canonical_unit", models.CharField(default="", max_length=64)),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="storage.resourcerecord"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'search_quantity',
-                'indexes': [models.Index(fields=['resource_type', 'name', 'value'], name='sx_quantity_value'), models.Index(fields=['resource_type', 'name', 'canonical_unit', 'canonical_value'], name='sx_quantity_canon')],
+                "db_table": "search_quantity",
+                "indexes": [
+                    models.Index(fields=["resource_type", "name", "value"], name="sx_quantity_value"),
+                    models.Index(
+                        fields=["resource_type", "name", "canonical_unit", "canonical_value"], name="sx_quantity_canon"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReferenceIndex',
+            name="ReferenceIndex",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('resource_type', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=64)),
-                ('target_type', models.CharField(default='', max_length=64)),
-                ('target_id', models.CharField(default='', max_length=64)),
-                ('url', models.CharField(default='', max_length=255)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("resource_type", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=64)),
+                ("target_type", models.CharField(default="", max_length=64)),
+                ("target_id", models.CharField(default="", max_length=64)),
+                ("url", models.CharField(default="", max_length=255)),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="storage.resourcerecord"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'search_reference',
-                'indexes': [models.Index(fields=['resource_type', 'name', 'target_id', 'target_type'], name='sx_ref_target'), models.Index(fields=['target_type', 'target_id'], name='sx_ref_reverse'), models.Index(fields=['resource_type', 'name', 'url'], name='sx_ref_url')],
+                "db_table": "search_reference",
+                "indexes": [
+                    models.Index(fields=["resource_type", "name", "target_id", "target_type"], name="sx_ref_target"),
+                    models.Index(fields=["target_type", "target_id"], name="sx_ref_reverse"),
+                    models.Index(fields=["resource_type", "name", "url"], name="sx_ref_url"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StringIndex',
+            name="StringIndex",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('resource_type', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=64)),
-                ('value', models.CharField(max_length=255)),
-                ('exact', models.CharField(max_length=255)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("resource_type", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=64)),
+                ("value", models.CharField(max_length=255)),
+                ("exact", models.CharField(max_length=255)),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="storage.resourcerecord"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'search_string',
-                'indexes': [models.Index(fields=['resource_type', 'name', 'value'], name='sx_string_value')],
+                "db_table": "search_string",
+                "indexes": [models.Index(fields=["resource_type", "name", "value"], name="sx_string_value")],
             },
         ),
         migrations.CreateModel(
-            name='TokenIndex',
+            name="TokenIndex",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('resource_type', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=64)),
-                ('system', models.CharField(default='', max_length=255)),
-                ('code', models.CharField(default='', max_length=255)),
-                ('text', models.CharField(default='', max_length=255)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("resource_type", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=64)),
+                ("system", models.CharField(default="", max_length=255)),
+                ("code", models.CharField(default="", max_length=255)),
+                ("text", models.CharField(default="", max_length=255)),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="storage.resourcerecord"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'search_token',
-                'indexes': [models.Index(fields=['resource_type', 'name', 'code', 'system'], name='sx_token_code')],
+                "db_table": "search_token",
+                "indexes": [models.Index(fields=["resource_type", "name", "code", "system"], name="sx_token_code")],
             },
         ),
         migrations.CreateModel(
-            name='UriIndex',
+            name="UriIndex",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('resource_type', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=64)),
-                ('uri', models.CharField(max_length=255)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("resource_type", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=64)),
+                ("uri", models.CharField(max_length=255)),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="storage.resourcerecord"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'search_uri',
-                'indexes': [models.Index(fields=['resource_type', 'name', 'uri'], name='sx_uri_value')],
+                "db_table": "search_uri",
+                "indexes": [models.Index(fields=["resource_type", "name", "uri"], name="sx_uri_value")],
             },
         ),
     ]

@@ -12,83 +12,90 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RemoveIndex(
-            model_name='compositeindex',
-            name='sx_composite_code',
+            model_name="compositeindex",
+            name="sx_composite_code",
         ),
         migrations.RemoveIndex(
-            model_name='dateindex',
-            name='sx_date_low',
+            model_name="dateindex",
+            name="sx_date_low",
         ),
         migrations.RemoveIndex(
-            model_name='dateindex',
-            name='sx_date_high',
+            model_name="dateindex",
+            name="sx_date_high",
         ),
         migrations.RemoveIndex(
-            model_name='numberindex',
-            name='sx_number_value',
+            model_name="numberindex",
+            name="sx_number_value",
         ),
         migrations.RemoveIndex(
-            model_name='quantityindex',
-            name='sx_quantity_value',
+            model_name="quantityindex",
+            name="sx_quantity_value",
         ),
         migrations.RemoveIndex(
-            model_name='quantityindex',
-            name='sx_quantity_canon',
+            model_name="quantityindex",
+            name="sx_quantity_canon",
         ),
         migrations.RemoveIndex(
-            model_name='referenceindex',
-            name='sx_ref_target',
+            model_name="referenceindex",
+            name="sx_ref_target",
         ),
         migrations.RemoveIndex(
-            model_name='stringindex',
-            name='sx_string_value',
+            model_name="stringindex",
+            name="sx_string_value",
         ),
         migrations.RemoveIndex(
-            model_name='tokenindex',
-            name='sx_token_code',
+            model_name="tokenindex",
+            name="sx_token_code",
         ),
         migrations.RemoveIndex(
-            model_name='uriindex',
-            name='sx_uri_value',
+            model_name="uriindex",
+            name="sx_uri_value",
         ),
         migrations.AddIndex(
-            model_name='compositeindex',
-            index=models.Index(fields=['resource_type', 'name', 'code1', 'system1', 'record'], name='sx_composite_code_r'),
+            model_name="compositeindex",
+            index=models.Index(
+                fields=["resource_type", "name", "code1", "system1", "record"], name="sx_composite_code_r"
+            ),
         ),
         migrations.AddIndex(
-            model_name='dateindex',
-            index=models.Index(fields=['resource_type', 'name', 'low', 'high', 'record'], name='sx_date_low_r'),
+            model_name="dateindex",
+            index=models.Index(fields=["resource_type", "name", "low", "high", "record"], name="sx_date_low_r"),
         ),
         migrations.AddIndex(
-            model_name='dateindex',
-            index=models.Index(fields=['resource_type', 'name', 'high', 'low', 'record'], name='sx_date_high_r'),
+            model_name="dateindex",
+            index=models.Index(fields=["resource_type", "name", "high", "low", "record"], name="sx_date_high_r"),
         ),
         migrations.AddIndex(
-            model_name='numberindex',
-            index=models.Index(fields=['resource_type', 'name', 'value', 'record'], name='sx_number_value_r'),
+            model_name="numberindex",
+            index=models.Index(fields=["resource_type", "name", "value", "record"], name="sx_number_value_r"),
         ),
         migrations.AddIndex(
-            model_name='quantityindex',
-            index=models.Index(fields=['resource_type', 'name', 'value', 'record'], name='sx_quantity_value_r'),
+            model_name="quantityindex",
+            index=models.Index(fields=["resource_type", "name", "value", "record"], name="sx_quantity_value_r"),
         ),
         migrations.AddIndex(
-            model_name='quantityindex',
-            index=models.Index(fields=['resource_type', 'name', 'canonical_unit', 'canonical_value', 'record'], name='sx_quantity_canon_r'),
+            model_name="quantityindex",
+            index=models.Index(
+                fields=["resource_type", "name", "canonical_unit", "canonical_value", "record"],
+                name="sx_quantity_canon_r",
+            ),
         ),
         migrations.AddIndex(
-            model_name='referenceindex',
-            index=models.Index(fields=['resource_type', 'name', 'target_id', 'target_type', 'record'], name='sx_ref_target_r'),
+            model_name="referenceindex",
+            index=models.Index(
+                fields=["resource_type", "name", "target_id", "target_type", "record"], name="sx_ref_target_r"
+            ),
         ),
         migrations.AddIndex(
-            model_name='stringindex',
-            index=models.Index(fields=['resource_type', 'name', 'value', 'record'], name='sx_string_value_r'),
+            model_name="stringindex",
+            index=models.Index(fields=["resource_type", "name", "value", "record"], name="sx_string_value_r"),
         ),
         migrations.AddIndex(
-            model_name='tokenindex',
-            index=models.Index(fields=['resource_type', 'name', 'code', 'system', 'record'], name='sx_token_code_r'),
+            model_name="tokenindex",
+            index=models.Index(fields=["resource_type", "name", "code", "system", "record"], name="sx_token_code_r"),
         ),
         migrations.AddIndex(
-            model_name='uriindex',
-            index=models.Index(fields=['resource_type', 'name', 'uri', 'record'], name='sx_uri_value_r'),
+            model_name="uriindex",
+            index=models.Index(fields=["resource_type", "name", "uri", "record"], name="sx_uri_value_r"),
         ),
     ]

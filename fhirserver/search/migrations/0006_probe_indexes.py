@@ -34,22 +34,32 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddIndex(
-            model_name='dateindex',
-            index=models.Index(fields=['record', 'name', 'high', 'low'], name='sx_date_probe'),
+            model_name="dateindex",
+            index=models.Index(fields=["record", "name", "high", "low"], name="sx_date_probe"),
         ),
         migrations.AddIndex(
-            model_name='quantityindex',
-            index=models.Index(fields=['record', 'name', 'value'], name='sx_quantity_probe'),
+            model_name="quantityindex",
+            index=models.Index(fields=["record", "name", "value"], name="sx_quantity_probe"),
         ),
         migrations.AlterField(
-            model_name='dateindex',
-            name='record',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord'),
+            model_name="dateindex",
+            name="record",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="storage.resourcerecord",
+            ),
         ),
         migrations.AlterField(
-            model_name='quantityindex',
-            name='record',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord'),
+            model_name="quantityindex",
+            name="record",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="storage.resourcerecord",
+            ),
         ),
         migrations.RunPython(statistics, statistics_back),
     ]

@@ -17,28 +17,33 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddIndex(
-            model_name='dateindex',
-            index=models.Index(fields=['record', 'name', 'resource_type', 'high', 'low'], name='sx_date_record'),
+            model_name="dateindex",
+            index=models.Index(fields=["record", "name", "resource_type", "high", "low"], name="sx_date_record"),
         ),
         migrations.AddIndex(
-            model_name='quantityindex',
-            index=models.Index(fields=['record', 'name', 'resource_type', 'value'], name='sx_quantity_record'),
+            model_name="quantityindex",
+            index=models.Index(fields=["record", "name", "resource_type", "value"], name="sx_quantity_record"),
         ),
         migrations.AddIndex(
-            model_name='tokenindex',
-            index=models.Index(fields=['record', 'name', 'resource_type', 'code', 'system'], name='sx_token_record'),
+            model_name="tokenindex",
+            index=models.Index(fields=["record", "name", "resource_type", "code", "system"], name="sx_token_record"),
         ),
         migrations.RemoveIndex(
-            model_name='dateindex',
-            name='sx_date_probe',
+            model_name="dateindex",
+            name="sx_date_probe",
         ),
         migrations.RemoveIndex(
-            model_name='quantityindex',
-            name='sx_quantity_probe',
+            model_name="quantityindex",
+            name="sx_quantity_probe",
         ),
         migrations.AlterField(
-            model_name='tokenindex',
-            name='record',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='storage.resourcerecord'),
+            model_name="tokenindex",
+            name="record",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="storage.resourcerecord",
+            ),
         ),
     ]

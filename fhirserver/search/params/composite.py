@@ -61,7 +61,11 @@ def extract(elements: list, components) -> list[dict]:
             component = components[position]
             values = _relative(component.expression)(element)
             extractor = reference.extract if component.type == "reference" else _EXTRACT.get(component.type)
-            columns = [c for c in (_columns(position, component.type, r) for r in (extractor(values) if extractor else [])) if c]
+            columns = [
+                c
+                for c in (_columns(position, component.type, r) for r in (extractor(values) if extractor else []))
+                if c
+            ]
             if not columns:
                 break
             per_component.insert(0, columns)
@@ -77,10 +81,14 @@ def extract(elements: list, components) -> list[dict]:
 
 def condition(name: str, value: str, modifier: str | None, components, base_url: str = "") -> Q:
     if modifier not in MODIFIERS:
-        raise bad_request(f"Modifier :{modifier} is not supported on composite parameter {name}", code="SEARCH_BAD_MODIFIER")
+        raise bad_request(
+            f"Modifier :{modifier} is not supported on composite parameter {name}", code="SEARCH_BAD_MODIFIER"
+        )
     parts = split_escaped(value, "$")
     if len(parts) != len(components):
-        raise bad_request(f"{name} needs {len(components)} values joined by '$', got '{value}'", code="SEARCH_BAD_COMPOSITE")
+        raise bad_request(
+            f"{name} needs {len(components)} values joined by '$', got '{value}'", code="SEARCH_BAD_COMPOSITE"
+        )
     q = Q(name=name)
     for position, (part, component) in enumerate(zip(parts, components)):
         q &= _component_q(name, position, component.type, part, base_url)
@@ -100,8 +108,17 @@ def _component_q(name: str, position: int, kind: str, text: str, base_url: str) 
         return token.token_q(text, system_field="system2", code_field="code2", name=name)
     if kind == "quantity":
         prefix, num, system, code = quantity.parse(name, text)
-        return quantity.quantity_q(prefix, num, system, code, value="value2", system_field="system2", code_field="code2",
-                                   canonical_value="canonical_value2", canonical_unit="canonical_unit2")
+        return quantity.quantity_q(
+            prefix,
+            num,
+            system,
+            code,
+            value="value2",
+            system_field="system2",
+            code_field="code2",
+            canonical_value="canonical_value2",
+            canonical_unit="canonical_unit2",
+        )
     if kind == "number":
         prefix, raw = split_prefix_number(name, text)
         return number.compare(prefix, raw, "value2")

@@ -66,7 +66,9 @@ def compare(prefix: str, low: datetime, high: datetime, low_field: str, high_fie
     now = datetime.now(timezone.utc)
     gap = max(abs(now - low), abs(now - high)) * 0.1
     slack = max(gap, timedelta(days=1))
-    return Q(**{f"{low_field}__lte": min(high + slack, MAX_DATETIME), f"{high_field}__gte": max(low - slack, MIN_DATETIME)})
+    return Q(
+        **{f"{low_field}__lte": min(high + slack, MAX_DATETIME), f"{high_field}__gte": max(low - slack, MIN_DATETIME)}
+    )
 
 
 def parse(name: str, value: str) -> tuple[str, datetime, datetime]:

@@ -53,6 +53,8 @@ def compare(prefix: str, value: Decimal, field: str, low: Decimal | None = None,
 
 def condition(name: str, value: str, modifier: str | None) -> Q:
     if modifier not in MODIFIERS:
-        raise bad_request(f"Modifier :{modifier} is not supported on number parameter {name}", code="SEARCH_BAD_MODIFIER")
+        raise bad_request(
+            f"Modifier :{modifier} is not supported on number parameter {name}", code="SEARCH_BAD_MODIFIER"
+        )
     prefix, text = split_prefix(value, name=name)
     return Q(name=name) & compare(prefix, parse_decimal(text, name=name), "value")

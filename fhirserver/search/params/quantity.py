@@ -48,11 +48,25 @@ def extract(values: list) -> list[dict]:
         if number is None:
             continue
         if "currency" in v:  # Money
-            rows.append({"value": number, "system": CURRENCY, "code": v["currency"], "canonical_value": None, "canonical_unit": ""})
+            rows.append(
+                {
+                    "value": number,
+                    "system": CURRENCY,
+                    "code": v["currency"],
+                    "canonical_value": None,
+                    "canonical_unit": "",
+                }
+            )
             continue
         system = v.get("system") or ""
         code = v.get("code") or v.get("unit") or ""
-        row = {"value": number, "system": system[:255], "code": code[:64], "canonical_value": None, "canonical_unit": ""}
+        row = {
+            "value": number,
+            "system": system[:255],
+            "code": code[:64],
+            "canonical_value": None,
+            "canonical_unit": "",
+        }
         if code and system in ("", UCUM):
             found = canonical(Decimal(str(v["value"])), code)
             if found:
@@ -64,7 +78,10 @@ def extract(values: list) -> list[dict]:
 def parse(name: str, value: str) -> tuple[str, Decimal, str, str]:
     parts = split_escaped(value, "|")
     if len(parts) not in (1, 3):
-        raise bad_request(f"'{value}' is not a quantity: use [prefix]number[|system|code] (parameter {name})", code="SEARCH_BAD_QUANTITY")
+        raise bad_request(
+            f"'{value}' is not a quantity: use [prefix]number[|system|code] (parameter {name})",
+            code="SEARCH_BAD_QUANTITY",
+        )
     prefix, text = split_prefix(parts[0], name=name)
     number = parse_decimal(text, name=name)
     system, code = (parts[1], parts[2]) if len(parts) == 3 else ("", "")
@@ -86,13 +103,26 @@ def quantity_q(prefix: str, number: Decimal, system: str, code: str, *, value: s
         return direct
     low, high = implicit_range(number)
     canon_low, canon_high = canonical(low, code), canonical(high, code)
-    by_canonical = Q(**{canonical_unit: found[1]}) & compare(prefix, found[0], canonical_value, canon_low[0], canon_high[0])
+    by_canonical = Q(**{canonical_unit: found[1]}) & compare(
+        prefix, found[0], canonical_value, canon_low[0], canon_high[0]
+    )
     return direct | by_canonical
 
 
 def condition(name: str, value: str, modifier: str | None) -> Q:
     if modifier not in MODIFIERS:
-        raise bad_request(f"Modifier :{modifier} is not supported on quantity parameter {name}", code="SEARCH_BAD_MODIFIER")
+        raise bad_request(
+            f"Modifier :{modifier} is not supported on quantity parameter {name}", code="SEARCH_BAD_MODIFIER"
+        )
     prefix, number, system, code = parse(name, value)
-    return Q(name=name) & quantity_q(prefix, number, system, code, value="value", system_field="system", code_field="code",
-                                     canonical_value="canonical_value", canonical_unit="canonical_unit")
+    return Q(name=name) & quantity_q(
+        prefix,
+        number,
+        system,
+        code,
+        value="value",
+        system_field="system",
+        code_field="code",
+        canonical_value="canonical_value",
+        canonical_unit="canonical_unit",
+    )

@@ -48,7 +48,9 @@ def extract(values: list) -> list[dict]:
 
 def extract_identifiers(values: list) -> list[dict]:
     """Token rows for Reference.identifier (for `:identifier`)."""
-    return token.extract([v["identifier"] for v in values if isinstance(v, dict) and isinstance(v.get("identifier"), dict)])
+    return token.extract(
+        [v["identifier"] for v in values if isinstance(v, dict) and isinstance(v.get("identifier"), dict)]
+    )
 
 
 def condition(name: str, value: str, modifier: str | None, targets: tuple[str, ...], base_url: str) -> Q:

@@ -65,7 +65,9 @@ def parse_near(name: str, value: str) -> tuple[float, float, float]:
     latitude = float(parse_decimal(parts[0], name=name))
     longitude = float(parse_decimal(parts[1], name=name))
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-        raise bad_request(f"{name}: latitude must be within ±90 and longitude within ±180, got '{value}'", code="SEARCH_BAD_NEAR")
+        raise bad_request(
+            f"{name}: latitude must be within ±90 and longitude within ±180, got '{value}'", code="SEARCH_BAD_NEAR"
+        )
     distance_text = parts[2] if len(parts) > 2 else ""
     unit = (parts[3] if len(parts) > 3 else "") or "km"
     if not distance_text:
@@ -76,7 +78,9 @@ def parse_near(name: str, value: str) -> tuple[float, float, float]:
     return latitude, longitude, kilometres(distance, unit, name=name)
 
 
-def within(latitude: float, longitude: float, km: float, lat_field: str = "latitude", lon_field: str = "longitude") -> Q:
+def within(
+    latitude: float, longitude: float, km: float, lat_field: str = "latitude", lon_field: str = "longitude"
+) -> Q:
     """Positions whose great-circle distance from (latitude, longitude) is at most `km`."""
     angle = km / EARTH_RADIUS_KM  # central angle, radians
     if angle >= math.pi:
@@ -101,7 +105,9 @@ def within(latitude: float, longitude: float, km: float, lat_field: str = "latit
 
 def condition(name: str, value: str, modifier: str | None) -> Q:
     if name != "near":
-        raise bad_request(f"Special parameter {name} is not supported", code="SEARCH_BAD_MODIFIER", issue_code="not-supported")
+        raise bad_request(
+            f"Special parameter {name} is not supported", code="SEARCH_BAD_MODIFIER", issue_code="not-supported"
+        )
     if modifier not in MODIFIERS:
         raise bad_request(f"Modifier :{modifier} is not supported on {name}", code="SEARCH_BAD_MODIFIER")
     return Q(name=name) & within(*parse_near(name, value))

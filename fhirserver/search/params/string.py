@@ -42,7 +42,9 @@ def extract(values: list) -> list[dict]:
 
 def condition(name: str, value: str, modifier: str | None) -> Q:
     if modifier not in MODIFIERS:
-        raise bad_request(f"Modifier :{modifier} is not supported on string parameter {name}", code="SEARCH_BAD_MODIFIER")
+        raise bad_request(
+            f"Modifier :{modifier} is not supported on string parameter {name}", code="SEARCH_BAD_MODIFIER"
+        )
     text = "".join(split_escaped(value, ","))
     if modifier == "exact":
         return Q(name=name, exact=text[:TEXT_LENGTH])

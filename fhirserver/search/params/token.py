@@ -22,7 +22,11 @@ OF_TYPE = ":of-type"
 
 
 def _row(system, code, text="") -> dict:
-    return {"system": (system or "")[:TEXT_LENGTH], "code": str(code or "")[:TEXT_LENGTH], "text": normalize_text(text or "")}
+    return {
+        "system": (system or "")[:TEXT_LENGTH],
+        "code": str(code or "")[:TEXT_LENGTH],
+        "text": normalize_text(text or ""),
+    }
 
 
 def extract(values: list) -> list[dict]:
@@ -75,7 +79,9 @@ def token_q(value: str, *, system_field: str = "system", code_field: str = "code
 def condition(name: str, value: str, modifier: str | None) -> Q:
     """A Q over TokenIndex for one value; `:not` and `:not-in` are negated by the compiler."""
     if modifier not in MODIFIERS:
-        raise bad_request(f"Modifier :{modifier} is not supported on token parameter {name}", code="SEARCH_BAD_MODIFIER")
+        raise bad_request(
+            f"Modifier :{modifier} is not supported on token parameter {name}", code="SEARCH_BAD_MODIFIER"
+        )
     if modifier == "text":
         return Q(name=name, text__contains=normalize_text("".join(split_escaped(value, ","))))
     if modifier == "of-type":
@@ -93,7 +99,9 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
 def valueset_q(url: str) -> Q:
     codes = expand_valueset(url)
     if codes is None:
-        raise bad_request(f"ValueSet '{url}' is not known to this server", code="SEARCH_UNKNOWN_VALUESET", issue_code="not-supported")
+        raise bad_request(
+            f"ValueSet '{url}' is not known to this server", code="SEARCH_UNKNOWN_VALUESET", issue_code="not-supported"
+        )
     by_system: dict[str, list[str]] = {}
     for system, code in codes:
         by_system.setdefault(system, []).append(code)

@@ -13,37 +13,50 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ResourceRecord',
+            name="ResourceRecord",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('resource_type', models.CharField(max_length=64)),
-                ('logical_id', models.CharField(max_length=64)),
-                ('version', models.PositiveIntegerField()),
-                ('last_updated', models.DateTimeField()),
-                ('deleted', models.BooleanField(default=False)),
-                ('content', models.JSONField(null=True)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("resource_type", models.CharField(max_length=64)),
+                ("logical_id", models.CharField(max_length=64)),
+                ("version", models.PositiveIntegerField()),
+                ("last_updated", models.DateTimeField()),
+                ("deleted", models.BooleanField(default=False)),
+                ("content", models.JSONField(null=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['resource_type', 'last_updated'], name='record_type_updated')],
-                'constraints': [models.UniqueConstraint(fields=('resource_type', 'logical_id'), name='uniq_resource_type_id')],
+                "indexes": [models.Index(fields=["resource_type", "last_updated"], name="record_type_updated")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("resource_type", "logical_id"), name="uniq_resource_type_id")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ResourceVersion',
+            name="ResourceVersion",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('resource_type', models.CharField(max_length=64)),
-                ('logical_id', models.CharField(max_length=64)),
-                ('version', models.PositiveIntegerField()),
-                ('last_updated', models.DateTimeField()),
-                ('method', models.CharField(max_length=8)),
-                ('deleted', models.BooleanField(default=False)),
-                ('content', models.JSONField(null=True)),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='storage.resourcerecord')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("resource_type", models.CharField(max_length=64)),
+                ("logical_id", models.CharField(max_length=64)),
+                ("version", models.PositiveIntegerField()),
+                ("last_updated", models.DateTimeField()),
+                ("method", models.CharField(max_length=8)),
+                ("deleted", models.BooleanField(default=False)),
+                ("content", models.JSONField(null=True)),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="storage.resourcerecord",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['resource_type', 'logical_id', 'version'], name='version_lookup'), models.Index(fields=['resource_type', 'last_updated'], name='version_type_updated'), models.Index(fields=['last_updated'], name='version_updated')],
-                'constraints': [models.UniqueConstraint(fields=('record', 'version'), name='uniq_record_version')],
+                "indexes": [
+                    models.Index(fields=["resource_type", "logical_id", "version"], name="version_lookup"),
+                    models.Index(fields=["resource_type", "last_updated"], name="version_type_updated"),
+                    models.Index(fields=["last_updated"], name="version_updated"),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("record", "version"), name="uniq_record_version")],
             },
         ),
     ]

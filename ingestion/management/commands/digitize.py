@@ -13,9 +13,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from fhirserver.core.errors import FhirError
 from ingestion import digitize
 from ingestion.jobs.pool import read_direct
-from fhirserver.core.errors import FhirError
 from ingestion.uploads import Upload, sniff_media_type
 
 
@@ -24,7 +24,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", help="PDF, PNG, JPEG, TIFF, WebP or HEIC files")
-        parser.add_argument("--subject", help="Patient/<id> the reports are about (else matched or created from the page)")
+        parser.add_argument(
+            "--subject", help="Patient/<id> the reports are about (else matched or created from the page)"
+        )
         parser.add_argument("--json", action="store_true", help="print the result Bundles as JSON (one per file)")
         parser.add_argument("--base-url", default=settings.FHIR["BASE_URL"] or "http://localhost:8000/fhir",
                             help="FHIR base URL used in the result Bundles' fullUrls")
@@ -53,7 +55,9 @@ class Command(BaseCommand):
     def _one(self, path: Path, subject: str | None, base_url: str, stages):
         data = path.read_bytes()
         if len(data) > settings.INGESTION["MAX_FILE_BYTES"]:
-            raise CommandError(f"{path}: {len(data):,} bytes is over the limit of {settings.INGESTION['MAX_FILE_BYTES']:,}")
+            raise CommandError(
+                f"{path}: {len(data):,} bytes is over the limit of {settings.INGESTION['MAX_FILE_BYTES']:,}"
+            )
         try:
             media_type = sniff_media_type(data)
         except FhirError as exc:
@@ -69,7 +73,9 @@ class Command(BaseCommand):
             return f"{path}: {job.status} - {reason}"
         observations = sum(1 for r in job.created_resources if r.startswith("Observation/"))
         warnings = f", {len(job.warnings)} warning(s)" if job.warnings else ""
-        return f"{path}: {observations} results -> {job.diagnostic_report} for {job.patient or '(no patient)'}{warnings}"
+        return (
+            f"{path}: {observations} results -> {job.diagnostic_report} for {job.patient or '(no patient)'}{warnings}"
+        )
 
 
 def _dumps(value) -> str:

@@ -21,8 +21,11 @@ class Command(BaseCommand):
                             help=f"{ev.TEXT_PDF} and/or names from ingestion.corpus.degrade (default: all)")
         parser.add_argument("--seeds", type=int, default=2, help="reports per layout")
         parser.add_argument("--markdown", default=None, help="write the table (and misses) to this file")
-        parser.add_argument("--cache", default=None,
-                            help="folder to keep readings in (e.g. var/eval-cache): re-scoring skips OCR of identical files")
+        parser.add_argument(
+            "--cache",
+            default=None,
+            help="folder to keep readings in (e.g. var/eval-cache): re-scoring skips OCR of identical files",
+        )
         parser.add_argument("--verbose-misses", action="store_true", help="print every wrong field")
 
     def handle(self, *args, quick=False, engine=None, layouts=None, degradations=None, seeds=2, markdown=None,
@@ -49,4 +52,6 @@ class Command(BaseCommand):
         if markdown:
             misses = "\n".join(f"- {s.layout} / {s.degradation} / seed {s.seed}: {m}"
                                for s in scores for m in s.misses + ([s.error] if s.error else []))
-            Path(markdown).write_text(f"{table}\n\n<details><summary>Misses</summary>\n\n{misses or '- none'}\n\n</details>\n")
+            Path(markdown).write_text(
+                f"{table}\n\n<details><summary>Misses</summary>\n\n{misses or '- none'}\n\n</details>\n"
+            )

@@ -23,7 +23,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["merge"]:
-            scores = [s for path in options["merge"].split(",") for s in evaluate.scores_from_json(json.loads(Path(path).read_text()))]
+            scores = [
+                s
+                for path in options["merge"].split(",")
+                for s in evaluate.scores_from_json(json.loads(Path(path).read_text()))
+            ]
             # every run scores the text layer once; keep one score per page of it
             text_layer = {(s.layout, s.seed, s.page): s for s in scores if s.engine == "pdfplumber"}
             scores = [s for s in scores if s.engine != "pdfplumber"] + list(text_layer.values())
@@ -32,7 +36,9 @@ class Command(BaseCommand):
         layouts = list(LAYOUTS) if options["layouts"] == "all" else options["layouts"].split(",")
         if options["quick"]:
             layouts = layouts[:3]
-        cases = evaluate.corpus_cases(layouts, [int(s) for s in options["seeds"].split(",")], options["degradations"].split(","))
+        cases = evaluate.corpus_cases(
+            layouts, [int(s) for s in options["seeds"].split(",")], options["degradations"].split(",")
+        )
 
         def progress(s):
             self.stderr.write(f"{s.layout} p{s.page} {s.degradation:13} {s.engine:14} cer {s.cer:.3f} "

@@ -32,14 +32,21 @@ from ingestion.document import Line, Word
 
 from ..dashes import settle_range_dashes
 from ..lines import group_lines, split_region
-from ..marks import MIN_CONFIDENCE as MARK_MIN_CONFIDENCE, missed_marks
+from ..marks import MIN_CONFIDENCE as MARK_MIN_CONFIDENCE
+from ..marks import missed_marks
 from ..models import (
-    PP_OCRV4_MOBILE_DET, PP_OCRV4_MOBILE_REC, PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC, PP_OCRV6_SMALL_REC_LATIN, ModelSpec,
+    PP_OCRV4_MOBILE_DET,
+    PP_OCRV4_MOBILE_REC,
+    PP_OCRV6_SMALL_DET,
+    PP_OCRV6_SMALL_REC,
+    PP_OCRV6_SMALL_REC_LATIN,
+    ModelSpec,
     model_path,
 )
 from ..recogniser import Reading, Recogniser
 from ..recognition import Crop, crops_from_boxes, crops_from_polygons, width_batches
-from ..reread import ACCEPT as REREAD_ACCEPT, unsure, with_margins
+from ..reread import ACCEPT as REREAD_ACCEPT
+from ..reread import unsure, with_margins
 
 # Narrow crops are padded to this width (PaddleX pads to 320). Recognition time grows with padded
 # width; 160 keeps single characters ("H", "%") readable at half the cost.
@@ -68,7 +75,9 @@ class PaddleEngine:
 
     def read(self, image: np.ndarray) -> list[Line]:
         bgr = np.ascontiguousarray(image[:, :, ::-1])  # PaddleOCR's predictors expect BGR
-        found = next(iter(self.detector(bgr, limit_side_len=DET_LIMIT_SIDE, limit_type="max", box_thresh=DET_BOX_THRESH)))
+        found = next(
+            iter(self.detector(bgr, limit_side_len=DET_LIMIT_SIDE, limit_type="max", box_thresh=DET_BOX_THRESH))
+        )
         crops = crops_from_polygons(bgr, np.asarray(found["dt_polys"]).reshape(-1, 4, 2))
         boxes = [crop.box for crop in crops]
         readings = self.recognise(crops)
@@ -98,7 +107,9 @@ class PaddleEngine:
         return readings
 
     @staticmethod
-    def words(crops: list[Crop], texts: list[str], readings: list[Reading], *, min_confidence: float = 0.0) -> list[Word]:
+    def words(
+        crops: list[Crop], texts: list[str], readings: list[Reading], *, min_confidence: float = 0.0
+    ) -> list[Word]:
         words = []
         for crop, text, reading in zip(crops, texts, readings):
             text = text.translate(TEXT_FIXES).strip()
@@ -163,7 +174,9 @@ def onnxruntime_engine(*, threads: int, rec_model: str = "latin") -> PaddleEngin
     # for the same page and was no faster (measured at load ~12).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(rec_dir / "inference.onnx"), options, providers=["CPUExecutionProvider"])
-    characters = yaml.safe_load((rec_dir / "inference.yml").read_text(encoding="utf-8"))["PostProcess"]["character_dict"]
+    characters = yaml.safe_load((rec_dir / "inference.yml").read_text(encoding="utf-8"))["PostProcess"][
+        "character_dict"
+    ]
     latin = np.array([len(c) != 1 or ord(c) < FIRST_CJK for c in characters])
     recogniser = Recogniser(session, characters, allowed=None if latin.all() else latin, min_width=REC_MIN_WIDTH)
     suffix = "" if rec_model == "latin" else "-full"  # the default keeps the name documents have carried so far

@@ -10,9 +10,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--password", help="set this password (default: keep the current one, or none for a new account)")
+        parser.add_argument(
+            "--password", help="set this password (default: keep the current one, or none for a new account)"
+        )
         parser.add_argument("--name", default="", help="full name, e.g. 'Ada Lovelace'")
 
     def handle(self, *args, username, password, name, **options):
         account = clinician_create(username=username, password=password, full_name=name)
-        self.stdout.write(f"{account.username} may review lab reports at /review/ (Practitioner: {account.practitioner})")
+        self.stdout.write(
+            f"{account.username} may review lab reports at /review/ (Practitioner: {account.practitioner})"
+        )

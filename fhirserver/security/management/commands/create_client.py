@@ -1,4 +1,5 @@
 """python manage.py create_client --name NAME --scopes "system/*.read" [--grant ...] [--redirect-uri URI] [--public] [--jwks FILE]"""
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError
@@ -24,8 +25,15 @@ class Command(BaseCommand):
         try:
             jwks = services.read_jwks(options["jwks"]) if options["jwks"] else None
             client = services.client_create(
-                name=options["name"], scopes=options["scopes"], grant=options["grant"], redirect_uris=options["redirect_uris"],
-                public=options["public"], jwks=jwks, jwks_uri=options["jwks_uri"], launch_uri=options["launch_uri"])
+                name=options["name"],
+                scopes=options["scopes"],
+                grant=options["grant"],
+                redirect_uris=options["redirect_uris"],
+                public=options["public"],
+                jwks=jwks,
+                jwks_uri=options["jwks_uri"],
+                launch_uri=options["launch_uri"],
+            )
         except (ValueError, ScopeError, OSError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(json.dumps(client, indent=2))

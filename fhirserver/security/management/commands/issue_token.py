@@ -18,8 +18,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            token = services.token_issue(client_id=options["client_id"], scopes=options["scopes"], patient=options["patient"],
-                                         user=options["user"], expires_in=options["expires_in"])
+            token = services.token_issue(
+                client_id=options["client_id"],
+                scopes=options["scopes"],
+                patient=options["patient"],
+                user=options["user"],
+                expires_in=options["expires_in"],
+            )
         except (ValueError, ScopeError, get_user_model().DoesNotExist) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(token)

@@ -6,7 +6,9 @@ from fhirserver.security.models import FhirUser
 
 
 class Command(BaseCommand):
-    help = "Link a user account to the FHIR resource (Practitioner, Patient, RelatedPerson...) it stands for (fhirUser)."
+    help = (
+        "Link a user account to the FHIR resource (Practitioner, Patient, RelatedPerson...) it stands for (fhirUser)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True)
@@ -14,8 +16,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         resource_type, _, resource_id = options["resource"].partition("/")
-        if resource_type not in ("Practitioner", "Patient", "RelatedPerson", "PractitionerRole", "Person") or not resource_id:
-            raise CommandError("--resource must be Practitioner/ID, Patient/ID, RelatedPerson/ID, PractitionerRole/ID or Person/ID")
+        if (
+            resource_type not in ("Practitioner", "Patient", "RelatedPerson", "PractitionerRole", "Person")
+            or not resource_id
+        ):
+            raise CommandError(
+                "--resource must be Practitioner/ID, Patient/ID, RelatedPerson/ID, PractitionerRole/ID or Person/ID"
+            )
         try:
             user = get_user_model().objects.get(username=options["user"])
         except get_user_model().DoesNotExist:
