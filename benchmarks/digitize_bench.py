@@ -54,7 +54,7 @@ _seed = iter(range(1000, 10**6))
 
 
 def text_pdf(layout: str = "classic") -> tuple[bytes, str, int]:
-    from ingestion.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS, render_pdf
 
     chosen = LAYOUTS[layout]
     pdf = render_pdf(chosen.report(next(_seed)), chosen)
@@ -62,8 +62,8 @@ def text_pdf(layout: str = "classic") -> tuple[bytes, str, int]:
 
 
 def photo(layout: str = "classic") -> tuple[bytes, str, int]:
-    from ingestion.corpus.degrade import DEGRADATIONS
-    from ingestion.corpus.layouts import LAYOUTS, render_page_images
+    from evaluation.corpus.degrade import DEGRADATIONS
+    from evaluation.corpus.layouts import LAYOUTS, render_page_images
 
     chosen = LAYOUTS[layout]
     seed = next(_seed)
@@ -192,7 +192,7 @@ def main() -> None:
 
 def celery_throughput(documents) -> tuple[float, float]:
     env = dict(ENV, CELERY_BROKER_URL=BROKER)
-    worker = subprocess.Popen([str(ROOT / ".venv/bin/celery"), "-A", "ingestion.jobs.celery_app", "worker", "-c", "2",
+    worker = subprocess.Popen([str(ROOT / ".venv/bin/celery"), "-A", "ingestion.edge.jobs.celery_app", "worker", "-c", "2",
                                "--loglevel", "WARNING", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
     server = start_server(env)
     try:

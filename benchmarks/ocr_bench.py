@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def letter_page_png() -> bytes:
-    from ingestion.corpus import LAYOUTS, render_page_images
+    from evaluation.corpus import LAYOUTS, render_page_images
 
     layout = LAYOUTS["classic"]
     page = render_page_images(layout.report(1), layout, dpi=300)[0]
@@ -39,7 +39,7 @@ def letter_page_png() -> bytes:
 
 
 def text_pdf() -> bytes:
-    from ingestion.corpus import LAYOUTS, render_pdf
+    from evaluation.corpus import LAYOUTS, render_pdf
 
     layout = LAYOUTS["multipage"]
     return render_pdf(layout.report(1), layout)
@@ -65,10 +65,10 @@ def worker(engine: str, runs: int) -> dict:
         engine, os.environ["OCR_REC_MODEL"] = engine.split(":")
     from ingestion.reader import read_document
     from ingestion.reader.config import Limits
+    from ingestion.reader.crops import crops_from_polygons
     from ingestion.reader.engines import get_engine
     from ingestion.reader.images import image_pages
     from ingestion.reader.recogniser import Recogniser, batches, resized
-    from ingestion.reader.recognition import crops_from_polygons
     from ingestion.reader.straighten import straighten
 
     if engine == "text-layer":

@@ -32,10 +32,10 @@ from fhirserver.core.errors import FhirError, operation_outcome
 from fhirserver.core.request import FhirRequest
 from fhirserver.storage import repository
 from ingestion.document import Document
+from ingestion.edge.uploads import Upload
+from ingestion.fhir_mapping.patients import match_patient
 from ingestion.labreport import LabReport
 from ingestion.models import DigitizeJob
-from ingestion.patients import match_patient
-from ingestion.uploads import Upload
 
 log = logging.getLogger("ingestion.digitize")
 
@@ -65,7 +65,7 @@ def default_stages(*, read: Callable[[bytes], Document] | None = None) -> Stages
     from ingestion.understanding import understand
 
     if read is None:
-        from ingestion.jobs.pool import read_in_reader_process as read
+        from ingestion.edge.jobs.pool import read_in_reader_process as read
     return Stages(read=read, understand=understand, to_entries=map_to_entries)
 
 

@@ -18,12 +18,12 @@ from fhirserver.core.errors import FhirError
 from fhirserver.core.request import FhirRequest
 from fhirserver.storage import repository
 from ingestion import digitize
+from ingestion.edge.jobs import queue
+from ingestion.edge.uploads import Upload, sniff_media_type
 from ingestion.fhir_mapping.codes import LIFECYCLE, PARTICIPANT_TYPE, PROFILE_PROVENANCE, concept, instant
-from ingestion.jobs import queue
+from ingestion.fhir_mapping.patients import new_patient
 from ingestion.labreport import PatientHeader
 from ingestion.models import DigitizeJob
-from ingestion.patients import new_patient
-from ingestion.uploads import Upload, sniff_media_type
 from review.accounts import display_name, practitioner_of
 from review.corrections import CorrectionError, ResultCells, corrected
 from review.selectors import AWAITING, REJECTED, document_review

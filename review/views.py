@@ -21,11 +21,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from fhirserver.api.views import base_url
 from fhirserver.security.services import patient_choices
-from ingestion import pages
-from ingestion.jobs import queue
+from ingestion.edge.jobs import queue
 from ingestion.models import DigitizeJob
 from ingestion.terminology import search_tests
-from review import selectors
+from review import pages, selectors
 from review.access import may_review
 from review.forms import decision_from
 from review.services import ReviewError, decide, submit_documents

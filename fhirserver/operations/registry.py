@@ -57,7 +57,7 @@ def load() -> None:
         if module.name != "registry":
             importlib.import_module(f"fhirserver.operations.{module.name}")
     try:  # $digitize lives with the rest of ingestion
-        importlib.import_module("ingestion.operations")
+        importlib.import_module("ingestion.edge.operation")
     except ModuleNotFoundError as exc:
-        if exc.name != "ingestion.operations":
+        if exc.name != "ingestion.edge.operation":
             raise

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "fhirserver.search",
     "fhirserver.security",
     "ingestion",
+    "evaluation",
     "review",
 ]
 

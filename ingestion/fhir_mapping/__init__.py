@@ -224,7 +224,7 @@ def build_transaction_bundle(report: LabReport, *, content: bytes, content_type:
     entries: list[dict] = []
     if patient_ref is None:
         if patient is None:
-            from ingestion.patients import new_patient  # the one place a Patient is made from a header
+            from ingestion.fhir_mapping.patients import new_patient  # the one place a Patient is made from a header
 
             patient = new_patient(report.patient)
         patient_entry = _entry(patient)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from ingestion.corpus import LAYOUTS, build_corpus, render_page_images, render_pdf, sample_report
-from ingestion.corpus.reports import range_text
-from ingestion.corpus.textlayer import text_layer_document
+from evaluation.corpus import LAYOUTS, build_corpus, render_page_images, render_pdf, sample_report
+from evaluation.corpus.reports import range_text
+from evaluation.corpus.textlayer import text_layer_document
 from ingestion.understanding.values import expected_flag
 
 

@@ -9,8 +9,8 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from ingestion.corpus.layouts import LAYOUTS, render_pdf
-from ingestion.jobs import queue
+from evaluation.corpus.layouts import LAYOUTS, render_pdf
+from ingestion.edge.jobs import queue
 from ingestion.models import DigitizeJob
 from tests.ingestion.test_digitize_http import URL, count, resources, wait_for
 
@@ -45,7 +45,7 @@ def broker():
 
 @pytest.mark.django_db(transaction=True)
 def test_async_digitize_runs_on_a_celery_worker_over_redis(fhir, settings, monkeypatch, broker):
-    from ingestion.jobs.celery_app import app
+    from ingestion.edge.jobs.celery_app import app
 
     layout = LAYOUTS["hospital-grid"]
     report = layout.report(2)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from evaluation.corpus.layouts import LAYOUTS, render_pdf
 from fhirserver.storage.models import ResourceRecord
-from ingestion.corpus.layouts import LAYOUTS, render_pdf
 from ingestion.models import DigitizeJob
 from resources.validation import validation_issues
 
@@ -215,7 +215,7 @@ def test_a_failing_async_job_reports_its_outcome_at_the_status_url(fhir):
 
 @pytest.mark.django_db
 def test_status_url_shows_progress_while_running_and_delete_cancels(fhir, monkeypatch, report_pdf):
-    from ingestion.jobs import queue
+    from ingestion.edge.jobs import queue
 
     _, pdf = report_pdf
     monkeypatch.setattr(queue, "enqueue", lambda job_id: None)  # nobody picks the job up
@@ -269,7 +269,7 @@ def test_job_keeps_what_the_review_page_draws(client, report_pdf, settings, tmp_
 
     from PIL import Image
 
-    from ingestion.pages import page_png
+    from review.pages import page_png
 
     truth, pdf = report_pdf
     settings.BASE_DIR = tmp_path  # the page-image cache goes under var/jobs/
@@ -293,8 +293,8 @@ def test_job_keeps_what_the_review_page_draws(client, report_pdf, settings, tmp_
 def test_a_scanned_page_image_is_read_by_ocr(client, fhir):
     import random
 
-    from ingestion.corpus.degrade import DEGRADATIONS
-    from ingestion.corpus.layouts import render_page_images
+    from evaluation.corpus.degrade import DEGRADATIONS
+    from evaluation.corpus.layouts import render_page_images
 
     layout = LAYOUTS["hospital-grid"]
     truth = layout.report(4)
@@ -326,8 +326,8 @@ def test_smart_scopes_apply_to_digitize_and_its_status_url(report_pdf, monkeypat
     from fhirserver.security.access import Access
     from fhirserver.security.scopes import parse_scopes
     from fhirserver.storage import repository
-    from ingestion.operations import digitize_operation
-    from ingestion.views import _answer
+    from ingestion.edge.operation import digitize_operation
+    from ingestion.edge.views import _answer
 
     _, pdf = report_pdf
     mine = repository.create("Patient", {"resourceType": "Patient", "name": [{"family": "Mine"}]}).id

@@ -9,10 +9,10 @@ import pytest
 from fhirserver.storage import repository
 from fhirserver.storage.models import ResourceRecord
 from ingestion import digitize
-from ingestion.jobs import queue
+from ingestion.edge.jobs import queue
+from ingestion.edge.uploads import Upload
 from ingestion.models import DigitizeJob
 from ingestion.reader.errors import DocumentError
-from ingestion.uploads import Upload
 from resources.validation import validation_issues
 from tests.ingestion.digitize_helpers import fake_map, fake_stages, sample_report, store_patient
 

@@ -5,7 +5,7 @@ import random
 import pytest
 from PIL import Image
 
-from ingestion.corpus.degrade import DEGRADATIONS
+from evaluation.corpus.degrade import DEGRADATIONS
 from ingestion.reader import read_document
 from ingestion.reader.engines import get_engine
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import random
 
-from ingestion.corpus.degrade import DEGRADATIONS
-from ingestion.corpus.layouts import LAYOUTS, render_page_images
+from evaluation.corpus.degrade import DEGRADATIONS
+from evaluation.corpus.layouts import LAYOUTS, render_page_images
 from ingestion.reader import read_document
 from ingestion.reader.reread import with_margins
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from ingestion.corpus.degrade import DEGRADATIONS
-from ingestion.reader import evaluate
+from evaluation import ocr as evaluate
+from evaluation.corpus.degrade import DEGRADATIONS
 from ingestion.reader.engines import load_once
 from ingestion.reader.install_models import install_all
 from ingestion.reader.models import ALL_MODELS, PP_OCRV6_SMALL_DET, PP_OCRV6_SMALL_REC_LATIN, ModelMissing, model_path

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from ingestion.corpus.layouts import LAYOUTS, C, random_hospital_layout, random_layout, render_pdf
-from ingestion.evaluate import pair_rows, row_differences
+from evaluation.corpus.layouts import LAYOUTS, C, random_hospital_layout, random_layout, render_pdf
+from evaluation.lab import pair_rows, row_differences
 from ingestion.reader import read_document
 from ingestion.understanding import understand
 from ingestion.understanding.table import cell_type

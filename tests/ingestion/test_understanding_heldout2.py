@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from ingestion.corpus.layouts import HELD_OUT_LAYOUTS_2, LAYOUTS, render_pdf
-from ingestion.evaluate import header_values, pair_rows, row_differences
+from evaluation.corpus.layouts import HELD_OUT_LAYOUTS_2, LAYOUTS, render_pdf
+from evaluation.lab import header_values, pair_rows, row_differences
 from ingestion.reader import read_document
 from ingestion.understanding import understand
 from ingestion.understanding.values import NumberStyle, parse_range, parse_value

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.corpus import LAYOUTS, render_page_images, render_pdf
-from ingestion.evaluate import header_values, pair_rows, row_differences
+from evaluation.corpus import LAYOUTS, render_page_images, render_pdf
+from evaluation.lab import header_values, pair_rows, row_differences
 from ingestion.reader import read_document
 from ingestion.understanding import understand
 

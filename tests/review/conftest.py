@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from evaluation.corpus.layouts import LAYOUTS, render_pdf
 from ingestion import digitize
-from ingestion.corpus.layouts import LAYOUTS, render_pdf
-from ingestion.jobs.pool import read_direct
-from ingestion.uploads import Upload
+from ingestion.edge.jobs.pool import read_direct
+from ingestion.edge.uploads import Upload
 from review.accounts import clinician_create
 
 PASSWORD = "correct horse battery"

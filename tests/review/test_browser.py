@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from evaluation.corpus.layouts import LAYOUTS, render_page_images, render_pdf
 from fhirserver.security import services, tokens
 from fhirserver.security.models import FhirUser
-from ingestion.corpus.layouts import LAYOUTS, render_page_images, render_pdf
 from ingestion.models import DigitizeJob
 from review.accounts import clinician_create
 

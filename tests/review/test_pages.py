@@ -306,9 +306,9 @@ def test_choosing_an_existing_patient(reviewer, mismatched):
 
 # --- upload ------------------------------------------------------------------------------------------
 def test_upload_several_files_starts_a_job_for_each(reviewer, db, monkeypatch):
+    from evaluation.corpus.layouts import LAYOUTS, render_pdf
     from ingestion import digitize
-    from ingestion.corpus.layouts import LAYOUTS, render_pdf
-    from ingestion.jobs.pool import read_direct
+    from ingestion.edge.jobs.pool import read_direct
     from review import services
 
     ran = []
@@ -344,8 +344,8 @@ def test_upload_several_files_starts_a_job_for_each(reviewer, db, monkeypatch):
 
 
 def test_upload_for_a_chosen_patient(reviewer, db, monkeypatch):
+    from evaluation.corpus.layouts import LAYOUTS, render_pdf
     from fhirserver.storage import repository
-    from ingestion.corpus.layouts import LAYOUTS, render_pdf
     from review import services
 
     monkeypatch.setattr(services.queue, "enqueue", lambda job_id: None)
@@ -383,7 +383,7 @@ def test_a_confirmed_report_can_be_retracted(reviewer, read_job):
 
 def test_a_failed_reading_explains_itself_on_its_page_and_in_the_list(reviewer, db):
     from ingestion import digitize
-    from ingestion.uploads import Upload
+    from ingestion.edge.uploads import Upload
 
     job, _ = digitize.submit(
         Upload(data=b"%PDF-1.4\n% not really a pdf\n", media_type="application/pdf", filename="broken.pdf"),

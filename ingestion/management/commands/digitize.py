@@ -15,8 +15,8 @@ from tqdm import tqdm
 
 from fhirserver.core.errors import FhirError
 from ingestion import digitize
-from ingestion.jobs.pool import read_direct
-from ingestion.uploads import Upload, sniff_media_type
+from ingestion.edge.jobs.pool import read_direct
+from ingestion.edge.uploads import Upload, sniff_media_type
 
 
 class Command(BaseCommand):

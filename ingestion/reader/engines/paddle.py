@@ -2,7 +2,7 @@
 
 - `onnxruntime`: PP-OCRv6 small as ONNX. Detection is PaddleOCR's predictor on its ONNX Runtime
   engine; recognition calls the PP-OCRv6 recogniser's ONNX Runtime session directly
-  (`recognition.py` + `recogniser.py`: PaddleOCR's pre- and post-processing, without PaddleX's
+  (`crops.py` + `recogniser.py`: PaddleOCR's pre- and post-processing, without PaddleX's
   per-batch wrapping, which cost ~0.6 s a page), by default on the Latin-script recogniser
   (`prune.py`; `OCR_REC_MODEL = "full"` for the 18,710-class original).
 - `paddle_static`: PP-OCRv4 mobile as Paddle inference models on paddlepaddle 3.3. Its default oneDNN
@@ -14,7 +14,7 @@ again with margins (`reread.py`), the dashes and spaces of the page's ranges are
 recogniser's pooled evidence (`dashes.py`), and glyphs the detector missed are found on the full
 page and read (`marks.py`).
 
-We run PaddleOCR's detection and recognition predictors ourselves (see `recognition.py` for why);
+We run PaddleOCR's detection and recognition predictors ourselves (see `crops.py` for why);
 orientation, unwarping and text-line classification are done by our straightening stage, so
 PaddleOCR's are off. The detector sees the page at most 960 px on its long side (measured: half
 the time of full resolution, no loss); recognition crops come from the full-resolution page.
@@ -30,6 +30,7 @@ import numpy as np
 
 from ingestion.document import Line, Word
 
+from ..crops import Crop, crops_from_boxes, crops_from_polygons, width_batches
 from ..dashes import settle_range_dashes
 from ..lines import group_lines, split_region
 from ..marks import MIN_CONFIDENCE as MARK_MIN_CONFIDENCE
@@ -44,7 +45,6 @@ from ..models import (
     model_path,
 )
 from ..recogniser import Reading, Recogniser
-from ..recognition import Crop, crops_from_boxes, crops_from_polygons, width_batches
 from ..reread import ACCEPT as REREAD_ACCEPT
 from ..reread import unsure, with_margins
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from ingestion import evaluate as ev
+from evaluation import lab as ev
 
 QUICK_DEGRADATIONS = (ev.TEXT_PDF, "clean-300dpi", "phone-photo")
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--engine", default=None, help="OCR engine name passed to the reader")
         parser.add_argument("--layouts", nargs="*", default=None, help="layout names (default: all)")
         parser.add_argument("--degradations", nargs="*", default=None,
-                            help=f"{ev.TEXT_PDF} and/or names from ingestion.corpus.degrade (default: all)")
+                            help=f"{ev.TEXT_PDF} and/or names from evaluation.corpus.degrade (default: all)")
         parser.add_argument("--seeds", type=int, default=2, help="reports per layout")
         parser.add_argument("--markdown", default=None, help="write the table (and misses) to this file")
         parser.add_argument(
@@ -31,7 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args, quick=False, engine=None, layouts=None, degradations=None, seeds=2, markdown=None,
                verbose_misses=False, cache=None, **options):
         if degradations is None:
-            from ingestion.corpus.degrade import DEGRADATIONS
+            from evaluation.corpus.degrade import DEGRADATIONS
 
             degradations = list(QUICK_DEGRADATIONS) if quick else [ev.TEXT_PDF, *DEGRADATIONS]
         seed_list = range(1, 2 if quick else seeds + 1)

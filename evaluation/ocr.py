@@ -1,7 +1,7 @@
 """OCR evaluation over the corpus: report layouts x degradations x engines.
 
 Ground truth comes from the corpus itself: the page text is the text layer of the report's PDF
-(read exactly by pdfplumber), the table cells are what `ingestion.corpus.layouts.cells` prints for
+(read exactly by pdfplumber), the table cells are what `evaluation.corpus.layouts.cells` prints for
 each result row. Metrics per page:
 - CER: character edit distance between the page's OCR text and its true text (lines joined by
   newlines, runs of spaces collapsed), over the true text's length;
@@ -22,12 +22,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ingestion.corpus import LAYOUTS, render_page_images, render_pdf
-from ingestion.corpus.degrade import DEGRADATIONS
-from ingestion.corpus.layouts import Layout, cells
+from evaluation.corpus import LAYOUTS, render_page_images, render_pdf
+from evaluation.corpus.degrade import DEGRADATIONS
+from evaluation.corpus.layouts import Layout, cells
 from ingestion.document import Document, Page
-
-from . import read_document
+from ingestion.reader import read_document
 
 DEFAULT_LAYOUTS = ("classic", "hospital-grid", "suffix-flags", "flag-first", "si-european", "no-table-header")
 ENGINES = ("onnxruntime", "paddle_static", "tesseract")

@@ -14,10 +14,10 @@ from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations.registry import Operation, register
 from fhirserver.storage import repository
 from ingestion import digitize
-from ingestion.definition import DEFINITION_URL
-from ingestion.jobs import queue
+from ingestion.edge.definition import DEFINITION_URL
+from ingestion.edge.jobs import queue
+from ingestion.edge.uploads import read_upload, sniff_media_type
 from ingestion.models import DigitizeJob
-from ingestion.uploads import read_upload, sniff_media_type
 
 
 def digitize_operation(request: FhirRequest) -> FhirResponse:

@@ -13,9 +13,9 @@ from fhirserver.core import guard
 from fhirserver.core.errors import FhirError, outcome_info
 from fhirserver.core.request import FhirRequest, FhirResponse
 from ingestion import digitize
-from ingestion.jobs import queue
+from ingestion.edge.jobs import queue
+from ingestion.edge.operation import job_response
 from ingestion.models import DigitizeJob
-from ingestion.operations import job_response
 
 PATIENT_DATA = ("Patient", "DiagnosticReport", "Observation", "DocumentReference")
 

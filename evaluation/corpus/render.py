@@ -16,7 +16,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-from ingestion.corpus.layouts import Layout, cells, number_text
+from evaluation.corpus.layouts import Layout, cells, number_text
 from ingestion.labreport import LabReport
 
 MARGIN = 42
@@ -109,7 +109,7 @@ def previous_result(row, report: LabReport, layout: Layout) -> str:
 
 
 def table_items(report: LabReport, layout: Layout) -> list[tuple[str, object]]:
-    from ingestion.corpus.catalogue import PANELS, SECTIONS
+    from evaluation.corpus.catalogue import PANELS, SECTIONS
 
     items: list[tuple[str, object]] = []
     panel = section = None

@@ -1,4 +1,4 @@
-"""The Celery application: `celery -A ingestion.jobs.celery_app worker` (broker from CELERY_BROKER_URL).
+"""The Celery application: `celery -A ingestion.edge.jobs.celery_app worker` (broker from CELERY_BROKER_URL).
 
 Tasks acknowledge late and are re-delivered when a worker dies, and the job's own claim makes a
 re-delivered job run once; a worker reads documents in its own process (no reader pool hop).
@@ -34,7 +34,7 @@ app.conf.update(
 @app.task(name="ingestion.digitize_job")
 def digitize_job(job_id: str) -> str:
     from ingestion import digitize
-    from ingestion.jobs.pool import read_direct
+    from ingestion.edge.jobs.pool import read_direct
 
     job = digitize.run(job_id, stages=digitize.default_stages(read=read_direct))
     return job.status

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from ingestion.corpus.reports import sample_report, sex_ranges  # noqa: F401  (re-exported)
+from evaluation.corpus.reports import sample_report, sex_ranges  # noqa: F401  (re-exported)
 from ingestion.labreport import LabReport, LabRow
 
 ColumnKind = Literal["name", "value", "unit", "range", "flag", "in_range", "out_of_range", "status", "site", "code",
@@ -331,7 +331,7 @@ def cells(row: LabRow, layout: Layout) -> dict[str, str]:
 
 
 def render_pdf(report: LabReport, layout: Layout) -> bytes:
-    from ingestion.corpus.render import draw_report
+    from evaluation.corpus.render import draw_report
 
     return draw_report(report, layout)
 

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from ingestion.corpus.layouts import LAYOUTS, Layout, render_page_images, render_pdf, sample_report  # noqa: F401
+from evaluation.corpus.layouts import LAYOUTS, Layout, render_page_images, render_pdf, sample_report  # noqa: F401
 
 EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/tiff": "tiff",
               "image/webp": "webp"}
@@ -19,7 +19,7 @@ def build_corpus(out_dir: str | Path, *, seeds: Iterable[int] = (1, 2), layouts:
                  degradations: Iterable[str] | None = None, dpi: int = 300) -> list[Path]:
     """Write `<layout>/<seed>/{truth.json, text.pdf, <degradation>.<ext>}` and return the case folders.
 
-    Degradations come from `ingestion.corpus.degrade.DEGRADATIONS` (all of them by default); each
+    Degradations come from `evaluation.corpus.degrade.DEGRADATIONS` (all of them by default); each
     is applied to the first page image, with its own seeded random generator.
     """
     import random
@@ -50,6 +50,6 @@ def _degradations(names: Iterable[str] | None) -> dict:
     names = None if names is None else list(names)
     if names == []:
         return {}
-    from ingestion.corpus.degrade import DEGRADATIONS
+    from evaluation.corpus.degrade import DEGRADATIONS
 
     return {n: DEGRADATIONS[n] for n in (names or DEGRADATIONS)}

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion.corpus import LAYOUTS, render_page_images, render_pdf
+from evaluation.corpus import LAYOUTS, render_page_images, render_pdf
 from ingestion.document import Document
 from ingestion.labreport import LabReport, LabRow, ReferenceRange
 from ingestion.understanding import understand
@@ -139,7 +139,7 @@ def uploads(report: LabReport, layout_name: str, degradation: str, seed: int) ->
     layout = LAYOUTS[layout_name]
     if degradation == TEXT_PDF:
         return [render_pdf(report, layout)]
-    from ingestion.corpus.degrade import DEGRADATIONS
+    from evaluation.corpus.degrade import DEGRADATIONS
 
     degrade = DEGRADATIONS[degradation]
     return [degrade(image, random.Random(f"{layout_name}-{seed}-{degradation}-{number}"))[0]

@@ -1,7 +1,7 @@
 """Running jobs: on Celery when `CELERY_BROKER_URL` is set, else on a small in-process thread pool.
 
 Job threads only orchestrate (database, understanding, mapping); the OCR itself runs in the reader
-processes of `ingestion.jobs.pool`. Either way a job is claimed with one conditional update, so a
+processes of `ingestion.edge.jobs.pool`. Either way a job is claimed with one conditional update, so a
 job handed to two workers still runs once.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 from django.db import connections
 
-log = logging.getLogger("ingestion.jobs")
+log = logging.getLogger("ingestion.edge.jobs")
 _lock = threading.Lock()
 _threads: ThreadPoolExecutor | None = None
 _queued_here: set[str] = set()  # jobs this process's pool holds, not yet finished
@@ -27,7 +27,7 @@ def uses_celery() -> bool:
 def enqueue(job_id) -> Future | None:
     """Start the job in the background. Returns the Future of an in-process run (None on Celery)."""
     if uses_celery():
-        from ingestion.jobs.celery_app import digitize_job
+        from ingestion.edge.jobs.celery_app import digitize_job
 
         digitize_job.delay(str(job_id))
         return None

@@ -1,12 +1,12 @@
-"""`python manage.py ocr_eval`: CER and exact table cells per engine and degradation (see ingestion.reader.evaluate)."""
+"""`python manage.py ocr_eval`: CER and exact table cells per engine and degradation (see evaluation.ocr)."""
 import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from ingestion.corpus import LAYOUTS
-from ingestion.corpus.degrade import DEGRADATIONS
-from ingestion.reader import evaluate
+from evaluation import ocr as evaluate
+from evaluation.corpus import LAYOUTS
+from evaluation.corpus.degrade import DEGRADATIONS
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from ingestion.corpus.catalogue import ANALYTES, BY_PANEL, LONG_NAMES, PANELS, QUALITATIVE_LOINC, Analyte, Measure
+from evaluation.corpus.catalogue import ANALYTES, BY_PANEL, LONG_NAMES, PANELS, QUALITATIVE_LOINC, Analyte, Measure
 from ingestion.labreport import LabReport, LabRow, PatientHeader, ReferenceRange
 
 Units = Literal["US", "SI"]
