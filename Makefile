@@ -9,10 +9,11 @@ PG_URL := postgres://postgres@127.0.0.1:5432/test
 TEST_DATABASE_URL = $(or $(DATABASE_URL),$(shell $(PY) -c "import socket;s=socket.socket();s.settimeout(1);print('$(PG_URL)' if s.connect_ex(('127.0.0.1',5432))==0 else '')" 2>/dev/null))
 
 R4_EXAMPLES := var/hl7.fhir.r4.examples
+TERMINOLOGY := var/hl7.terminology.r4
 
 .PHONY: install system-deps models migrate demo run serve test bench eval eval-ocr clean
 
-install: .venv/.installed models $(R4_EXAMPLES)/package/package.json
+install: .venv/.installed models $(R4_EXAMPLES)/package/package.json var/terminology-index.json
 
 .venv/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -34,6 +35,16 @@ $(R4_EXAMPLES)/package/package.json:
 	mkdir -p $(R4_EXAMPLES)
 	cd $(R4_EXAMPLES) && npm pack hl7.fhir.r4.examples@4.0.1 --silent >/dev/null 2>&1 && tar xzf hl7.fhir.r4.examples-4.0.1.tgz && rm -f hl7.fhir.r4.examples-4.0.1.tgz
 	touch $@
+
+# HL7 Terminology (THO, CC0) from the npm registry: v2/v3 code systems and value sets for the
+# terminology operations; the index lets the server open only the files it is asked about.
+$(TERMINOLOGY)/package/package.json:
+	mkdir -p $(TERMINOLOGY)
+	cd $(TERMINOLOGY) && npm pack hl7.terminology.r4@7.0.1 --silent >/dev/null 2>&1 && tar xzf hl7.terminology.r4-7.0.1.tgz && rm -f hl7.terminology.r4-7.0.1.tgz
+	touch $@
+
+var/terminology-index.json: $(R4_EXAMPLES)/package/package.json $(TERMINOLOGY)/package/package.json .venv/.installed
+	$(PY) -m resources.terminology.packages
 
 migrate: install
 	$(PY) manage.py migrate --noinput -v0

@@ -11,8 +11,10 @@ class IngestionConfig(AppConfig):
 
         from ingestion.edge.definition import install_operation_definition
         from ingestion.edge.jobs import queue
+        from ingestion.terminology import codesystem
 
         queue.register(threads=settings.INGESTION["WORKERS"])
 
         # After every migrate (and every test-database flush): the $digitize OperationDefinition is readable.
         post_migrate.connect(install_operation_definition, sender=self, dispatch_uid="ingestion.operation_definition")
+        post_migrate.connect(codesystem.install, sender=self, dispatch_uid="ingestion.loinc_codesystem")
