@@ -18,7 +18,11 @@ NOTICE = (
     "Regenstrief Institute, Inc. The printed names (designations marked 'as printed by laboratories') are not LOINC "
     "content; they were collected by this project (ingestion/terminology/NOTICE)."
 )
-PRINTED = {"system": "http://snomed.info/sct", "code": "900000000000013009", "display": "Synonym (as printed by laboratories)"}
+PRINTED = {
+    "system": "http://snomed.info/sct",
+    "code": "900000000000013009",
+    "display": "Synonym (as printed by laboratories)",
+}
 PROPERTIES = [
     {"code": "COMPONENT", "uri": "http://loinc.org/property/COMPONENT", "type": "string"},
     {"code": "PROPERTY", "uri": "http://loinc.org/property/PROPERTY", "type": "string"},
@@ -46,8 +50,13 @@ def loinc_codesystem() -> dict:
     known = {c["code"] for c in concepts}
     for panel in panels():
         if panel.loinc not in known:
-            concepts.append({"code": panel.loinc, "display": panel.display,
-                             "property": [{"code": "CLASSTYPE", "valueString": "Laboratory class"}]})
+            concepts.append(
+                {
+                    "code": panel.loinc,
+                    "display": panel.display,
+                    "property": [{"code": "CLASSTYPE", "valueString": "Laboratory class"}],
+                }
+            )
             known.add(panel.loinc)
     return {
         "resourceType": "CodeSystem",

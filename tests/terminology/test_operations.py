@@ -39,9 +39,13 @@ def test_lookup_in_the_loinc_subset_with_properties(fhir):
 
 
 def test_lookup_post_with_coding_and_display_language(fhir):
-    body = {"resourceType": "Parameters", "parameter": [
-        {"name": "coding", "valueCoding": {"system": "http://terminology.hl7.org/CodeSystem/v2-0080", "code": "A"}},
-        {"name": "displayLanguage", "valueCode": "de"}]}
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "coding", "valueCoding": {"system": "http://terminology.hl7.org/CodeSystem/v2-0080", "code": "A"}},
+            {"name": "displayLanguage", "valueCode": "de"},
+        ],
+    }
     assert value(fhir.post("CodeSystem/$lookup", body), "display") == "Altersabhängig"
 
 
@@ -111,10 +115,21 @@ def test_valueset_validate_code(fhir):
     base = f"ValueSet/$validate-code?url={GENDER_VS}&system=http://hl7.org/fhir/administrative-gender"
     assert value(fhir.get(f"{base}&code=male"), "result") is True
     assert value(fhir.get(f"{base}&code=robot"), "result") is False
-    concept = {"resourceType": "Parameters", "parameter": [
-        {"name": "url", "valueUri": GENDER_VS},
-        {"name": "codeableConcept", "valueCodeableConcept": {"coding": [
-            {"system": "http://example.org", "code": "x"}, {"system": "http://hl7.org/fhir/administrative-gender", "code": "female"}]}}]}
+    concept = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUri": GENDER_VS},
+            {
+                "name": "codeableConcept",
+                "valueCodeableConcept": {
+                    "coding": [
+                        {"system": "http://example.org", "code": "x"},
+                        {"system": "http://hl7.org/fhir/administrative-gender", "code": "female"},
+                    ]
+                },
+            },
+        ],
+    }
     assert value(fhir.post("ValueSet/$validate-code", concept), "result") is True
 
 
@@ -124,26 +139,51 @@ def test_translate_through_an_r4_concept_map(fhir):
     assert value(response, "result") is True
     match = out(response, "match")[0]["part"]
     assert {p["name"]: p for p in match}["concept"]["valueCoding"]["code"] == "M"
-    back = fhir.get(f"ConceptMap/$translate?url={url}&system=http://terminology.hl7.org/CodeSystem/v2-0001&code=F&reverse=true")
+    back = fhir.get(
+        f"ConceptMap/$translate?url={url}&system=http://terminology.hl7.org/CodeSystem/v2-0001&code=F&reverse=true"
+    )
     assert {p["name"]: p for p in out(back, "match")[0]["part"]}["concept"]["valueCoding"]["code"] == "female"
     none = fhir.get(f"ConceptMap/$translate?url={url}&system=http://hl7.org/fhir/administrative-gender&code=nothing")
     assert value(none, "result") is False
 
 
 def test_stored_resources_are_used_and_follow_updates(fhir):
-    codesystem = {"resourceType": "CodeSystem", "url": "http://example.org/cs/colour", "status": "active",
-                  "content": "complete", "concept": [{"code": "red", "display": "Red", "concept": [{"code": "crimson", "display": "Crimson"}]}]}
+    codesystem = {
+        "resourceType": "CodeSystem",
+        "url": "http://example.org/cs/colour",
+        "status": "active",
+        "content": "complete",
+        "concept": [{"code": "red", "display": "Red", "concept": [{"code": "crimson", "display": "Crimson"}]}],
+    }
     created = fhir.post("CodeSystem", codesystem)
     assert created.status_code == 201
     cs_id = created.json()["id"]
-    assert value(fhir.get("CodeSystem/$lookup?system=http://example.org/cs/colour&code=crimson"), "display") == "Crimson"
-    assert value(fhir.get("CodeSystem/$subsumes?system=http://example.org/cs/colour&codeA=red&codeB=crimson"), "outcome") == "subsumes"
+    assert (
+        value(fhir.get("CodeSystem/$lookup?system=http://example.org/cs/colour&code=crimson"), "display") == "Crimson"
+    )
+    assert (
+        value(fhir.get("CodeSystem/$subsumes?system=http://example.org/cs/colour&codeA=red&codeB=crimson"), "outcome")
+        == "subsumes"
+    )
     assert value(fhir.get(f"CodeSystem/{cs_id}/$lookup?code=red"), "display") == "Red"
-    valueset = {"resourceType": "ValueSet", "url": "http://example.org/vs/reds", "status": "active",
-                "compose": {"include": [{"system": "http://example.org/cs/colour",
-                                         "filter": [{"property": "concept", "op": "is-a", "value": "red"}]}]}}
+    valueset = {
+        "resourceType": "ValueSet",
+        "url": "http://example.org/vs/reds",
+        "status": "active",
+        "compose": {
+            "include": [
+                {
+                    "system": "http://example.org/cs/colour",
+                    "filter": [{"property": "concept", "op": "is-a", "value": "red"}],
+                }
+            ]
+        },
+    }
     vs_id = fhir.post("ValueSet", valueset).json()["id"]
-    assert {c["code"] for c in fhir.get(f"ValueSet/{vs_id}/$expand").json()["expansion"]["contains"]} == {"red", "crimson"}
+    assert {c["code"] for c in fhir.get(f"ValueSet/{vs_id}/$expand").json()["expansion"]["contains"]} == {
+        "red",
+        "crimson",
+    }
     fhir.put(f"CodeSystem/{cs_id}", {**codesystem, "id": cs_id, "concept": [{"code": "red", "display": "Scarlet"}]})
     assert value(fhir.get("CodeSystem/$lookup?system=http://example.org/cs/colour&code=red"), "display") == "Scarlet"
     assert fhir.get("CodeSystem/$lookup?system=http://example.org/cs/colour&code=crimson").status_code == 404
