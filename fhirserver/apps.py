@@ -9,3 +9,9 @@ class FhirServerConfig(AppConfig):
         from fhirserver.operations import registry
 
         registry.load()
+
+        from django.db.backends.signals import connection_created
+
+        from fhirserver.core import limits
+
+        connection_created.connect(limits.on_connection_created, dispatch_uid="fhir-request-bounds")
