@@ -10,7 +10,7 @@ TEST_DATABASE_URL = $(or $(DATABASE_URL),$(shell $(PY) -c "import socket;s=socke
 
 R4_EXAMPLES := var/hl7.fhir.r4.examples
 
-.PHONY: install system-deps models migrate demo run serve test bench eval eval-ocr clean
+.PHONY: install system-deps models migrate demo run serve test fuzz bench eval eval-ocr clean
 
 install: .venv/.installed models $(R4_EXAMPLES)/package/package.json
 
@@ -51,6 +51,11 @@ serve: migrate
 
 test: install system-deps
 	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The security harness for longer: more generated requests per family, a seed of its own (docs/security.md).
+fuzz: install
+	DATABASE_URL="$(TEST_DATABASE_URL)" FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1500} FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} \
+	  $(PY) -m pytest -q tests/harness/test_fuzz.py tests/harness/test_faults.py $(PYTEST_ARGS)
 
 bench: install system-deps
 	DATABASE_URL="$(or $(DATABASE_URL),$(PG_URL))" $(PY) benchmarks/run_all.py

@@ -229,6 +229,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers queue for the lock at BEGIN (busy timeout above) instead of failing with "database is
     # locked" when a read transaction turns into a write under another writer.
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+# Where the review page caches page images of a job (a full disk there costs the cache, never a page).
+INGESTION["JOBS_DIR"] = os.environ.get("INGESTION_JOBS_DIR", "")  # "" = var/jobs under BASE_DIR
 # Rate-limit counters, assertion jti replay and JWKS: state every worker must share. Redis when REDIS_URL
 # is set, else a table in the database (created by the security app's migrations); never process memory.
 if not os.environ.get("REDIS_URL"):

@@ -119,7 +119,7 @@ def pdf_pages(data: bytes, limits: Limits, dpi: int) -> Iterator[PdfPage]:
             pixels = int(width * scale) * int(height * scale)
             if pixels > limits.max_pixels:
                 raise errors.too_many_pixels(number, pixels, limits.max_pixels)
-            words = text_layer(plumber.pages[index], scale, limits) if plumber is not None else None
+            words = text_layer(_plumber_page(plumber, index), scale, limits) if plumber is not None else None
             if words is not None and len(words) > limits.max_words_per_page:
                 raise errors.too_many_words(number, len(words), limits.max_words_per_page)
             if words is not None:
@@ -132,12 +132,25 @@ def pdf_pages(data: bytes, limits: Limits, dpi: int) -> Iterator[PdfPage]:
             yield PdfPage(number, image.shape[1], image.shape[0], None, np.ascontiguousarray(image))
     finally:
         if plumber is not None:
-            plumber.close()
+            try:
+                plumber.close()  # walks every page again: a malformed one raises here too
+            except Exception:  # noqa: BLE001 - closing what pdfminer could not parse
+                pass
         rendering.close()
+
+
+def _plumber_page(plumber, index: int):
+    """pdfplumber's page, or None when pdfminer cannot make sense of it (pdfium may still render it)."""
+    try:
+        return plumber.pages[index]
+    except Exception:  # noqa: BLE001 - a malformed page tree or box: OCR the rendering instead
+        return None
 
 
 def text_layer(page: pdfplumber.page.Page, scale: float, limits: Limits | None = None) -> list[Word] | None:
     """The page's words in pixels at scale, or None if the page has no real text layer."""
+    if page is None:
+        return None
     try:
         if page.rotation % 360:  # pdfplumber reports unrotated coordinates; the rendering is exact
             return None

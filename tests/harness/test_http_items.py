@@ -38,7 +38,8 @@ def test_conditional_forms_in_batches_and_transactions_see_only_the_tokens_patie
     response = server.request("POST", "/fhir", json=batch, headers=a)
     assert response.status_code == 200, response.text[:300]
     statuses = [e["response"]["status"] for e in response.json()["entry"]]
-    assert statuses[0].startswith("204") and statuses[1].startswith("204")  # the same as for a condition that fits nobody
+    # the same answer as for a condition that fits nobody
+    assert statuses[0].startswith("204") and statuses[1].startswith("204")
     assert statuses[2].startswith("404")
     assert statuses[3].startswith("201")  # B's Observation is no match: A's own is created
     assert not repository.current("Observation", "lab-b").deleted
@@ -117,7 +118,7 @@ def test_a_65_character_id_is_audited_and_the_next_requests_succeed(server, two_
     ("general-practitioner:Practitioner.organization.partof.partof.name=x", "LIMIT_CHAIN_DEPTH"),
     ("&".join(f"_has:Observation:subject:code=c{i}" for i in range(5)), "LIMIT_HAS"),
     ("_sort=" + ",".join(["name", "-birthdate"] * 500), "LIMIT_SORT_KEYS"),
-    ("_filter=" + "(" * 5000 + "name eq x" + ")" * 5000, "LIMIT_FILTER"),
+    ("_filter=" + "(" * 3000 + "name eq x" + ")" * 3000, "LIMIT_FILTER"),
 ])
 def test_unbounded_searches_are_refused_at_once(server, two_patients, as_patient, query, code):
     headers = as_patient("a", "patient/*.rs")

@@ -103,6 +103,17 @@ def read_here(data: bytes, limits=None) -> tuple:
             return ("ok", read_document(data, limits=limits).to_json())
     except DocumentError as exc:
         return ("error", exc.status, exc.reason, exc.code)
+    except MemoryError:
+        return ("error", 413, f"Reading the document needs more memory than a reader may use "
+                f"({limits.reader_memory_bytes // 2**20:,} MiB)", "DOCUMENT_TOO_MUCH_MEMORY")
+    except RecursionError:
+        return ("error", 422, "The document's structure is nested too deeply to read", "DOCUMENT_CORRUPT")
+    except Exception as exc:  # noqa: BLE001 - a parser that chokes on a malformed upload: the client's file
+        import logging
+
+        logging.getLogger("ingestion.reader").warning("reader failed on an upload", exc_info=True)
+        return ("error", 422, f"The document is damaged and cannot be read ({type(exc).__name__})",
+                "DOCUMENT_CORRUPT")
 
 
 def read_direct(data: bytes) -> Document:
