@@ -198,8 +198,11 @@ def _from_parameters(request: FhirRequest) -> Upload:
         if name in ("subject", "encounter", "performer"):
             setattr(upload, name, _text(_reference_value(p, name), name))
         elif name == "category":
-            concept = p.get("valueCodeableConcept") if isinstance(p.get("valueCodeableConcept"), dict) else {}
-            codings = concept.get("coding") if isinstance(concept.get("coding"), list) else []
+            concept = p.get("valueCodeableConcept") or {}
+            codings = concept.get("coding", []) if isinstance(concept, dict) else None
+            if not isinstance(codings, list):
+                raise bad_request("category.valueCodeableConcept must be a CodeableConcept", expression=[
+                    "Parameters.parameter.where(name='category')"], code="DIGITIZE_BAD_PARAMETERS")
             code = (
                 p.get("valueCode")
                 or p.get("valueString")

@@ -12,8 +12,12 @@ HARNESS_ENV = {"INGESTION_STALE_AFTER_SECONDS": "4"}
 
 
 @pytest.fixture(autouse=True)
-def _committed(transactional_db):
-    """The workers are other processes: they see only committed rows."""
+def _committed(transactional_db, settings):
+    """The workers are other processes: they see only committed rows, and check client secrets with
+    the production settings' password hashers (not the test settings' fast one)."""
+    from django.conf import global_settings
+
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
 
 
 @pytest.fixture(scope="module")

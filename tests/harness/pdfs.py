@@ -57,13 +57,10 @@ def image_bomb(inflated: int) -> bytes:
 
 
 def many_words(words: int) -> bytes:
-    """One page with `words` words in its text layer."""
-    lines = [b"BT /F1 2 Tf"]
-    per_line = 40
-    for start in range(0, words, per_line):
-        y = 830 - (start // per_line) * 3
-        text = b" ".join(b"w%d" % i for i in range(start, min(words, start + per_line)))
-        lines.append(b"1 0 0 1 5 %d Tm (%s) Tj" % (y, text))
+    """One page with `words` separate words in its text layer (each placed on its own, 8 to a row)."""
+    lines = [b"BT /F1 6 Tf"]
+    for i in range(words):
+        lines.append(b"1 0 0 1 %d %.2f Tm (w%d) Tj" % (10 + (i % 8) * 70, 830 - (i // 8) * 0.6, i))
     lines.append(b"ET")
     return page_pdf(stream(b"/Filter /FlateDecode", zlib.compress(b"\n".join(lines))))
 
