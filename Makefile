@@ -11,7 +11,7 @@ TEST_DATABASE_URL = $(or $(DATABASE_URL),$(shell $(PY) -c "import socket;s=socke
 R4_EXAMPLES := var/hl7.fhir.r4.examples
 TERMINOLOGY := var/hl7.terminology.r4
 
-.PHONY: install system-deps models migrate demo run serve test bench eval eval-ocr clean
+.PHONY: install system-deps models migrate demo run serve test fuzz bench eval eval-ocr clean
 
 install: .venv/.installed models $(R4_EXAMPLES)/package/package.json var/terminology-index.json
 
@@ -58,10 +58,15 @@ run: demo
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 serve: migrate
-	DJANGO_SETTINGS_MODULE=fhirserver.settings.production .venv/bin/gunicorn fhirserver.wsgi -b $(HOST):$(PORT) -w $${WORKERS:-2} --timeout $${TIMEOUT:-300} --access-logfile -
+	DJANGO_SETTINGS_MODULE=fhirserver.settings.production .venv/bin/gunicorn fhirserver.wsgi -c python:fhirserver.serving -b $(HOST):$(PORT) -w $${WORKERS:-2} --timeout $${TIMEOUT:-300} --access-logfile -
 
 test: install system-deps
 	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The security harness for longer: more generated requests per family, a seed of its own (docs/security.md).
+fuzz: install
+	DATABASE_URL="$(TEST_DATABASE_URL)" FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1500} FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} \
+	  $(PY) -m pytest -q tests/harness/test_fuzz.py tests/harness/test_faults.py $(PYTEST_ARGS)
 
 bench: install system-deps
 	DATABASE_URL="$(or $(DATABASE_URL),$(PG_URL))" $(PY) benchmarks/run_all.py

@@ -7,6 +7,7 @@ Rendered PNGs are cached under var/jobs/<job id>/ (`make clean` removes them).
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from ingestion.models import DigitizeJob
 
 
 def cache_dir(job: DigitizeJob) -> Path:
-    return Path(settings.BASE_DIR) / "var" / "jobs" / str(job.id)
+    return Path(settings.INGESTION.get("JOBS_DIR") or Path(settings.BASE_DIR) / "var" / "jobs") / str(job.id)
 
 
 def page_count(job: DigitizeJob) -> int:
@@ -30,13 +31,28 @@ def page_png(job: DigitizeJob, number: int) -> bytes:
     if not 1 <= number <= page_count(job):
         raise KeyError(number)
     path = cache_dir(job) / f"page-{number}.png"
-    if not path.is_file():
+    if path.is_file():
+        return path.read_bytes()
+    wanted = b""
+    for index, image in enumerate(_render(job), start=1):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG", optimize=True)
+        _keep(cache_dir(job) / f"page-{index}.png", buffer.getvalue())
+        if index == number:
+            wanted = buffer.getvalue()
+    return wanted
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Cache a page image whole or not at all: a full disk costs the cache, never the page (or a
+    truncated PNG that later requests would serve)."""
+    partial = path.with_suffix(".part")
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for index, image in enumerate(_render(job), start=1):
-            buffer = io.BytesIO()
-            Image.fromarray(image).save(buffer, format="PNG", optimize=True)
-            (cache_dir(job) / f"page-{index}.png").write_bytes(buffer.getvalue())
-    return path.read_bytes()
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)
 
 
 def _render(job: DigitizeJob) -> list[np.ndarray]:

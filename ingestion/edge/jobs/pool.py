@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
 from django.conf import settings
@@ -37,6 +38,9 @@ def _configure_reader(ingestion: dict) -> None:
 
     if not reader_settings.configured:
         reader_settings.configure(INGESTION=ingestion)
+    from ingestion.reader import bounds
+
+    bounds.limit_memory(default_limits().reader_memory_bytes)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="reader-parent-watch").start()
 
 
@@ -57,13 +61,18 @@ def _reset(broken: ProcessPoolExecutor) -> None:
 
 def read_in_reader_process(data: bytes) -> Document:
     """`read_document` in a reader process; a pool whose process died is replaced and the read tried once more."""
+    limits = default_limits()  # today's limits, not the pool's first
     for attempt in (1, 2):
         executor = _pool()
         try:
-            outcome = executor.submit(
-                read_here, data, default_limits()
-            ).result()  # today's limits, not the pool's first
+            # The reader stops itself at read_seconds; waiting longer means it is stuck in C code.
+            outcome = executor.submit(read_here, data, limits).result(timeout=limits.read_seconds + 30)
             break
+        except FutureTimeout:
+            _kill(executor)
+            from ingestion.reader.errors import too_slow
+
+            raise too_slow(limits.read_seconds) from None
         except BrokenProcessPool:
             _reset(executor)
             if attempt == 2:
@@ -76,15 +85,35 @@ def read_in_reader_process(data: bytes) -> Document:
     return Document.from_json(outcome[1])
 
 
+def _kill(executor: ProcessPoolExecutor) -> None:
+    """Stop a pool whose reader will not come back (the next read starts a fresh one)."""
+    for process in list(getattr(executor, "_processes", {}).values()):
+        process.kill()
+    _reset(executor)
+
+
 def read_here(data: bytes, limits=None) -> tuple:
     """Runs in the reader process: ("ok", document JSON) or ("error", status, reason, code)."""
-    from ingestion.reader import read_document
+    from ingestion.reader import bounds, read_document
     from ingestion.reader.errors import DocumentError
 
+    limits = limits or default_limits()
     try:
-        return ("ok", read_document(data, limits=limits).to_json())
+        with bounds.time_limit(limits.read_seconds):
+            return ("ok", read_document(data, limits=limits).to_json())
     except DocumentError as exc:
         return ("error", exc.status, exc.reason, exc.code)
+    except MemoryError:
+        return ("error", 413, f"Reading the document needs more memory than a reader may use "
+                f"({limits.reader_memory_bytes // 2**20:,} MiB)", "DOCUMENT_TOO_MUCH_MEMORY")
+    except RecursionError:
+        return ("error", 422, "The document's structure is nested too deeply to read", "DOCUMENT_CORRUPT")
+    except Exception as exc:  # noqa: BLE001 - a parser that chokes on a malformed upload: the client's file
+        import logging
+
+        logging.getLogger("ingestion.reader").warning("reader failed on an upload", exc_info=True)
+        return ("error", 422, f"The document is damaged and cannot be read ({type(exc).__name__})",
+                "DOCUMENT_CORRUPT")
 
 
 def read_direct(data: bytes) -> Document:
