@@ -130,6 +130,7 @@ INGESTION = {
         os.environ.get("INGESTION_STALE_AFTER_SECONDS", "600")
     ),  # running, no heartbeat: retried
     "SYNC_TIMEOUT_SECONDS": int(os.environ.get("INGESTION_SYNC_TIMEOUT_SECONDS", "300")),
+    "READ_SECONDS": int(os.environ.get("INGESTION_READ_SECONDS", "240")),  # one document in a reader -> 422
 }
 # Base64 in a Parameters body is 4/3 of the file: let such bodies through to the operation's own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGESTION["MAX_FILE_BYTES"] * 3 // 2 + 65536

@@ -93,7 +93,7 @@ class Server:
         except psutil.NoSuchProcess:
             return []
 
-    def wait_workers(self, count: int, timeout: float = 60) -> None:
+    def wait_workers(self, count: int, timeout: float = 180) -> None:  # a loaded machine boots Django slowly
         deadline = time.monotonic() + timeout
         while len(self.workers()) < count and time.monotonic() < deadline:
             time.sleep(0.2)
