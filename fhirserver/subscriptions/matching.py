@@ -1,0 +1,260 @@
+"""Matching: outbox events -> numbered notifications of the subscriptions they concern.
+
+One matcher at a time (an advisory lock on PostgreSQL, the writer lock on SQLite) takes a batch of
+outbox rows in order and, for each subscription watching their type, asks in turn:
+1. the topic's trigger: the interaction, and its FHIRPath test on %previous / %current;
+2. the owner's access (`Access.can_read` on the version written): a patient-scoped app never hears
+   of another patient's resources, not even their ids;
+3. the topic's criteria and the subscription's filters (or a classic subscription's criteria): one
+   search through the search engine per distinct query and batch, restricted to the batch's ids.
+   A cheap test first (each wanted token or reference id appears in the stored text) spares the
+   search for subscriptions that cannot match; it only ever says "no" when the search would.
+Matched events get the next `eventNumber`s of their subscription, in the order they were recorded;
+the notifications, the counters and the deletion of the outbox rows commit together.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from fhirserver import jobs
+from fhirserver.core.errors import FhirError
+from fhirserver.search import api as search_api
+from fhirserver.storage import repository
+from fhirserver.storage.models import ResourceVersion
+from fhirserver.subscriptions import topics
+from fhirserver.subscriptions.models import Notification, OutboxEvent, SubscriptionState
+from fhirserver.subscriptions.owner import access_of
+
+log = logging.getLogger("fhirserver.subscriptions")
+KIND = "subscriptions-match"
+BATCH = 500
+_again = False
+_lock = threading.Lock()
+_SIMPLE = re.compile(r"^[A-Za-z0-9._\-]+$")
+
+
+def wake() -> None:
+    """Ask for a matching pass (after a commit that recorded events)."""
+    global _again
+    with _lock:
+        _again = True
+        if not jobs.uses_celery() and jobs.is_queued_here(KIND, "outbox"):
+            return  # the running pass sees _again and goes round once more
+    jobs.enqueue(KIND, "outbox")
+
+
+def run(key: str = "outbox") -> int:
+    global _again
+    total = 0
+    while True:
+        with _lock:
+            _again = False
+        count = match_batch()
+        total += count
+        if count == 0:
+            with _lock:
+                if not _again:
+                    return total
+
+
+@dataclass
+class Event:
+    row: OutboxEvent
+    text: str | None  # the version's stored JSON text (None: a deletion)
+    current: dict | None
+    previous: dict | None
+    timestamp: object
+    interaction: str
+    _changes: dict = field(default_factory=dict)
+
+
+def match_batch() -> int:
+    rows = list(OutboxEvent.objects.order_by("id")[:BATCH])
+    if not rows:
+        return 0
+    subscriptions = list(SubscriptionState.objects.exclude(status=SubscriptionState.OFF)
+                         .filter(resource_type__in={r.resource_type for r in rows}))
+    matched = _match(rows, subscriptions) if subscriptions else {}
+    woken = []
+    with repository.write_transaction():
+        repository.lock_key("subscriptions:match")
+        taken = OutboxEvent.objects.filter(id__in=[r.id for r in rows]).delete()[0]
+        if taken != len(rows):  # another matcher took some of them first: leave the batch to it
+            transaction.set_rollback(True)
+            return len(rows)
+        for state in SubscriptionState.objects.select_for_update().filter(pk__in=list(matched)).order_by("pk"):
+            events = matched[state.pk]
+            number = state.events_since_start
+            notifications = []
+            for event, context in events:
+                number += 1
+                notifications.append(Notification(
+                    subscription=state, event_number=number, timestamp=event.timestamp,
+                    focus=f"{event.row.resource_type}/{event.row.logical_id}/_history/{event.row.version}",
+                    interaction=event.interaction, additional_context=context))
+            Notification.objects.bulk_create(notifications)
+            SubscriptionState.objects.filter(pk=state.pk).update(events_since_start=number)
+            woken.append(state)
+        transaction.on_commit(lambda: _deliver(woken))
+    return len(rows)
+
+
+def _deliver(states: list[SubscriptionState]) -> None:
+    from fhirserver.subscriptions import delivery, websocket
+
+    for state in states:
+        if state.channel_type == SubscriptionState.REST_HOOK and state.status == SubscriptionState.ACTIVE:
+            delivery.wake(state.pk)
+    if any(s.channel_type == SubscriptionState.WEBSOCKET for s in states):
+        websocket.wake()
+
+
+def _match(rows: list[OutboxEvent], subscriptions: list[SubscriptionState]) -> dict[int, list]:
+    """{subscription pk: [(event, additional context), ...] in event order}."""
+    events = _load(rows)
+    candidates: dict[tuple, list] = defaultdict(list)  # (type, query) -> [(state, event, context)]
+    for state in subscriptions:
+        topic = topics.find(state.topic) if state.topic else None
+        access = access_of(state)
+        query = tuple((topic.criteria if topic else ())) + tuple(tuple(p) for p in state.query)
+        params = _param_types(state.resource_type)
+        for event in events:
+            if event.row.resource_type != state.resource_type or event.row.id <= state.start_after:
+                continue
+            if not _triggers(topic, event):
+                continue
+            if access is not None and not access.can_read(state.resource_type, event.current):
+                continue
+            if not _may_match(query, params, event.text):
+                continue
+            context = _context(topic, event.current, access) if topic else []
+            candidates[(state.resource_type, query)].append((state, event, context))
+    result: dict[int, list] = defaultdict(list)
+    for (resource_type, query), items in candidates.items():
+        ids = sorted({event.row.logical_id for _, event, _ in items})
+        found = _search(resource_type, list(query), ids)
+        for state, event, context in items:
+            if event.row.logical_id in found:
+                result[state.pk].append((event, context))
+    for items in result.values():
+        items.sort(key=lambda item: item[0].row.id)
+    return result
+
+
+def _load(rows: list[OutboxEvent]) -> list[Event]:
+    table = ResourceVersion._meta.db_table
+    found = {}
+    for chunk in _chunks(rows, 200):
+        sql_filter = Q()
+        for row in chunk:
+            sql_filter |= Q(resource_type=row.resource_type, logical_id=row.logical_id,
+                            version__in=[row.version, row.version - 1])
+        ids = list(ResourceVersion.objects.filter(sql_filter).values_list("id", flat=True))
+        if not ids:
+            continue
+        with connection.cursor() as cursor:  # the stored text as it is: the cheap test reads it
+            cursor.execute(f"SELECT resource_type, logical_id, version, last_updated, deleted, content FROM {table} "
+                           f"WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
+            for resource_type, logical_id, version, last_updated, deleted, text in cursor.fetchall():
+                found[(resource_type, logical_id, version)] = (last_updated, deleted, text)
+    events = []
+    for row in rows:
+        last_updated, deleted, text = found.get((row.resource_type, row.logical_id, row.version), (None, True, None))
+        before = found.get((row.resource_type, row.logical_id, row.version - 1))
+        previous = json.loads(before[2]) if before and not before[1] and before[2] else None
+        current = json.loads(text) if text and not deleted else None
+        interaction = "delete" if current is None else ("create" if previous is None else "update")
+        events.append(Event(row, text if current is not None else None, current, previous,
+                            last_updated or row.recorded_at, interaction))
+    return events
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _triggers(topic: topics.Topic | None, event: Event) -> bool:
+    if topic is None:  # classic R4: every create and update that matches the criteria
+        return event.interaction in ("create", "update")
+    if event.interaction not in topic.interactions or event.current is None:
+        return False
+    if topic.slug not in event._changes:
+        event._changes[topic.slug] = topics.change_matches(topic, event.previous, event.current)
+    return event._changes[topic.slug]
+
+
+_TYPES_CACHE: dict[str, dict[str, str]] = {}
+
+
+def _param_types(resource_type: str) -> dict[str, str]:
+    if resource_type not in _TYPES_CACHE:
+        types = {p.name: p.type for p in search_api.search_parameters_for(resource_type)}
+        types.update({p.name: p.type for p in search_api.search_parameters_for(None)})
+        _TYPES_CACHE[resource_type] = types
+    return _TYPES_CACHE[resource_type]
+
+
+def _may_match(query: tuple, params: dict[str, str], text: str | None) -> bool:
+    """False only when a token or reference filter's wanted value appears nowhere in the resource."""
+    if text is None:
+        return False
+    lowered = None
+    for name, value in query:
+        base, _, modifier = name.partition(":")
+        kind = params.get(base)
+        if modifier or kind not in ("token", "reference"):
+            continue
+        needles = []
+        for alternative in value.split(","):
+            needle = alternative.rsplit("|", 1)[-1] if kind == "token" else alternative.rstrip("/").rsplit("/", 1)[-1]
+            if not needle or not _SIMPLE.match(needle):
+                needles = []
+                break
+            needles.append(needle.lower())
+        if not needles:
+            continue
+        lowered = lowered if lowered is not None else text.lower()
+        if not any(needle in lowered for needle in needles):
+            return False
+    return True
+
+
+def _search(resource_type: str, query: list[tuple[str, str]], ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids, 100):
+        try:
+            records = search_api.match_records(resource_type, query + [("_id", ",".join(chunk))])
+        except FhirError as error:  # a filter the engine refuses: nothing matches (refused at creation normally)
+            log.warning("subscription query %s?%s failed: %s", resource_type, query, error.diagnostics)
+            return set()
+        found.update(r.logical_id for r in records)
+    return found
+
+
+def _context(topic: topics.Topic, current: dict | None, access) -> list[str]:
+    """References the topic's notification shape adds, each one the owner may read."""
+    refs: list[str] = []
+    for element in topic.context:
+        value = (current or {}).get(element)
+        for item in value if isinstance(value, list) else [value]:
+            reference = (item or {}).get("reference") if isinstance(item, dict) else None
+            if reference and "/" in reference and not reference.startswith(("urn:", "#")) and reference not in refs:
+                refs.append(reference.split("/_history", 1)[0])
+    if access is None:
+        return refs
+    visible = []
+    for reference in refs:
+        resource_type, _, id = reference.rpartition("/")
+        stored = repository.current(resource_type.rsplit("/", 1)[-1], id)
+        if stored is not None and not stored.deleted and access.can_read(stored.resource_type, stored.content):
+            visible.append(f"{stored.resource_type}/{stored.id}")
+    return visible
