@@ -141,13 +141,14 @@ def _store_server_view(record, state: SubscriptionState) -> None:
 
 
 def rewrite_version(record, content: dict) -> None:
-    """Replace the content of the version just written (same transaction) and its index rows."""
-    from fhirserver.search import api as search_api
+    """Replace the content of the version just written (same transaction) and its index rows (the text
+    index too: `_content` must not find a secret)."""
+    from fhirserver.search.indexer import index_records  # what repository.rewrite_meta uses for the same need
 
     ResourceRecord.objects.filter(resource_type="Subscription", logical_id=record.logical_id).update(content=content)
     ResourceVersion.objects.filter(resource_type="Subscription", logical_id=record.logical_id,
                                    version=record.version).update(content=content)
-    search_api.index_resource(record)
+    index_records([record], clear=True)
 
 
 def set_status(state: SubscriptionState, status: str, error: str = "") -> None:

@@ -20,6 +20,7 @@ import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timezone
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -164,6 +165,8 @@ def _load(rows: list[OutboxEvent]) -> list[Event]:
             cursor.execute(f"SELECT resource_type, logical_id, version, last_updated, deleted, content FROM {table} "
                            f"WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
             for resource_type, logical_id, version, last_updated, deleted, text in cursor.fetchall():
+                if last_updated is not None and last_updated.tzinfo is None:  # SQLite hands back naive UTC
+                    last_updated = last_updated.replace(tzinfo=timezone.utc)
                 found[(resource_type, logical_id, version)] = (last_updated, deleted, text)
     events = []
     for row in rows:
