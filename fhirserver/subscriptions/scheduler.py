@@ -16,7 +16,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.db.models import Exists, OuterRef, Q
 
 log = logging.getLogger("fhirserver.subscriptions")
@@ -42,13 +42,16 @@ def stop() -> None:
 
 
 def _loop() -> None:
-    while not _stop.is_set():
-        try:
-            close_old_connections()
-            tick()
-        except Exception:  # noqa: BLE001 - the sweep must survive a busy or restarting database
-            log.exception("subscriptions sweep failed; trying again")
-        _stop.wait(settings.SUBSCRIPTIONS["TICK_SECONDS"])
+    try:
+        while not _stop.is_set():
+            try:
+                close_old_connections()
+                tick()
+            except Exception:  # noqa: BLE001 - the sweep must survive a busy or restarting database
+                log.exception("subscriptions sweep failed; trying again")
+            _stop.wait(settings.SUBSCRIPTIONS["TICK_SECONDS"])
+    finally:
+        connections.close_all()  # this thread's own connection
 
 
 def tick() -> None:

@@ -22,6 +22,7 @@ class Receiver:
         self.down = False
         self.hold = threading.Event()
         self.hold.set()
+        self.drop_held = False  # a held request whose sender died: never processed
         self.arrived = threading.Condition()
         receiver = self
 
@@ -33,7 +34,10 @@ class Receiver:
                     self.send_response(503)
                     self.end_headers()
                     return
-                receiver.hold.wait(30)
+                if not receiver.hold.is_set():
+                    receiver.hold.wait(30)
+                    if receiver.drop_held:
+                        return
                 with receiver.arrived:
                     receiver.received.append(json.loads(body) if body else {})
                     receiver.headers.append({k.lower(): v for k, v in self.headers.items()} | {"method": self.command,
