@@ -75,6 +75,13 @@ class Event:
     timestamp: object
     interaction: str
     _changes: dict = field(default_factory=dict)
+    _lowered: str | None = None
+
+    @property
+    def lowered(self) -> str:
+        if self._lowered is None:
+            self._lowered = (self.text or "").lower()
+        return self._lowered
 
 
 def match_batch() -> int:
@@ -126,7 +133,7 @@ def _match(rows: list[OutboxEvent], subscriptions: list[SubscriptionState]) -> d
         topic = topics.find(state.topic) if state.topic else None
         access = access_of(state)
         query = tuple((topic.criteria if topic else ())) + tuple(tuple(p) for p in state.query)
-        params = _param_types(state.resource_type)
+        needles = _needles(query, _param_types(state.resource_type))
         for event in events:
             if event.row.resource_type != state.resource_type or event.row.id <= state.start_after:
                 continue
@@ -134,7 +141,7 @@ def _match(rows: list[OutboxEvent], subscriptions: list[SubscriptionState]) -> d
                 continue
             if access is not None and not access.can_read(state.resource_type, event.current):
                 continue
-            if not _may_match(query, params, event.text):
+            if not _may_match(needles, event):
                 continue
             context = _context(topic, event.current, access) if topic else []
             candidates[(state.resource_type, query)].append((state, event, context))
@@ -206,11 +213,9 @@ def _param_types(resource_type: str) -> dict[str, str]:
     return _TYPES_CACHE[resource_type]
 
 
-def _may_match(query: tuple, params: dict[str, str], text: str | None) -> bool:
-    """False only when a token or reference filter's wanted value appears nowhere in the resource."""
-    if text is None:
-        return False
-    lowered = None
+def _needles(query: tuple, params: dict[str, str]) -> list[list[str]]:
+    """For each token or reference filter without modifier: the values one of which the text must hold."""
+    groups = []
     for name, value in query:
         base, _, modifier = name.partition(":")
         kind = params.get(base)
@@ -223,12 +228,19 @@ def _may_match(query: tuple, params: dict[str, str], text: str | None) -> bool:
                 needles = []
                 break
             needles.append(needle.lower())
-        if not needles:
-            continue
-        lowered = lowered if lowered is not None else text.lower()
-        if not any(needle in lowered for needle in needles):
-            return False
-    return True
+        if needles:
+            groups.append(needles)
+    return groups
+
+
+def _may_match(needles: list[list[str]], event: Event) -> bool:
+    """False only when a token or reference filter's wanted value appears nowhere in the resource."""
+    if event.text is None:
+        return False
+    if not needles:
+        return True
+    text = event.lowered
+    return all(any(needle in text for needle in group) for group in needles)
 
 
 def _search(resource_type: str, query: list[tuple[str, str]], ids: list[str]) -> set[str]:
