@@ -212,7 +212,7 @@ SUBSCRIPTIONS = {
     "GIVE_UP_AFTER_SECONDS": float(os.environ.get("SUBSCRIPTIONS_GIVE_UP_AFTER_SECONDS", str(24 * 3600))),  # -> error
     "TIMEOUT_SECONDS": float(os.environ.get("SUBSCRIPTIONS_TIMEOUT_SECONDS", "10")),  # per POST, unless the channel's
     "LEASE_SECONDS": float(os.environ.get("SUBSCRIPTIONS_LEASE_SECONDS", "60")),  # a dead worker's claim expires
-    "MAX_EVENTS_PER_NOTIFICATION": int(os.environ.get("SUBSCRIPTIONS_MAX_EVENTS_PER_NOTIFICATION", "20")),
+    "MAX_EVENTS_PER_NOTIFICATION": int(os.environ.get("SUBSCRIPTIONS_MAX_EVENTS_PER_NOTIFICATION", "100")),
     "DELIVERY_THREADS": int(os.environ.get("SUBSCRIPTIONS_DELIVERY_THREADS", "4")),
     "TICK_SECONDS": float(os.environ.get("SUBSCRIPTIONS_TICK_SECONDS", "1")),  # sweep: retries, heartbeats, leftovers
     "RETENTION_DAYS": int(os.environ.get("SUBSCRIPTIONS_RETENTION_DAYS", "30")),  # delivered events kept for $events

@@ -80,6 +80,7 @@ def _deliver(state: SubscriptionState) -> None:
         lifecycle.set_status(state, SubscriptionState.ACTIVE)
         _sent(state)
     limit = max(1, min(state.max_count or config("MAX_EVENTS_PER_NOTIFICATION"), config("MAX_EVENTS_PER_NOTIFICATION")))
+    sent = False
     while True:
         events = list(state.notifications.filter(state=Notification.PENDING).order_by("event_number")[:limit])
         if not events:
@@ -95,6 +96,10 @@ def _deliver(state: SubscriptionState) -> None:
             return
         Notification.objects.filter(pk__in=[e.pk for e in events]).update(state=Notification.DELIVERED,
                                                                            delivered_at=now())
+        sent = True
+        if len(events) < limit:
+            break
+    if sent:
         _sent(state)
     if state.heartbeat_seconds and (state.last_sent_at is None or
                                     state.last_sent_at + timedelta(seconds=state.heartbeat_seconds) <= now()):
@@ -190,7 +195,9 @@ def _failed(state: SubscriptionState, reason: str) -> None:
 
 
 def _lease_lost(state: SubscriptionState) -> bool:
-    """Renew the lease; False when another worker took the subscription over (ours ran out)."""
+    """Renew the lease once half of it is gone; True when another worker took the subscription over."""
+    if state.lease_until and state.lease_until - now() > timedelta(seconds=config("LEASE_SECONDS") / 2):
+        return False
     lease = now() + timedelta(seconds=config("LEASE_SECONDS"))
     renewed = SubscriptionState.objects.filter(pk=state.pk, lease_until=state.lease_until).update(lease_until=lease)
     if renewed:

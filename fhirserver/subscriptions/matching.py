@@ -7,8 +7,9 @@ outbox rows in order and, for each subscription watching their type, asks in tur
    of another patient's resources, not even their ids;
 3. the topic's criteria and the subscription's filters (or a classic subscription's criteria): one
    search through the search engine per distinct query and batch, restricted to the batch's ids.
-   A cheap test first (each wanted token or reference id appears in the stored text) spares the
-   search for subscriptions that cannot match; it only ever says "no" when the search would.
+   A cheap test first spares the search for subscriptions that cannot match: a token or reference
+   filter's wanted code or id must be one of the resource's values. It only ever says "no" when the
+   search would, and subscriptions are indexed by it, so an event costs what its own matches cost.
 Matched events get the next `eventNumber`s of their subscription, in the order they were recorded;
 the notifications, the counters and the deletion of the outbox rows commit together.
 """
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import timezone
 
 from django.db import connection, transaction
-from django.db.models import Q
 
 from fhirserver import jobs
 from fhirserver.core.errors import FhirError
@@ -75,13 +75,35 @@ class Event:
     timestamp: object
     interaction: str
     _changes: dict = field(default_factory=dict)
-    _lowered: str | None = None
+    _values: frozenset[str] | None = None
 
     @property
-    def lowered(self) -> str:
-        if self._lowered is None:
-            self._lowered = (self.text or "").lower()
-        return self._lowered
+    def values(self) -> frozenset[str]:
+        """Every scalar of the resource, lower-cased, and of each string also what follows its last "/" (a
+        reference's id) and each side of a "|": what a token or reference filter can only match by equality."""
+        if self._values is None:
+            found: set[str] = set()
+            _leaves(self.current, found)
+            self._values = frozenset(found)
+        return self._values
+
+
+def _leaves(value, found: set[str]) -> None:
+    if isinstance(value, dict):
+        for item in value.values():
+            _leaves(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _leaves(item, found)
+    elif isinstance(value, str):
+        text = value.lower()
+        found.add(text)
+        if "/" in text:
+            found.add(text.split("/_history/", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+        if "|" in text:
+            found.update(text.split("|"))
+    elif value is not None:
+        found.add(str(value).lower())
 
 
 def match_batch() -> int:
@@ -128,23 +150,43 @@ def _deliver(states: list[SubscriptionState]) -> None:
 def _match(rows: list[OutboxEvent], subscriptions: list[SubscriptionState]) -> dict[int, list]:
     """{subscription pk: [(event, additional context), ...] in event order}."""
     events = _load(rows)
-    candidates: dict[tuple, list] = defaultdict(list)  # (type, query) -> [(state, event, context)]
+    # Subscriptions by the values their first token/reference filter wants: an event is looked at only by
+    # those whose wanted value it holds (and by those without such a filter).
+    watchers: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    everyone: dict[str, list] = defaultdict(list)
     for state in subscriptions:
         topic = topics.find(state.topic) if state.topic else None
-        access = access_of(state)
         query = tuple((topic.criteria if topic else ())) + tuple(tuple(p) for p in state.query)
-        needles = _needles(query, _param_types(state.resource_type))
-        for event in events:
-            if event.row.resource_type != state.resource_type or event.row.id <= state.start_after:
+        needles = _needles(tuple(tuple(p) for p in state.query), _param_types(state.resource_type))
+        entry = (state, topic, query, needles[1:], access_of(state))
+        if needles:
+            for needle in needles[0]:
+                watchers[state.resource_type][needle].append(entry)
+        else:
+            everyone[state.resource_type].append(entry)
+    candidates: dict[tuple, list] = defaultdict(list)  # (type, query) -> [(state, event, context)]
+    for event in events:
+        if event.current is None:
+            continue
+        resource_type = event.row.resource_type
+        index = watchers.get(resource_type, {})
+        entries = list(everyone.get(resource_type, ()))
+        if index:
+            seen = set()
+            for value in event.values & index.keys():
+                for entry in index[value]:
+                    if id(entry) not in seen:
+                        seen.add(id(entry))
+                        entries.append(entry)
+        for state, topic, query, needles, access in entries:
+            if event.row.id <= state.start_after or not _triggers(topic, event):
                 continue
-            if not _triggers(topic, event):
+            if needles and not all(event.values.intersection(group) for group in needles):
                 continue
-            if access is not None and not access.can_read(state.resource_type, event.current):
-                continue
-            if not _may_match(needles, event):
+            if access is not None and not access.can_read(resource_type, event.current):
                 continue
             context = _context(topic, event.current, access) if topic else []
-            candidates[(state.resource_type, query)].append((state, event, context))
+            candidates[(resource_type, query)].append((state, event, context))
     result: dict[int, list] = defaultdict(list)
     for (resource_type, query), items in candidates.items():
         ids = sorted({event.row.logical_id for _, event, _ in items})
@@ -158,23 +200,25 @@ def _match(rows: list[OutboxEvent], subscriptions: list[SubscriptionState]) -> d
 
 
 def _load(rows: list[OutboxEvent]) -> list[Event]:
+    """The versions written and the ones before them, as stored text (one query per type and chunk)."""
     table = ResourceVersion._meta.db_table
     found = {}
-    for chunk in _chunks(rows, 200):
-        sql_filter = Q()
-        for row in chunk:
-            sql_filter |= Q(resource_type=row.resource_type, logical_id=row.logical_id,
-                            version__in=[row.version, row.version - 1])
-        ids = list(ResourceVersion.objects.filter(sql_filter).values_list("id", flat=True))
-        if not ids:
-            continue
-        with connection.cursor() as cursor:  # the stored text as it is: the cheap test reads it
-            cursor.execute(f"SELECT resource_type, logical_id, version, last_updated, deleted, content FROM {table} "
-                           f"WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
-            for resource_type, logical_id, version, last_updated, deleted, text in cursor.fetchall():
-                if last_updated is not None and last_updated.tzinfo is None:  # SQLite hands back naive UTC
-                    last_updated = last_updated.replace(tzinfo=timezone.utc)
-                found[(resource_type, logical_id, version)] = (last_updated, deleted, text)
+    by_type: dict[str, list[OutboxEvent]] = defaultdict(list)
+    for row in rows:
+        by_type[row.resource_type].append(row)
+    for resource_type, typed in by_type.items():
+        for chunk in _chunks(typed, 500):
+            ids = sorted({row.logical_id for row in chunk})
+            lowest = min(row.version for row in chunk) - 1
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT logical_id, version, last_updated, deleted, content FROM {table} "
+                    f"WHERE resource_type = %s AND version >= %s AND logical_id IN ({', '.join(['%s'] * len(ids))})",
+                    [resource_type, lowest, *ids])
+                for logical_id, version, last_updated, deleted, text in cursor.fetchall():
+                    if last_updated is not None and last_updated.tzinfo is None:  # SQLite hands back naive UTC
+                        last_updated = last_updated.replace(tzinfo=timezone.utc)
+                    found[(resource_type, logical_id, version)] = (last_updated, deleted, text)
     events = []
     for row in rows:
         last_updated, deleted, text = found.get((row.resource_type, row.logical_id, row.version), (None, True, None))
@@ -214,7 +258,10 @@ def _param_types(resource_type: str) -> dict[str, str]:
 
 
 def _needles(query: tuple, params: dict[str, str]) -> list[list[str]]:
-    """For each token or reference filter without modifier: the values one of which the text must hold."""
+    """For each token or reference filter without modifier: the values one of which the resource must hold.
+
+    A token `system|code` is matched on its code, a reference on the id it ends with; the search engine
+    then decides. Values the engine might compare in another way (modifiers, other types) are not used."""
     groups = []
     for name, value in query:
         base, _, modifier = name.partition(":")
@@ -223,7 +270,10 @@ def _needles(query: tuple, params: dict[str, str]) -> list[list[str]]:
             continue
         needles = []
         for alternative in value.split(","):
-            needle = alternative.rsplit("|", 1)[-1] if kind == "token" else alternative.rstrip("/").rsplit("/", 1)[-1]
+            if kind == "token":
+                needle = alternative.rsplit("|", 1)[-1]
+            else:
+                needle = alternative.split("/_history/", 1)[0].rstrip("/").rsplit("/", 1)[-1]
             if not needle or not _SIMPLE.match(needle):
                 needles = []
                 break
@@ -231,16 +281,6 @@ def _needles(query: tuple, params: dict[str, str]) -> list[list[str]]:
         if needles:
             groups.append(needles)
     return groups
-
-
-def _may_match(needles: list[list[str]], event: Event) -> bool:
-    """False only when a token or reference filter's wanted value appears nowhere in the resource."""
-    if event.text is None:
-        return False
-    if not needles:
-        return True
-    text = event.lowered
-    return all(any(needle in text for needle in group) for group in needles)
 
 
 def _search(resource_type: str, query: list[tuple[str, str]], ids: list[str]) -> set[str]:

@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from fhirserver.subscriptions.models import OutboxEvent, SubscriptionState
 
@@ -53,12 +53,17 @@ def record_writes(records: list) -> None:
     watched = watched_types()
     if not watched:
         return
-    now = datetime.now(timezone.utc)
-    rows = [OutboxEvent(resource_type=r.resource_type, logical_id=r.logical_id, version=r.version,
-                        deleted=bool(r.deleted), recorded_at=now)
+    now = connection.ops.adapt_datetimefield_value(datetime.now(timezone.utc))
+    rows = [(r.resource_type, r.logical_id, r.version, bool(r.deleted), now)
             for r in records if r.resource_type in watched]
-    if rows:
-        OutboxEvent.objects.bulk_create(rows)
-        from fhirserver.subscriptions import matching
+    if not rows:
+        return
+    table = OutboxEvent._meta.db_table
+    for start in range(0, len(rows), 1000):  # one multi-row INSERT per write or Bundle
+        chunk = rows[start:start + 1000]
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} (resource_type, logical_id, version, deleted, recorded_at) VALUES "
+                           + ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk)), [v for row in chunk for v in row])
+    from fhirserver.subscriptions import matching
 
-        transaction.on_commit(matching.wake)
+    transaction.on_commit(matching.wake)
