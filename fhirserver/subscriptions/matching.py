@@ -110,8 +110,13 @@ def match_batch() -> int:
     rows = list(OutboxEvent.objects.order_by("id")[:BATCH])
     if not rows:
         return 0
+    from django.db.models import Q
+
+    from fhirserver.subscriptions.delivery import now
+
+    running = Q(end__isnull=True) | Q(end__gt=now())  # past its `end`, a subscription hears nothing more
     subscriptions = list(SubscriptionState.objects.exclude(status=SubscriptionState.OFF)
-                         .filter(resource_type__in={r.resource_type for r in rows}))
+                         .filter(running, resource_type__in={r.resource_type for r in rows}))
     matched = _match(rows, subscriptions) if subscriptions else {}
     woken = []
     with repository.write_transaction():

@@ -13,7 +13,14 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.subscriptions.conftest import (
-    event_numbers, focus_of, free_port, kind, lab_observation, status_of, topic_subscription, wait_status,
+    event_numbers,
+    focus_of,
+    free_port,
+    kind,
+    lab_observation,
+    status_of,
+    topic_subscription,
+    wait_status,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

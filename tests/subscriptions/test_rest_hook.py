@@ -1,7 +1,15 @@
 """rest-hook subscriptions end to end: a real receiver, the real job system and sweep, both databases."""
 from __future__ import annotations
 
-from tests.subscriptions.conftest import event_numbers, focus_of, kind, lab_observation, status_of, topic_subscription, wait_status
+from tests.subscriptions.conftest import (
+    event_numbers,
+    focus_of,
+    kind,
+    lab_observation,
+    status_of,
+    topic_subscription,
+    wait_status,
+)
 
 
 def _patient(fhir, name="Test") -> str:
@@ -151,3 +159,19 @@ def test_classic_criteria_subscription_posts_empty_notifications(fhir, receiver,
 
     time.sleep(0.5)
     assert len(receiver.received) == 2 and receiver.received[1] == {}  # handshake, then one empty POST
+
+
+def test_capability_statement_and_basic_resources_publish_the_topics(fhir, db):
+    statement = fhir.get("metadata").json()
+    [entry] = [r for r in statement["rest"][0]["resource"] if r["type"] == "Subscription"]
+    canonicals = {e["valueCanonical"] for e in entry["extension"]
+                  if e["url"].endswith("capabilitystatement-subscriptiontopic-canonical")}
+    assert canonicals == {f"http://fhirserver.example.org/fhir/SubscriptionTopic/{t}"
+                          for t in ("new-lab-result", "lab-report-finalised", "digitize-finished")}
+    assert entry["supportedProfile"] == [
+        "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"]
+    assert {"status", "events", "get-ws-binding-token"} <= {op["name"] for op in entry["operation"]}
+    assert "rest-hook" in entry["documentation"] and "websocket" in entry["documentation"]
+    topics = fhir.get("Basic?code=http://hl7.org/fhir/fhir-types|SubscriptionTopic").json()
+    urls = {e["valueUri"] for t in topics["entry"] for e in t["resource"]["extension"] if e["url"].endswith(".url")}
+    assert urls == canonicals
