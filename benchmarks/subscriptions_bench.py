@@ -126,7 +126,7 @@ def main() -> None:
         before = receivers.delivered()
         ingest_started = time.perf_counter()
         loaded = rest_bench.ingest(server, patients, BUNDLES)
-        expected = before + loaded["n"]
+        expected = before + loaded["n"] + 400  # rest_bench.ingest's 4 warm-up Bundles are lab results too
         wait_until(lambda: receivers.delivered() >= expected, 600)
         span = (receivers.last_event_at or time.perf_counter()) - ingest_started
     finally:
@@ -134,6 +134,7 @@ def main() -> None:
         server.wait(timeout=30)
         receivers.close()
     delivered = receivers.delivered() - before
+    events = loaded["n"] + 400
     print(f"| measure | ingest alone (yardstick) | ingest with {SUBSCRIPTIONS:,} active subscriptions |")
     print("|---|---|---|")
     print(f"| transaction ingest (resources/s) | {alone['rate']:.0f} | {loaded['rate']:.0f} |")
@@ -142,7 +143,7 @@ def main() -> None:
     print(f"| load average at start | {alone['load']} | {loaded['load']} |")
     print(f"\ningest slowdown with subscriptions: {100 * (1 - loaded['rate'] / alone['rate']):.1f} % "
           f"(resources/s {alone['rate']:.0f} -> {loaded['rate']:.0f})")
-    print(f"notifications: {delivered:,} of {loaded['n']:,} events delivered in {span:.1f} s from the first ingest "
+    print(f"notifications: {delivered:,} of {events:,} events delivered in {span:.1f} s from the first ingest "
           f"POST = {delivered / span:.0f} notifications/s; duplicates {receivers.duplicates()}, "
           f"subscriptions out of order {receivers.out_of_order()}")
     print(f"setup: {SUBSCRIPTIONS:,} subscriptions created in {created:.1f} s, all handshaken after {handshaken:.1f} s")

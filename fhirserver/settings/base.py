@@ -214,6 +214,7 @@ SUBSCRIPTIONS = {
     "LEASE_SECONDS": float(os.environ.get("SUBSCRIPTIONS_LEASE_SECONDS", "60")),  # a dead worker's claim expires
     "MAX_EVENTS_PER_NOTIFICATION": int(os.environ.get("SUBSCRIPTIONS_MAX_EVENTS_PER_NOTIFICATION", "100")),
     "DELIVERY_THREADS": int(os.environ.get("SUBSCRIPTIONS_DELIVERY_THREADS", "4")),
+    "NICE": int(os.environ.get("SUBSCRIPTIONS_NICE", "10")),  # matching/delivery threads yield the CPU to writes
     "TICK_SECONDS": float(os.environ.get("SUBSCRIPTIONS_TICK_SECONDS", "1")),  # sweep: retries, heartbeats, leftovers
     "RETENTION_DAYS": int(os.environ.get("SUBSCRIPTIONS_RETENTION_DAYS", "30")),  # delivered events kept for $events
     "WEBSOCKET_PORT": int(os.environ.get("SUBSCRIPTIONS_WEBSOCKET_PORT", "8001")),  # 0: no websocket server

@@ -2,9 +2,9 @@
 
 One worker holds a subscription at a time (a lease in its state row, taken with one conditional
 UPDATE; a worker that dies loses it when it runs out). The worker sends the oldest pending events
-(up to maxCount in one Bundle). Before a send it counts the attempt in the database, so a send
-that is repeated (no answer, a worker killed mid-send) carries `X-Notification-Retry: true`; a
-receiver that sees no such flag has never been sent that notification before. A refused or failed
+(up to maxCount in one Bundle). Before a send it records the highest event number being sent, so a
+send that is repeated (no answer, a refusal, a worker killed mid-send) carries
+`X-Notification-Retry: true`; a receiver that sees no such flag has never been sent those events. A refused or failed
 send waits RETRY_BASE_SECONDS, doubling up to RETRY_MAX_SECONDS, and the later events wait behind
 it (order is kept); after GIVE_UP_AFTER_SECONDS of failures the subscription is `error`, with the
 reason in its resource and in `$status`, and its events stay for `$events` and for reactivation.
@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import threading
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 
 from fhirserver import jobs
 from fhirserver.subscriptions import lifecycle, notifications, registration
@@ -39,12 +42,27 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_niced = threading.local()
+
+
+def background_priority() -> None:
+    """Notification work yields the CPU to writes: this thread (not the process) runs at nice NICE."""
+    if getattr(_niced, "done", False):
+        return
+    _niced.done = True
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(config("NICE")))
+    except (OSError, AttributeError):  # not Linux, or not allowed: run at the usual priority
+        pass
+
+
 def wake(pk: int) -> None:
     if jobs.uses_celery() or not jobs.is_queued_here(KIND, str(pk)):
         jobs.enqueue(KIND, str(pk))
 
 
 def run(key: str) -> None:
+    background_priority()
     state = _claim(int(key))
     if state is None:
         return
@@ -82,21 +100,20 @@ def _deliver(state: SubscriptionState) -> None:
     limit = max(1, min(state.max_count or config("MAX_EVENTS_PER_NOTIFICATION"), config("MAX_EVENTS_PER_NOTIFICATION")))
     sent = False
     while True:
-        events = list(state.notifications.filter(state=Notification.PENDING).order_by("event_number")[:limit])
+        events = list(state.notifications.filter(event_number__gt=state.delivered_upto)
+                      .order_by("event_number")[:limit])
         if not events:
             break
-        if _lease_lost(state):
-            return
-        retry = any(e.attempts for e in events)
-        Notification.objects.filter(pk__in=[e.pk for e in events]).update(attempts=F("attempts") + 1)
-        state.refresh_from_db(fields=["events_since_start", "status", "error"])
+        last = events[-1].event_number
+        retry = events[0].event_number <= state.sending_upto
+        if not _start_send(state, last):
+            return  # the lease ran out and another worker has the subscription
         ok, reason = _send_events(state, base_url, events, retry)
         if not ok:
             _failed(state, reason)
             return
-        Notification.objects.filter(pk__in=[e.pk for e in events]).update(state=Notification.DELIVERED,
-                                                                           delivered_at=now())
-        sent = True
+        SubscriptionState.objects.filter(pk=state.pk).update(delivered_upto=last)
+        state.delivered_upto, sent = last, True
         if len(events) < limit:
             break
     if sent:
@@ -194,13 +211,16 @@ def _failed(state: SubscriptionState, reason: str) -> None:
     log.info("Subscription/%s delivery failed (%s); retry %d in %.0fs", state.logical_id, reason, failures, wait)
 
 
-def _lease_lost(state: SubscriptionState) -> bool:
-    """Renew the lease once half of it is gone; True when another worker took the subscription over."""
-    if state.lease_until and state.lease_until - now() > timedelta(seconds=config("LEASE_SECONDS") / 2):
-        return False
+def _start_send(state: SubscriptionState, last: int) -> bool:
+    """Record that events up to `last` are being sent (and renew the lease), in one conditional UPDATE;
+    False when the lease was lost. Also re-reads the counter and status the notification reports."""
     lease = now() + timedelta(seconds=config("LEASE_SECONDS"))
-    renewed = SubscriptionState.objects.filter(pk=state.pk, lease_until=state.lease_until).update(lease_until=lease)
-    if renewed:
-        state.lease_until = lease
-    return not renewed
+    renewed = SubscriptionState.objects.filter(pk=state.pk, lease_until=state.lease_until).update(
+        lease_until=lease, sending_upto=Greatest(F("sending_upto"), last))
+    if not renewed:
+        return False
+    state.lease_until = lease
+    state.sending_upto = max(state.sending_upto, last)
+    state.refresh_from_db(fields=["events_since_start", "status", "error"])
+    return True
 

@@ -54,6 +54,9 @@ def wake() -> None:
 
 def run(key: str = "outbox") -> int:
     global _again
+    from fhirserver.subscriptions.delivery import background_priority
+
+    background_priority()
     total = 0
     while True:
         with _lock:

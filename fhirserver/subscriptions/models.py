@@ -7,7 +7,8 @@
   transaction (storage.repository's write observers), so an event exists exactly when its write
   committed. Matching turns it into notifications and deletes it.
 - `Notification`: one event of one subscription, numbered in sequence (`eventNumber`), kept for
-  `$events` and re-delivery until its retention runs out.
+  `$events` and re-delivery until its retention runs out. Pending = above its subscription's
+  `delivered_upto`.
 - `BindingToken`: a websocket binding token from `$get-ws-binding-token` (only its hash is stored).
 """
 from __future__ import annotations
@@ -45,6 +46,10 @@ class SubscriptionState(models.Model):
     # Events: numbered per subscription; outbox rows at or below `start_after` predate it.
     events_since_start = models.PositiveBigIntegerField(default=0)
     start_after = models.BigIntegerField(default=0)
+    # Delivery is in eventNumber order, so two high-water marks say it all: events up to `delivered_upto`
+    # were accepted by the endpoint; a send of events up to `sending_upto` was started (a resend is a retry).
+    delivered_upto = models.PositiveBigIntegerField(default=0)
+    sending_upto = models.PositiveBigIntegerField(default=0)
     # Delivery (rest-hook): one worker at a time (lease), the backoff of a failing endpoint.
     lease_until = models.DateTimeField(null=True, blank=True)
     failures = models.PositiveIntegerField(default=0)
@@ -70,8 +75,6 @@ class OutboxEvent(models.Model):
 
 
 class Notification(models.Model):
-    PENDING, DELIVERED = "pending", "delivered"
-
     id = models.BigAutoField(primary_key=True)
     subscription = models.ForeignKey(SubscriptionState, on_delete=models.CASCADE, related_name="notifications")
     event_number = models.PositiveBigIntegerField()
@@ -79,13 +82,9 @@ class Notification(models.Model):
     focus = models.CharField(max_length=200)  # "Observation/<id>/_history/<version>"
     interaction = models.CharField(max_length=8)  # create | update | delete
     additional_context = models.JSONField(default=list)  # ["Patient/<id>", ...]: what the owner may see
-    state = models.CharField(max_length=16, default=PENDING)
-    attempts = models.PositiveIntegerField(default=0)  # sends started; > 0 before a send = a retry
-    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subscription", "event_number"], name="uniq_event_number")]
-        indexes = [models.Index(fields=["subscription", "state", "event_number"], name="notification_queue")]
 
 
 class BindingToken(models.Model):

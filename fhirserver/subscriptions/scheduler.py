@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connections
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 log = logging.getLogger("fhirserver.subscriptions")
 _thread: threading.Thread | None = None
@@ -42,6 +42,9 @@ def stop() -> None:
 
 
 def _loop() -> None:
+    from fhirserver.subscriptions.delivery import background_priority
+
+    background_priority()
     try:
         while not _stop.is_set():
             try:
@@ -63,7 +66,7 @@ def tick() -> None:
     if OutboxEvent.objects.exists():
         matching.wake()
     moment = delivery.now()
-    pending = Notification.objects.filter(subscription=OuterRef("pk"), state=Notification.PENDING)
+    pending = Notification.objects.filter(subscription=OuterRef("pk"), event_number__gt=OuterRef("delivered_upto"))
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=moment)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=moment)
     rest_hooks = SubscriptionState.objects.filter(free, due, channel_type=SubscriptionState.REST_HOOK)
@@ -88,4 +91,4 @@ def _cleanup(moment) -> None:
     from fhirserver.subscriptions.models import Notification
 
     cutoff = moment - timedelta(days=settings.SUBSCRIPTIONS["RETENTION_DAYS"])
-    Notification.objects.filter(state=Notification.DELIVERED, timestamp__lt=cutoff).delete()
+    Notification.objects.filter(timestamp__lt=cutoff, event_number__lte=F("subscription__delivered_upto")).delete()

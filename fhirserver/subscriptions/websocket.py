@@ -71,7 +71,9 @@ def token_hash(token: str) -> str:
 
 def _connection(socket) -> None:
     from fhirserver.subscriptions import notifications
+    from fhirserver.subscriptions.delivery import background_priority
 
+    background_priority()
     bound: dict[int, float] = {}  # subscription pk -> when the last notification went out
     seen_generation, last_poll = -1, 0.0
     try:
@@ -133,20 +135,22 @@ def _parse(message) -> tuple[str | None, str]:
 
 
 def _push(socket, bound: dict, notifications) -> None:
-    from fhirserver.subscriptions.models import Notification, SubscriptionState
+    from fhirserver.subscriptions.models import SubscriptionState
 
     limit = settings.SUBSCRIPTIONS["MAX_EVENTS_PER_NOTIFICATION"]
     for state in SubscriptionState.objects.filter(pk__in=list(bound)):
         if state.status != SubscriptionState.ACTIVE:
             continue
-        pending = list(state.notifications.filter(state=Notification.PENDING).order_by("event_number")[:limit])
-        mine = [n for n in pending if Notification.objects.filter(pk=n.pk, state=Notification.PENDING)
-                .update(state=Notification.DELIVERED, delivered_at=_now(), attempts=n.attempts + 1)]
-        if mine:
+        pending = list(state.notifications.filter(event_number__gt=state.delivered_upto)
+                       .order_by("event_number")[:limit])
+        claimed = pending and SubscriptionState.objects.filter(pk=state.pk, delivered_upto=state.delivered_upto) \
+            .update(delivered_upto=pending[-1].event_number)  # one connection sends them, whichever claims first
+        if claimed:
             try:
-                socket.send(json.dumps(notifications.bundle(state, _base(state), "event-notification", mine)))
+                socket.send(json.dumps(notifications.bundle(state, _base(state), "event-notification", pending)))
             except Exception:
-                Notification.objects.filter(pk__in=[n.pk for n in mine]).update(state=Notification.PENDING)
+                SubscriptionState.objects.filter(pk=state.pk, delivered_upto=pending[-1].event_number).update(
+                    delivered_upto=state.delivered_upto)  # not sent after all: the next client gets them
                 raise
             bound[state.pk] = time.monotonic()
         elif state.heartbeat_seconds and time.monotonic() - bound[state.pk] >= state.heartbeat_seconds:

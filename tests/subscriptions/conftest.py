@@ -22,7 +22,8 @@ class Receiver:
         self.down = False
         self.hold = threading.Event()
         self.hold.set()
-        self.drop_held = False  # a held request whose sender died: never processed
+        self.drop_held = False
+        self.refused = 0  # a held request whose sender died: never processed
         self.arrived = threading.Condition()
         receiver = self
 
@@ -31,6 +32,9 @@ class Receiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 if receiver.down:
+                    with receiver.arrived:
+                        receiver.refused += 1
+                        receiver.arrived.notify_all()
                     self.send_response(503)
                     self.end_headers()
                     return

@@ -113,9 +113,7 @@ def test_receiver_down_then_up_gets_every_event_in_order_once(fhir, receiver, ba
     receiver.down = True
     for _ in range(5):
         fhir.post("Observation", lab_observation(patient))
-    import time
-
-    time.sleep(1.5)  # several refused attempts, with backoff
+    receiver.wait_for(lambda got: receiver.refused >= 2)  # refused, then refused again after a backoff
     status = fhir.get(f"Subscription/{sub['id']}/$status").json()["entry"][0]["resource"]
     assert {p["name"]: p for p in status["parameter"]}["events-since-subscription-start"]["valueString"] == "5"
     receiver.down = False
