@@ -14,7 +14,7 @@ import contextvars
 from datetime import datetime, timezone
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 
 from fhirserver.core.errors import FhirError
 from fhirserver.storage.models import ResourceRecord, ResourceVersion
@@ -41,7 +41,8 @@ def written(records: list) -> None:
         return
     for record in records:
         if record.deleted:
-            SubscriptionState.objects.filter(logical_id=record.logical_id).update(status=SubscriptionState.OFF)
+            SubscriptionState.objects.filter(logical_id=record.logical_id).update(status=SubscriptionState.OFF,
+                                                                                  revision=F("revision") + 1)
             continue
         _accept(record)
 
@@ -72,6 +73,7 @@ def _accept(record) -> None:
     state.status, state.error = _status(parsed, previous, state), ""
     if state.status in (SubscriptionState.REQUESTED, SubscriptionState.ACTIVE) and previous[0] != state.status:
         state.failures, state.failing_since, state.next_attempt_at = 0, None, None
+    state.revision += 1
     state.save()
     _store_server_view(record, state)
     if state.status == SubscriptionState.REQUESTED:
@@ -156,7 +158,7 @@ def set_status(state: SubscriptionState, status: str, error: str = "") -> None:
     from fhirserver.storage import repository
 
     with repository.write_transaction():
-        SubscriptionState.objects.filter(pk=state.pk).update(status=status, error=error)
+        SubscriptionState.objects.filter(pk=state.pk).update(status=status, error=error, revision=F("revision") + 1)
         state.status, state.error = status, error
         stored = repository.current("Subscription", state.logical_id)
         if stored is None or stored.deleted:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timezone
 
 from django.db import connection, transaction
+from django.db.models import Max
 
 from fhirserver import jobs
 from fhirserver.core.errors import FhirError
@@ -69,58 +70,61 @@ def run(key: str = "outbox") -> int:
                     return total
 
 
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_BOOLEAN = re.compile(r":\s*(true|false)\b")
+
+
 @dataclass
 class Event:
     row: OutboxEvent
     text: str | None  # the version's stored JSON text (None: a deletion)
-    current: dict | None
-    previous: dict | None
+    previous_text: str | None  # the version before it (None: none, or a deletion)
     timestamp: object
     interaction: str
     _changes: dict = field(default_factory=dict)
     _values: frozenset[str] | None = None
+    _parsed: dict = field(default_factory=dict)
+
+    @property
+    def current(self) -> dict | None:
+        if "current" not in self._parsed:
+            self._parsed["current"] = json.loads(self.text) if self.text else None
+        return self._parsed["current"]
+
+    @property
+    def previous(self) -> dict | None:
+        if "previous" not in self._parsed:
+            self._parsed["previous"] = json.loads(self.previous_text) if self.previous_text else None
+        return self._parsed["previous"]
 
     @property
     def values(self) -> frozenset[str]:
-        """Every scalar of the resource, lower-cased, and of each string also what follows its last "/" (a
-        reference's id) and each side of a "|": what a token or reference filter can only match by equality."""
+        """Every string and boolean of the stored text, lower-cased, and of each string also what follows
+        its last "/" (a reference's id) and each side of a "|": what a token or reference filter can only
+        match by equality. Read from the text (no parse): most events concern no subscription at all."""
         if self._values is None:
-            found: set[str] = set()
-            _leaves(self.current, found)
+            text = (self.text or "").lower()
+            found = set(_BOOLEAN.findall(text))
+            for value in _STRING.findall(text):
+                found.add(value)
+                if "/" in value:
+                    found.add(value.split("/_history/", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+                if "|" in value:
+                    found.update(value.split("|"))
             self._values = frozenset(found)
         return self._values
-
-
-def _leaves(value, found: set[str]) -> None:
-    if isinstance(value, dict):
-        for item in value.values():
-            _leaves(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _leaves(item, found)
-    elif isinstance(value, str):
-        text = value.lower()
-        found.add(text)
-        if "/" in text:
-            found.add(text.split("/_history/", 1)[0].rstrip("/").rsplit("/", 1)[-1])
-        if "|" in text:
-            found.update(text.split("|"))
-    elif value is not None:
-        found.add(str(value).lower())
 
 
 def match_batch() -> int:
     rows = list(OutboxEvent.objects.order_by("id")[:BATCH])
     if not rows:
         return 0
-    from django.db.models import Q
-
     from fhirserver.subscriptions.delivery import now
 
-    running = Q(end__isnull=True) | Q(end__gt=now())  # past its `end`, a subscription hears nothing more
-    subscriptions = list(SubscriptionState.objects.exclude(status=SubscriptionState.OFF)
-                         .filter(running, resource_type__in={r.resource_type for r in rows}))
-    matched = _match(rows, subscriptions) if subscriptions else {}
+    running = now()  # past its `end`, a subscription hears nothing more
+    view = _view()
+    types = {r.resource_type for r in rows}
+    matched = _match(rows, view, running) if types & view.types else {}
     woken = []
     with repository.write_transaction():
         repository.lock_key("subscriptions:match")
@@ -155,26 +159,51 @@ def _deliver(states: list[SubscriptionState]) -> None:
         websocket.wake()
 
 
-def _match(rows: list[OutboxEvent], subscriptions: list[SubscriptionState]) -> dict[int, list]:
-    """{subscription pk: [(event, additional context), ...] in event order}."""
-    events = _load(rows)
-    # Subscriptions by the values their first token/reference filter wants: an event is looked at only by
-    # those whose wanted value it holds (and by those without such a filter).
+@dataclass
+class View:
+    """What matching reads of the subscriptions, indexed: rebuilt only when one of them changed."""
+    key: tuple
+    types: set[str]
+    watchers: dict[str, dict[str, list]]  # type -> wanted value of the first filter -> entries
+    everyone: dict[str, list]  # type -> entries without a token/reference filter
+
+
+_cached: View | None = None
+
+
+def _view() -> View:
+    global _cached
+    from django.db.models import Count, Sum
+
+    key = tuple(SubscriptionState.objects.exclude(status=SubscriptionState.OFF)
+                .aggregate(n=Count("pk"), r=Sum("revision"), top=Max("pk")).values())
+    if _cached is not None and _cached.key == key:
+        return _cached
     watchers: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     everyone: dict[str, list] = defaultdict(list)
-    for state in subscriptions:
+    types = set()
+    for state in SubscriptionState.objects.exclude(status=SubscriptionState.OFF):
         topic = topics.find(state.topic) if state.topic else None
         query = tuple((topic.criteria if topic else ())) + tuple(tuple(p) for p in state.query)
         needles = _needles(tuple(tuple(p) for p in state.query), _param_types(state.resource_type))
         entry = (state, topic, query, needles[1:], access_of(state))
+        types.add(state.resource_type)
         if needles:
             for needle in needles[0]:
                 watchers[state.resource_type][needle].append(entry)
         else:
             everyone[state.resource_type].append(entry)
+    _cached = View(key, types, watchers, everyone)
+    return _cached
+
+
+def _match(rows: list[OutboxEvent], view: View, moment) -> dict[int, list]:
+    """{subscription pk: [(event, additional context), ...] in event order}."""
+    events = _load(rows)
+    watchers, everyone = view.watchers, view.everyone
     candidates: dict[tuple, list] = defaultdict(list)  # (type, query) -> [(state, event, context)]
     for event in events:
-        if event.current is None:
+        if event.text is None:
             continue
         resource_type = event.row.resource_type
         index = watchers.get(resource_type, {})
@@ -187,7 +216,9 @@ def _match(rows: list[OutboxEvent], subscriptions: list[SubscriptionState]) -> d
                         seen.add(id(entry))
                         entries.append(entry)
         for state, topic, query, needles, access in entries:
-            if event.row.id <= state.start_after or not _triggers(topic, event):
+            if event.row.id <= state.start_after or (state.end and state.end <= moment):
+                continue
+            if not _triggers(topic, event):
                 continue
             if needles and not all(event.values.intersection(group) for group in needles):
                 continue
@@ -231,11 +262,10 @@ def _load(rows: list[OutboxEvent]) -> list[Event]:
     for row in rows:
         last_updated, deleted, text = found.get((row.resource_type, row.logical_id, row.version), (None, True, None))
         before = found.get((row.resource_type, row.logical_id, row.version - 1))
-        previous = json.loads(before[2]) if before and not before[1] and before[2] else None
-        current = json.loads(text) if text and not deleted else None
+        previous = before[2] if before and not before[1] and before[2] else None
+        current = text if text and not deleted else None
         interaction = "delete" if current is None else ("create" if previous is None else "update")
-        events.append(Event(row, text if current is not None else None, current, previous,
-                            last_updated or row.recorded_at, interaction))
+        events.append(Event(row, current, previous, last_updated or row.recorded_at, interaction))
     return events
 
 

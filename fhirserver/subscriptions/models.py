@@ -56,6 +56,7 @@ class SubscriptionState(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_sent_at = models.DateTimeField(null=True, blank=True)  # any notification (heartbeat timing)
+    revision = models.PositiveBigIntegerField(default=0)  # +1 at every change of what matching reads
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
