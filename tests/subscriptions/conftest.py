@@ -23,7 +23,8 @@ class Receiver:
         self.hold = threading.Event()
         self.hold.set()
         self.drop_held = False
-        self.refused = 0  # a held request whose sender died: never processed
+        self.refused = 0
+        self.held = 0  # requests that arrived while held  # a held request whose sender died: never processed
         self.arrived = threading.Condition()
         receiver = self
 
@@ -39,6 +40,9 @@ class Receiver:
                     self.end_headers()
                     return
                 if not receiver.hold.is_set():
+                    with receiver.arrived:
+                        receiver.held += 1
+                        receiver.arrived.notify_all()
                     receiver.hold.wait(30)
                     if receiver.drop_held:
                         return

@@ -183,7 +183,7 @@ def test_a_worker_killed_mid_delivery_delivers_after_restart(receiver, tmp_path,
         _wait_active(port, sub["id"])
         receiver.hold.clear()  # the next POST hangs in the receiver
         _http("POST", port, "Observation", lab_observation("Patient/x"))
-        time.sleep(1.0)  # the worker is now mid-send
+        receiver.wait_for(lambda got: receiver.held >= 1)  # the worker is now mid-send
         server.send_signal(signal.SIGKILL)
         server.wait()
         receiver.drop_held = True  # its sender died mid-send: the receiver never got it whole
