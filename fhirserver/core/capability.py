@@ -47,7 +47,7 @@ def capability_statement(base_url: str) -> dict:
     system_ops = [op for op in operations.all_operations() if "system" in op.levels]
     if system_ops:
         rest["operation"] = [{"name": op.name, "definition": op.definition} for op in system_ops]
-    return {
+    statement = {
         "resourceType": "CapabilityStatement",
         "id": "server",
         "status": "active",
@@ -61,6 +61,9 @@ def capability_statement(base_url: str) -> dict:
         "patchFormat": patching.PATCH_FORMATS,
         "rest": [rest],
     }
+    for path in fhir.get("CAPABILITY_CONTRIBUTORS", ()):  # features that declare more (e.g. subscription topics)
+        import_string(path)(statement)
+    return statement
 
 
 def _resource_entry(resource_type: str) -> dict:

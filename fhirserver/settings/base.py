@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "fhirserver.storage",
     "fhirserver.search",
     "fhirserver.security",
+    "fhirserver.subscriptions",
     "ingestion",
     "evaluation",
     "review",
@@ -236,3 +237,26 @@ INGESTION["JOBS_DIR"] = os.environ.get("INGESTION_JOBS_DIR", "")  # "" = var/job
 # is set, else a table in the database (created by the security app's migrations); never process memory.
 if not os.environ.get("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "fhir_shared_cache"}}
+# --- Subscriptions (fhirserver.subscriptions; docs/subscriptions.md) ------------------------------
+# Topic-based (R4 Subscriptions Backport IG) and classic R4 subscriptions: an outbox written in each
+# write's transaction, matching and rest-hook delivery on fhirserver.jobs, websockets on their own port.
+SUBSCRIPTIONS = {
+    "REQUIRE_HTTPS": env_bool("SUBSCRIPTIONS_REQUIRE_HTTPS", False),  # production.py: True; else http to loopback only
+    "RETRY_BASE_SECONDS": float(os.environ.get("SUBSCRIPTIONS_RETRY_BASE_SECONDS", "5")),  # first retry; doubles
+    "RETRY_MAX_SECONDS": float(os.environ.get("SUBSCRIPTIONS_RETRY_MAX_SECONDS", "900")),  # longest wait
+    "GIVE_UP_AFTER_SECONDS": float(os.environ.get("SUBSCRIPTIONS_GIVE_UP_AFTER_SECONDS", str(24 * 3600))),  # -> error
+    "TIMEOUT_SECONDS": float(os.environ.get("SUBSCRIPTIONS_TIMEOUT_SECONDS", "10")),  # per POST, unless the channel's
+    "LEASE_SECONDS": float(os.environ.get("SUBSCRIPTIONS_LEASE_SECONDS", "60")),  # a dead worker's claim expires
+    "MAX_EVENTS_PER_NOTIFICATION": int(os.environ.get("SUBSCRIPTIONS_MAX_EVENTS_PER_NOTIFICATION", "100")),
+    "DELIVERY_THREADS": int(os.environ.get("SUBSCRIPTIONS_DELIVERY_THREADS", "4")),
+    "NICE": int(os.environ.get("SUBSCRIPTIONS_NICE", "10")),  # matching/delivery threads yield the CPU to writes
+    "TICK_SECONDS": float(os.environ.get("SUBSCRIPTIONS_TICK_SECONDS", "1")),  # sweep: retries, heartbeats, leftovers
+    "RETENTION_DAYS": int(os.environ.get("SUBSCRIPTIONS_RETENTION_DAYS", "30")),  # delivered events kept for $events
+    "WEBSOCKET_PORT": int(os.environ.get("SUBSCRIPTIONS_WEBSOCKET_PORT", "8001")),  # 0: no websocket server
+    "WEBSOCKET_HOST": os.environ.get("SUBSCRIPTIONS_WEBSOCKET_HOST", "127.0.0.1"),
+    "WEBSOCKET_URL": os.environ.get("SUBSCRIPTIONS_WEBSOCKET_URL", ""),  # public ws(s):// URL; default from the request
+    "BINDING_TOKEN_SECONDS": int(os.environ.get("SUBSCRIPTIONS_BINDING_TOKEN_SECONDS", "3600")),
+    "BACKGROUND": env_bool("SUBSCRIPTIONS_BACKGROUND", True),  # the web process runs the sweep and websockets
+}
+MIDDLEWARE.append("fhirserver.subscriptions.owner.OwnerMiddleware")  # who writes a Subscription owns it
+FHIR["CAPABILITY_CONTRIBUTORS"] = ["fhirserver.subscriptions.topics.capability"]

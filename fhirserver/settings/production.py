@@ -17,3 +17,5 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Subscriptions: rest-hook endpoints must be https (docs/subscriptions.md).
+SUBSCRIPTIONS["REQUIRE_HTTPS"] = env_bool("SUBSCRIPTIONS_REQUIRE_HTTPS", True)  # noqa: F405

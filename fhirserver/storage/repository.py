@@ -150,10 +150,28 @@ def _pending() -> _Pending | None:
     return getattr(_local, "pending", None)
 
 
+# --- write observers -----------------------------------------------------------------------------
+# Called with the records a transaction has just written (after their index rows, before it commits),
+# so what an observer inserts commits or rolls back with the write: the subscriptions outbox.
+_write_observers: list = []
+
+
+def observe_writes(observer) -> None:
+    """Register `observer(records)`; it runs inside every write transaction, and may refuse the write."""
+    if observer not in _write_observers:
+        _write_observers.append(observer)
+
+
+def _written(records: list) -> None:
+    for observer in _write_observers:
+        observer(records)
+
+
 def _index(record: ResourceRecord) -> None:
     pending = _pending()
     if pending is None:
         search_api.index_resource(record)
+        _written([record])
     else:
         pending.index[record.pk] = record
 
@@ -188,7 +206,8 @@ def _insert_new(records: list[_NewRecord]) -> None:
                 ids = {(t, i): pk for pk, t, i in cursor.fetchall()}
             else:
                 cursor.execute(
-                    f"INSERT INTO {record_table} ({_RECORD_COLUMNS}) VALUES {values} RETURNING id, resource_type, logical_id",
+                    f"INSERT INTO {record_table} ({_RECORD_COLUMNS}) VALUES {values} "
+                    "RETURNING id, resource_type, logical_id",
                     params,
                 )
                 ids = {(t, i): pk for pk, t, i in cursor.fetchall()}
@@ -211,8 +230,10 @@ def flush_index() -> None:
             pending.index[record.id] = record
         pending.creates.clear()
     if pending.index:
-        search_api.index_resources(list(pending.index.values()))
+        records = list(pending.index.values())
+        search_api.index_resources(records)
         pending.index.clear()
+        _written(records)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,353 @@
+"""Matching: outbox events -> numbered notifications of the subscriptions they concern.
+
+One matcher at a time (an advisory lock on PostgreSQL, the writer lock on SQLite) takes a batch of
+outbox rows in order and, for each subscription watching their type, asks in turn:
+1. the topic's trigger: the interaction, and its FHIRPath test on %previous / %current;
+2. the owner's access (`Access.can_read` on the version written): a patient-scoped app never hears
+   of another patient's resources, not even their ids;
+3. the topic's criteria and the subscription's filters (or a classic subscription's criteria): one
+   search through the search engine per distinct query and batch, restricted to the batch's ids.
+   A cheap test first spares the search for subscriptions that cannot match: a token or reference
+   filter's wanted code or id must be one of the resource's values. It only ever says "no" when the
+   search would, and subscriptions are indexed by it, so an event costs what its own matches cost.
+Matched events get the next `eventNumber`s of their subscription, in the order they were recorded;
+the notifications, the counters and the deletion of the outbox rows commit together.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timezone
+
+from django.db import connection, transaction
+from django.db.models import Max
+
+from fhirserver import jobs
+from fhirserver.core.errors import FhirError
+from fhirserver.search import api as search_api
+from fhirserver.storage import repository
+from fhirserver.storage.models import ResourceVersion
+from fhirserver.subscriptions import topics
+from fhirserver.subscriptions.models import Notification, OutboxEvent, SubscriptionState
+from fhirserver.subscriptions.owner import access_of
+
+log = logging.getLogger("fhirserver.subscriptions")
+KIND = "subscriptions-match"
+BATCH = 500
+_again = False
+_lock = threading.Lock()
+_SIMPLE = re.compile(r"^[A-Za-z0-9._\-]+$")
+
+
+def wake() -> None:
+    """Ask for a matching pass (after a commit that recorded events)."""
+    global _again
+    with _lock:
+        _again = True
+        if not jobs.uses_celery() and jobs.is_queued_here(KIND, "outbox"):
+            return  # the running pass sees _again and goes round once more
+    jobs.enqueue(KIND, "outbox")
+
+
+def run(key: str = "outbox") -> int:
+    global _again
+    from fhirserver.subscriptions.delivery import background_priority
+
+    background_priority()
+    total = 0
+    while True:
+        with _lock:
+            _again = False
+        count = match_batch()
+        total += count
+        if count == 0:
+            with _lock:
+                if not _again:
+                    return total
+
+
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_BOOLEAN = re.compile(r":\s*(true|false)\b")
+
+
+@dataclass
+class Event:
+    row: OutboxEvent
+    text: str | None  # the version's stored JSON text (None: a deletion)
+    previous_text: str | None  # the version before it (None: none, or a deletion)
+    timestamp: object
+    interaction: str
+    _changes: dict = field(default_factory=dict)
+    _values: frozenset[str] | None = None
+    _parsed: dict = field(default_factory=dict)
+
+    @property
+    def current(self) -> dict | None:
+        if "current" not in self._parsed:
+            self._parsed["current"] = json.loads(self.text) if self.text else None
+        return self._parsed["current"]
+
+    @property
+    def previous(self) -> dict | None:
+        if "previous" not in self._parsed:
+            self._parsed["previous"] = json.loads(self.previous_text) if self.previous_text else None
+        return self._parsed["previous"]
+
+    @property
+    def values(self) -> frozenset[str]:
+        """Every string and boolean of the stored text, lower-cased, and of each string also what follows
+        its last "/" (a reference's id) and each side of a "|": what a token or reference filter can only
+        match by equality. Read from the text (no parse): most events concern no subscription at all."""
+        if self._values is None:
+            text = (self.text or "").lower()
+            found = set(_BOOLEAN.findall(text))
+            for value in _STRING.findall(text):
+                found.add(value)
+                if "/" in value:
+                    found.add(value.split("/_history/", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+                if "|" in value:
+                    found.update(value.split("|"))
+            self._values = frozenset(found)
+        return self._values
+
+
+def match_batch() -> int:
+    rows = list(OutboxEvent.objects.order_by("id")[:BATCH])
+    if not rows:
+        return 0
+    from fhirserver.subscriptions.delivery import now
+
+    running = now()  # past its `end`, a subscription hears nothing more
+    view = _view()
+    types = {r.resource_type for r in rows}
+    matched = _match(rows, view, running) if types & view.types else {}
+    woken = []
+    with repository.write_transaction():
+        repository.lock_key("subscriptions:match")
+        taken = OutboxEvent.objects.filter(id__in=[r.id for r in rows]).delete()[0]
+        if taken != len(rows):  # another matcher took some of them first: leave the batch to it
+            transaction.set_rollback(True)
+            return len(rows)
+        for state in SubscriptionState.objects.select_for_update().filter(pk__in=list(matched)).order_by("pk"):
+            events = matched[state.pk]
+            number = state.events_since_start
+            notifications = []
+            for event, context in events:
+                number += 1
+                notifications.append(Notification(
+                    subscription=state, event_number=number, timestamp=event.timestamp,
+                    focus=f"{event.row.resource_type}/{event.row.logical_id}/_history/{event.row.version}",
+                    interaction=event.interaction, additional_context=context))
+            Notification.objects.bulk_create(notifications)
+            SubscriptionState.objects.filter(pk=state.pk).update(events_since_start=number)
+            woken.append(state)
+        transaction.on_commit(lambda: _deliver(woken))
+    return len(rows)
+
+
+def _deliver(states: list[SubscriptionState]) -> None:
+    from fhirserver.subscriptions import delivery, websocket
+
+    for state in states:
+        if state.channel_type == SubscriptionState.REST_HOOK and state.status == SubscriptionState.ACTIVE:
+            delivery.wake(state.pk)
+    if any(s.channel_type == SubscriptionState.WEBSOCKET for s in states):
+        websocket.wake()
+
+
+@dataclass
+class View:
+    """What matching reads of the subscriptions, indexed: rebuilt only when one of them changed."""
+    key: tuple
+    types: set[str]
+    watchers: dict[str, dict[str, list]]  # type -> wanted value of the first filter -> entries
+    everyone: dict[str, list]  # type -> entries without a token/reference filter
+
+
+_cached: View | None = None
+
+
+def _view() -> View:
+    global _cached
+    from django.db.models import Count, Sum
+
+    key = tuple(SubscriptionState.objects.exclude(status=SubscriptionState.OFF)
+                .aggregate(n=Count("pk"), r=Sum("revision"), top=Max("pk")).values())
+    if _cached is not None and _cached.key == key:
+        return _cached
+    watchers: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    everyone: dict[str, list] = defaultdict(list)
+    types = set()
+    for state in SubscriptionState.objects.exclude(status=SubscriptionState.OFF):
+        topic = topics.find(state.topic) if state.topic else None
+        query = tuple((topic.criteria if topic else ())) + tuple(tuple(p) for p in state.query)
+        needles = _needles(tuple(tuple(p) for p in state.query), _param_types(state.resource_type))
+        entry = (state, topic, query, needles[1:], access_of(state))
+        types.add(state.resource_type)
+        if needles:
+            for needle in needles[0]:
+                watchers[state.resource_type][needle].append(entry)
+        else:
+            everyone[state.resource_type].append(entry)
+    _cached = View(key, types, watchers, everyone)
+    return _cached
+
+
+def _match(rows: list[OutboxEvent], view: View, moment) -> dict[int, list]:
+    """{subscription pk: [(event, additional context), ...] in event order}."""
+    events = _load(rows)
+    watchers, everyone = view.watchers, view.everyone
+    candidates: dict[tuple, list] = defaultdict(list)  # (type, query) -> [(state, event, context)]
+    for event in events:
+        if event.text is None:
+            continue
+        resource_type = event.row.resource_type
+        index = watchers.get(resource_type, {})
+        entries = list(everyone.get(resource_type, ()))
+        if index:
+            seen = set()
+            for value in event.values & index.keys():
+                for entry in index[value]:
+                    if id(entry) not in seen:
+                        seen.add(id(entry))
+                        entries.append(entry)
+        for state, topic, query, needles, access in entries:
+            if event.row.id <= state.start_after or (state.end and state.end <= moment):
+                continue
+            if not _triggers(topic, event):
+                continue
+            if needles and not all(event.values.intersection(group) for group in needles):
+                continue
+            if access is not None and not access.can_read(resource_type, event.current):
+                continue
+            context = _context(topic, event.current, access) if topic else []
+            candidates[(resource_type, query)].append((state, event, context))
+    result: dict[int, list] = defaultdict(list)
+    for (resource_type, query), items in candidates.items():
+        ids = sorted({event.row.logical_id for _, event, _ in items})
+        found = _search(resource_type, list(query), ids)
+        for state, event, context in items:
+            if event.row.logical_id in found:
+                result[state.pk].append((event, context))
+    for items in result.values():
+        items.sort(key=lambda item: item[0].row.id)
+    return result
+
+
+def _load(rows: list[OutboxEvent]) -> list[Event]:
+    """The versions written and the ones before them, as stored text (one query per type and chunk)."""
+    table = ResourceVersion._meta.db_table
+    found = {}
+    by_type: dict[str, list[OutboxEvent]] = defaultdict(list)
+    for row in rows:
+        by_type[row.resource_type].append(row)
+    for resource_type, typed in by_type.items():
+        for chunk in _chunks(typed, 500):
+            ids = sorted({row.logical_id for row in chunk})
+            lowest = min(row.version for row in chunk) - 1
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT logical_id, version, last_updated, deleted, content FROM {table} "
+                    f"WHERE resource_type = %s AND version >= %s AND logical_id IN ({', '.join(['%s'] * len(ids))})",
+                    [resource_type, lowest, *ids])
+                for logical_id, version, last_updated, deleted, text in cursor.fetchall():
+                    if last_updated is not None and last_updated.tzinfo is None:  # SQLite hands back naive UTC
+                        last_updated = last_updated.replace(tzinfo=timezone.utc)
+                    found[(resource_type, logical_id, version)] = (last_updated, deleted, text)
+    events = []
+    for row in rows:
+        last_updated, deleted, text = found.get((row.resource_type, row.logical_id, row.version), (None, True, None))
+        before = found.get((row.resource_type, row.logical_id, row.version - 1))
+        previous = before[2] if before and not before[1] and before[2] else None
+        current = text if text and not deleted else None
+        interaction = "delete" if current is None else ("create" if previous is None else "update")
+        events.append(Event(row, current, previous, last_updated or row.recorded_at, interaction))
+    return events
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _triggers(topic: topics.Topic | None, event: Event) -> bool:
+    if topic is None:  # classic R4: every create and update that matches the criteria
+        return event.interaction in ("create", "update")
+    if event.interaction not in topic.interactions or event.current is None:
+        return False
+    if topic.slug not in event._changes:
+        event._changes[topic.slug] = topics.change_matches(topic, event.previous, event.current)
+    return event._changes[topic.slug]
+
+
+_TYPES_CACHE: dict[str, dict[str, str]] = {}
+
+
+def _param_types(resource_type: str) -> dict[str, str]:
+    if resource_type not in _TYPES_CACHE:
+        types = {p.name: p.type for p in search_api.search_parameters_for(resource_type)}
+        types.update({p.name: p.type for p in search_api.search_parameters_for(None)})
+        _TYPES_CACHE[resource_type] = types
+    return _TYPES_CACHE[resource_type]
+
+
+def _needles(query: tuple, params: dict[str, str]) -> list[list[str]]:
+    """For each token or reference filter without modifier: the values one of which the resource must hold.
+
+    A token `system|code` is matched on its code, a reference on the id it ends with; the search engine
+    then decides. Values the engine might compare in another way (modifiers, other types) are not used."""
+    groups = []
+    for name, value in query:
+        base, _, modifier = name.partition(":")
+        kind = params.get(base)
+        if modifier or kind not in ("token", "reference"):
+            continue
+        needles = []
+        for alternative in value.split(","):
+            if kind == "token":
+                needle = alternative.rsplit("|", 1)[-1]
+            else:
+                needle = alternative.split("/_history/", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            if not needle or not _SIMPLE.match(needle):
+                needles = []
+                break
+            needles.append(needle.lower())
+        if needles:
+            groups.append(needles)
+    return groups
+
+
+def _search(resource_type: str, query: list[tuple[str, str]], ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids, 100):
+        try:
+            records = search_api.match_records(resource_type, query + [("_id", ",".join(chunk))])
+        except FhirError as error:  # a filter the engine refuses: nothing matches (refused at creation normally)
+            log.warning("subscription query %s?%s failed: %s", resource_type, query, error.diagnostics)
+            return set()
+        found.update(r.logical_id for r in records)
+    return found
+
+
+def _context(topic: topics.Topic, current: dict | None, access) -> list[str]:
+    """References the topic's notification shape adds, each one the owner may read."""
+    refs: list[str] = []
+    for element in topic.context:
+        value = (current or {}).get(element)
+        for item in value if isinstance(value, list) else [value]:
+            reference = (item or {}).get("reference") if isinstance(item, dict) else None
+            if reference and "/" in reference and not reference.startswith(("urn:", "#")) and reference not in refs:
+                refs.append(reference.split("/_history", 1)[0])
+    if access is None:
+        return refs
+    visible = []
+    for reference in refs:
+        resource_type, _, id = reference.rpartition("/")
+        stored = repository.current(resource_type.rsplit("/", 1)[-1], id)
+        if stored is not None and not stored.deleted and access.can_read(stored.resource_type, stored.content):
+            visible.append(f"{stored.resource_type}/{stored.id}")
+    return visible
