@@ -161,8 +161,7 @@ def slow_search_data(two_patients):
 
 
 def test_a_statement_past_the_timeout_is_stopped_and_leaves_no_query_running(slow_search_data, token_for):
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's statement timeout (SQLite's progress handler is tested in test_sqlite.py)")
+    assert connection.vendor == "postgresql", "PostgreSQL's statement timeout (SQLite's is tested in test_sqlite.py)"
     database = connection.settings_dict["NAME"]
     server = Server(database_url(connection.settings_dict), workers=2, env={
         "FHIR_STATEMENT_TIMEOUT_SECONDS": "0.5", "FHIR_MAX_PARAMETERS": "1000"})
@@ -182,8 +181,7 @@ def test_a_statement_past_the_timeout_is_stopped_and_leaves_no_query_running(slo
 
 def test_a_killed_worker_leaves_no_query_behind(slow_search_data, token_for):
     """gunicorn kills a worker past its timeout; PostgreSQL must notice and stop that worker's query."""
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL sessions")
+    assert connection.vendor == "postgresql", "this test watches PostgreSQL sessions"
     database = connection.settings_dict["NAME"]
     server = Server(database_url(connection.settings_dict), workers=1, timeout=3, env={
         "FHIR_STATEMENT_TIMEOUT_SECONDS": "600", "FHIR_REQUEST_DATABASE_SECONDS": "600", "FHIR_MAX_PARAMETERS": "1000",
