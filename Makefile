@@ -9,10 +9,13 @@ PG_URL := postgres://postgres@127.0.0.1:5432/test
 TEST_DATABASE_URL = $(or $(DATABASE_URL),$(shell $(PY) -c "import socket;s=socket.socket();s.settimeout(1);print('$(PG_URL)' if s.connect_ex(('127.0.0.1',5432))==0 else '')" 2>/dev/null))
 
 R4_EXAMPLES := var/hl7.fhir.r4.examples
+# Static files (review pages) gathered for WhiteNoise: served the same by `make run` and `make serve`.
+STATIC_MANIFEST := var/static/staticfiles.json
+STATIC_SOURCES := $(shell find review/static -type f 2>/dev/null)
 
 .PHONY: install system-deps models migrate demo run serve test bench eval eval-ocr clean
 
-install: .venv/.installed models $(R4_EXAMPLES)/package/package.json
+install: .venv/.installed models $(R4_EXAMPLES)/package/package.json $(STATIC_MANIFEST)
 
 .venv/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -33,6 +36,10 @@ models: .venv/.installed
 $(R4_EXAMPLES)/package/package.json:
 	mkdir -p $(R4_EXAMPLES)
 	cd $(R4_EXAMPLES) && npm pack hl7.fhir.r4.examples@4.0.1 --silent >/dev/null 2>&1 && tar xzf hl7.fhir.r4.examples-4.0.1.tgz && rm -f hl7.fhir.r4.examples-4.0.1.tgz
+	touch $@
+
+$(STATIC_MANIFEST): .venv/.installed $(STATIC_SOURCES)
+	$(PY) manage.py collectstatic --noinput -v0
 	touch $@
 
 migrate: install
@@ -62,4 +69,4 @@ eval-ocr: install system-deps
 	$(PY) manage.py ocr_eval $(EVAL_ARGS)
 
 clean:
-	rm -rf var/db.sqlite3 var/jobs
+	rm -rf var/db.sqlite3 var/jobs var/static

@@ -12,6 +12,15 @@ def _database_is_what_ci_asked_for(django_db_setup, django_db_blocker):
         assert connection.vendor == "postgresql", f"CI must run on PostgreSQL, not {connection.vendor}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_collected():
+    """Pages name their CSS and scripts through the manifest that `make install` writes (collectstatic, for
+    WhiteNoise), as under `make run` and `make serve`: without it a page cannot be rendered at all."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (make system-deps); never a downloaded browser build
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
