@@ -277,6 +277,12 @@ def current(resource_type: str, id: str) -> StoredResource | None:
     return _from_record(row) if row else None
 
 
+def current_many(resource_type: str, ids: list[str]) -> dict[str, StoredResource]:
+    """The current versions of many resources of one type in one query (unknown ids are left out)."""
+    rows = ResourceRecord.objects.filter(resource_type=resource_type, logical_id__in=list(ids))
+    return {row.logical_id: _from_record(row) for row in rows}
+
+
 def vread(resource_type: str, id: str, version: str) -> StoredResource:
     if not version.isdigit():
         raise not_found(resource_type, f"{id}/_history/{version}")

@@ -12,29 +12,7 @@ from ingestion.models import DigitizeJob
 from review.selectors import document_review
 
 from .conftest import read_report
-
-
-def form_of(job: DigitizeJob, action: str, **changes) -> dict:
-    """What the review form posts for the job as it is now, with some cells changed: {"value-0": "5.5"}."""
-    review = document_review(job)
-    data = {"action": action}
-    for row in review.rows:
-        i = row.index
-        data.update({f"obs-{i}": row.observation, f"version-{i}": str(row.version)})
-        data.update(
-            {f"{cell}-{i}": getattr(row.cells, cell) for cell in ("name", "loinc", "value", "unit", "range", "flag")}
-        )
-    data.update(
-        {k.replace("_", "-"): v for k, v in changes.items() if k not in ("patient_action", "patient_id", "reason")}
-    )
-    data.update({k: v for k, v in changes.items() if k in ("patient_action", "patient_id", "reason")})
-    return data
-
-
-def fhir_get(client, path: str) -> dict:
-    response = client.get(f"/fhir/{path}")
-    assert response.status_code == 200, response.content
-    return response.json()
+from .helpers import fhir_get, form_of, machine_doubt
 
 
 # --- who may use the pages -------------------------------------------------------------------------
@@ -122,8 +100,8 @@ def test_low_confidence_and_flag_disagreements_are_highlighted(reviewer, read_jo
         for word in line["words"]:
             if word["text"] == printed_value and y0 <= (word["box"][1] + word["box"][3]) / 2 <= y1:
                 word["confidence"] = 0.41
-    job.rows[1]["confidence"] = 0.41
-    job.save(update_fields=["rows", "document"])
+    job.save(update_fields=["document"])
+    machine_doubt(reviewer, job.rows[1]["observation"], confidence=0.41)  # the reader's confidence in the row
     page = reviewer.get(f"/review/jobs/{job.id}").content.decode()
     assert 'id="row-0"' in page and "flag disagrees" in page.split('id="row-0"')[1].split(">")[0]
     row_1 = page.split('id="row-1"')[1].split("</tr>")[0]
@@ -188,7 +166,7 @@ def test_correct_and_confirm_make_version_2_final_with_a_verifier(reviewer, clin
     # decided: the table is read-only and a second confirm is refused
     assert 'id="confirm"' not in reviewer.get(f"/review/jobs/{job.id}").content.decode()
     again = reviewer.post(f"/review/jobs/{job.id}", form_of(job, "confirm"), follow=True)
-    assert b"can no longer be changed" in again.content
+    assert b"amend it to change it" in again.content
     assert fhir_get(reviewer, job.diagnostic_report)["meta"]["versionId"] == "2"
 
 
