@@ -18,6 +18,7 @@ from ingestion.edge.definition import DEFINITION_URL
 from ingestion.edge.jobs import queue
 from ingestion.edge.uploads import read_upload, sniff_media_type
 from ingestion.models import DigitizeJob
+from ingestion.results import current_result
 
 
 def digitize_operation(request: FhirRequest) -> FhirResponse:
@@ -75,11 +76,12 @@ def status_url(job: DigitizeJob, base_url: str) -> str:
     return f"{base_url}/_jobs/{job.id}"
 
 
-def job_response(job: DigitizeJob, base_url: str) -> FhirResponse:
-    """What the status URL (and a synchronous call) answers for the job's current state."""
+def job_response(job: DigitizeJob, base_url: str, result: dict | None = None) -> FhirResponse:
+    """What the status URL (and a synchronous call) answers for the job's current state: when done, the
+    current version of every resource it stored (a clinician may have confirmed or corrected them since)."""
     headers = {"Content-Location": status_url(job, base_url)}
     if job.status == DigitizeJob.DONE:
-        return FhirResponse(status=200, resource=job.result, headers=headers)
+        return FhirResponse(status=200, resource=result or current_result(job, base_url), headers=headers)
     if job.status == DigitizeJob.FAILED:
         return FhirResponse(status=job.error_status or 500, resource=job.error, headers=headers)
     if job.status == DigitizeJob.CANCELLED:

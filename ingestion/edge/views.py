@@ -16,6 +16,7 @@ from ingestion import digitize
 from ingestion.edge.jobs import queue
 from ingestion.edge.operation import job_response
 from ingestion.models import DigitizeJob
+from ingestion.results import current_result
 
 PATIENT_DATA = ("Patient", "DiagnosticReport", "Observation", "DocumentReference")
 
@@ -62,10 +63,11 @@ def _answer(request: FhirRequest, job_id) -> FhirResponse:
         )
     if queue.resume_if_stale(job):
         job.refresh_from_db()
-    for entry in (job.result or {}).get("entry", []) if job.status == DigitizeJob.DONE else []:
+    result = current_result(job, request.base_url) if job.status == DigitizeJob.DONE else None
+    for entry in (result or {}).get("entry", []):
         resource = entry["resource"]
         # The patient's data decides (the lab Organization and the reader Device are nobody's compartment).
         if resource["resourceType"] in PATIENT_DATA and not guard.can_see(request, resource["resourceType"], resource):
             raise FhirError(403, f"The token's scopes do not allow reading the results of digitize job {job.id}",
                             issue_code="forbidden", code="OUTSIDE_GRANT")
-    return job_response(job, request.base_url)
+    return job_response(job, request.base_url, result)

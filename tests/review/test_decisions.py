@@ -208,3 +208,21 @@ def test_amend_is_only_for_confirmed_reports(reviewer, read_job):
     answer = post(reviewer, job, "amend", value_0="1")
     assert "only a confirmed report is amended" in answer.content.decode()
     assert 'id="amend"' not in reviewer.get(f"/review/jobs/{job.id}?amend=1").content.decode()
+
+
+def test_the_job_status_shows_the_current_versions_after_review(reviewer, read_job):
+    job, truth = read_job
+    reviewer.post(f"/review/jobs/{job.id}", {**form_of(job, "confirm", value_0=str(truth.rows[0].value + 1)),
+                                             "new-0-name": "Ferritin", "new-0-value": "40", "new-0-unit": "ng/mL"})
+    response = reviewer.get(f"/fhir/_jobs/{job.id}")
+    assert response.status_code == 200
+    bundle = response.json()
+    by_type: dict[str, list] = {}
+    for entry in bundle["entry"]:
+        by_type.setdefault(entry["resource"]["resourceType"], []).append(entry["resource"])
+    assert [r["status"] for r in by_type["DiagnosticReport"]] == ["final"]
+    observations = by_type["Observation"]
+    assert len(observations) == len(truth.rows) + 1 and {o["status"] for o in observations} == {"final"}
+    assert {o["meta"]["versionId"] for o in observations[:-1]} == {"2"} and observations[-1]["meta"]["versionId"] == "1"
+    assert observations[0]["valueQuantity"]["value"] == float(truth.rows[0].value + 1)
+    assert all(e["fullUrl"].startswith("http://testserver/fhir/") for e in bundle["entry"] if "fullUrl" in e)
