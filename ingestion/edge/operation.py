@@ -14,6 +14,7 @@ from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations.registry import Operation, register
 from fhirserver.storage import repository
 from ingestion import digitize
+from ingestion.edge import uploads
 from ingestion.edge.definition import DEFINITION_URL
 from ingestion.edge.jobs import queue
 from ingestion.edge.uploads import read_upload, sniff_media_type
@@ -124,5 +125,6 @@ register(
         definition=DEFINITION_URL,
         methods=("POST",),
         affects_state=True,
+        body_too_large=lambda size: uploads.upload_too_large(size, settings.INGESTION["MAX_FILE_BYTES"]),
     )
 )
