@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from fhirserver.api.views import base_url
 from fhirserver.security.services import patient_choices
 from ingestion.edge.jobs import queue
+from ingestion.edge.operation import progress_text
 from ingestion.models import DigitizeJob
 from ingestion.terminology import search_tests
 from review import pages, selectors
@@ -181,8 +182,10 @@ def _job_state(job: DigitizeJob) -> dict:
     return {
         "job": str(job.id),
         "status": job.status,
-        "stage": job.stage,
+        "stage": progress_text(job),
         "progress": round(job.progress * 100),
+        "pages_done": job.pages_done,
+        "pages_total": job.pages_total,
         "finished": job.finished,
         "error": error,
         "review_url": reverse("review:document", kwargs={"job_id": job.id}),

@@ -95,13 +95,21 @@ def accepted(job: DigitizeJob, base_url: str) -> FhirResponse:
     """202 with the status URL and how far the job has got."""
     headers = {
         "Content-Location": status_url(job, base_url),
-        "X-Progress": f"{job.stage} ({round(job.progress * 100)}%)",
+        "X-Progress": f"{progress_text(job)} ({round(job.progress * 100)}%)",
         "Retry-After": "1",
     }
+    doing = "is queued" if job.status == DigitizeJob.QUEUED else f"is {job.status}: {progress_text(job)}"
     outcome = operation_outcome([{"severity": "information", "code": "informational",
-                                  "diagnostics": f"Digitize job {job.id} is {job.status}: {job.stage}; the original is "
+                                  "diagnostics": f"Digitize job {job.id} {doing}; the original is "
                                                  f"stored as DocumentReference/{job.document_reference_id}"}])
     return FhirResponse(status=202, resource=outcome, headers=headers)
+
+
+def progress_text(job: DigitizeJob) -> str:
+    """The stage, with pages done out of pages total while reading: "reading: 2 of 5 pages done"."""
+    if job.stage == "reading" and job.pages_total:
+        return f"reading: {job.pages_done} of {job.pages_total} pages done"
+    return job.stage
 
 
 def _requester(request: FhirRequest) -> str:

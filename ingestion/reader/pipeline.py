@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -18,7 +19,9 @@ from .sniff import media_type as sniff_media_type
 from .straighten import straighten
 
 
-def read_document(data: bytes, *, engine: str | None = None, limits: Limits | None = None) -> Document:
+def read_document(data: bytes, *, engine: str | None = None, limits: Limits | None = None,
+                  on_page: Callable[[int, int], None] | None = None) -> Document:
+    """`on_page(done, total)` is told before the first page and after each page is read."""
     limits = limits or default_limits()
     if not data:
         raise errors.empty()
@@ -27,6 +30,7 @@ def read_document(data: bytes, *, engine: str | None = None, limits: Limits | No
     media_type = sniff_media_type(data)
     document = Document(media_type=media_type)
     ocr = _LazyEngine(engine)  # text-layer PDFs never load an OCR model
+    report = _progress(on_page, page_count(data, media_type))
     if media_type == "application/pdf":
         for pdf_page in pdf_pages(data, limits, reader_settings()["PDF_DPI"]):
             started = time.perf_counter()
@@ -38,17 +42,46 @@ def read_document(data: bytes, *, engine: str | None = None, limits: Limits | No
                 page = read_image_page(pdf_page.number, pdf_page.image, ocr.get())
             page.seconds = round(time.perf_counter() - started, 3)
             document.pages.append(page)
+            report(len(document.pages))
     else:
         for number, image in enumerate(image_pages(data, media_type, limits), start=1):
             started = time.perf_counter()
             page = read_image_page(number, image, ocr.get())
             page.seconds = round(time.perf_counter() - started, 3)
             document.pages.append(page)
+            report(len(document.pages))
     sources = {"pdfplumber"} if any(p.source == "text-layer" for p in document.pages) else set()
     if ocr.engine is not None:
         sources.add(ocr.engine.name)
     document.engine = "+".join(sorted(sources))
     return document
+
+
+def page_count(data: bytes, media_type: str) -> int:
+    """How many pages the document has (0 when it cannot tell; reading then says why)."""
+    try:
+        if media_type == "application/pdf":
+            import pypdfium2
+
+            pdf = pypdfium2.PdfDocument(data)
+            try:
+                return len(pdf)
+            finally:
+                pdf.close()
+        import io
+
+        from PIL import Image
+
+        return getattr(Image.open(io.BytesIO(data)), "n_frames", 1)
+    except Exception:  # noqa: BLE001 - a damaged document is refused by the reading itself, with its reason
+        return 0
+
+
+def _progress(on_page: Callable[[int, int], None] | None, total: int) -> Callable[[int], None]:
+    if on_page is None:
+        return lambda done: None
+    on_page(0, total)
+    return lambda done: on_page(done, max(total, done))
 
 
 def read_image_page(number: int, image: np.ndarray, engine: OcrEngine) -> Page:
