@@ -1,24 +1,26 @@
 """Page images of a job's original, in the pixel space of its document tree (for drawing boxes on them).
 
-Text-layer PDF pages are rendered at the reader's PDF_DPI (the scale of their word boxes); OCRed pages
-go through the same straightening the reader applied, so every `Region` box lands on its words.
-Rendered PNGs are cached under var/jobs/<job id>/ (`make clean` removes them).
+Rendered ONCE, in the job's reading stage (`ingestion.signals.document_read`, connected in ReviewConfig),
+and stored in the database beside the original (`PageImage`), so the review page shows them at once
+from any web process. Text-layer PDF pages are rendered at the reader's PDF_DPI (the scale of their word
+boxes); OCRed pages go through the same straightening the reader applied, so every `Region` box lands
+on its words. A job read before page images were stored gets them on first view.
 """
 from __future__ import annotations
 
 import io
-from pathlib import Path
+import logging
 
 import numpy as np
-from django.conf import settings
+from django.db import transaction
 from PIL import Image
 
 from ingestion.digitize import original
 from ingestion.models import DigitizeJob
+from review.models import PageImage
 
-
-def cache_dir(job: DigitizeJob) -> Path:
-    return Path(settings.BASE_DIR) / "var" / "jobs" / str(job.id)
+log = logging.getLogger("review.pages")
+PNG_LEVEL = 3  # zlib level: within a few per cent of the smallest file at a fraction of the time
 
 
 def page_count(job: DigitizeJob) -> int:
@@ -29,27 +31,42 @@ def page_png(job: DigitizeJob, number: int) -> bytes:
     """PNG of page `number` (1-based); KeyError when the job has no such page (or has not been read yet)."""
     if not 1 <= number <= page_count(job):
         raise KeyError(number)
-    path = cache_dir(job) / f"page-{number}.png"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for index, image in enumerate(_render(job), start=1):
-            buffer = io.BytesIO()
-            Image.fromarray(image).save(buffer, format="PNG", optimize=True)
-            (cache_dir(job) / f"page-{index}.png").write_bytes(buffer.getvalue())
-    return path.read_bytes()
+    stored = PageImage.objects.filter(job=job, number=number).values_list("data", flat=True).first()
+    if stored is None:  # read before page images were stored at read time, or their rendering failed then
+        store(job, original(job), job.document["pages"])
+        stored = PageImage.objects.filter(job=job, number=number).values_list("data", flat=True).first()
+    return bytes(stored)
 
 
-def _render(job: DigitizeJob) -> list[np.ndarray]:
+def store_page_images(sender, *, job: DigitizeJob, data: bytes, document, **_) -> None:
+    """Receiver of `document_read`: render and keep every page while the job reads the document."""
+    store(job, data, document.to_json()["pages"])
+
+
+def store(job: DigitizeJob, data: bytes, pages: list[dict]) -> None:
+    images = [PageImage(job=job, number=number, width=image.shape[1], height=image.shape[0], data=png(image))
+              for number, image in enumerate(render(data, pages), start=1)]
+    with transaction.atomic():
+        PageImage.objects.filter(job=job).delete()  # a retried job renders again
+        PageImage.objects.bulk_create(images)
+
+
+def png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=PNG_LEVEL)
+    return buffer.getvalue()
+
+
+def render(data: bytes, pages: list[dict]) -> list[np.ndarray]:
+    """Every page of the original as the reader saw it (`pages`: the document tree's pages)."""
     from ingestion.reader.config import default_limits, reader_settings
     from ingestion.reader.images import image_pages
     from ingestion.reader.pdf import pdf_pages
     from ingestion.reader.sniff import media_type
     from ingestion.reader.straighten import straighten
 
-    data = original(job)
     kind = media_type(data)
     limits, dpi = default_limits(), reader_settings()["PDF_DPI"]
-    pages = job.document["pages"]
     if kind != "application/pdf":
         return [straighten(image).image for image in image_pages(data, kind, limits)]
     import pypdfium2

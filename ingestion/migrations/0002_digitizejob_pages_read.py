@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ingestion', '0001_digitize_job'),
+        ("ingestion", "0001_digitize_job"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='digitizejob',
-            name='pages_done',
+            model_name="digitizejob",
+            name="pages_done",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='digitizejob',
-            name='pages_total',
+            model_name="digitizejob",
+            name="pages_total",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
     ]

@@ -374,3 +374,16 @@ def test_a_failed_reading_explains_itself_on_its_page_and_in_the_list(reviewer, 
     assert "Reading failed" in page and 'id="results"' not in page
     listed = reviewer.get("/review/").content.decode()
     assert "broken.pdf" in listed and "state-failed" in listed
+
+
+def test_page_images_are_stored_when_read_and_made_for_older_jobs_on_first_view(reviewer, read_job):
+    from review.models import PageImage
+
+    job, _ = read_job
+    stored = PageImage.objects.get(job=job, number=1)
+    response = reviewer.get(f"/review/jobs/{job.id}/pages/1.png")
+    assert response.status_code == 200 and response.content == bytes(stored.data)
+    PageImage.objects.filter(job=job).delete()  # as for a job read before page images were kept
+    again = reviewer.get(f"/review/jobs/{job.id}/pages/1.png")
+    assert again.status_code == 200 and again.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert PageImage.objects.filter(job=job).count() == 1
