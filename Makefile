@@ -11,7 +11,7 @@ TEST_DATABASE_URL = $(or $(DATABASE_URL),$(shell $(PY) -c "import socket;s=socke
 R4_EXAMPLES := var/hl7.fhir.r4.examples
 # Static files (review pages) gathered for WhiteNoise: served the same by `make run` and `make serve`.
 STATIC_MANIFEST := var/static/staticfiles.json
-STATIC_SOURCES := $(shell find review/static -type f 2>/dev/null)
+STATIC_SOURCES := $(shell find review/static fhirserver/static -type f 2>/dev/null)
 
 .PHONY: install system-deps models migrate demo run serve test bench eval eval-ocr clean
 

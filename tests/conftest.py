@@ -21,6 +21,23 @@ def _static_files_collected():
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
+@pytest.fixture(scope="session")
+def newcomer(django_db_setup, tmp_path_factory):
+    """`make run` as a newcomer runs it (tests/newcomer.py), on a fresh database of its own, for the session."""
+    from django.db import connection
+
+    from tests import newcomer as server
+
+    folder = tmp_path_factory.mktemp("newcomer")
+    database_url = server.fresh_database(connection.settings_dict, folder)
+    running = server.start("run", database_url, folder / "make-run.log")
+    try:
+        yield running
+    finally:
+        server.stop(running.process)
+        server.drop_database(database_url)
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (make system-deps); never a downloaded browser build
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
