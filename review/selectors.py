@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from fhirserver.storage import repository
+from ingestion.edge.operation import progress_text
 from ingestion.labreport import REVIEW_THRESHOLD, PatientHeader, Region
 from ingestion.models import DigitizeJob
 from resources.names import display_name
@@ -29,6 +30,8 @@ class ListedDocument:
     state: str
     patient: str  # readable name of the subject, "" when none
     results: int
+    by: str = ""  # who uploaded it, by name
+    stage: str = ""  # while reading: the stage, with pages done out of pages total
 
 
 @dataclass
@@ -90,6 +93,7 @@ def state_of(job: DigitizeJob, report: dict | None) -> str:
 def documents(*, states: set[str] | None = None, limit: int = 100) -> list[ListedDocument]:
     """Uploaded documents, newest first, with their review state (optionally only some states)."""
     out = []
+    names: dict[str, str] = {}
     for job in DigitizeJob.objects.order_by("-created_at")[: limit * 5 if states else limit]:
         report = _current(job.diagnostic_report)
         state = state_of(job, report)
@@ -98,12 +102,38 @@ def documents(*, states: set[str] | None = None, limit: int = 100) -> list[Liste
         subject = (report or {}).get("subject", {}).get("reference") or job.patient or job.subject
         out.append(
             ListedDocument(
-                job=job, state=state, patient=_patient_label(subject), results=len((report or {}).get("result") or [])
+                job=job, state=state, patient=_patient_label(subject), results=len((report or {}).get("result") or []),
+                by=uploader(job.requested_by, names), stage=progress_text(job),
             )
         )
         if len(out) >= limit:
             break
     return out
+
+
+def uploader(requested_by: str, names: dict[str, str] | None = None) -> str:
+    """Who asked for a document to be read, as a person reads it: the account's full name, or the app's name
+    for a SMART client (with the user it acted for), rather than `user:...` / `client_id:...`."""
+    names = {} if names is None else names
+    if requested_by not in names:
+        names[requested_by] = _uploader(requested_by)
+    return names[requested_by]
+
+
+def _uploader(requested_by: str) -> str:
+    from django.contrib.auth import get_user_model
+    from oauth2_provider.models import get_application_model
+
+    kind, _, value = requested_by.partition(":")
+    if not value:
+        return requested_by
+    if kind in ("user", "username"):
+        user = get_user_model().objects.filter(username=value).first()
+        return (user.get_full_name() or user.get_username()) if user else value
+    if kind == "client_id":
+        application = get_application_model().objects.filter(client_id=value).first()
+        return f"{application.name} (app)" if application and application.name else "an app"
+    return requested_by
 
 
 def document_review(job: DigitizeJob, *, details: bool = True) -> DocumentReview:

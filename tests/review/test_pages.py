@@ -120,13 +120,15 @@ def test_low_confidence_and_flag_disagreements_are_highlighted(reviewer, read_jo
 
 def test_progress_page_while_reading_and_job_state_json(reviewer, read_job):
     job, _ = read_job
-    DigitizeJob.objects.filter(id=job.id).update(status=DigitizeJob.RUNNING, stage="reading", progress=0.3)
+    DigitizeJob.objects.filter(id=job.id).update(status=DigitizeJob.RUNNING, stage="reading", progress=0.3,
+                                                 pages_done=1, pages_total=3)
     page = reviewer.get(f"/review/jobs/{job.id}").content.decode()
     assert "<progress" in page and 'value="30"' in page
     state = reviewer.get(f"/review/api/jobs/{job.id}").json()
     assert state["status"] == "running" and state["progress"] == 30 and not state["finished"]
     assert state["review_url"] == f"/review/jobs/{job.id}"
-    assert "reading (30%)" in reviewer.get("/review/").content.decode()
+    assert state["stage"] == "reading: 1 of 3 pages done" and (state["pages_done"], state["pages_total"]) == (1, 3)
+    assert "reading: 1 of 3 pages done (30%)" in reviewer.get("/review/").content.decode()
 
 
 def test_search_boxes(reviewer, read_job):
@@ -387,3 +389,15 @@ def test_page_images_are_stored_when_read_and_made_for_older_jobs_on_first_view(
     again = reviewer.get(f"/review/jobs/{job.id}/pages/1.png")
     assert again.status_code == 200 and again.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert PageImage.objects.filter(job=job).count() == 1
+
+
+def test_the_list_names_who_uploaded_by_name_not_account_or_client_id(reviewer, clinician):
+    from fhirserver.security import services
+
+    job, _ = read_report("classic", 21)  # uploaded as user:dr.grey
+    app = services.client_create(name="Ward tablet", scopes="system/*.cruds")
+    other, _ = read_report("classic", 22)
+    DigitizeJob.objects.filter(id=other.id).update(requested_by=f"client_id:{app['client_id']}")
+    page = reviewer.get("/review/?show=all").content.decode()
+    assert "Meredith Grey" in page and "Ward tablet (app)" in page
+    assert "client_id:" not in page and "user:dr.grey" not in page
