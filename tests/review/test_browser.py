@@ -127,6 +127,9 @@ def test_upload_check_guarded_confirm_and_amend_in_a_real_browser(newcomer, brow
     assert open_rows >= 1
     expect(page.locator("#open-count")).to_contain_text(f"{open_rows} row")
     expect(page.locator("#confirm")).to_be_disabled()
+    page.locator(f"#region-{misprinted}").dispatch_event("click")
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "review", full_page=True)
     page.evaluate("document.getElementById('confirm').disabled = false")  # a page that let it through...
     page.click("#confirm")
     expect(page.locator(".message.error")).to_contain_text("need a decision before confirming" if open_rows > 1
@@ -156,9 +159,7 @@ def test_upload_check_guarded_confirm_and_amend_in_a_real_browser(newcomer, brow
     expect(page.locator("#confirm")).to_be_enabled()
     corrected = str(truth.rows[0].value + Decimal(7))
     page.get_by_label("Value, row 1", exact=True).fill(corrected)  # every cell is labelled
-    page.locator(f"#region-{misprinted}").dispatch_event("click")
-    page.evaluate("window.scrollTo(0, 0)")
-    shot(page, "review", full_page=True)
+    shot(page, "resolved", full_page=True)
     page.get_by_role("button", name="Confirm results").click()
     expect(page.locator("#review-state")).to_have_text("confirmed")
     expect(page.locator(".message.success")).to_contain_text("1 corrected, 1 added, 1 removed")
@@ -200,6 +201,8 @@ def test_upload_check_guarded_confirm_and_amend_in_a_real_browser(newcomer, brow
     row = page.locator("#documents tbody tr", has_text="cmp-report.pdf")
     expect(row).to_contain_text("confirmed")
     expect(row).to_contain_text(NAME)  # "By" names the person, not user:clinician
+    page.goto(f"{newcomer.url}/review/jobs/{job}")
+    shot(page, "amended", full_page=True)
 
 
 def test_photo_and_pdf_together_on_a_tablet(newcomer, browser, tmp_path):
