@@ -9,13 +9,14 @@ PG_URL := postgres://postgres@127.0.0.1:5432/test
 TEST_DATABASE_URL = $(or $(DATABASE_URL),$(shell $(PY) -c "import socket;s=socket.socket();s.settimeout(1);print('$(PG_URL)' if s.connect_ex(('127.0.0.1',5432))==0 else '')" 2>/dev/null))
 
 R4_EXAMPLES := var/hl7.fhir.r4.examples
+TERMINOLOGY := var/hl7.terminology.r4
 # Static files (review pages) gathered for WhiteNoise: served the same by `make run` and `make serve`.
 STATIC_MANIFEST := var/static/staticfiles.json
 STATIC_SOURCES := $(shell find review/static fhirserver/static -type f 2>/dev/null)
 
-.PHONY: install system-deps models migrate demo run serve test bench eval eval-ocr clean
+.PHONY: install system-deps models migrate demo run serve test fuzz bench eval eval-ocr clean
 
-install: .venv/.installed models $(R4_EXAMPLES)/package/package.json $(STATIC_MANIFEST)
+install: .venv/.installed models $(R4_EXAMPLES)/package/package.json var/terminology-index.json $(STATIC_MANIFEST)
 
 .venv/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -38,9 +39,19 @@ $(R4_EXAMPLES)/package/package.json:
 	cd $(R4_EXAMPLES) && npm pack hl7.fhir.r4.examples@4.0.1 --silent >/dev/null 2>&1 && tar xzf hl7.fhir.r4.examples-4.0.1.tgz && rm -f hl7.fhir.r4.examples-4.0.1.tgz
 	touch $@
 
-$(STATIC_MANIFEST): .venv/.installed $(STATIC_SOURCES)
+$(STATIC_MANIFEST): .venv/.installed var/terminology-index.json $(STATIC_SOURCES)
 	$(PY) manage.py collectstatic --noinput -v0
 	touch $@
+
+# HL7 Terminology (THO, CC0) from the npm registry: v2/v3 code systems and value sets for the
+# terminology operations; the index lets the server open only the files it is asked about.
+$(TERMINOLOGY)/package/package.json:
+	mkdir -p $(TERMINOLOGY)
+	cd $(TERMINOLOGY) && npm pack hl7.terminology.r4@7.0.1 --silent >/dev/null 2>&1 && tar xzf hl7.terminology.r4-7.0.1.tgz && rm -f hl7.terminology.r4-7.0.1.tgz
+	touch $@
+
+var/terminology-index.json: $(R4_EXAMPLES)/package/package.json $(TERMINOLOGY)/package/package.json .venv/.installed
+	$(PY) -m resources.terminology.packages
 
 migrate: install
 	$(PY) manage.py migrate --noinput -v0
@@ -54,10 +65,15 @@ run: demo
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 serve: migrate
-	DJANGO_SETTINGS_MODULE=fhirserver.settings.production .venv/bin/gunicorn fhirserver.wsgi -b $(HOST):$(PORT) -w $${WORKERS:-2} --timeout $${TIMEOUT:-300} --access-logfile -
+	DJANGO_SETTINGS_MODULE=fhirserver.settings.production .venv/bin/gunicorn fhirserver.wsgi -c python:fhirserver.serving -b $(HOST):$(PORT) -w $${WORKERS:-2} --timeout $${TIMEOUT:-300} --access-logfile -
 
 test: install system-deps
 	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The security harness for longer: more generated requests per family, a seed of its own (docs/security.md).
+fuzz: install
+	DATABASE_URL="$(TEST_DATABASE_URL)" FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1500} FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} \
+	  $(PY) -m pytest -q tests/harness/test_fuzz.py tests/harness/test_faults.py $(PYTEST_ARGS)
 
 bench: install system-deps
 	DATABASE_URL="$(or $(DATABASE_URL),$(PG_URL))" $(PY) benchmarks/run_all.py

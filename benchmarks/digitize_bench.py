@@ -192,7 +192,7 @@ def main() -> None:
 
 def celery_throughput(documents) -> tuple[float, float]:
     env = dict(ENV, CELERY_BROKER_URL=BROKER)
-    worker = subprocess.Popen([str(ROOT / ".venv/bin/celery"), "-A", "ingestion.edge.jobs.celery_app", "worker", "-c", "2",
+    worker = subprocess.Popen([str(ROOT / ".venv/bin/celery"), "-A", "fhirserver.jobs.celery_app", "worker", "-c", "2",
                                "--loglevel", "WARNING", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
     server = start_server(env)
     try:

@@ -179,7 +179,8 @@ def run(job_id, *, stages: Stages | None = None) -> DigitizeJob:
             "digitize job %s attempt %s was superseded by a later attempt; it stored nothing", job.id, job.attempts
         )
     except DocumentError as exc:
-        _fail(job, exc.status, [_issue(exc.reason, "invalid" if exc.status != 413 else "too-costly", exc.code)])
+        reason = f"{exc.reason}; the original is kept as DocumentReference/{job.document_reference_id}"
+        _fail(job, exc.status, [_issue(reason, "invalid" if exc.status != 413 else "too-costly", exc.code)])
     except JobCancelled:
         _mine(job).update(status=DigitizeJob.CANCELLED, stage="cancelled", finished_at=_now())
     except FhirError as exc:

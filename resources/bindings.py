@@ -2,8 +2,10 @@
 
 The fhir.resources models check structure and datatypes but accept any string in a `code` element,
 so `"gender": "robot"` would be stored. R4 says a `code` bound `required` must come from its value
-set; the rules and allowed codes are extracted from the R4 StructureDefinitions and ValueSets by
-scripts/extract_definitions.py (only value sets whose code systems are complete in the package).
+set. Which elements are bound to which value set is extracted from the R4 StructureDefinitions by
+scripts/extract_definitions.py (only value sets whose code systems are complete in the package);
+what each value set holds is asked of the terminology engine (resources.terminology), the same one
+that answers `ValueSet/$expand`, once per value set.
 """
 from __future__ import annotations
 
@@ -11,14 +13,28 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from resources.terminology import packages
+from resources.terminology.valueset import members
+
 DEFINITIONS = Path(__file__).resolve().parent / "definitions" / "required_bindings.json"
 _VALUE_SET = "\0valueSet"  # key of a tree node's bound value set (never an element name)
+
+
+class _AllowedCodes(dict):
+    """value set URL -> the codes it holds, expanded by the terminology engine on first use."""
+
+    def __missing__(self, url: str) -> frozenset[str]:
+        base, _, version = url.partition("|")
+        valueset = packages.find("ValueSet", base, version or None) or packages.find("ValueSet", base)
+        codes = frozenset(m.code for m in members(valueset, packages.PackageSource())) if valueset else frozenset()
+        self[url] = codes
+        return codes
 
 
 @lru_cache(maxsize=1)
 def _definitions() -> tuple[dict, dict]:
     data = json.loads(DEFINITIONS.read_text())
-    codes = {url: frozenset(values) for url, values in data["codes"].items()}
+    codes = _AllowedCodes()
     trees: dict[str, dict] = {}
     for resource_type, rules in data["rules"].items():
         tree: dict = {}

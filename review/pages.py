@@ -12,7 +12,7 @@ import io
 import logging
 
 import numpy as np
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from PIL import Image
 
 from ingestion.digitize import original
@@ -32,22 +32,32 @@ def page_png(job: DigitizeJob, number: int) -> bytes:
     if not 1 <= number <= page_count(job):
         raise KeyError(number)
     stored = PageImage.objects.filter(job=job, number=number).values_list("data", flat=True).first()
-    if stored is None:  # read before page images were stored at read time, or their rendering failed then
-        store(job, original(job), job.document["pages"])
-        stored = PageImage.objects.filter(job=job, number=number).values_list("data", flat=True).first()
-    return bytes(stored)
+    if stored is not None:
+        return bytes(stored)
+    # Read before page images were stored at read time, or storing them failed then: render now. A store
+    # that fails again costs the storage, never the page image.
+    images = rendered(job, original(job), job.document["pages"])
+    try:
+        save(job, images)
+    except DatabaseError:
+        log.warning("page images of job %s could not be stored; served without", job.id, exc_info=True)
+    return bytes(images[number - 1].data)
 
 
 def store_page_images(sender, *, job: DigitizeJob, data: bytes, document, **_) -> None:
     """Receiver of `document_read`: render and keep every page while the job reads the document."""
-    store(job, data, document.to_json()["pages"])
+    save(job, rendered(job, data, document.to_json()["pages"]))
 
 
-def store(job: DigitizeJob, data: bytes, pages: list[dict]) -> None:
-    images = [PageImage(job=job, number=number, width=image.shape[1], height=image.shape[0], data=png(image))
-              for number, image in enumerate(render(data, pages), start=1)]
+def rendered(job: DigitizeJob, data: bytes, pages: list[dict]) -> list[PageImage]:
+    return [PageImage(job=job, number=number, width=image.shape[1], height=image.shape[0], data=png(image))
+            for number, image in enumerate(render(data, pages), start=1)]
+
+
+def save(job: DigitizeJob, images: list[PageImage]) -> None:
+    """All of a job's page images or none (a retried job renders again and replaces them)."""
     with transaction.atomic():
-        PageImage.objects.filter(job=job).delete()  # a retried job renders again
+        PageImage.objects.filter(job=job).delete()
         PageImage.objects.bulk_create(images)
 
 

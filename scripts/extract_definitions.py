@@ -11,7 +11,7 @@ Writes compact JSON the search engine loads at start-up:
 - valuesets.json: ValueSet url -> [[system, code], ...] for the ValueSets whose codes are enumerable here
 - required_bindings.json: {"rules": per resource type, [element path, value set url] for every `code`
   element (also inside datatypes and backbone elements) bound `required` to a value set enumerable
-  here, "codes": value set url -> allowed codes}
+  here}; the codes each value set allows come from the terminology engine at run time
 """
 from __future__ import annotations
 
@@ -130,18 +130,16 @@ def valuesets(package: Path) -> dict:
 
 
 def required_bindings(package: Path) -> dict:
-    """`code` elements with a required binding, flattened through datatypes, with their allowed codes."""
+    """`code` elements with a required binding, flattened through datatypes (the codes each value set
+    allows are the terminology engine's answer at run time, resources/bindings.py)."""
     complete = {cs["url"] for cs in load(package, "CodeSystem") if cs.get("content") == "complete"}
     sets = valuesets(package)
-
-    used: dict[str, list[str]] = {}
 
     def allowed(url: str) -> str | None:
         url = url.split("|")[0]
         codes = sets.get(url)
         if not codes or any(system not in complete for system, _ in codes):
             return None  # a fragment, or codes from outside this package: cannot be checked here
-        used[url] = sorted({code for _, code in codes})
         return url
 
     definitions = {sd["type"]: sd for sd in load(package, "StructureDefinition")
@@ -172,7 +170,7 @@ def required_bindings(package: Path) -> dict:
 
     rules = {name: found for name, sd in sorted(definitions.items())
              if sd["kind"] == "resource" and not sd.get("abstract") and (found := own(sd, 0))}
-    return {"rules": rules, "codes": used}
+    return {"rules": rules}
 
 
 def main(package: Path) -> None:

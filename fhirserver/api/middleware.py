@@ -27,3 +27,27 @@ class RequestLogMiddleware:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2), "request_id": request.request_id,
             }))
         return response
+
+
+class RequestBoundsMiddleware:
+    """The bounds of fhirserver.core.limits around every request: URL length (414), the database time
+    of the request, and the per-statement timeout of the request thread's connection."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.db import connection
+
+        from fhirserver.core import limits
+        from fhirserver.core.errors import FhirError
+
+        limits.mark_serving_thread()
+        try:
+            limits.check_url(request.path, request.META.get("QUERY_STRING", ""))
+        except FhirError as error:
+            from fhirserver.api.views import render_error
+
+            return render_error(error)
+        with connection.execute_wrapper(limits.DatabaseBudget()):
+            return self.get_response(request)

@@ -14,11 +14,12 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
+from fhirserver.api import failures
 from fhirserver.api.negotiation import FHIR_XML, JSON_TYPES, XML_TYPES, is_xml, request_media_type, response_media_type
 from fhirserver.core import router
 from fhirserver.core.errors import FhirError
@@ -42,22 +43,32 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
         accept = request.META.get("HTTP_ACCEPT") or _xml_request_type(request)
         with suppress(FhirError):  # known before the body is read, so that body errors answer in the client's format
             media_type = response_media_type(format_param, accept)
-        fhir_request = build_request(request, path, query)
+        fhir_request = build_request(request, path, query, with_body=False)
         fhir_request.text_response = True
         try:
             media_type = response_media_type(format_param, accept)
         except FhirError:
             if not _is_binary_read(fhir_request):  # a Binary may be asked for in its own media type
                 raise
+        # The caller is known before the body is read: an anonymous request never costs a parse.
         authenticate = _authenticator()
         if authenticate is not None:
             fhir_request.access = authenticate(request, fhir_request)
+        searched = len(fhir_request.query)
+        read_body(fhir_request, request)
+        if fhir_request.access is not None and len(fhir_request.query) > searched:  # a form-encoded search
+            fhir_request.access.check_request(fhir_request)
         response = router.dispatch(fhir_request)
         return render(request, fhir_request, response, media_type, query)
     except FhirError as error:
         return render_error(error, media_type)
     except RequestDataTooBig:
         return render_error(_body_too_large(request, path), media_type)
+    except DatabaseError as exc:
+        return render_error(failures.database_error(exc, request), media_type)
+    except RecursionError:  # a shape no limit foresaw: the client's input, never a 500
+        return render_error(FhirError(400, "The request is nested too deeply to process", issue_code="too-costly",
+                                      code="LIMIT_NESTING"), media_type)
     except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500 OperationOutcome
         log.exception("unhandled error on %s %s", request.method, request.path)
         error = FhirError(
@@ -93,7 +104,9 @@ def _xml_request_type(request: HttpRequest) -> str | None:
     return media if media in XML_TYPES else None
 
 
-def build_request(request: HttpRequest, path: str, query: list[tuple[str, str]]) -> FhirRequest:
+def build_request(
+    request: HttpRequest, path: str, query: list[tuple[str, str]], *, with_body: bool = True
+) -> FhirRequest:
     method = "GET" if request.method == "HEAD" else request.method.upper()
     url_base = base_url(request)
     target = router.parse_target(path)
@@ -101,12 +114,17 @@ def build_request(request: HttpRequest, path: str, query: list[tuple[str, str]])
     headers = {k[5:].replace("_", "-").lower(): v for k, v in request.META.items() if k.startswith("HTTP_")}
     fhir_request = FhirRequest(method=method, base_url=url_base, headers=headers, content_type=content_type, **target)
     fhir_request.query = [(k, v) for k, v in query if k not in ("_format", "_pretty")]
+    if with_body:
+        read_body(fhir_request, request)
+    return fhir_request
+
+
+def read_body(fhir_request: FhirRequest, request: HttpRequest) -> None:
     takes_body = fhir_request.kind in ("system", "type", "instance", "search") or (fhir_request.kind or "").startswith(
         "operation-"
     )
-    if method in BODY_METHODS and takes_body and request.body:
-        _parse_body(fhir_request, request, content_type)
-    return fhir_request
+    if fhir_request.method in BODY_METHODS and takes_body and request.body:
+        _parse_body(fhir_request, request, fhir_request.content_type)
 
 
 def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: str) -> None:
@@ -114,12 +132,7 @@ def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: s
     raw = request.body
     fhir_request.raw_body = raw
     if media in JSON_TYPES or media in ("application/json-patch+json", "application/merge-patch+json"):
-        try:
-            fhir_request.body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise FhirError(
-                400, f"The body is not valid JSON: {exc}", issue_code="structure", code="MALFORMED_JSON"
-            ) from None
+        fhir_request.body = failures.parse_json(raw)
         return
     if media in XML_TYPES and (body := _xml_body(fhir_request, raw, media)) is not None:
         fhir_request.body = body
@@ -142,8 +155,8 @@ def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: s
         return
     raise FhirError(
         415,
-        f"Content-Type '{content_type or '(none)'}' is not supported; "
-        "send application/fhir+json or application/fhir+xml",
+        f"Content-Type '{content_type or '(none)'}' is not supported; send application/fhir+json or "
+        "application/fhir+xml",
         issue_code="not-supported",
         code="MEDIA_TYPE_NOT_SUPPORTED",
     )
@@ -192,6 +205,7 @@ def render(
         http = HttpResponse(
             base64.b64decode(resource.get("data", "")), status=response.status, content_type=resource["contentType"]
         )
+        _confine_raw_binary(http, resource["contentType"])
     elif resource is not None:
         http = HttpResponse(
             _serialise(resource, media_type, pretty),
@@ -211,6 +225,21 @@ def _with_headers(request: HttpRequest, response: FhirResponse, http: HttpRespon
     if request.method == "HEAD":
         http.content = b""
     return http
+
+
+# Stored bytes that a browser shows without running anything; everything else (HTML, SVG, XML, scripts)
+# is served as a download, and nothing served raw may run script on this origin.
+PASSIVE_MEDIA_TYPES = {"application/pdf", "text/plain", "image/png", "image/jpeg", "image/gif", "image/webp",
+                       "image/tiff", "image/heic", "image/heif", "image/bmp"}
+
+
+def _confine_raw_binary(http: HttpResponse, content_type: str) -> None:
+    media = content_type.split(";")[0].strip().lower()
+    http["X-Content-Type-Options"] = "nosniff"
+    if media != "application/pdf":  # a sandboxed PDF would not display at all
+        http["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    if media not in PASSIVE_MEDIA_TYPES:
+        http["Content-Disposition"] = "attachment"
 
 
 def _is_binary_read(fhir_request: FhirRequest) -> bool:
@@ -286,6 +315,7 @@ def not_found_outcome(request: HttpRequest, exception=None) -> HttpResponse:
 
 
 def server_error_outcome(request: HttpRequest) -> HttpResponse:
-    return render_error(FhirError(500, "Internal error", issue_code="exception", code="INTERNAL"))
+    """Django's handler500: also what a middleware's failure ends in (a database that went away: 503)."""
+    return failures.server_error(request)
 
 

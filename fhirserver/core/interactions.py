@@ -10,7 +10,7 @@ import json
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl
 
-from fhirserver.core import guard, patching
+from fhirserver.core import guard, patching, references
 from fhirserver.core.errors import FhirError, bad_request, operation_outcome
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.core.responses import prefer_return, version_headers, written
@@ -108,6 +108,7 @@ def create(request: FhirRequest) -> FhirResponse:
     content = _body_resource(request)
     content = {k: v for k, v in content.items() if k != "id"}  # the server assigns the id
     guard.check(request, "create", request.resource_type, content)
+    references.check(request, request.resource_type, content)
     condition = request.header("if-none-exist")
     if not condition:
         stored = repository.create(request.resource_type, content, id=request.assigned_id)
@@ -179,6 +180,7 @@ def update(request: FhirRequest) -> FhirResponse:
         content,
         previous=previous.content if previous and not previous.deleted else None,
     )
+    references.check(request, request.resource_type, content)
     stored, created = repository.update(request.resource_type, id, content, if_match=_if_match(request))
     return written(request, stored, 201 if created else 200, f"{'Created' if created else 'Updated'} {stored.location}")
 
@@ -223,6 +225,7 @@ def conditional_update(request: FhirRequest) -> FhirResponse:
             guard.check(request, "update", request.resource_type, body, previous=matches[0].content)
         else:
             guard.check(request, "create", request.resource_type, body)
+        references.check(request, request.resource_type, body)
         stored, created = repository.update(request.resource_type, id, body, if_match=_if_match(request))
     return written(request, stored, 201 if created else 200, f"{'Created' if created else 'Updated'} {stored.location}")
 
@@ -272,6 +275,7 @@ def _apply_patch(request: FhirRequest, id: str) -> FhirResponse:
             )
         validate_resource(patched, expected_type=request.resource_type)
         guard.check(request, "update", request.resource_type, patched, previous=stored.content)
+        references.check(request, request.resource_type, patched)
         updated, _ = repository.update(request.resource_type, id, patched, method="PATCH")
     return written(request, updated, 200, f"Patched {updated.location}")
 

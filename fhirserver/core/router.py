@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from fhirserver.core import capability, history, interactions
+from fhirserver.core import capability, history, interactions, limits
 from fhirserver.core.errors import FhirError
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations import registry as operations
@@ -101,6 +101,7 @@ def request_for_url(method: str, url: str, base_url: str, **fields) -> FhirReque
 
 
 def dispatch(request: FhirRequest) -> FhirResponse:
+    limits.check_request(request)  # before anything is compiled or run: the work asked for is bounded
     method, kind = request.method, request.kind
     if kind == "metadata" and method == "GET":
         return capability.capabilities(request)

@@ -29,24 +29,28 @@ class Operation:
     body_too_large: Callable[[int], Exception] | None = None
 
 
-_OPERATIONS: dict[str, Operation] = {}
+# By name; one name may have several definitions on different types ($validate-code on CodeSystem
+# and on ValueSet), each its own Operation.
+_OPERATIONS: dict[str, list[Operation]] = {}
 
 
 def register(operation: Operation) -> None:
-    _OPERATIONS[operation.name] = operation
+    same = _OPERATIONS.setdefault(operation.name, [])
+    same[:] = [op for op in same if op.resource_types != operation.resource_types] + [operation]
 
 
 def find(name: str, resource_type: str | None, level: str) -> Operation | None:
-    op = _OPERATIONS.get(name.lstrip("$"))
-    if op is None or level not in op.levels:
-        return None
-    if resource_type is not None and op.resource_types is not None and resource_type not in op.resource_types:
-        return None
-    return op
+    for op in _OPERATIONS.get(name.lstrip("$"), []):
+        if level not in op.levels:
+            continue
+        if resource_type is not None and op.resource_types is not None and resource_type not in op.resource_types:
+            continue
+        return op
+    return None
 
 
 def all_operations() -> list[Operation]:
-    return list(_OPERATIONS.values())
+    return [op for ops in _OPERATIONS.values() for op in ops]
 
 
 def load() -> None:

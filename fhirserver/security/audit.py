@@ -86,24 +86,37 @@ def record(request: HttpRequest, fhir_request: FhirRequest, status: int) -> Audi
     row = AuditRecord(
         recorded=timezone.now(),
         action=action,
-        interaction=interaction[:32],
-        method=request.method[:8],
+        interaction=interaction,
+        method=request.method,
         path=request.get_full_path()[:4000],
         resource_type=fhir_request.resource_type or "",
-        resource_id=(fhir_request.id or "")[:64],
+        resource_id=fhir_request.id or "",
         status=status,
         client_id=access.client_id if access else "",
         username=(access.username or "") if access else "",
         fhir_user=(access.fhir_user or "") if access else "",
         patient=patient or "",
         address=request.META.get("REMOTE_ADDR") or None,
-        request_id=getattr(request, "request_id", "")[:128],
+        request_id=getattr(request, "request_id", ""),
     )
+    _fit_columns(row)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         _insert_without_fsync(row)
     else:
         row.save(force_insert=True)
     return row
+
+
+def _fit_columns(row: AuditRecord) -> None:
+    """Whatever the request carried (a 65-character id, a NUL), the row fits its columns: a crafted
+    request is recorded like any other instead of failing its INSERT."""
+    for field in AuditRecord._meta.concrete_fields:
+        value = getattr(row, field.attname)
+        if isinstance(value, str):
+            value = value.replace("\x00", "\ufffd")
+            if field.max_length:
+                value = value[: field.max_length]
+            setattr(row, field.attname, value)
 
 
 def _insert_without_fsync(row: AuditRecord) -> None:
@@ -115,11 +128,28 @@ def _insert_without_fsync(row: AuditRecord) -> None:
     placeholders = ", ".join(["%s"] * len(fields))
     table = connection.ops.quote_name(AuditRecord._meta.db_table)
     connection.ensure_connection()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"BEGIN; SET LOCAL synchronous_commit TO OFF; INSERT INTO {table} ({columns}) VALUES ({placeholders}); COMMIT;",
-            values,
-        )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"BEGIN; SET LOCAL synchronous_commit TO OFF; INSERT INTO {table} ({columns}) VALUES ({placeholders}); "
+                "COMMIT;",
+                values,
+            )
+    except Exception:
+        _end_open_transaction()
+        raise
+
+
+def _end_open_transaction() -> None:
+    """A failed statement inside our explicit BEGIN leaves the session in an aborted transaction that
+    Django does not know about: every later query of this worker would fail. Roll it back, or drop
+    the connection when even that fails (Django opens a new one for the next request)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("ROLLBACK")
+    except Exception:  # noqa: BLE001 - the connection is unusable: close it
+        log.warning("audit: could not roll back after a failed insert; closing the connection", exc_info=True)
+        connection.close()
 
 
 # --- reading: AuditEvent resources -----------------------------------------------------------------

@@ -79,3 +79,12 @@ class AuditRecord(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["client_id", "recorded"], name="audit_client_recorded")]
+
+
+class RateCounter(models.Model):
+    """A rate-limit window's count, shared by every worker when the cache is the database (no Redis):
+    one atomic upsert per count, where Django's database cache would read and then write."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    count = models.BigIntegerField(default=0)
+    expires = models.FloatField(db_index=True)  # epoch seconds; expired rows are swept now and then

@@ -1,4 +1,4 @@
-"""Fixed-window rate limits in Django's cache (Redis when REDIS_URL is set, so all workers share).
+"""Fixed-window rate limits in counters every worker shares (Redis when REDIS_URL is set, else the database).
 
 Limits are "COUNT/SECONDS" strings in FHIR["RATE_LIMITS"]; "" or "0" turns one off.
 Per IP on /fhir and the token endpoint (this middleware); per client on the API (the
@@ -7,14 +7,15 @@ authenticator, which knows the client) and on the token endpoint (the client_id 
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from urllib.parse import parse_qs
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import JsonResponse
 
 from fhirserver.core.errors import FhirError
+from fhirserver.security import counters
 
 TOKEN_PATH = "/oauth2/token"
 
@@ -27,8 +28,9 @@ def _limit(name: str) -> tuple[int, int] | None:
     return int(count), int(seconds or 60)
 
 
-def hit(name: str, who: str) -> int | None:
-    """Count one request of `who` against limit `name`; the seconds to wait when over it, else None."""
+def hit(name: str, who: str, *, peek: bool = False) -> int | None:
+    """Count one request of `who` against limit `name`; the seconds to wait when over it, else None.
+    With `peek`, only ask whether `who` is already over it (counting nothing)."""
     limit = _limit(name)
     if limit is None or not who:
         return None
@@ -36,13 +38,34 @@ def hit(name: str, who: str) -> int | None:
     now = time.time()
     bucket = int(now // window)
     key = f"rl:{name}:{who}:{bucket}"
-    try:
-        used = cache.incr(key)  # one cache operation on the common path
-    except ValueError:  # first request of this window
-        used = 1 if cache.add(key, 1, window + 1) else cache.incr(key)
+    used = counters.get(key) + 1 if peek else _count(key, count, window)
     if used <= count:
         return None
     return max(1, int((bucket + 1) * window - now + 0.999))
+
+
+# Far below a limit a worker counts a few requests locally and adds them to the shared counter at
+# once (at most 1% of the limit per worker goes uncounted at any moment); from half the limit on,
+# every request goes to the shared counter, so the limit itself holds exactly across workers.
+_pending: dict[str, tuple[int, int]] = {}  # key -> (counted here, not yet shared; last shared value seen)
+_pending_lock = threading.Lock()
+
+
+def _count(key: str, count: int, window: int) -> int:
+    batch = max(1, count // 100)
+    with _pending_lock:
+        waiting, shared = _pending.get(key, (0, 0))
+        waiting += 1
+        if waiting < batch and shared + waiting < count // 2:
+            _pending[key] = (waiting, shared)
+            return shared + waiting
+        if len(_pending) > 10_000:
+            _pending.clear()
+        _pending[key] = (0, shared)
+    shared = counters.add(key, waiting, window + 1)
+    with _pending_lock:
+        _pending[key] = (_pending.get(key, (0, 0))[0], shared)
+    return shared
 
 
 def too_many(retry_after: int, who: str) -> FhirError:

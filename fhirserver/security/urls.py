@@ -16,7 +16,7 @@ oauth2_patterns = [
     path("revoke", dot.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect", views.SmartIntrospectView.as_view(), name="introspect"),
     path("launch", views.launch, name="launch"),
-    path("login", auth_views.LoginView.as_view(template_name="security/login.html"), name="login"),
+    path("login", views.ThrottledLoginView.as_view(), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path(
         ".well-known/openid-configuration", dot.ConnectDiscoveryInfoView.as_view(), name="oidc-connect-discovery-info"

@@ -3,7 +3,8 @@
 /oauth2/authorize  consent + patient picker (SMART checks: aud, S256, launch)   SmartAuthorizationView
 /oauth2/token      DOT's token endpoint (invalid_client is 400 unless Basic auth was tried)
 /oauth2/introspect RFC 7662 with the SMART context (patient, fhirUser)
-/oauth2/launch     mints an EHR launch for the signed-in user
+/oauth2/launch     mints an EHR launch for the signed-in user (POST needs the session's CSRF token)
+/oauth2/login      sign-in, failed attempts throttled per username and address
 /fhir/.well-known/smart-configuration
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -20,7 +22,7 @@ from oauth2_provider.forms import AllowForm
 from oauth2_provider.views import AuthorizationView, IntrospectTokenView, TokenView
 
 from fhirserver.api.views import base_url
-from fhirserver.security import discovery, services
+from fhirserver.security import discovery, ratelimit, services
 from fhirserver.security.scopes import ScopeError, parse_scopes
 
 
@@ -154,8 +156,36 @@ class SmartIntrospectView(IntrospectTokenView):
         return JsonResponse(services.introspect(request.POST.get("token")), status=200)
 
 
+# --- sign-in ---------------------------------------------------------------------------------------
+class ThrottledLoginView(LoginView):
+    """Django's sign-in page, with failed attempts counted per username and per address in the shared
+    counters (LOGIN_PER_USER, LOGIN_PER_IP): past the limit even the right password waits (429)."""
+
+    template_name = "security/login.html"
+
+    def post(self, request, *args, **kwargs):
+        wait = _login_over_limit(request, peek=True)
+        if wait:
+            response = self.render_to_response(self.get_context_data(form=self.get_form_class()(request),
+                                                                     throttled=wait))
+            response.status_code = 429
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        _login_over_limit(self.request, peek=False)
+        return super().form_invalid(form)
+
+
+def _login_over_limit(request: HttpRequest, *, peek: bool) -> int | None:
+    username = request.POST.get("username", "").strip().lower()[:150]
+    by_user = ratelimit.hit("LOGIN_PER_USER", username, peek=peek)
+    by_address = ratelimit.hit("LOGIN_PER_IP", ratelimit.client_address(request), peek=peek)
+    return by_user or by_address
+
+
 # --- EHR launch ------------------------------------------------------------------------------------
-@csrf_exempt
 @login_required
 def launch(request: HttpRequest) -> HttpResponse:
     """POST patient[, encounter] -> {"launch", "iss"}; GET with client_id opens the app's launch URL."""

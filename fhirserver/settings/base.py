@@ -158,6 +158,9 @@ FHIR.update({
         "API_PER_IP": os.environ.get("FHIR_RATE_API_PER_IP", "12000/60"),
         "TOKEN_PER_CLIENT": os.environ.get("FHIR_RATE_TOKEN_PER_CLIENT", "60/60"),
         "TOKEN_PER_IP": os.environ.get("FHIR_RATE_TOKEN_PER_IP", "300/60"),
+        # failed sign-ins on /oauth2/login (issue 19)
+        "LOGIN_PER_USER": os.environ.get("FHIR_RATE_LOGIN_PER_USER", "5/300"),
+        "LOGIN_PER_IP": os.environ.get("FHIR_RATE_LOGIN_PER_IP", "30/300"),
     },
 })
 LOGIN_URL = "/oauth2/login"
@@ -209,3 +212,35 @@ CORS_EXPOSE_HEADERS = [
 # all workers), else per-process memory.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
           if os.environ.get("REDIS_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Request bounds, shared state and browser hardening (issue 19; docs/security.md "Limits") -----------
+# Each bound answers with a 4xx OperationOutcome (issue code too-costly) naming it; "0" turns a time off.
+FHIR["LIMITS"] = {
+    "MAX_PARAMETERS": int(os.environ.get("FHIR_MAX_PARAMETERS", "50")),  # name=value pairs in one query
+    "MAX_OR_VALUES": int(os.environ.get("FHIR_MAX_OR_VALUES", "100")),  # comma-separated values of one parameter
+    "MAX_CHAIN_DEPTH": int(os.environ.get("FHIR_MAX_CHAIN_DEPTH", "3")),  # references one parameter follows
+    "MAX_HAS": int(os.environ.get("FHIR_MAX_HAS", "3")),  # _has steps in one query
+    "MAX_SORT_KEYS": int(os.environ.get("FHIR_MAX_SORT_KEYS", "8")),
+    "MAX_INCLUDES": int(os.environ.get("FHIR_MAX_INCLUDES", "16")),  # _include + _revinclude parameters
+    "MAX_FILTER_LENGTH": int(os.environ.get("FHIR_MAX_FILTER_LENGTH", "4000")),
+    "MAX_FILTER_DEPTH": int(os.environ.get("FHIR_MAX_FILTER_DEPTH", "16")),  # nested parentheses in _filter
+    "MAX_BUNDLE_ENTRIES": int(os.environ.get("FHIR_MAX_BUNDLE_ENTRIES", "5000")),
+    "MAX_JSON_DEPTH": int(os.environ.get("FHIR_MAX_JSON_DEPTH", "100")),
+    "MAX_URL_BYTES": int(os.environ.get("FHIR_MAX_URL_BYTES", "8190")),  # gunicorn's own line limit (serving.py)
+    "STATEMENT_TIMEOUT_SECONDS": float(os.environ.get("FHIR_STATEMENT_TIMEOUT_SECONDS", "20")),
+    "REQUEST_DATABASE_SECONDS": float(os.environ.get("FHIR_REQUEST_DATABASE_SECONDS", "60")),
+    "CLIENT_CHECK_MS": int(os.environ.get("FHIR_CLIENT_CHECK_MS", "2000")),  # PostgreSQL notices a vanished worker
+}
+MIDDLEWARE.insert(0, "fhirserver.security.headers.SecurityHeadersMiddleware")  # CSP, no-store on patient data
+MIDDLEWARE.insert(MIDDLEWARE.index("fhirserver.api.middleware.RequestLogMiddleware") + 1,
+                  "fhirserver.api.middleware.RequestBoundsMiddleware")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers queue for the lock at BEGIN (busy timeout above) instead of failing with "database is
+    # locked" when a read transaction turns into a write under another writer.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+# Where the review page caches page images of a job (a full disk there costs the cache, never a page).
+INGESTION["JOBS_DIR"] = os.environ.get("INGESTION_JOBS_DIR", "")  # "" = var/jobs under BASE_DIR
+# Rate-limit counters, assertion jti replay and JWKS: state every worker must share. Redis when REDIS_URL
+# is set, else a table in the database (created by the security app's migrations); never process memory.
+if not os.environ.get("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "fhir_shared_cache"}}

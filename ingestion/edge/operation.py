@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from fhirserver.core import guard
+from fhirserver.core import guard, references
 from fhirserver.core.errors import FhirError, operation_outcome
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations.registry import Operation, register
@@ -39,6 +39,11 @@ def digitize_operation(request: FhirRequest) -> FhirResponse:
         patient = repository.read("Patient", upload.subject.split("/", 1)[1])  # 404 before anything is stored
         guard.check(request, "read", "Patient", patient.content)
     _check_writes(request, upload.subject)
+    # What the results will point at (the encounter, the performer) must be within the caller's reach too.
+    references.check(request, "DiagnosticReport", {
+        "encounter": {"reference": upload.encounter} if upload.encounter else None,
+        "performer": [{"reference": upload.performer}] if upload.performer else [],
+    })
     upload.media_type = sniff_media_type(upload.data)  # the bytes decide, not the client's label
     job, needs_run = digitize.submit(upload, base_url=request.base_url, requested_by=_requester(request))
     if respond_async(request):

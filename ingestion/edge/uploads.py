@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from fhirserver.core.errors import FhirError, bad_request
 from fhirserver.core.request import FhirRequest
+from resources.validation import is_valid_id
 
 JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
 
@@ -50,7 +51,7 @@ def read_upload(request: FhirRequest, *, max_bytes: int) -> Upload:
         upload = _from_parameters(request)
     elif request.raw_body:
         upload = Upload(data=request.raw_body, media_type=media or "application/octet-stream",
-                        filename=_filename(request.header("content-disposition") or ""))
+                        filename=clean_filename(_filename(request.header("content-disposition") or "")))
     else:
         raise bad_request(
             "$digitize needs a document: a multipart 'file' part, a raw PDF/image body, or Parameters.document",
@@ -112,7 +113,7 @@ def _mib(size: int) -> str:
 def _reference(value: str, name: str, types: tuple[str, ...]) -> str:
     value = value.strip()
     resource_type, _, id = value.partition("/")
-    if resource_type not in types or not id or "/" in id:
+    if resource_type not in types or not is_valid_id(id):
         raise bad_request(
             f"{name} must be a reference like {types[0]}/123, not '{value}'",
             code="DIGITIZE_BAD_REFERENCE",
@@ -164,7 +165,7 @@ def _part_upload(part, payload: bytes) -> Upload:
     return Upload(
         data=payload,
         media_type=part.get_content_type() or "application/octet-stream",
-        filename=part.get_filename() or "",
+        filename=clean_filename(part.get_filename() or ""),
     )
 
 
@@ -179,12 +180,16 @@ def _from_parameters(request: FhirRequest) -> Upload:
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise bad_request("A JSON body for $digitize must be a Parameters resource with a 'document' parameter",
                           code="DIGITIZE_NOT_PARAMETERS")
-    params = body.get("parameter") or []
+    params = _parameter_list(body)
     document = next((p for p in params if p.get("name") == "document"), None)
     if document is None or not isinstance(document.get("valueAttachment"), dict):
         raise bad_request("Parameters has no 'document' parameter with a valueAttachment", code="DIGITIZE_NO_DOCUMENT",
                           expression=["Parameters.parameter.where(name='document')"])
     attachment = document["valueAttachment"]
+    for name in ("data", "url", "contentType", "title"):
+        if name in attachment and not isinstance(attachment[name], str):
+            raise bad_request(f"document.valueAttachment.{name} must be a string", code="DIGITIZE_BAD_PARAMETERS",
+                              expression=[f"Parameters.parameter.where(name='document').valueAttachment.{name}"])
     if attachment.get("data"):
         try:
             data = base64.b64decode(attachment["data"], validate=True)
@@ -197,23 +202,58 @@ def _from_parameters(request: FhirRequest) -> Upload:
         raise bad_request(
             "document.valueAttachment needs 'data' (base64) or a 'url' to a stored Binary", code="DIGITIZE_NO_DOCUMENT"
         )
-    upload = Upload(data=data, media_type=media, filename=attachment.get("title") or "")
+    upload = Upload(data=data, media_type=media, filename=clean_filename(attachment.get("title") or ""))
     for p in params:
         name = p.get("name")
         if name in ("subject", "encounter", "performer"):
-            value = (p.get("valueReference") or {}).get("reference") or p.get("valueString")
-            setattr(upload, name, value)
+            setattr(upload, name, _text(_reference_value(p, name), name))
         elif name == "category":
             concept = p.get("valueCodeableConcept") or {}
+            codings = concept.get("coding", []) if isinstance(concept, dict) else None
+            if not isinstance(codings, list):
+                raise bad_request("category.valueCodeableConcept must be a CodeableConcept", expression=[
+                    "Parameters.parameter.where(name='category')"], code="DIGITIZE_BAD_PARAMETERS")
             code = (
                 p.get("valueCode")
                 or p.get("valueString")
-                or next((c.get("code") for c in concept.get("coding", [])), None)
+                or next((c.get("code") for c in codings if isinstance(c, dict)), None)
                 or concept.get("text")
             )
             if code:
-                upload.category.append(code)
+                upload.category.append(_text(code, "category"))
     return upload
+
+
+def _parameter_list(body: dict) -> list[dict]:
+    """Parameters.parameter as a list of objects, or a 400 that says what shape it must have."""
+    params = body.get("parameter", [])
+    if not isinstance(params, list) or not all(isinstance(p, dict) for p in params):
+        raise bad_request("Parameters.parameter must be an array of objects with a 'name'",
+                          code="DIGITIZE_BAD_PARAMETERS", expression=["Parameters.parameter"])
+    return params
+
+
+def _reference_value(parameter: dict, name: str):
+    reference = parameter.get("valueReference")
+    if reference is not None:
+        if not isinstance(reference, dict):
+            raise bad_request(f"{name}.valueReference must be a Reference object", code="DIGITIZE_BAD_PARAMETERS",
+                              expression=[f"Parameters.parameter.where(name='{name}').valueReference"])
+        return reference.get("reference")
+    return parameter.get("valueString")
+
+
+def _text(value, name: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise bad_request(f"{name} must be given as text", code="DIGITIZE_BAD_PARAMETERS",
+                      expression=[f"Parameters.parameter.where(name='{name}')"])
+
+
+def clean_filename(name: str) -> str:
+    """A client's file name as stored text: no NUL or other control characters, no folders, 255 at most."""
+    name = "".join(c for c in name if c.isprintable()).replace("\\", "/").rsplit("/", 1)[-1]
+    return name.strip()[:255]
 
 
 def _stored_binary(request: FhirRequest, url: str) -> tuple[bytes, str]:

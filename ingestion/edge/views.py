@@ -2,6 +2,7 @@
 
 GET: 202 + X-Progress while the job runs, 200 + the result Bundle when done, the failure's status +
 OperationOutcome when it failed, 404 once cancelled. DELETE: cancel (202), 409 when already finished.
+A job the caller may not see (another patient's) is 404 to both, as if it did not exist: no oracle.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def job_status(request: HttpRequest, job_id) -> HttpResponse:
 def _answer(request: FhirRequest, job_id) -> FhirResponse:
     guard.check(request, "operation", "DiagnosticReport")
     job = DigitizeJob.objects.filter(id=job_id).first()
-    if job is None:
+    if job is None or not _may_see(request, job):
+        # Another patient's job answers exactly like no job, for GET and DELETE, running or finished.
         raise FhirError(404, f"No digitize job {job_id}", issue_code="not-found", code="DIGITIZE_JOB_UNKNOWN")
     if request.method == "DELETE":
         if not digitize.cancel(job):
@@ -63,11 +65,22 @@ def _answer(request: FhirRequest, job_id) -> FhirResponse:
         )
     if queue.resume_if_stale(job):
         job.refresh_from_db()
-    result = current_result(job, request.base_url) if job.status == DigitizeJob.DONE else None
-    for entry in (result or {}).get("entry", []):
+    return job_response(job, request.base_url)
+
+
+def _may_see(request: FhirRequest, job: DigitizeJob) -> bool:
+    """A patient-confined token sees (and cancels) only the jobs about its patient; any token only
+    the finished jobs whose results it may read (the lab Organization and the reader Device are
+    nobody's compartment)."""
+    access = request.access
+    if access is None:
+        return True
+    confined = getattr(access, "patient_id", None)
+    if confined and (job.patient or job.subject) != f"Patient/{confined}":
+        return False
+    current = current_result(job, request.base_url) if job.status == DigitizeJob.DONE else {}
+    for entry in current.get("entry", []):  # the results as they are now (a reviewer may have changed the patient)
         resource = entry["resource"]
-        # The patient's data decides (the lab Organization and the reader Device are nobody's compartment).
         if resource["resourceType"] in PATIENT_DATA and not guard.can_see(request, resource["resourceType"], resource):
-            raise FhirError(403, f"The token's scopes do not allow reading the results of digitize job {job.id}",
-                            issue_code="forbidden", code="OUTSIDE_GRANT")
-    return job_response(job, request.base_url, result)
+            return False
+    return True

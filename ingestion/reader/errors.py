@@ -48,3 +48,29 @@ def corrupt(media_type: str, detail: str) -> DocumentError:
 
 def encrypted() -> DocumentError:
     return DocumentError(422, "The PDF is password-protected; send it without a password", code="DOCUMENT_ENCRYPTED")
+
+
+def too_much_content(what: str, size: int, limit: int) -> DocumentError:
+    return DocumentError(
+        413, f"The PDF's {what} inflates to more than {limit:,} bytes (at least {size:,}); a lab report needs far "
+        "less", code="DOCUMENT_INFLATES_TOO_MUCH"
+    )
+
+
+def too_many_words(number: int, words: int, limit: int) -> DocumentError:
+    return DocumentError(
+        413, f"Page {number} has {words:,} words; the limit is {limit:,} per page", code="DOCUMENT_TOO_MANY_WORDS"
+    )
+
+
+def too_slow(seconds: int) -> DocumentError:
+    return DocumentError(
+        422, f"Reading the document took longer than {seconds} s and was stopped", code="DOCUMENT_TOO_SLOW"
+    )
+
+
+def too_much_memory(limit: int) -> DocumentError:
+    return DocumentError(
+        413, f"Reading the document needs more memory than a reader may use ({limit // 2**20:,} MiB)",
+        code="DOCUMENT_TOO_MUCH_MEMORY"
+    )

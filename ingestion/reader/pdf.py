@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import io
 import logging
+import math
+import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -36,7 +39,56 @@ class PdfPage:
     image: np.ndarray | None  # RGB rendering at dpi, only for pages to OCR
 
 
+_STREAM_START = re.compile(rb"stream\r?\n")
+_CHUNK = 64 * 1024
+
+
+def check_streams(data: bytes, limits: Limits) -> None:
+    """Inflate every Flate stream of the file once, bounded, before pdfium or pdfminer do it unbounded:
+    a 1 MB upload may not become a 1 GB content stream (413). Each `stream` keyword is tried as the
+    start of a zlib stream that zlib itself ends, so a crafted Length or `endstream` cannot hide one."""
+    view = memoryview(data)
+    total = 0
+    for match in _STREAM_START.finditer(data):
+        header = data[max(0, match.start() - 2048):match.start()]
+        content = _is_content(header[header.rfind(b" obj") + 1:])
+        cap = min(limits.max_content_stream_bytes, limits.max_inflated_bytes - total) if content else \
+            limits.max_inflated_bytes - total
+        size = _inflated_size(view, match.end(), cap)
+        if size > cap:
+            if not content or cap < limits.max_content_stream_bytes:
+                raise errors.too_much_content("streams", total + size, limits.max_inflated_bytes)
+            raise errors.too_much_content("content stream", size, limits.max_content_stream_bytes)
+        total += size
+
+
+_SUBTYPE_FORM = re.compile(rb"/Subtype\s*/Form\b")
+_OTHER_STREAM = re.compile(rb"/(Type|Subtype|Length1|Length2|N)\b")
+
+
+def _is_content(dictionary: bytes) -> bool:
+    """A page content stream (a dictionary of /Length and /Filter only) or a form XObject: what pdfminer
+    interprets operator by operator. Images, fonts, ICC profiles and object streams are other streams."""
+    return bool(_SUBTYPE_FORM.search(dictionary)) or not _OTHER_STREAM.search(dictionary)
+
+
+def _inflated_size(view: memoryview, start: int, cap: int) -> int:
+    """Bytes the zlib stream at `start` inflates to, counted up to cap + 1; 0 when it is not zlib."""
+    inflater = zlib.decompressobj()
+    produced, position = 0, start
+    try:
+        while position < len(view) and not inflater.eof and produced <= cap:
+            produced += len(inflater.decompress(view[position:position + _CHUNK], _CHUNK))
+            position += _CHUNK
+            while inflater.unconsumed_tail and produced <= cap:
+                produced += len(inflater.decompress(inflater.unconsumed_tail, _CHUNK))
+    except zlib.error:
+        pass  # not (or no longer) zlib: what it inflated so far still counts
+    return produced
+
+
 def open_pdf(data: bytes, limits: Limits) -> pypdfium2.PdfDocument:
+    check_streams(data, limits)
     try:
         document = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as exc:
@@ -62,10 +114,14 @@ def pdf_pages(data: bytes, limits: Limits, dpi: int) -> Iterator[PdfPage]:
             number = index + 1
             pdfium_page = rendering[index]
             width, height = pdfium_page.get_size()  # points, rotation applied
+            if not (math.isfinite(width) and math.isfinite(height) and 0 < width < 15000 and 0 < height < 15000):
+                raise errors.corrupt("PDF", f"page {number} has no usable size (MediaBox {width} x {height})")
             pixels = int(width * scale) * int(height * scale)
             if pixels > limits.max_pixels:
                 raise errors.too_many_pixels(number, pixels, limits.max_pixels)
-            words = text_layer(plumber.pages[index], scale) if plumber is not None else None
+            words = text_layer(_plumber_page(plumber, index), scale, limits) if plumber is not None else None
+            if words is not None and len(words) > limits.max_words_per_page:
+                raise errors.too_many_words(number, len(words), limits.max_words_per_page)
             if words is not None:
                 yield PdfPage(number, width * scale, height * scale, words, None)
                 continue
@@ -76,19 +132,36 @@ def pdf_pages(data: bytes, limits: Limits, dpi: int) -> Iterator[PdfPage]:
             yield PdfPage(number, image.shape[1], image.shape[0], None, np.ascontiguousarray(image))
     finally:
         if plumber is not None:
-            plumber.close()
+            try:
+                plumber.close()  # walks every page again: a malformed one raises here too
+            except Exception:  # noqa: BLE001 - closing what pdfminer could not parse
+                pass
         rendering.close()
 
 
-def text_layer(page: pdfplumber.page.Page, scale: float) -> list[Word] | None:
+def _plumber_page(plumber, index: int):
+    """pdfplumber's page, or None when pdfminer cannot make sense of it (pdfium may still render it)."""
+    try:
+        return plumber.pages[index]
+    except Exception:  # noqa: BLE001 - a malformed page tree or box: OCR the rendering instead
+        return None
+
+
+def text_layer(page: pdfplumber.page.Page, scale: float, limits: Limits | None = None) -> list[Word] | None:
     """The page's words in pixels at scale, or None if the page has no real text layer."""
+    if page is None:
+        return None
     try:
         if page.rotation % 360:  # pdfplumber reports unrotated coordinates; the rendering is exact
             return None
         area = float(page.width * page.height) or 1.0
         if any(abs((i["x1"] - i["x0"]) * (i["bottom"] - i["top"])) / area > MAX_IMAGE_SHARE for i in page.images):
             return None
+        if limits is not None and len(page.chars) > limits.max_words_per_page * 40:
+            raise errors.too_many_words(page.page_number, len(page.chars) // 6, limits.max_words_per_page)
         raw = page.extract_words(keep_blank_chars=False, use_text_flow=False, extra_attrs=[])
+    except errors.DocumentError:
+        raise
     except Exception:
         return None
     words = [

@@ -10,7 +10,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from evaluation.corpus.layouts import LAYOUTS, render_pdf
-from ingestion.edge.jobs import queue
+from fhirserver import jobs
 from ingestion.models import DigitizeJob
 from tests.ingestion.test_digitize_http import URL, count, resources, wait_for
 
@@ -45,14 +45,14 @@ def broker():
 
 @pytest.mark.django_db(transaction=True)
 def test_async_digitize_runs_on_a_celery_worker_over_redis(fhir, settings, monkeypatch, broker):
-    from ingestion.edge.jobs.celery_app import app
+    from fhirserver.jobs.celery_app import app
 
     layout = LAYOUTS["hospital-grid"]
     report = layout.report(2)
     pdf = render_pdf(report, layout)
     settings.CELERY_BROKER_URL = broker
     monkeypatch.setitem(app.conf, "broker_url", broker)
-    monkeypatch.setattr(queue, "_thread_pool", lambda: pytest.fail("the in-process pool must not run Celery jobs"))
+    monkeypatch.setattr(jobs, "_pool", lambda kind: pytest.fail("the in-process pool must not run Celery jobs"))
     with app.connection_for_write() as connection:
         connection.default_channel.queue_purge("celery")
     with start_worker(

@@ -71,6 +71,8 @@ def token_q(value: str, *, system_field: str = "system", code_field: str = "code
     if len(parts) != 2:
         raise bad_request(f"'{value}' is not a token (parameter {name})", code="SEARCH_BAD_TOKEN")
     system, code = parts
+    if not system and not code:  # "|" names neither a system nor a code: not "every token"
+        raise bad_request(f"'{value}' names neither a system nor a code (parameter {name})", code="SEARCH_BAD_TOKEN")
     if not code:
         return Q(**{system_field: system})
     return Q(**{system_field: system, code_field: code[:TEXT_LENGTH]})

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
 from django.conf import settings
@@ -62,6 +63,9 @@ def _configure_reader(ingestion: dict, pages_read=None) -> None:
     _pages_read = pages_read
     if not reader_settings.configured:
         reader_settings.configure(INGESTION=ingestion)
+    from ingestion.reader import bounds
+
+    bounds.limit_memory(default_limits().reader_memory_bytes)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="reader-parent-watch").start()
 
 
@@ -82,14 +86,21 @@ def _reset(broken: ProcessPoolExecutor) -> None:
 
 def read_in_reader_process(data: bytes) -> Document:
     """`read_document` in a reader process; a pool whose process died is replaced and the read tried once more."""
+    limits = default_limits()  # today's limits, not the pool's first
     on_page = progress.current()
     token = uuid.uuid4().hex if on_page else None
     for attempt in (1, 2):
         executor = _pool()
         try:
-            future = executor.submit(read_here, data, default_limits(), token)  # today's limits, not the pool's first
-            outcome = _wait(future, token, on_page)
+            # The reader stops itself at read_seconds; waiting longer means it is stuck in C code.
+            future = executor.submit(read_here, data, limits, token)
+            outcome = _wait(future, token, on_page, timeout=limits.read_seconds + 30)
             break
+        except FutureTimeout:
+            _kill(executor)
+            from ingestion.reader.errors import too_slow
+
+            raise too_slow(limits.read_seconds) from None
         except BrokenProcessPool:
             _reset(executor)
             if attempt == 2:
@@ -104,15 +115,19 @@ def read_in_reader_process(data: bytes) -> Document:
     return Document.from_json(outcome[1])
 
 
-def _wait(future, token: str | None, on_page):
-    """The reading's outcome; meanwhile each new page count is passed to `on_page` in this thread."""
+def _wait(future, token: str | None, on_page, *, timeout: float):
+    """The reading's outcome (FutureTimeout after `timeout` s); meanwhile each new page count is passed to
+    `on_page` in this thread."""
     if on_page is None:
-        return future.result()
+        return future.result(timeout=timeout)
+    deadline = time.monotonic() + timeout
     told = None
     while True:
         try:
-            outcome = future.result(timeout=PROGRESS_POLL_SECONDS)
-        except TimeoutError:
+            outcome = future.result(timeout=min(PROGRESS_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        except FutureTimeout:
+            if time.monotonic() >= deadline:
+                raise
             outcome = None
         latest = _latest.get(token)
         if latest is not None and latest != told:
@@ -122,17 +137,37 @@ def _wait(future, token: str | None, on_page):
             return outcome
 
 
+def _kill(executor: ProcessPoolExecutor) -> None:
+    """Stop a pool whose reader will not come back (the next read starts a fresh one)."""
+    for process in list(getattr(executor, "_processes", {}).values()):
+        process.kill()
+    _reset(executor)
+
+
 def read_here(data: bytes, limits=None, token: str | None = None) -> tuple:
     """Runs in the reader process: ("ok", document JSON) or ("error", status, reason, code)."""
-    from ingestion.reader import read_document
+    from ingestion.reader import bounds, read_document
     from ingestion.reader.errors import DocumentError
 
+    limits = limits or default_limits()
     queue = _pages_read
     on_page = (lambda done, total: queue.put((token, done, total))) if token and queue is not None else None
     try:
-        return ("ok", read_document(data, limits=limits, on_page=on_page).to_json())
+        with bounds.time_limit(limits.read_seconds):
+            return ("ok", read_document(data, limits=limits, on_page=on_page).to_json())
     except DocumentError as exc:
         return ("error", exc.status, exc.reason, exc.code)
+    except MemoryError:
+        return ("error", 413, f"Reading the document needs more memory than a reader may use "
+                f"({limits.reader_memory_bytes // 2**20:,} MiB)", "DOCUMENT_TOO_MUCH_MEMORY")
+    except RecursionError:
+        return ("error", 422, "The document's structure is nested too deeply to read", "DOCUMENT_CORRUPT")
+    except Exception as exc:  # noqa: BLE001 - a parser that chokes on a malformed upload: the client's file
+        import logging
+
+        logging.getLogger("ingestion.reader").warning("reader failed on an upload", exc_info=True)
+        return ("error", 422, f"The document is damaged and cannot be read ({type(exc).__name__})",
+                "DOCUMENT_CORRUPT")
 
 
 def read_direct(data: bytes) -> Document:

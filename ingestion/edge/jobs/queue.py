@@ -1,63 +1,50 @@
-"""Running jobs: on Celery when `CELERY_BROKER_URL` is set, else on a small in-process thread pool.
+"""Running `$digitize` jobs on the server's job system (fhirserver.jobs): Celery when
+`CELERY_BROKER_URL` is set, else in-process threads.
 
 Job threads only orchestrate (database, understanding, mapping); the OCR itself runs in the reader
-processes of `ingestion.edge.jobs.pool`. Either way a job is claimed with one conditional update, so a
-job handed to two workers still runs once.
+processes of `ingestion.edge.jobs.pool`, or in the Celery worker's own process. Either way a job is
+claimed with one conditional update, so a job handed to two workers still runs once.
 """
+
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from datetime import datetime, timedelta, timezone
 
-from django.conf import settings
-from django.db import connections
+from fhirserver import jobs
 
 log = logging.getLogger("ingestion.edge.jobs")
-_lock = threading.Lock()
-_threads: ThreadPoolExecutor | None = None
-_queued_here: set[str] = set()  # jobs this process's pool holds, not yet finished
+KIND = "digitize"
 ORPHAN_AFTER_SECONDS = 30  # a queued job no pool of this process holds, untouched this long, was lost in a restart
 
 
+def register(threads: int) -> None:
+    """Called from IngestionConfig.ready()."""
+    jobs.register(KIND, _run_in_server, on_worker=_run_on_worker, threads=threads)
+
+
 def uses_celery() -> bool:
-    return bool(getattr(settings, "CELERY_BROKER_URL", ""))
+    return jobs.uses_celery()
 
 
 def enqueue(job_id) -> Future | None:
     """Start the job in the background. Returns the Future of an in-process run (None on Celery)."""
-    if uses_celery():
-        from ingestion.edge.jobs.celery_app import digitize_job
-
-        digitize_job.delay(str(job_id))
-        return None
-    with _lock:
-        _queued_here.add(str(job_id))
-    return _thread_pool().submit(_run_in_thread, str(job_id))
+    return jobs.enqueue(KIND, str(job_id))
 
 
-def _thread_pool() -> ThreadPoolExecutor:
-    global _threads
-    with _lock:
-        if _threads is None:
-            _threads = ThreadPoolExecutor(
-                max_workers=max(1, int(settings.INGESTION["WORKERS"])), thread_name_prefix="digitize"
-            )
-        return _threads
+def _run_in_server(job_id: str):
+    from ingestion import digitize  # the service imports this module: resolved at run time
+
+    return digitize.run(job_id)
 
 
-def _run_in_thread(job_id: str) -> None:
+def _run_on_worker(job_id: str):
+    """A Celery worker reads the document in its own process: no reader-pool hop."""
     from ingestion import digitize
+    from ingestion.edge.jobs.pool import read_direct
 
-    try:
-        digitize.run(job_id)
-    except BaseException:  # noqa: BLE001 - a thread must not die silently; the job stays retryable
-        log.exception("digitize job %s: worker thread failed", job_id)
-        raise
-    finally:
-        with _lock:
-            _queued_here.discard(job_id)
-        connections.close_all()  # this thread's connections; the pool thread may idle for long
+    return digitize.run(job_id, stages=digitize.default_stages(read=read_direct)).status
 
 
 def resume_if_stale(job) -> bool:
@@ -70,7 +57,8 @@ def resume_if_stale(job) -> bool:
 
     if job.status == DigitizeJob.RUNNING:
         DigitizeJob.objects.filter(id=job.id, status=DigitizeJob.RUNNING, heartbeat_at=job.heartbeat_at).update(
-            status=DigitizeJob.QUEUED, stage="queued (retry)")
+            status=DigitizeJob.QUEUED, stage="queued (retry)"
+        )
     log.warning("digitize job %s was stale (%s); queued again", job.id, job.status)
     enqueue(job.id)
     return True
@@ -78,18 +66,12 @@ def resume_if_stale(job) -> bool:
 
 def _orphaned(job) -> bool:
     """In-process pools forget their queue when the server restarts; Celery's broker does not."""
-    from datetime import datetime, timedelta, timezone
-
     from ingestion.models import DigitizeJob
 
-    if uses_celery() or job.status != DigitizeJob.QUEUED or str(job.id) in _queued_here:
+    if uses_celery() or job.status != DigitizeJob.QUEUED or jobs.is_queued_here(KIND, str(job.id)):
         return False
     return job.updated_at < datetime.now(timezone.utc) - timedelta(seconds=ORPHAN_AFTER_SECONDS)
 
 
 def shutdown() -> None:
-    global _threads
-    with _lock:
-        threads, _threads = _threads, None
-    if threads is not None:
-        threads.shutdown(wait=True)
+    jobs.shutdown()
