@@ -160,9 +160,9 @@ def page_image(request: HttpRequest, job_id, number: int) -> HttpResponse:
         png = pages.page_png(job, number)
     except KeyError:
         raise Http404(f"No page {number}") from None
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    # No Cache-Control of its own: a page of a lab report is patient data, kept out of caches (no-store,
+    # fhirserver.security.headers); it is stored bytes, so serving it again costs a database read.
+    return HttpResponse(png, content_type="image/png")
 
 
 # --- JSON ----------------------------------------------------------------------------------------
