@@ -30,9 +30,10 @@ def read_document(data: bytes, *, engine: str | None = None, limits: Limits | No
     media_type = sniff_media_type(data)
     document = Document(media_type=media_type)
     ocr = _LazyEngine(engine)  # text-layer PDFs never load an OCR model
-    report = _progress(on_page, page_count(data, media_type))
+    report = _Progress(on_page)
     if media_type == "application/pdf":
         for pdf_page in pdf_pages(data, limits, reader_settings()["PDF_DPI"]):
+            report.total(pdf_page.total)  # known once the file passed the reader's bounds and is open
             started = time.perf_counter()
             if pdf_page.words is not None:
                 page = Page(
@@ -42,14 +43,15 @@ def read_document(data: bytes, *, engine: str | None = None, limits: Limits | No
                 page = read_image_page(pdf_page.number, pdf_page.image, ocr.get())
             page.seconds = round(time.perf_counter() - started, 3)
             document.pages.append(page)
-            report(len(document.pages))
+            report.done(len(document.pages))
     else:
+        report.total(image_page_count(data))
         for number, image in enumerate(image_pages(data, media_type, limits), start=1):
             started = time.perf_counter()
             page = read_image_page(number, image, ocr.get())
             page.seconds = round(time.perf_counter() - started, 3)
             document.pages.append(page)
-            report(len(document.pages))
+            report.done(len(document.pages))
     sources = {"pdfplumber"} if any(p.source == "text-layer" for p in document.pages) else set()
     if ocr.engine is not None:
         sources.add(ocr.engine.name)
@@ -57,31 +59,37 @@ def read_document(data: bytes, *, engine: str | None = None, limits: Limits | No
     return document
 
 
-def page_count(data: bytes, media_type: str) -> int:
-    """How many pages the document has (0 when it cannot tell; reading then says why)."""
+def image_page_count(data: bytes) -> int:
+    """Frames of an image file, from its header (0 when it cannot tell: reading then says why)."""
+    import io
+    import warnings
+
+    from PIL import Image
+
     try:
-        if media_type == "application/pdf":
-            import pypdfium2
-
-            pdf = pypdfium2.PdfDocument(data)
-            try:
-                return len(pdf)
-            finally:
-                pdf.close()
-        import io
-
-        from PIL import Image
-
-        return getattr(Image.open(io.BytesIO(data)), "n_frames", 1)
-    except Exception:  # noqa: BLE001 - a damaged document is refused by the reading itself, with its reason
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a pixel bomb is refused by image_pages, with its reason
+            return getattr(Image.open(io.BytesIO(data)), "n_frames", 1)
+    except Exception:  # noqa: BLE001
         return 0
 
 
-def _progress(on_page: Callable[[int, int], None] | None, total: int) -> Callable[[int], None]:
-    if on_page is None:
-        return lambda done: None
-    on_page(0, total)
-    return lambda done: on_page(done, max(total, done))
+class _Progress:
+    """Tells `on_page(done, total)`: (0, total) once the page count is known, then after every page."""
+
+    def __init__(self, on_page: Callable[[int, int], None] | None):
+        self.on_page = on_page
+        self.pages: int | None = None
+
+    def total(self, pages: int) -> None:
+        if self.pages is None:
+            self.pages = pages
+            if self.on_page is not None:
+                self.on_page(0, pages)
+
+    def done(self, count: int) -> None:
+        if self.on_page is not None:
+            self.on_page(count, max(self.pages or 0, count))
 
 
 def read_image_page(number: int, image: np.ndarray, engine: OcrEngine) -> Page:
