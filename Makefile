@@ -10,10 +10,13 @@ TEST_DATABASE_URL = $(or $(DATABASE_URL),$(shell $(PY) -c "import socket;s=socke
 
 R4_EXAMPLES := var/hl7.fhir.r4.examples
 TERMINOLOGY := var/hl7.terminology.r4
+# Static files (review pages) gathered for WhiteNoise: served the same by `make run` and `make serve`.
+STATIC_MANIFEST := var/static/staticfiles.json
+STATIC_SOURCES := $(shell find review/static fhirserver/static -type f 2>/dev/null)
 
 .PHONY: install system-deps models migrate demo run serve test fuzz bench eval eval-ocr clean
 
-install: .venv/.installed models $(R4_EXAMPLES)/package/package.json var/terminology-index.json
+install: .venv/.installed models $(R4_EXAMPLES)/package/package.json var/terminology-index.json $(STATIC_MANIFEST)
 
 .venv/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv .venv
@@ -34,6 +37,10 @@ models: .venv/.installed
 $(R4_EXAMPLES)/package/package.json:
 	mkdir -p $(R4_EXAMPLES)
 	cd $(R4_EXAMPLES) && npm pack hl7.fhir.r4.examples@4.0.1 --silent >/dev/null 2>&1 && tar xzf hl7.fhir.r4.examples-4.0.1.tgz && rm -f hl7.fhir.r4.examples-4.0.1.tgz
+	touch $@
+
+$(STATIC_MANIFEST): .venv/.installed var/terminology-index.json $(STATIC_SOURCES)
+	$(PY) manage.py collectstatic --noinput -v0
 	touch $@
 
 # HL7 Terminology (THO, CC0) from the npm registry: v2/v3 code systems and value sets for the
@@ -78,4 +85,4 @@ eval-ocr: install system-deps
 	$(PY) manage.py ocr_eval $(EVAL_ARGS)
 
 clean:
-	rm -rf var/db.sqlite3 var/jobs
+	rm -rf var/db.sqlite3 var/jobs var/static

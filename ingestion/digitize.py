@@ -31,11 +31,13 @@ from fhirserver.core import bundles
 from fhirserver.core.errors import FhirError, operation_outcome
 from fhirserver.core.request import FhirRequest
 from fhirserver.storage import repository
+from ingestion import progress
 from ingestion.document import Document
 from ingestion.edge.uploads import Upload
 from ingestion.fhir_mapping.patients import match_patient
 from ingestion.labreport import LabReport
 from ingestion.models import DigitizeJob
+from ingestion.signals import document_read
 
 log = logging.getLogger("ingestion.digitize")
 
@@ -157,12 +159,16 @@ def run(job_id, *, stages: Stages | None = None) -> DigitizeJob:
     try:
         stages = stages or default_stages()
         data = original(job)
-        _advance(job, "reading", 0.1)
+        _advance(job, "reading", 0.1, pages_done=0)
         started = time.perf_counter()
         with _heartbeat(job):  # reading a long scan may take minutes: keep the job from looking abandoned
-            document = stages.read(data)
+            with progress.reporting(lambda done, total: _pages_read(job, done, total)):
+                document = stages.read(data)
             job.document = document.to_json()
-            _advance(job, "understanding", 0.6, document=job.document)
+            pages = len(document.pages)
+            _advance(job, "page images", 0.55, pages_done=pages, pages_total=pages, document=job.document)
+            _tell(document_read, job=job, data=data, document=document)  # review stores its page images
+            _advance(job, "understanding", 0.6)
             report = stages.understand(document)
         job.lab_report = report.to_json()
         _advance(job, "storing", 0.8, lab_report=job.lab_report)
@@ -225,6 +231,20 @@ def _claim(job_id) -> bool:
     return DigitizeJob.objects.filter(claimable, id=job_id, attempts=job.attempts).update(
         status=DigitizeJob.RUNNING, stage="starting", progress=0.05, attempts=F("attempts") + 1,
         started_at=_now(), heartbeat_at=_now(), error=None, error_status=None) == 1
+
+
+def _pages_read(job: DigitizeJob, done: int, total: int) -> None:
+    """Reading has got to page `done` of `total`: the reading stage runs from 10% to 50% page by page."""
+    share = done / total if total else 0.0
+    fields = {"pages_done": done, "pages_total": total or None}
+    _advance(job, "reading", round(0.1 + 0.4 * share, 3), **fields)
+
+
+def _tell(signal, **details) -> None:
+    for receiver, answer in signal.send_robust(sender=DigitizeJob, **details):
+        if isinstance(answer, Exception):
+            log.error("digitize job %s: %s failed: %r", details["job"].id, getattr(receiver, "__name__", receiver),
+                      answer, exc_info=answer)
 
 
 def _advance(job: DigitizeJob, stage: str, progress: float, **fields) -> None:

@@ -13,6 +13,8 @@ from typing import Literal
 from ingestion.document import Box
 
 Flag = Literal["H", "L", "HH", "LL", "A", "N"]
+# A row read less surely than this (or with any review reason) is one a person must check before confirming.
+REVIEW_THRESHOLD = 0.9
 
 
 @dataclass(frozen=True)

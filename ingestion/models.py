@@ -20,6 +20,8 @@ class DigitizeJob(models.Model):
     status = models.CharField(max_length=16, choices=STATUSES, default=QUEUED)
     stage = models.CharField(max_length=32, default="queued")  # reading, understanding, mapping, storing, ...
     progress = models.FloatField(default=0.0)  # 0..1
+    pages_done = models.PositiveSmallIntegerField(default=0)  # while reading: pages read so far
+    pages_total = models.PositiveSmallIntegerField(null=True, blank=True)  # pages of the document, once known
     # Idempotency: the same bytes for the same requested subject give the same job.
     content_hash = models.CharField(max_length=64)  # sha256 hex of the original bytes
     subject = models.CharField(max_length=128, blank=True, default="")  # "Patient/<id>" as requested, "" if none

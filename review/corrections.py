@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 
 from ingestion.fhir_mapping.codes import (
-    EXT_AI_CONFIDENCE,
     EXT_FLAG_DISAGREES,
     EXT_SOURCE_REGION,
     INTERPRETATIONS,
@@ -24,6 +23,7 @@ from ingestion.labreport import LabRow, Region
 from ingestion.terminology import lookup_loinc
 from ingestion.understanding.values import NumberStyle, parse_range, parse_value
 from resources.ucum import normalize_unit
+from review import verification
 
 VALUE_ELEMENTS = ("valueQuantity", "valueString", "valueCodeableConcept", "dataAbsentReason")
 DISAGREEMENT_NOTE = "Printed flag ("  # how the FHIR mapping's flag/range disagreement note begins
@@ -66,6 +66,14 @@ class ResultRow:
     flag_disagrees: bool
     display: str  # LOINC display name, "" when uncoded
     cell_confidence: dict[str, float] = field(default_factory=dict)  # "value" -> lowest read confidence of its words
+    reasons: tuple[str, ...] = ()  # why a person must look at it before confirming (review.verification)
+    verified: bool = False  # a person confirmed, accepted, corrected or entered it (CLINAST)
+    machine_read: bool = True  # the reader produced it (AIAST); False for a row a person added or corrected
+    resource: dict = field(default_factory=dict, compare=False, repr=False)  # the Observation as stored now
+
+    @property
+    def to_check(self) -> bool:
+        return bool(self.reasons)
 
 
 def cells_of(observation: dict) -> ResultCells:
@@ -91,12 +99,12 @@ def cells_of(observation: dict) -> ResultCells:
 
 
 def row_of(
-    index: int, observation: dict, *, region: Region | None = None, confidence: float | None = None
+    index: int, observation: dict, *, region: Region | None = None, printed_value: str | None = None
 ) -> ResultRow:
-    """The table row for a stored Observation; region and confidence default to its own extensions."""
+    """The table row for a stored Observation; the region defaults to its own extension. `printed_value` is
+    the value cell as the reader saw it (decides whether an unstored value must be checked)."""
     extensions = {e.get("url"): e for e in observation.get("extension") or []}
-    if confidence is None and EXT_AI_CONFIDENCE in extensions:
-        confidence = float(extensions[EXT_AI_CONFIDENCE]["valueDecimal"])
+    confidence = verification.machine_confidence(observation)
     if region is None and EXT_SOURCE_REGION in extensions:
         parts = {
             p["url"]: p.get("valueInteger", p.get("valueDecimal")) for p in extensions[EXT_SOURCE_REGION]["extension"]
@@ -112,10 +120,14 @@ def row_of(
         cells=cells,
         confidence=confidence,
         region=region,
-        flag_disagrees=bool(extensions.get(EXT_FLAG_DISAGREES, {}).get("valueBoolean")),
+        flag_disagrees=verification.flag_disagrees(observation),
         display=known.display
         if known
         else next((c.get("display", "") for c in (observation.get("code") or {}).get("coding") or []), ""),
+        reasons=tuple(verification.reasons_to_check(observation, printed_value)),
+        verified=verification.person_verified(observation),
+        machine_read=verification.machine_asserted(observation),
+        resource=observation,
     )
 
 
@@ -149,6 +161,11 @@ def corrected(observation: dict, edited: ResultCells, *, sex: str | None = None)
         notes += [n for n in built.get("note") or [] if n.get("text", "").startswith(DISAGREEMENT_NOTE)]
         _put(new, "note", notes)
     return new
+
+
+def added_observation(cells: ResultCells, context: ObservationContext, *, sex: str | None = None) -> dict:
+    """A result a person entered (the reader missed it), read the way an edited row is."""
+    return build_observation(lab_row(cells.cleaned(), sex=sex), context)
 
 
 def lab_row(cells: ResultCells, *, sex: str | None = None) -> LabRow:

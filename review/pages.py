@@ -1,25 +1,26 @@
 """Page images of a job's original, in the pixel space of its document tree (for drawing boxes on them).
 
-Text-layer PDF pages are rendered at the reader's PDF_DPI (the scale of their word boxes); OCRed pages
-go through the same straightening the reader applied, so every `Region` box lands on its words.
-Rendered PNGs are cached under var/jobs/<job id>/ (`make clean` removes them).
+Rendered ONCE, in the job's reading stage (`ingestion.signals.document_read`, connected in ReviewConfig),
+and stored in the database beside the original (`PageImage`), so the review page shows them at once
+from any web process. Text-layer PDF pages are rendered at the reader's PDF_DPI (the scale of their word
+boxes); OCRed pages go through the same straightening the reader applied, so every `Region` box lands
+on its words. A job read before page images were stored gets them on first view.
 """
 from __future__ import annotations
 
 import io
-import os
-from pathlib import Path
+import logging
 
 import numpy as np
-from django.conf import settings
+from django.db import DatabaseError, transaction
 from PIL import Image
 
 from ingestion.digitize import original
 from ingestion.models import DigitizeJob
+from review.models import PageImage
 
-
-def cache_dir(job: DigitizeJob) -> Path:
-    return Path(settings.INGESTION.get("JOBS_DIR") or Path(settings.BASE_DIR) / "var" / "jobs") / str(job.id)
+log = logging.getLogger("review.pages")
+PNG_LEVEL = 3  # zlib level: within a few per cent of the smallest file at a fraction of the time
 
 
 def page_count(job: DigitizeJob) -> int:
@@ -30,42 +31,52 @@ def page_png(job: DigitizeJob, number: int) -> bytes:
     """PNG of page `number` (1-based); KeyError when the job has no such page (or has not been read yet)."""
     if not 1 <= number <= page_count(job):
         raise KeyError(number)
-    path = cache_dir(job) / f"page-{number}.png"
-    if path.is_file():
-        return path.read_bytes()
-    wanted = b""
-    for index, image in enumerate(_render(job), start=1):
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="PNG", optimize=True)
-        _keep(cache_dir(job) / f"page-{index}.png", buffer.getvalue())
-        if index == number:
-            wanted = buffer.getvalue()
-    return wanted
-
-
-def _keep(path: Path, data: bytes) -> None:
-    """Cache a page image whole or not at all: a full disk costs the cache, never the page (or a
-    truncated PNG that later requests would serve)."""
-    partial = path.with_suffix(".part")
+    stored = PageImage.objects.filter(job=job, number=number).values_list("data", flat=True).first()
+    if stored is not None:
+        return bytes(stored)
+    # Read before page images were stored at read time, or storing them failed then: render now. A store
+    # that fails again costs the storage, never the page image.
+    images = rendered(job, original(job), job.document["pages"])
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    except OSError:
-        partial.unlink(missing_ok=True)
+        save(job, images)
+    except DatabaseError:
+        log.warning("page images of job %s could not be stored; served without", job.id, exc_info=True)
+    return bytes(images[number - 1].data)
 
 
-def _render(job: DigitizeJob) -> list[np.ndarray]:
+def store_page_images(sender, *, job: DigitizeJob, data: bytes, document, **_) -> None:
+    """Receiver of `document_read`: render and keep every page while the job reads the document."""
+    save(job, rendered(job, data, document.to_json()["pages"]))
+
+
+def rendered(job: DigitizeJob, data: bytes, pages: list[dict]) -> list[PageImage]:
+    return [PageImage(job=job, number=number, width=image.shape[1], height=image.shape[0], data=png(image))
+            for number, image in enumerate(render(data, pages), start=1)]
+
+
+def save(job: DigitizeJob, images: list[PageImage]) -> None:
+    """All of a job's page images or none (a retried job renders again and replaces them)."""
+    with transaction.atomic():
+        PageImage.objects.filter(job=job).delete()
+        PageImage.objects.bulk_create(images)
+
+
+def png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=PNG_LEVEL)
+    return buffer.getvalue()
+
+
+def render(data: bytes, pages: list[dict]) -> list[np.ndarray]:
+    """Every page of the original as the reader saw it (`pages`: the document tree's pages)."""
     from ingestion.reader.config import default_limits, reader_settings
     from ingestion.reader.images import image_pages
     from ingestion.reader.pdf import pdf_pages
     from ingestion.reader.sniff import media_type
     from ingestion.reader.straighten import straighten
 
-    data = original(job)
     kind = media_type(data)
     limits, dpi = default_limits(), reader_settings()["PDF_DPI"]
-    pages = job.document["pages"]
     if kind != "application/pdf":
         return [straighten(image).image for image in image_pages(data, kind, limits)]
     import pypdfium2

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from fhirserver.storage import repository
-from ingestion.labreport import PatientHeader, Region
+from ingestion.edge.operation import progress_text
+from ingestion.labreport import REVIEW_THRESHOLD, PatientHeader, Region
 from ingestion.models import DigitizeJob
 from resources.names import display_name
 from review.corrections import ResultRow, row_of
 
-LOW_CONFIDENCE = 0.9  # rows read less surely than this are highlighted for a closer look
+LOW_CONFIDENCE = REVIEW_THRESHOLD  # rows read less surely than this are highlighted, and must be checked
 
 # What a reviewer sees as the state of a document.
 READING, FAILED, CANCELLED, AWAITING, CONFIRMED, REJECTED = (
@@ -29,6 +30,8 @@ class ListedDocument:
     state: str
     patient: str  # readable name of the subject, "" when none
     results: int
+    by: str = ""  # who uploaded it, by name
+    stage: str = ""  # while reading: the stage, with pages done out of pages total
 
 
 @dataclass
@@ -67,6 +70,15 @@ class DocumentReview:
     def needs_patient_choice(self) -> bool:
         return bool(self.mismatches) or self.patient is None
 
+    @property
+    def amendable(self) -> bool:
+        return self.state == CONFIRMED
+
+    @property
+    def open_rows(self) -> list[ResultRow]:
+        """Rows a person must still resolve (edit, accept or remove) before the report may be confirmed."""
+        return [row for row in self.rows if row.to_check]
+
 
 def state_of(job: DigitizeJob, report: dict | None) -> str:
     if job.status in (DigitizeJob.QUEUED, DigitizeJob.RUNNING):
@@ -81,6 +93,7 @@ def state_of(job: DigitizeJob, report: dict | None) -> str:
 def documents(*, states: set[str] | None = None, limit: int = 100) -> list[ListedDocument]:
     """Uploaded documents, newest first, with their review state (optionally only some states)."""
     out = []
+    names: dict[str, str] = {}
     for job in DigitizeJob.objects.order_by("-created_at")[: limit * 5 if states else limit]:
         report = _current(job.diagnostic_report)
         state = state_of(job, report)
@@ -89,7 +102,8 @@ def documents(*, states: set[str] | None = None, limit: int = 100) -> list[Liste
         subject = (report or {}).get("subject", {}).get("reference") or job.patient or job.subject
         out.append(
             ListedDocument(
-                job=job, state=state, patient=_patient_label(subject), results=len((report or {}).get("result") or [])
+                job=job, state=state, patient=_patient_label(subject), results=len((report or {}).get("result") or []),
+                by=uploader(job.requested_by, names), stage=progress_text(job),
             )
         )
         if len(out) >= limit:
@@ -97,21 +111,52 @@ def documents(*, states: set[str] | None = None, limit: int = 100) -> list[Liste
     return out
 
 
-def document_review(job: DigitizeJob) -> DocumentReview:
+def uploader(requested_by: str, names: dict[str, str] | None = None) -> str:
+    """Who asked for a document to be read, as a person reads it: the account's full name, or the app's name
+    for a SMART client (with the user it acted for), rather than `user:...` / `client_id:...`."""
+    names = {} if names is None else names
+    if requested_by not in names:
+        names[requested_by] = _uploader(requested_by)
+    return names[requested_by]
+
+
+def _uploader(requested_by: str) -> str:
+    from django.contrib.auth import get_user_model
+    from oauth2_provider.models import get_application_model
+
+    kind, _, value = requested_by.partition(":")
+    if not value:
+        return requested_by
+    if kind in ("user", "username"):
+        user = get_user_model().objects.filter(username=value).first()
+        return (user.get_full_name() or user.get_username()) if user else value
+    if kind == "client_id":
+        application = get_application_model().objects.filter(client_id=value).first()
+        return f"{application.name} (app)" if application and application.name else "an app"
+    return requested_by
+
+
+def document_review(job: DigitizeJob, *, details: bool = True) -> DocumentReview:
+    """One document as the review page shows it; `details=False` skips what only the page draws (word
+    confidences per cell), for deciding."""
     report = _current(job.diagnostic_report)
     where = {r["observation"]: r for r in job.rows or []}
+    printed_rows = (job.lab_report or {}).get("rows", [])
+    references = [r["reference"] for r in (report or {}).get("result") or []]
+    ids = [r.split("/", 1)[1] for r in references if r.startswith("Observation/")]
+    observations = _current_many("Observation", ids)
     rows = []
-    for index, reference in enumerate(r["reference"] for r in (report or {}).get("result") or []):
-        observation = _current(reference)
+    for index, reference in enumerate(references):
+        observation = observations.get(reference)
         if observation is None:
             continue
         known = where.get(reference) or {}
         region = (
             Region(page=known["region"]["page"], box=tuple(known["region"]["box"])) if known.get("region") else None
         )
-        row = row_of(index, observation, region=region, confidence=known.get("confidence"))
-        printed = (job.lab_report or {}).get("rows", [])[known["row"]] if "row" in known else None
-        if printed and region:
+        printed = printed_rows[known["row"]] if "row" in known and known["row"] < len(printed_rows) else None
+        row = row_of(index, observation, region=region, printed_value=(printed or {}).get("printed_value"))
+        if details and printed and region and row.machine_read:
             row = replace(row, cell_confidence=cell_confidence(job.document or {}, printed, region))
         rows.append(row)
     pages = [
@@ -178,6 +223,12 @@ def cell_confidence(document: dict, printed: dict, region: Region) -> dict[str, 
         if confidences:
             out[cell] = min(confidences)
     return out
+
+
+def _current_many(resource_type: str, ids: list[str]) -> dict[str, dict]:
+    """The current content of many resources of one type in one query: "Type/id" -> resource."""
+    found = repository.current_many(resource_type, ids)
+    return {f"{resource_type}/{id}": stored.content for id, stored in found.items() if stored and not stored.deleted}
 
 
 def _current(reference: str | None) -> dict | None:

@@ -22,12 +22,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 from fhirserver.api.views import base_url
 from fhirserver.security.services import patient_choices
 from ingestion.edge.jobs import queue
+from ingestion.edge.operation import progress_text
 from ingestion.models import DigitizeJob
 from ingestion.terminology import search_tests
 from review import pages, selectors
 from review.access import may_review
+from review.decisions import decide
 from review.forms import decision_from
-from review.services import ReviewError, decide, submit_documents
+from review.services import ReviewError, submit_documents
 
 TO_DO = {selectors.READING, selectors.AWAITING, selectors.FAILED}
 
@@ -114,9 +116,11 @@ def document(request: HttpRequest, job_id) -> HttpResponse:
     review = selectors.document_review(job)
     if review.state == selectors.READING:
         return render(request, "review/progress.html", {"job": job, "state": _job_state(job)})
+    amending = review.amendable and request.GET.get("amend") == "1"
     return render(request, "review/document.html", {
         "review": review, "job": job, "flags": ("H", "L", "HH", "LL", "A", "N"),
-        "low_confidence": selectors.LOW_CONFIDENCE,
+        "low_confidence": selectors.LOW_CONFIDENCE, "amending": amending,
+        "editing": review.editable or amending,
         "patients": patient_choices("", limit=50) if review.editable else [],
     })
 
@@ -127,16 +131,25 @@ def _decide(request: HttpRequest, job: DigitizeJob) -> HttpResponse:
     except ReviewError as error:
         messages.error(request, str(error))
         return redirect("review:document", job_id=job.id)
-    if recorded.action == "confirm":
-        messages.success(request, f"Confirmed: {len(recorded.written)} resources are final"
-                                  + (f", {len(recorded.corrected)} corrected" if recorded.corrected else "") + ".")
+    changes = _changes_text(recorded)
+    if not recorded.written:
+        messages.info(request, "Nothing had changed.")
+    elif recorded.action == "confirm":
+        final = sum(1 for w in recorded.written if w.startswith("Observation/")) - len(recorded.removed)
+        messages.success(request, f"Confirmed: the report and {final} results are final{changes}.")
     elif recorded.action == "reject":
         messages.success(request, "Rejected: the report and its results are marked entered-in-error.")
-    elif recorded.written:
-        messages.success(request, f"Saved: {len(recorded.corrected)} results corrected.")
+    elif recorded.action == "amend":
+        messages.success(request, f"Amended{changes or ''}.")
     else:
-        messages.info(request, "Nothing had changed.")
+        messages.success(request, f"Saved{changes or ': rows accepted'}.")
     return redirect("review:document", job_id=job.id)
+
+
+def _changes_text(recorded) -> str:
+    parts = [f"{len(items)} {word}" for items, word in ((recorded.corrected, "corrected"), (recorded.added, "added"),
+                                                        (recorded.removed, "removed")) if items]
+    return (": " + ", ".join(parts)) if parts else ""
 
 
 @require_GET
@@ -147,9 +160,9 @@ def page_image(request: HttpRequest, job_id, number: int) -> HttpResponse:
         png = pages.page_png(job, number)
     except KeyError:
         raise Http404(f"No page {number}") from None
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    # No Cache-Control of its own: a page of a lab report is patient data, kept out of caches (no-store,
+    # fhirserver.security.headers); it is stored bytes, so serving it again costs a database read.
+    return HttpResponse(png, content_type="image/png")
 
 
 # --- JSON ----------------------------------------------------------------------------------------
@@ -169,8 +182,10 @@ def _job_state(job: DigitizeJob) -> dict:
     return {
         "job": str(job.id),
         "status": job.status,
-        "stage": job.stage,
+        "stage": progress_text(job),
         "progress": round(job.progress * 100),
+        "pages_done": job.pages_done,
+        "pages_total": job.pages_total,
         "finished": job.finished,
         "error": error,
         "review_url": reverse("review:document", kwargs={"job_id": job.id}),

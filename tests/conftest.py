@@ -12,6 +12,32 @@ def _database_is_what_ci_asked_for(django_db_setup, django_db_blocker):
         assert connection.vendor == "postgresql", f"CI must run on PostgreSQL, not {connection.vendor}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_collected():
+    """Pages name their CSS and scripts through the manifest that `make install` writes (collectstatic, for
+    WhiteNoise), as under `make run` and `make serve`: without it a page cannot be rendered at all."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def newcomer(django_db_setup, tmp_path_factory):
+    """`make run` as a newcomer runs it (tests/newcomer.py), on a fresh database of its own, for the session."""
+    from django.db import connection
+
+    from tests import newcomer as server
+
+    folder = tmp_path_factory.mktemp("newcomer")
+    database_url = server.fresh_database(connection.settings_dict, folder)
+    running = server.start("run", database_url, folder / "make-run.log")
+    try:
+        yield running
+    finally:
+        server.stop(running.process)
+        server.drop_database(database_url)
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (make system-deps); never a downloaded browser build
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

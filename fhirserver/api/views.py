@@ -63,9 +63,7 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
     except FhirError as error:
         return render_error(error, media_type)
     except RequestDataTooBig:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return render_error(FhirError(413, f"The request body is larger than this server accepts ({limit} bytes)",
-                                      issue_code="too-costly", code="BODY_TOO_LARGE"), media_type)
+        return render_error(_body_too_large(request, path), media_type)
     except DatabaseError as exc:
         return render_error(failures.database_error(exc, request), media_type)
     except RecursionError:  # a shape no limit foresaw: the client's input, never a 500
@@ -80,6 +78,24 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
             code="INTERNAL",
         )
         return render_error(error, media_type)
+
+
+def _body_too_large(request: HttpRequest, path: str) -> FhirError:
+    """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE: in the operation's own words when it has them
+    ($digitize: DOCUMENT_TOO_LARGE with the document limit), whichever layer notices the size first."""
+    size = int(request.META.get("CONTENT_LENGTH") or 0)
+    with suppress(FhirError):
+        target = router.parse_target(path)
+        if target["operation"]:
+            from fhirserver.operations import registry
+
+            level = target["kind"].removeprefix("operation-")
+            operation = registry.find(target["operation"], target["resource_type"], level)
+            if operation is not None and operation.body_too_large is not None:
+                return operation.body_too_large(size)
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return FhirError(413, f"The request body is {size:,} bytes, larger than this server accepts ({limit:,} bytes)",
+                     issue_code="too-costly", code="BODY_TOO_LARGE")
 
 
 def _xml_request_type(request: HttpRequest) -> str | None:

@@ -24,6 +24,9 @@ class Operation:
     definition: str  # canonical URL of the OperationDefinition
     methods: tuple[str, ...] = ("GET", "POST")
     affects_state: bool = False
+    # The error for a request body over what the server reads at all (DATA_UPLOAD_MAX_MEMORY_SIZE), given its
+    # size: an operation that takes documents says so in its own words and with its own limit.
+    body_too_large: Callable[[int], Exception] | None = None
 
 
 # By name; one name may have several definitions on different types ($validate-code on CodeSystem

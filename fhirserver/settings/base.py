@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "whitenoise.runserver_nostatic",  # runserver leaves /static/ to WhiteNoise too, as gunicorn does
     "django.contrib.staticfiles",
     "rest_framework",
     "corsheaders",
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "fhirserver.security.ratelimit.RateLimitMiddleware",
     "fhirserver.security.audit.AuditMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # /static/ from STATIC_ROOT (collectstatic), before any view
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -92,8 +94,15 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
+# --- Static files (review pages): WhiteNoise serves what `manage.py collectstatic` gathered into
+# STATIC_ROOT, the same under `make run` (runserver), `make serve` (gunicorn) and any deployment. The
+# manifest storage names every file by its content hash, so it may be cached for ever.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "var" / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # The FHIR server's own knobs, in one namespaced dict (like OAUTH2_PROVIDER).
 FHIR = {

@@ -14,10 +14,12 @@ from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations.registry import Operation, register
 from fhirserver.storage import repository
 from ingestion import digitize
+from ingestion.edge import uploads
 from ingestion.edge.definition import DEFINITION_URL
 from ingestion.edge.jobs import queue
 from ingestion.edge.uploads import read_upload, sniff_media_type
 from ingestion.models import DigitizeJob
+from ingestion.results import current_result
 
 
 def digitize_operation(request: FhirRequest) -> FhirResponse:
@@ -80,11 +82,12 @@ def status_url(job: DigitizeJob, base_url: str) -> str:
     return f"{base_url}/_jobs/{job.id}"
 
 
-def job_response(job: DigitizeJob, base_url: str) -> FhirResponse:
-    """What the status URL (and a synchronous call) answers for the job's current state."""
+def job_response(job: DigitizeJob, base_url: str, result: dict | None = None) -> FhirResponse:
+    """What the status URL (and a synchronous call) answers for the job's current state: when done, the
+    current version of every resource it stored (a clinician may have confirmed or corrected them since)."""
     headers = {"Content-Location": status_url(job, base_url)}
     if job.status == DigitizeJob.DONE:
-        return FhirResponse(status=200, resource=job.result, headers=headers)
+        return FhirResponse(status=200, resource=result or current_result(job, base_url), headers=headers)
     if job.status == DigitizeJob.FAILED:
         return FhirResponse(status=job.error_status or 500, resource=job.error, headers=headers)
     if job.status == DigitizeJob.CANCELLED:
@@ -97,13 +100,21 @@ def accepted(job: DigitizeJob, base_url: str) -> FhirResponse:
     """202 with the status URL and how far the job has got."""
     headers = {
         "Content-Location": status_url(job, base_url),
-        "X-Progress": f"{job.stage} ({round(job.progress * 100)}%)",
+        "X-Progress": f"{progress_text(job)} ({round(job.progress * 100)}%)",
         "Retry-After": "1",
     }
+    doing = "is queued" if job.status == DigitizeJob.QUEUED else f"is {job.status}: {progress_text(job)}"
     outcome = operation_outcome([{"severity": "information", "code": "informational",
-                                  "diagnostics": f"Digitize job {job.id} is {job.status}: {job.stage}; the original is "
+                                  "diagnostics": f"Digitize job {job.id} {doing}; the original is "
                                                  f"stored as DocumentReference/{job.document_reference_id}"}])
     return FhirResponse(status=202, resource=outcome, headers=headers)
+
+
+def progress_text(job: DigitizeJob) -> str:
+    """The stage, with pages done out of pages total while reading: "reading: 2 of 5 pages done"."""
+    if job.stage == "reading" and job.pages_total:
+        return f"reading: {job.pages_done} of {job.pages_total} pages done"
+    return job.stage
 
 
 def _requester(request: FhirRequest) -> str:
@@ -127,5 +138,6 @@ register(
         definition=DEFINITION_URL,
         methods=("POST",),
         affects_state=True,
+        body_too_large=lambda size: uploads.upload_too_large(size, settings.INGESTION["MAX_FILE_BYTES"]),
     )
 )

@@ -43,8 +43,8 @@ class Upload:
 def read_upload(request: FhirRequest, *, max_bytes: int) -> Upload:
     """The document and options of a `$digitize` request; 4xx FhirError when there is none or it is too big."""
     media = (request.content_type or "").split(";")[0].strip().lower()
-    if len(request.raw_body) > max_bytes * 3 // 2 + 65536:
-        raise too_large(len(request.raw_body), max_bytes)
+    if len(request.raw_body) > max_bytes * 3 // 2 + 65536:  # more than even a base64 Parameters body needs
+        raise upload_too_large(len(request.raw_body), max_bytes)
     if media == "multipart/form-data":
         upload = _from_multipart(request)
     elif media in JSON_TYPES:
@@ -96,8 +96,18 @@ def sniff_media_type(data: bytes) -> str:
 
 
 def too_large(size: int, limit: int) -> FhirError:
-    return FhirError(413, f"The document is {size:,} bytes; the limit is {limit:,} bytes", issue_code="too-costly",
-                     code="DOCUMENT_TOO_LARGE")
+    return FhirError(413, f"The document is {size:,} bytes; the limit is {limit:,} bytes ({_mib(limit)})",
+                     issue_code="too-costly", code="DOCUMENT_TOO_LARGE")
+
+
+def upload_too_large(size: int, limit: int) -> FhirError:
+    """An upload whose body alone is over what any document within the limit can take (even as base64)."""
+    return FhirError(413, f"The upload is {size:,} bytes: too large for a document, the limit is {limit:,} bytes "
+                          f"({_mib(limit)})", issue_code="too-costly", code="DOCUMENT_TOO_LARGE")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1048576:g} MiB"
 
 
 def _reference(value: str, name: str, types: tuple[str, ...]) -> str:

@@ -17,6 +17,7 @@ from ingestion import digitize
 from ingestion.edge.jobs import queue
 from ingestion.edge.operation import job_response
 from ingestion.models import DigitizeJob
+from ingestion.results import current_result
 
 PATIENT_DATA = ("Patient", "DiagnosticReport", "Observation", "DocumentReference")
 
@@ -77,7 +78,8 @@ def _may_see(request: FhirRequest, job: DigitizeJob) -> bool:
     confined = getattr(access, "patient_id", None)
     if confined and (job.patient or job.subject) != f"Patient/{confined}":
         return False
-    for entry in (job.result or {}).get("entry", []) if job.status == DigitizeJob.DONE else []:
+    current = current_result(job, request.base_url) if job.status == DigitizeJob.DONE else {}
+    for entry in current.get("entry", []):  # the results as they are now (a reviewer may have changed the patient)
         resource = entry["resource"]
         if resource["resourceType"] in PATIENT_DATA and not guard.can_see(request, resource["resourceType"], resource):
             return False

@@ -11,7 +11,8 @@ V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
-ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+# Security labels of integrity and provenance (AIAST, CLINAST...): v3 ObservationValue, as AI Transparency on FHIR uses.
+OBSERVATION_VALUE = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 PARTICIPANT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 LIFECYCLE = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle"
 
@@ -28,10 +29,12 @@ EXT_AI_CONFIDENCE = "http://hl7.org/fhir/uv/aitransparency/StructureDefinition/A
 EXT_BASE = "http://fhirserver.example.org/fhir/StructureDefinition/"
 EXT_SOURCE_REGION = EXT_BASE + "digitize-source-region"
 EXT_FLAG_DISAGREES = EXT_BASE + "digitize-flag-disagrees"
+# Why a person must check a row (valueString, plain words), one extension per reason (docs/digitize.md).
+EXT_REVIEW_REASON = EXT_BASE + "digitize-review-reason"
 
 EXT_DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
-AI_ASSERTED = {"system": ACT_CODE, "code": "AIAST", "display": "Artificial Intelligence asserted"}
+AI_ASSERTED = {"system": OBSERVATION_VALUE, "code": "AIAST", "display": "Artificial Intelligence asserted"}
 LAB_SERVICE = {"coding": [{"system": V2_0074, "code": "LAB", "display": "Laboratory"}]}
 LAB_CATEGORY = {"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}]}
 LAB_REPORT = {"system": LOINC, "code": "11502-2", "display": "Laboratory report"}

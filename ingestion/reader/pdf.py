@@ -37,6 +37,7 @@ class PdfPage:
     height: float
     words: list[Word] | None  # the text layer, or None when the page must be OCRed
     image: np.ndarray | None  # RGB rendering at dpi, only for pages to OCR
+    total: int = 0  # pages in the document (known once it is open, after the stream bounds)
 
 
 _STREAM_START = re.compile(rb"stream\r?\n")
@@ -123,13 +124,13 @@ def pdf_pages(data: bytes, limits: Limits, dpi: int) -> Iterator[PdfPage]:
             if words is not None and len(words) > limits.max_words_per_page:
                 raise errors.too_many_words(number, len(words), limits.max_words_per_page)
             if words is not None:
-                yield PdfPage(number, width * scale, height * scale, words, None)
+                yield PdfPage(number, width * scale, height * scale, words, None, len(rendering))
                 continue
             try:
                 image = pdfium_page.render(scale=scale).to_numpy()[:, :, :3][:, :, ::-1]  # BGR(x) -> RGB
             except pypdfium2.PdfiumError as exc:
                 raise errors.corrupt("PDF", f"page {number} cannot be rendered: {exc}")
-            yield PdfPage(number, image.shape[1], image.shape[0], None, np.ascontiguousarray(image))
+            yield PdfPage(number, image.shape[1], image.shape[0], None, np.ascontiguousarray(image), len(rendering))
     finally:
         if plumber is not None:
             try:

@@ -30,3 +30,9 @@ def low_confidence(row) -> bool:
 @register.filter
 def low_cell(row, cell: str) -> bool:
     return is_low_confidence_cell(row, cell)
+
+
+@register.filter
+def field_size(text, minimum: int = 6) -> int:
+    """A text field's `size`: its whole content shows (plus a little room to type), never less than `minimum`."""
+    return max(int(minimum), len(str(text or "")) + 2)

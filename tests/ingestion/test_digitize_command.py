@@ -27,7 +27,7 @@ def reports(tmp_path):
 def test_batch_prints_a_line_per_file_and_json_gives_the_bundle(reports):
     out = StringIO()
     call_command("digitize", *[str(p) for p, _ in reports], stdout=out)
-    lines = out.getvalue().strip().splitlines()
+    lines = [line for line in out.getvalue().strip().splitlines() if not line.startswith("  ")]  # warnings indent
     assert len(lines) == 2
     for (path, report), line in zip(reports, lines):
         assert line.startswith(f"{path}: {len(report.rows)} results -> DiagnosticReport/")
@@ -66,3 +66,37 @@ def test_subject_is_used_and_bad_files_fail_the_command(reports, tmp_path):
     assert "broken.pdf: failed - " in out.getvalue()
     with pytest.raises(CommandError, match="not a file"):
         call_command("digitize", str(tmp_path / "missing.pdf"))
+
+
+@pytest.mark.django_db
+def test_warnings_are_listed_and_fullurls_use_the_configured_base_url(reports, settings):
+    from fhirserver.storage import repository
+
+    settings.FHIR = {**settings.FHIR, "BASE_URL": "https://fhir.example.org/r4"}
+    patient = repository.create("Patient", {"resourceType": "Patient", "name": [{"family": "Given"}]})
+    out = StringIO()
+    call_command("digitize", str(reports[0][0]), "--subject", f"Patient/{patient.id}", stdout=out)
+    lines = out.getvalue().splitlines()
+    count = next(line for line in lines if line.startswith("  ") and "warning" in line)
+    listed = [line for line in lines if line.startswith("  - ")]
+    assert listed and count.strip().startswith(f"{len(listed)} warning")
+    assert any("Given" in line or "name" in line.lower() for line in listed)  # says which, not only how many
+    out = StringIO()
+    call_command("digitize", str(reports[1][0]), "--json", stdout=out)
+    urls = [e["fullUrl"] for e in json.loads(out.getvalue())["entry"] if "fullUrl" in e]
+    assert urls and all(u.startswith("https://fhir.example.org/r4/") for u in urls)
+
+
+@pytest.mark.django_db
+def test_a_document_with_no_result_fails_the_command(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    letter = tmp_path / "letter.pdf"
+    page = canvas.Canvas(str(letter))
+    page.drawString(72, 720, "Dear colleague, thank you for seeing Mrs Smith in clinic last week.")
+    page.drawString(72, 700, "She is well and needs no further appointments. Kind regards.")
+    page.save()
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 of 1"):
+        call_command("digitize", str(letter), stdout=out)
+    assert "letter.pdf: " in out.getvalue()

@@ -160,6 +160,27 @@ def test_oversized_file_is_413_and_stores_nothing(client, settings, report_pdf):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("form", ["multipart", "raw"])
+def test_a_body_over_what_the_server_reads_is_document_too_large_with_the_limit(client, settings, report_pdf, form):
+    """Whichever layer notices first (here Django's DATA_UPLOAD_MAX_MEMORY_SIZE, before the operation
+    reads the body), the client hears the document limit, not another layer's number."""
+    _, pdf = report_pdf
+    settings.INGESTION = {**settings.INGESTION, "MAX_FILE_BYTES": 1000}
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1500
+    if form == "multipart":
+        response = post_multipart(client, pdf)
+    else:
+        response = client.post(URL, pdf, content_type="application/pdf")
+    assert response.status_code == 413
+    [issue] = response.json()["issue"]
+    assert issue["details"]["coding"][0]["code"] == "DOCUMENT_TOO_LARGE"
+    assert "the limit is 1,000 bytes" in issue["diagnostics"]
+    assert count("Binary") == 0 and DigitizeJob.objects.count() == 0
+    other = client.post("/fhir/Patient", b"x" * 2000, content_type="application/fhir+json")
+    assert other.status_code == 413 and other.json()["issue"][0]["details"]["coding"][0]["code"] == "BODY_TOO_LARGE"
+
+
+@pytest.mark.django_db
 def test_damaged_pdf_is_422_and_the_original_stays(client, fhir):
     damaged = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage that no PDF reader can parse"
     response = post_multipart(client, damaged)
@@ -264,21 +285,22 @@ def test_searches_find_what_digitize_wrote(fhir, client, report_pdf):
 
 
 @pytest.mark.django_db
-def test_job_keeps_what_the_review_page_draws(client, report_pdf, settings, tmp_path):
+def test_job_keeps_what_the_review_page_draws(client, report_pdf):
     from io import BytesIO
 
     from PIL import Image
 
+    from review.models import PageImage
     from review.pages import page_png
 
     truth, pdf = report_pdf
-    settings.BASE_DIR = tmp_path  # the page-image cache goes under var/jobs/
     bundle = post_multipart(client, pdf).json()
     job = DigitizeJob.objects.get()
+    stored = PageImage.objects.get(job=job)  # rendered while the job read the document, stored beside the original
     image = Image.open(BytesIO(page_png(job, 1)))
+    assert bytes(stored.data) == page_png(job, 1) and (stored.width, stored.height) == image.size
     page = job.document["pages"][0]
     assert abs(image.width - page["width"]) <= 1 and abs(image.height - page["height"]) <= 1
-    assert (tmp_path / "var" / "jobs" / str(job.id) / "page-1.png").is_file()
     assert len(job.rows) == len(truth.rows) and {r["observation"] for r in job.rows} == {
         f"Observation/{o['id']}" for o in resources(bundle, "Observation")}
     for row in job.rows:

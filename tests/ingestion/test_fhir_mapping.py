@@ -79,7 +79,7 @@ def test_numeric_result_is_a_us_core_lab_observation():
         {"reference": "DocumentReference/d1"}
     ]
     assert obs["effectiveDateTime"] == "2026-05-01T08:30:00Z" and obs["issued"] == "2026-05-02T09:00:00Z"
-    assert {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AIAST",
+    assert {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "AIAST",
             "display": "Artificial Intelligence asserted"} in obs["meta"]["security"]
     assert obs["meta"]["profile"] == ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab"]
     ext = {e["url"]: e for e in obs["extension"]}

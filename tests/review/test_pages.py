@@ -12,29 +12,7 @@ from ingestion.models import DigitizeJob
 from review.selectors import document_review
 
 from .conftest import read_report
-
-
-def form_of(job: DigitizeJob, action: str, **changes) -> dict:
-    """What the review form posts for the job as it is now, with some cells changed: {"value-0": "5.5"}."""
-    review = document_review(job)
-    data = {"action": action}
-    for row in review.rows:
-        i = row.index
-        data.update({f"obs-{i}": row.observation, f"version-{i}": str(row.version)})
-        data.update(
-            {f"{cell}-{i}": getattr(row.cells, cell) for cell in ("name", "loinc", "value", "unit", "range", "flag")}
-        )
-    data.update(
-        {k.replace("_", "-"): v for k, v in changes.items() if k not in ("patient_action", "patient_id", "reason")}
-    )
-    data.update({k: v for k, v in changes.items() if k in ("patient_action", "patient_id", "reason")})
-    return data
-
-
-def fhir_get(client, path: str) -> dict:
-    response = client.get(f"/fhir/{path}")
-    assert response.status_code == 200, response.content
-    return response.json()
+from .helpers import fhir_get, form_of, machine_doubt
 
 
 # --- who may use the pages -------------------------------------------------------------------------
@@ -122,8 +100,8 @@ def test_low_confidence_and_flag_disagreements_are_highlighted(reviewer, read_jo
         for word in line["words"]:
             if word["text"] == printed_value and y0 <= (word["box"][1] + word["box"][3]) / 2 <= y1:
                 word["confidence"] = 0.41
-    job.rows[1]["confidence"] = 0.41
-    job.save(update_fields=["rows", "document"])
+    job.save(update_fields=["document"])
+    machine_doubt(reviewer, job.rows[1]["observation"], confidence=0.41)  # the reader's confidence in the row
     page = reviewer.get(f"/review/jobs/{job.id}").content.decode()
     assert 'id="row-0"' in page and "flag disagrees" in page.split('id="row-0"')[1].split(">")[0]
     row_1 = page.split('id="row-1"')[1].split("</tr>")[0]
@@ -142,13 +120,15 @@ def test_low_confidence_and_flag_disagreements_are_highlighted(reviewer, read_jo
 
 def test_progress_page_while_reading_and_job_state_json(reviewer, read_job):
     job, _ = read_job
-    DigitizeJob.objects.filter(id=job.id).update(status=DigitizeJob.RUNNING, stage="reading", progress=0.3)
+    DigitizeJob.objects.filter(id=job.id).update(status=DigitizeJob.RUNNING, stage="reading", progress=0.3,
+                                                 pages_done=1, pages_total=3)
     page = reviewer.get(f"/review/jobs/{job.id}").content.decode()
     assert "<progress" in page and 'value="30"' in page
     state = reviewer.get(f"/review/api/jobs/{job.id}").json()
     assert state["status"] == "running" and state["progress"] == 30 and not state["finished"]
     assert state["review_url"] == f"/review/jobs/{job.id}"
-    assert "reading (30%)" in reviewer.get("/review/").content.decode()
+    assert state["stage"] == "reading: 1 of 3 pages done" and (state["pages_done"], state["pages_total"]) == (1, 3)
+    assert "reading: 1 of 3 pages done (30%)" in reviewer.get("/review/").content.decode()
 
 
 def test_search_boxes(reviewer, read_job):
@@ -188,7 +168,7 @@ def test_correct_and_confirm_make_version_2_final_with_a_verifier(reviewer, clin
     # decided: the table is read-only and a second confirm is refused
     assert 'id="confirm"' not in reviewer.get(f"/review/jobs/{job.id}").content.decode()
     again = reviewer.post(f"/review/jobs/{job.id}", form_of(job, "confirm"), follow=True)
-    assert b"can no longer be changed" in again.content
+    assert b"amend it to change it" in again.content
     assert fhir_get(reviewer, job.diagnostic_report)["meta"]["versionId"] == "2"
 
 
@@ -396,3 +376,28 @@ def test_a_failed_reading_explains_itself_on_its_page_and_in_the_list(reviewer, 
     assert "Reading failed" in page and 'id="results"' not in page
     listed = reviewer.get("/review/").content.decode()
     assert "broken.pdf" in listed and "state-failed" in listed
+
+
+def test_page_images_are_stored_when_read_and_made_for_older_jobs_on_first_view(reviewer, read_job):
+    from review.models import PageImage
+
+    job, _ = read_job
+    stored = PageImage.objects.get(job=job, number=1)
+    response = reviewer.get(f"/review/jobs/{job.id}/pages/1.png")
+    assert response.status_code == 200 and response.content == bytes(stored.data)
+    PageImage.objects.filter(job=job).delete()  # as for a job read before page images were kept
+    again = reviewer.get(f"/review/jobs/{job.id}/pages/1.png")
+    assert again.status_code == 200 and again.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert PageImage.objects.filter(job=job).count() == 1
+
+
+def test_the_list_names_who_uploaded_by_name_not_account_or_client_id(reviewer, clinician):
+    from fhirserver.security import services
+
+    job, _ = read_report("classic", 21)  # uploaded as user:dr.grey
+    app = services.client_create(name="Ward tablet", scopes="system/*.cruds")
+    other, _ = read_report("classic", 22)
+    DigitizeJob.objects.filter(id=other.id).update(requested_by=f"client_id:{app['client_id']}")
+    page = reviewer.get("/review/?show=all").content.decode()
+    assert "Meredith Grey" in page and "Ward tablet (app)" in page
+    assert "client_id:" not in page and "user:dr.grey" not in page

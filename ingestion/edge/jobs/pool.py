@@ -1,7 +1,9 @@
 """Reader processes: OCR runs here, never in a web request thread (the engines hold the GIL for seconds).
 
 A small spawn-context process pool, started on first use; each process loads the OCR engine once and
-keeps it. Reader refusals (`DocumentError`) cross the process boundary as plain values.
+keeps it. Reader refusals (`DocumentError`) cross the process boundary as plain values. Each page read is
+reported back over one queue the pool shares (a relay thread keeps the latest count per reading), and the
+job's thread passes it on to the job (`ingestion.progress`) while it waits for the result.
 """
 from __future__ import annotations
 
@@ -9,17 +11,22 @@ import multiprocessing
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
 from django.conf import settings
 
+from ingestion import progress
 from ingestion.document import Document
 from ingestion.reader.config import default_limits
 
 _lock = threading.Lock()
 _executor: ProcessPoolExecutor | None = None
+_latest: dict[str, tuple[int, int]] = {}  # reading token -> (pages done, pages total), from the relay thread
+_pages_read = None  # in a reader process: the queue its pages read go to
+PROGRESS_POLL_SECONDS = 0.5
 
 
 def _pool() -> ProcessPoolExecutor:
@@ -27,15 +34,33 @@ def _pool() -> ProcessPoolExecutor:
     with _lock:
         if _executor is None:
             workers = max(1, int(settings.INGESTION["WORKERS"]))
-            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_configure_reader, initargs=(dict(settings.INGESTION),))
+            context = multiprocessing.get_context("spawn")
+            pages_read = context.Queue()  # given to each reader process as it starts
+            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_configure_reader,
+                                            initargs=(dict(settings.INGESTION), pages_read))
+            threading.Thread(target=_relay, args=(pages_read,), daemon=True, name="reader-progress").start()
         return _executor
 
 
-def _configure_reader(ingestion: dict) -> None:
+def _relay(pages_read) -> None:
+    """Keep the latest page count of every reading under way (the job's thread picks it up)."""
+    while True:
+        try:
+            item = pages_read.get()
+        except (EOFError, OSError):
+            return
+        if item is None:
+            return
+        token, done, total = item
+        _latest[token] = (done, total)
+
+
+def _configure_reader(ingestion: dict, pages_read=None) -> None:
     """In a fresh reader process: the reader's knobs as the web process has them (limits, engine)."""
+    global _pages_read
     from django.conf import settings as reader_settings
 
+    _pages_read = pages_read
     if not reader_settings.configured:
         reader_settings.configure(INGESTION=ingestion)
     from ingestion.reader import bounds
@@ -62,11 +87,14 @@ def _reset(broken: ProcessPoolExecutor) -> None:
 def read_in_reader_process(data: bytes) -> Document:
     """`read_document` in a reader process; a pool whose process died is replaced and the read tried once more."""
     limits = default_limits()  # today's limits, not the pool's first
+    on_page = progress.current()
+    token = uuid.uuid4().hex if on_page else None
     for attempt in (1, 2):
         executor = _pool()
         try:
             # The reader stops itself at read_seconds; waiting longer means it is stuck in C code.
-            outcome = executor.submit(read_here, data, limits).result(timeout=limits.read_seconds + 30)
+            future = executor.submit(read_here, data, limits, token)
+            outcome = _wait(future, token, on_page, timeout=limits.read_seconds + 30)
             break
         except FutureTimeout:
             _kill(executor)
@@ -77,12 +105,36 @@ def read_in_reader_process(data: bytes) -> Document:
             _reset(executor)
             if attempt == 2:
                 raise
+        finally:
+            _latest.pop(token, None)
     if outcome[0] == "error":
         from ingestion.reader.errors import DocumentError
 
         _, status, reason, code = outcome
         raise DocumentError(status, reason, code=code)
     return Document.from_json(outcome[1])
+
+
+def _wait(future, token: str | None, on_page, *, timeout: float):
+    """The reading's outcome (FutureTimeout after `timeout` s); meanwhile each new page count is passed to
+    `on_page` in this thread."""
+    if on_page is None:
+        return future.result(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    told = None
+    while True:
+        try:
+            outcome = future.result(timeout=min(PROGRESS_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        except FutureTimeout:
+            if time.monotonic() >= deadline:
+                raise
+            outcome = None
+        latest = _latest.get(token)
+        if latest is not None and latest != told:
+            told = latest
+            on_page(*latest)
+        if outcome is not None:
+            return outcome
 
 
 def _kill(executor: ProcessPoolExecutor) -> None:
@@ -92,15 +144,17 @@ def _kill(executor: ProcessPoolExecutor) -> None:
     _reset(executor)
 
 
-def read_here(data: bytes, limits=None) -> tuple:
+def read_here(data: bytes, limits=None, token: str | None = None) -> tuple:
     """Runs in the reader process: ("ok", document JSON) or ("error", status, reason, code)."""
     from ingestion.reader import bounds, read_document
     from ingestion.reader.errors import DocumentError
 
     limits = limits or default_limits()
+    queue = _pages_read
+    on_page = (lambda done, total: queue.put((token, done, total))) if token and queue is not None else None
     try:
         with bounds.time_limit(limits.read_seconds):
-            return ("ok", read_document(data, limits=limits).to_json())
+            return ("ok", read_document(data, limits=limits, on_page=on_page).to_json())
     except DocumentError as exc:
         return ("error", exc.status, exc.reason, exc.code)
     except MemoryError:
@@ -120,7 +174,7 @@ def read_direct(data: bytes) -> Document:
     """In a process that is itself a worker (Celery, the management command): no extra hop."""
     from ingestion.reader import read_document
 
-    return read_document(data)
+    return read_document(data, on_page=progress.current())
 
 
 def shutdown() -> None:

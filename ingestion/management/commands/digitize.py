@@ -1,8 +1,9 @@
 """`python manage.py digitize FILE... [--subject Patient/ID] [--json]`: the $digitize service from a shell.
 
 Each file becomes a job exactly as an upload would (original stored first, idempotent by content),
-read in this process. A progress bar runs over batches; failures are reported per file and make the
-command exit non-zero at the end.
+read in this process. A progress bar runs over batches. Each file's line names its results and lists
+every warning of the reading; a file that failed, or from which no result was read, makes the command
+exit non-zero at the end. fullUrls use the configured base URL (FHIR_BASE_URL, else what `make run` serves).
 """
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from fhirserver.core.errors import FhirError
 from ingestion import digitize
 from ingestion.edge.jobs.pool import read_direct
 from ingestion.edge.uploads import Upload, sniff_media_type
+from ingestion.results import current_result
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/fhir"  # where `make run` serves when FHIR_BASE_URL is not set
 
 
 class Command(BaseCommand):
@@ -28,11 +32,13 @@ class Command(BaseCommand):
             "--subject", help="Patient/<id> the reports are about (else matched or created from the page)"
         )
         parser.add_argument("--json", action="store_true", help="print the result Bundles as JSON (one per file)")
-        parser.add_argument("--base-url", default=settings.FHIR["BASE_URL"] or "http://localhost:8000/fhir",
-                            help="FHIR base URL used in the result Bundles' fullUrls")
+        parser.add_argument("--base-url", default=None,
+                            help=f"FHIR base URL of the result Bundles' fullUrls (default: FHIR_BASE_URL, else "
+                                 f"{DEFAULT_BASE_URL})")
 
     def handle(self, *args, **options):
-        subject, as_json, base_url = options["subject"], options["json"], options["base_url"]
+        subject, as_json = options["subject"], options["json"]
+        base_url = (options["base_url"] or settings.FHIR["BASE_URL"] or DEFAULT_BASE_URL).rstrip("/")
         paths = [Path(f) for f in options["files"]]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
@@ -41,16 +47,16 @@ class Command(BaseCommand):
         results, failures = [], 0
         for path in tqdm(paths, desc="digitize", unit="file", disable=len(paths) < 2 or None):
             job = self._one(path, subject, base_url, stages)
-            failures += job.status != "done"
+            failures += job.status != "done" or not _observations(job)
             results.append({"file": str(path), "job": str(job.id), "status": job.status,
-                            "outcome": job.result if job.status == "done" else job.error})
+                            "outcome": current_result(job, base_url) if job.status == "done" else job.error})
             if not as_json:
                 with tqdm.external_write_mode():  # the bar steps aside for the line
                     self.stdout.write(self._summary(path, job))
         if as_json:
             self.stdout.write(_dumps(results if len(results) > 1 else results[0]["outcome"]))
         if failures:
-            raise CommandError(f"{failures} of {len(paths)} file(s) could not be digitized")
+            raise CommandError(f"{failures} of {len(paths)} file(s) could not be digitized or gave no result")
 
     def _one(self, path: Path, subject: str | None, base_url: str, stages):
         data = path.read_bytes()
@@ -63,7 +69,7 @@ class Command(BaseCommand):
         except FhirError as exc:
             raise CommandError(f"{path}: {exc.diagnostics}") from None
         upload = Upload(data=data, media_type=media_type, filename=path.name, subject=subject)
-        job, needs_run = digitize.submit(upload, base_url=base_url.rstrip("/"), requested_by="manage.py digitize")
+        job, needs_run = digitize.submit(upload, base_url=base_url, requested_by="manage.py digitize")
         return digitize.run(job.id, stages=stages) if needs_run else digitize.wait(job.id)
 
     @staticmethod
@@ -71,11 +77,20 @@ class Command(BaseCommand):
         if job.status != "done":
             reason = "; ".join(i.get("diagnostics", "") for i in (job.error or {}).get("issue", []))
             return f"{path}: {job.status} - {reason}"
-        observations = sum(1 for r in job.created_resources if r.startswith("Observation/"))
-        warnings = f", {len(job.warnings)} warning(s)" if job.warnings else ""
-        return (
-            f"{path}: {observations} results -> {job.diagnostic_report} for {job.patient or '(no patient)'}{warnings}"
-        )
+        observations = _observations(job)
+        if not observations:
+            line = f"{path}: no results were read (is it a lab report?)"
+        else:
+            line = f"{path}: {observations} results -> {job.diagnostic_report} for {job.patient or '(no patient)'}"
+        warnings = [w.get("diagnostics", "") for w in job.warnings or []]
+        if warnings:
+            line += f"\n  {len(warnings)} warning{'s' if len(warnings) > 1 else ''}:" + "".join(
+                f"\n  - {w}" for w in warnings)
+        return line
+
+
+def _observations(job) -> int:
+    return sum(1 for r in job.created_resources if r.startswith("Observation/"))
 
 
 def _dumps(value) -> str:
