@@ -7,6 +7,8 @@ class IngestionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Once the apps are loaded (the operation's modules use models): $digitize joins the core's operations.
+        from ingestion.edge import operation  # noqa: F401 - registers $digitize
         from ingestion.edge.definition import install_operation_definition
 
         # After every migrate (and every test-database flush): the $digitize OperationDefinition is readable.
