@@ -40,10 +40,9 @@ DB = os.environ.get("REST_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:54
 ENV = dict(
     os.environ,
     DATABASE_URL=DB,
-    DJANGO_SETTINGS_MODULE="fhirserver.settings.production",
+    DJANGO_SETTINGS_MODULE="benchmarks.settings",  # production's, plus the yardstick route (benchmarks/urls.py)
     SECRET_KEY="bench-" + uuid.uuid4().hex,
     SECURE_SSL_REDIRECT="false",
-    FHIR_BENCH_BASELINE="1",
     FHIR_AUTH_REQUIRED="false",
     REQUEST_LOG_LEVEL="WARNING",
     ALLOWED_HOSTS="127.0.0.1,localhost",

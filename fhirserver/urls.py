@@ -1,5 +1,3 @@
-import os
-
 from django.urls import include, path
 
 from fhirserver.security import urls as security
@@ -11,11 +9,6 @@ urlpatterns = [
     path("review/", include("review.urls")),  # clinician review pages (docs/review.md)
     path("", include("fhirserver.api.urls")),
 ]
-
-if os.environ.get("FHIR_BENCH_BASELINE") == "1":  # the yardstick of benchmarks/rest_bench.py, never in the API
-    from benchmarks.baseline_views import raw_resource
-
-    urlpatterns.insert(0, path("bench/raw/<int:pk>", raw_resource))
 
 handler404 = "fhirserver.api.views.not_found_outcome"
 handler500 = "fhirserver.api.views.server_error_outcome"
