@@ -5,7 +5,7 @@ from fhirserver.security import urls as security
 urlpatterns = [
     path("", include("ingestion.edge.urls")),  # $digitize job status URLs; before the /fhir catch-all
     path("oauth2/", include((security.oauth2_patterns, "oauth2_provider"))),  # SMART authorization server
-    path("", include(security.fhir_patterns)),  # smart-configuration, AuditEvent; before the /fhir catch-all
+    path("", include(security.fhir_patterns)),  # smart-configuration; before the /fhir catch-all
     path("review/", include("review.urls")),  # clinician review pages (docs/review.md)
     path("", include("fhirserver.api.urls")),
 ]

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import JsonResponse
 
+from fhirserver.api.http import render_error
 from fhirserver.core.errors import FhirError
 
 TOKEN_PATH = "/oauth2/token"
@@ -65,8 +66,6 @@ class RateLimitMiddleware:
         if path.startswith("/fhir") and not path.startswith(("/fhir/metadata", "/fhir/.well-known")):
             wait = hit("API_PER_IP", client_address(request))
             if wait:
-                from fhirserver.api.views import render_error
-
                 return render_error(too_many(wait, "this address"))
         elif path.startswith(TOKEN_PATH):
             wait = hit("TOKEN_PER_IP", client_address(request)) or hit("TOKEN_PER_CLIENT", _token_client(request))
