@@ -16,6 +16,7 @@ from django.http import JsonResponse
 
 from fhirserver.api.http import render_error
 from fhirserver.core.errors import FhirError
+from fhirserver.security.client_assertion import unverified_issuer
 
 TOKEN_PATH = "/oauth2/token"
 
@@ -92,7 +93,5 @@ def _token_client(request) -> str:
         return form["client_id"][0]
     assertion = (form.get("client_assertion") or [""])[0]
     if assertion.count(".") == 2:
-        from fhirserver.security.client_assertion import unverified_issuer
-
         return unverified_issuer(assertion)
     return ""

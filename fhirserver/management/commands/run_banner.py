@@ -2,6 +2,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from fhirserver.security import services
+
 
 class Command(BaseCommand):
     help = "Print the base URL, a token when authorisation is on, and example calls"
@@ -30,6 +32,4 @@ Health: http://{host}:{port}/healthz
 
 def _demo_token() -> str:
     """A token for the demo client (created once, reused on every run) from the security layer."""
-    from fhirserver.security import services
-
     return services.demo_token(expires_in=86400)
