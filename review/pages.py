@@ -40,14 +40,14 @@ def page_png(job: DigitizeJob, number: int) -> bytes:
 
 
 def _render(job: DigitizeJob) -> list[np.ndarray]:
+    # The reader package (OpenCV, pdfplumber, pypdfium2) loads when a page is first drawn, not at start-up.
     from ingestion.reader.config import default_limits, reader_settings
     from ingestion.reader.images import image_pages
     from ingestion.reader.pdf import pdf_pages
-    from ingestion.reader.sniff import media_type
     from ingestion.reader.straighten import straighten
 
     data = original(job)
-    kind = media_type(data)
+    kind = job.media_type  # sniffed once, on upload
     limits, dpi = default_limits(), reader_settings()["PDF_DPI"]
     pages = job.document["pages"]
     if kind != "application/pdf":

@@ -218,7 +218,7 @@ def test_status_url_shows_progress_while_running_and_delete_cancels(fhir, monkey
     from ingestion.edge.jobs import queue
 
     _, pdf = report_pdf
-    monkeypatch.setattr(queue, "enqueue", lambda job_id: None)  # nobody picks the job up
+    monkeypatch.setattr(queue, "enqueue", lambda job_id, data=None: None)  # nobody picks the job up
     status_url = local(fhir.post(URL, pdf, content_type="application/pdf", prefer="respond-async")["Content-Location"])
     job = DigitizeJob.objects.get()
     DigitizeJob.objects.filter(id=job.id).update(

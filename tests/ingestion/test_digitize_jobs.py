@@ -66,7 +66,7 @@ def test_original_is_stored_before_reading_and_results_after():
 
 @pytest.mark.django_db
 def test_unreadable_document_fails_with_its_reason_and_keeps_the_original():
-    def refuse(data):
+    def refuse(data, media_type):
         raise DocumentError(422, "The PDF is password-protected; send it without a password", code="DOCUMENT_ENCRYPTED")
 
     job = digitize.run(submit().id, stages=fake_stages(read=refuse))
@@ -154,7 +154,7 @@ def test_same_file_same_subject_is_one_job_and_a_failed_one_runs_again():
     assert again.id == first.id and needs_run
     assert count("Binary") == 1 and count("DocumentReference") == 1
     digitize.run(
-        first.id, stages=fake_stages(read=lambda data: (_ for _ in ()).throw(DocumentError(422, "bad", code="X")))
+        first.id, stages=fake_stages(read=lambda data, media_type: (_ for _ in ()).throw(DocumentError(422, "bad", code="X")))
     )
     retried, needs_run = digitize.submit(Upload(data=PDF, media_type="application/pdf"), base_url=BASE)
     assert retried.id == first.id and retried.status == "queued" and needs_run and retried.error is None
@@ -177,7 +177,7 @@ def test_cancel_a_queued_job_and_a_running_one():
 
     running = submit(data=PDF + b"2")
 
-    def cancel_while_reading(data):
+    def cancel_while_reading(data, media_type):
         digitize.cancel(DigitizeJob.objects.get(id=running.id))
         return fake_stages().read(data)
 
@@ -242,7 +242,7 @@ def test_given_subject_with_other_demographics_is_a_warning_not_a_merge():
 def test_a_slow_attempt_overtaken_by_a_retry_stores_nothing(settings):
     job = submit()
 
-    def slow_read(data):
+    def slow_read(data, media_type):
         # While this (first) attempt reads, it is taken for dead and a second attempt runs the job to the end.
         DigitizeJob.objects.filter(id=job.id).update(heartbeat_at=job.created_at - timedelta(days=1))
         second = digitize.run(job.id, stages=fake_stages())
@@ -262,7 +262,7 @@ def test_a_long_read_keeps_beating_so_it_is_not_taken_for_dead(settings):
     job = submit()
     seen = []
 
-    def slow_read(data):
+    def slow_read(data, media_type):
         before = DigitizeJob.objects.get(id=job.id).heartbeat_at
         time.sleep(2.5)
         seen.append((before, DigitizeJob.objects.get(id=job.id).heartbeat_at))

@@ -317,7 +317,9 @@ def test_upload_several_files_starts_a_job_for_each(reviewer, db, monkeypatch):
     monkeypatch.setattr(
         services.queue,
         "enqueue",
-        lambda job_id: ran.append(digitize.run(job_id, stages=digitize.default_stages(read=read_direct))),
+        lambda job_id, data=None: ran.append(
+            digitize.run(job_id, stages=digitize.default_stages(read=read_direct), data=data)
+        ),
     )
     files = []
     for seed in (3, 4):
@@ -348,7 +350,7 @@ def test_upload_for_a_chosen_patient(reviewer, db, monkeypatch):
     from fhirserver.storage import repository
     from review import services
 
-    monkeypatch.setattr(services.queue, "enqueue", lambda job_id: None)
+    monkeypatch.setattr(services.queue, "enqueue", lambda job_id, data=None: None)
     repository.update("Patient", "p9", {"resourceType": "Patient", "id": "p9", "name": [{"family": "Chosen"}]})
     f = io.BytesIO(render_pdf(LAYOUTS["classic"].report(6), LAYOUTS["classic"]))
     f.name = "r.pdf"

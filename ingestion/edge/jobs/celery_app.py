@@ -17,6 +17,9 @@ if not apps.ready:  # started by the `celery` command rather than from inside Dj
 
 from django.conf import settings  # noqa: E402
 
+from ingestion import digitize  # noqa: E402
+from ingestion.edge.jobs.pool import read_direct  # noqa: E402
+
 app = Celery("ingestion")
 app.conf.update(
     broker_url=settings.CELERY_BROKER_URL or "redis://127.0.0.1:6379/0",
@@ -33,8 +36,5 @@ app.conf.update(
 
 @app.task(name="ingestion.digitize_job")
 def digitize_job(job_id: str) -> str:
-    from ingestion import digitize
-    from ingestion.edge.jobs.pool import read_direct
-
     job = digitize.run(job_id, stages=digitize.default_stages(read=read_direct))
     return job.status

@@ -1,7 +1,8 @@
 """Reader processes: OCR runs here, never in a web request thread (the engines hold the GIL for seconds).
 
 A small spawn-context process pool, started on first use; each process loads the OCR engine once and
-keeps it. Reader refusals (`DocumentError`) cross the process boundary as plain values.
+keeps it. The bytes go in and the document tree comes back as it is (pickled by the pool, never turned
+into JSON on the way); reader refusals (`DocumentError`) cross the process boundary as plain values.
 """
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from concurrent.futures.process import BrokenProcessPool
 from django.conf import settings
 
 from ingestion.document import Document
+from ingestion.reader import read_document
 from ingestion.reader.config import default_limits
+from ingestion.reader.errors import DocumentError
 
 _lock = threading.Lock()
 _executor: ProcessPoolExecutor | None = None
@@ -55,43 +58,34 @@ def _reset(broken: ProcessPoolExecutor) -> None:
     broken.shutdown(wait=False, cancel_futures=True)
 
 
-def read_in_reader_process(data: bytes) -> Document:
+def read_in_reader_process(data: bytes, media_type: str) -> Document:
     """`read_document` in a reader process; a pool whose process died is replaced and the read tried once more."""
     for attempt in (1, 2):
         executor = _pool()
         try:
-            outcome = executor.submit(
-                read_here, data, default_limits()
-            ).result()  # today's limits, not the pool's first
+            outcome = executor.submit(read_here, data, media_type, default_limits()).result()  # today's limits
             break
         except BrokenProcessPool:
             _reset(executor)
             if attempt == 2:
                 raise
     if outcome[0] == "error":
-        from ingestion.reader.errors import DocumentError
-
         _, status, reason, code = outcome
         raise DocumentError(status, reason, code=code)
-    return Document.from_json(outcome[1])
+    return outcome[1]
 
 
-def read_here(data: bytes, limits=None) -> tuple:
-    """Runs in the reader process: ("ok", document JSON) or ("error", status, reason, code)."""
-    from ingestion.reader import read_document
-    from ingestion.reader.errors import DocumentError
-
+def read_here(data: bytes, media_type: str | None = None, limits=None) -> tuple:
+    """Runs in the reader process: ("ok", Document) or ("error", status, reason, code)."""
     try:
-        return ("ok", read_document(data, limits=limits).to_json())
+        return ("ok", read_document(data, media_type=media_type, limits=limits))
     except DocumentError as exc:
         return ("error", exc.status, exc.reason, exc.code)
 
 
-def read_direct(data: bytes) -> Document:
+def read_direct(data: bytes, media_type: str | None = None) -> Document:
     """In a process that is itself a worker (Celery, the management command): no extra hop."""
-    from ingestion.reader import read_document
-
-    return read_document(data)
+    return read_document(data, media_type=media_type)
 
 
 def shutdown() -> None:

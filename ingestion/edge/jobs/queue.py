@@ -9,9 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
 from django.db import connections
+
+from ingestion import digitize
+from ingestion.models import DigitizeJob
 
 log = logging.getLogger("ingestion.edge.jobs")
 _lock = threading.Lock()
@@ -24,16 +28,20 @@ def uses_celery() -> bool:
     return bool(getattr(settings, "CELERY_BROKER_URL", ""))
 
 
-def enqueue(job_id) -> Future | None:
-    """Start the job in the background. Returns the Future of an in-process run (None on Celery)."""
+def enqueue(job_id, *, data: bytes | None = None) -> Future | None:
+    """Start the job in the background. Returns the Future of an in-process run (None on Celery).
+
+    `data`, the upload's bytes while this process holds them, goes to the job's reader as it is; a Celery
+    worker (maybe on another machine) reads the stored original instead."""
     if uses_celery():
+        # Celery (and Redis) load only when a broker is configured.
         from ingestion.edge.jobs.celery_app import digitize_job
 
         digitize_job.delay(str(job_id))
         return None
     with _lock:
         _queued_here.add(str(job_id))
-    return _thread_pool().submit(_run_in_thread, str(job_id))
+    return _thread_pool().submit(_run_in_thread, str(job_id), data)
 
 
 def _thread_pool() -> ThreadPoolExecutor:
@@ -46,11 +54,9 @@ def _thread_pool() -> ThreadPoolExecutor:
         return _threads
 
 
-def _run_in_thread(job_id: str) -> None:
-    from ingestion import digitize
-
+def _run_in_thread(job_id: str, data: bytes | None = None) -> None:
     try:
-        digitize.run(job_id)
+        digitize.run(job_id, data=data)
     except BaseException:  # noqa: BLE001 - a thread must not die silently; the job stays retryable
         log.exception("digitize job %s: worker thread failed", job_id)
         raise
@@ -62,9 +68,6 @@ def _run_in_thread(job_id: str) -> None:
 
 def resume_if_stale(job) -> bool:
     """A queued or running job nobody is working on (its worker died, the server restarted): run it again."""
-    from ingestion import digitize
-    from ingestion.models import DigitizeJob
-
     if not (digitize.is_stale(job) or _orphaned(job)):
         return False
 
@@ -78,10 +81,6 @@ def resume_if_stale(job) -> bool:
 
 def _orphaned(job) -> bool:
     """In-process pools forget their queue when the server restarts; Celery's broker does not."""
-    from datetime import datetime, timedelta, timezone
-
-    from ingestion.models import DigitizeJob
-
     if uses_celery() or job.status != DigitizeJob.QUEUED or str(job.id) in _queued_here:
         return False
     return job.updated_at < datetime.now(timezone.utc) - timedelta(seconds=ORPHAN_AFTER_SECONDS)
