@@ -30,23 +30,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.server import ensure_database, start_gunicorn  # noqa: E402
+from benchmarks.server import bench_env, ensure_database, start_gunicorn  # noqa: E402
 
 PY = sys.executable
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 BASE = f"http://127.0.0.1:{PORT}"
 # Its own database, created when missing, so a benchmark never touches the test database or yours.
 DB = os.environ.get("REST_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rest_bench")
-ENV = dict(
-    os.environ,
-    DATABASE_URL=DB,
-    DJANGO_SETTINGS_MODULE="benchmarks.settings",  # production's, plus the yardstick route (benchmarks/urls.py)
-    SECRET_KEY="bench-" + uuid.uuid4().hex,
-    SECURE_SSL_REDIRECT="false",
-    FHIR_AUTH_REQUIRED="false",
-    REQUEST_LOG_LEVEL="WARNING",
-    ALLOWED_HOSTS="127.0.0.1,localhost",
-)
+ENV = bench_env(DB)
 
 
 def start_server(workers: int) -> subprocess.Popen:
