@@ -42,7 +42,8 @@ _seed = iter(range(1000, 10**6))
 
 
 def text_pdf(layout: str = "classic") -> tuple[bytes, str, int]:
-    from evaluation.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_pdf
 
     chosen = LAYOUTS[layout]
     pdf = render_pdf(chosen.report(next(_seed)), chosen)
@@ -51,7 +52,8 @@ def text_pdf(layout: str = "classic") -> tuple[bytes, str, int]:
 
 def photo(layout: str = "classic") -> tuple[bytes, str, int]:
     from evaluation.corpus.degrade import DEGRADATIONS
-    from evaluation.corpus.layouts import LAYOUTS, render_page_images
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_page_images
 
     chosen = LAYOUTS[layout]
     seed = next(_seed)

@@ -330,23 +330,6 @@ def cells(row: LabRow, layout: Layout) -> dict[str, str]:
     return out
 
 
-def render_pdf(report: LabReport, layout: Layout) -> bytes:
-    from evaluation.corpus.render import draw_report
-
-    return draw_report(report, layout)
-
-
-def render_page_images(report: LabReport, layout: Layout, dpi: int = 300):
-    """The report's pages as RGB PIL images, rasterised from the text-layer PDF."""
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(render_pdf(report, layout))
-    try:
-        return [pdf[i].render(scale=dpi / 72).to_pil().convert("RGB") for i in range(len(pdf))]
-    finally:
-        pdf.close()
-
-
 RANDOM_TITLES = {
     "name": ("Test", "Analyte", "Parameter", "Investigation", "Test Description", "Component", "Examination"),
     "value": ("Result", "Value", "Your Value", "Observed Value", "Results"),

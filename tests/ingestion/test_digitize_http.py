@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from evaluation.corpus.layouts import LAYOUTS, render_pdf
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_pdf
 from fhirserver.storage.models import ResourceRecord
 from ingestion.models import DigitizeJob
 from resources.validation import validation_issues
@@ -294,7 +295,7 @@ def test_a_scanned_page_image_is_read_by_ocr(client, fhir):
     import random
 
     from evaluation.corpus.degrade import DEGRADATIONS
-    from evaluation.corpus.layouts import render_page_images
+    from evaluation.corpus.render import render_page_images
 
     layout = LAYOUTS["hospital-grid"]
     truth = layout.report(4)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from evaluation.corpus.layouts import LAYOUTS, render_page_images, render_pdf
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_page_images, render_pdf
 from fhirserver.security import services, tokens
 from fhirserver.security.models import FhirUser
 from ingestion.models import DigitizeJob

@@ -306,7 +306,8 @@ def test_choosing_an_existing_patient(reviewer, mismatched):
 
 # --- upload ------------------------------------------------------------------------------------------
 def test_upload_several_files_starts_a_job_for_each(reviewer, db, monkeypatch):
-    from evaluation.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_pdf
     from ingestion import digitize
     from ingestion.edge.jobs.pool import read_direct
     from review import services
@@ -346,7 +347,8 @@ def test_upload_several_files_starts_a_job_for_each(reviewer, db, monkeypatch):
 
 
 def test_upload_for_a_chosen_patient(reviewer, db, monkeypatch):
-    from evaluation.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_pdf
     from fhirserver.storage import repository
     from review import services
 
