@@ -10,7 +10,7 @@ TEST_DATABASE_URL = $(or $(DATABASE_URL),$(shell $(PY) -c "import socket;s=socke
 
 R4_EXAMPLES := var/hl7.fhir.r4.examples
 
-.PHONY: install system-deps models migrate demo run serve test bench eval eval-ocr clean
+.PHONY: install system-deps models migrate demo run serve lint test bench eval eval-ocr clean
 
 install: .venv/.installed models $(R4_EXAMPLES)/package/package.json
 
@@ -49,7 +49,11 @@ run: demo
 serve: migrate
 	DJANGO_SETTINGS_MODULE=fhirserver.settings.production .venv/bin/gunicorn fhirserver.wsgi -b $(HOST):$(PORT) -w $${WORKERS:-2} --timeout $${TIMEOUT:-300} --access-logfile -
 
-test: install system-deps
+# ruff (config in ruff.toml) over the whole tree; `make test` runs it first, so CI stays clean.
+lint: .venv/.installed
+	.venv/bin/ruff check .
+
+test: lint install system-deps
 	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: install system-deps

@@ -182,8 +182,9 @@ def main() -> None:
 
 def celery_throughput(documents) -> tuple[float, float]:
     env = dict(ENV, CELERY_BROKER_URL=BROKER)
-    worker = subprocess.Popen([str(ROOT / ".venv/bin/celery"), "-A", "ingestion.edge.jobs.celery_app", "worker", "-c", "2",
-                               "--loglevel", "WARNING", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
+    worker = subprocess.Popen([str(ROOT / ".venv/bin/celery"), "-A", "ingestion.edge.jobs.celery_app", "worker",
+                               "-c", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+                              cwd=ROOT, env=env)
     server = start_server(env)
     try:
         digitize(photo(), asynchronous=True)  # warm-up: both worker processes may load OCR models

@@ -255,8 +255,9 @@ def main() -> None:
     if "ingest" in parts:
         r = result
         print(
-            f"transaction ingest: {r['bundles']} Bundles x 100 Observations in {r['elapsed']:.1f} s = {r['rate']:.0f} resources/s "
-            f"(load {r['load']} at start); CPU per resource: gunicorn {r['server_ms']:.3f} ms, PostgreSQL backends {r['db_ms']:.3f} ms"
+            f"transaction ingest: {r['bundles']} Bundles x 100 Observations in {r['elapsed']:.1f} s = "
+            f"{r['rate']:.0f} resources/s (load {r['load']} at start); CPU per resource: gunicorn "
+            f"{r['server_ms']:.3f} ms, PostgreSQL backends {r['db_ms']:.3f} ms"
         )
 
 

@@ -294,9 +294,9 @@ def _range_text(row: LabRow, layout: Layout) -> str:
         return rr.text or ""
     both = sex_ranges(row) if layout.combined_sex_ranges else None
     if both:
-        (ml, mh), (fl, fh) = both
         d = layout.range_dash
-        return f"M: {number_text(ml, layout)}{d}{number_text(mh, layout)} F: {number_text(fl, layout)}{d}{number_text(fh, layout)}"
+        male, female = (f"{number_text(low, layout)}{d}{number_text(high, layout)}" for low, high in both)
+        return f"M: {male} F: {female}"
     if layout.range_style in ("words", "symbols"):
         if rr.low is not None and rr.high is not None:
             dash = " to " if layout.range_style == "words" else layout.range_dash

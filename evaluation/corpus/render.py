@@ -345,7 +345,8 @@ class _Drawer:
         c.drawString(
             MARGIN,
             40,
-            f"{self.report.lab_name}  |  CLIA 05D2094567  |  Printed {format_date(self.report.reported, self.layout, with_time=True)}",
+            f"{self.report.lab_name}  |  CLIA 05D2094567  |  "
+            f"Printed {format_date(self.report.reported, self.layout, with_time=True)}",
         )
         c.drawRightString(self.page_w - MARGIN, 40, f"Page {self.page} of {self.total}")
 

@@ -120,7 +120,8 @@ def _parse_body(fhir_request: FhirRequest, request: HttpRequest, content_type: s
         return
     raise FhirError(
         415,
-        f"Content-Type '{content_type or '(none)'}' is not supported; send application/fhir+json or application/fhir+xml",
+        f"Content-Type '{content_type or '(none)'}' is not supported; "
+        "send application/fhir+json or application/fhir+xml",
         issue_code="not-supported",
         code="MEDIA_TYPE_NOT_SUPPORTED",
     )

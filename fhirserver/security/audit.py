@@ -116,7 +116,8 @@ def _insert_without_fsync(row: AuditRecord) -> None:
     connection.ensure_connection()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"BEGIN; SET LOCAL synchronous_commit TO OFF; INSERT INTO {table} ({columns}) VALUES ({placeholders}); COMMIT;",
+            f"BEGIN; SET LOCAL synchronous_commit TO OFF; "
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}); COMMIT;",
             values,
         )
 

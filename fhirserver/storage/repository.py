@@ -189,7 +189,8 @@ def _insert_new(records: list[_NewRecord]) -> None:
                 ids = {(t, i): pk for pk, t, i in cursor.fetchall()}
             else:
                 cursor.execute(
-                    f"INSERT INTO {record_table} ({_RECORD_COLUMNS}) VALUES {values} RETURNING id, resource_type, logical_id",
+                    f"INSERT INTO {record_table} ({_RECORD_COLUMNS}) VALUES {values} "
+                    "RETURNING id, resource_type, logical_id",
                     params,
                 )
                 ids = {(t, i): pk for pk, t, i in cursor.fetchall()}

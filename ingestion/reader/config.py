@@ -34,7 +34,8 @@ class Limits:
 
 
 def reader_settings() -> dict:
-    """DEFAULTS overlaid with settings.INGESTION (if Django is configured) and OCR_ENGINE/OCR_THREADS/OCR_REC_MODEL env vars."""
+    """DEFAULTS overlaid with settings.INGESTION (if Django is configured) and the OCR_ENGINE, OCR_THREADS and
+    OCR_REC_MODEL environment variables."""
     values = dict(DEFAULTS)
     try:
         from django.conf import settings

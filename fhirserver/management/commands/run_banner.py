@@ -25,7 +25,8 @@ FHIR R4 server: {base}
   curl{auth} "{base}/Patient?name=okafor"
   curl{auth} "{base}/Observation?patient=demo-ada&category=laboratory&_sort=-date"
   curl{auth} -F file=@report.pdf "{base}/Patient/demo-ada/\\$digitize"
-Review page: http://{host}:{port}/review/   (sign in as clinician / clinician; more: manage.py create_clinician NAME --password ...)
+Review page: http://{host}:{port}/review/   (sign in as clinician / clinician;
+             more: manage.py create_clinician NAME --password ...)
 Health: http://{host}:{port}/healthz
 """)
 
