@@ -14,7 +14,7 @@ TERMINOLOGY := var/hl7.terminology.r4
 STATIC_MANIFEST := var/static/staticfiles.json
 STATIC_SOURCES := $(shell find review/static fhirserver/static -type f 2>/dev/null)
 
-.PHONY: install system-deps models migrate demo run serve test fuzz bench eval eval-ocr clean
+.PHONY: install system-deps models migrate demo run serve lint test fuzz bench eval eval-ocr clean
 
 install: .venv/.installed models $(R4_EXAMPLES)/package/package.json var/terminology-index.json $(STATIC_MANIFEST)
 
@@ -67,7 +67,11 @@ run: demo
 serve: migrate
 	DJANGO_SETTINGS_MODULE=fhirserver.settings.production .venv/bin/gunicorn fhirserver.wsgi -c python:fhirserver.serving -b $(HOST):$(PORT) -w $${WORKERS:-2} --timeout $${TIMEOUT:-300} --access-logfile -
 
-test: install system-deps
+# ruff (config in ruff.toml) over the whole tree; `make test` runs it first, so CI stays clean.
+lint: .venv/.installed
+	.venv/bin/ruff check .
+
+test: lint install system-deps
 	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The security harness for longer: more generated requests per family, a seed of its own (docs/security.md).

@@ -19,12 +19,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.server import start_gunicorn  # noqa: E402
+from benchmarks.server import bench_env, start_gunicorn  # noqa: E402
 
 PY = sys.executable
 PORT = int(os.environ.get("BENCH_PORT", "8767"))
@@ -35,18 +34,7 @@ BROKER = "redis://127.0.0.1:6379/14"
 PDFS = int(os.environ.get("BENCH_PDFS", "4"))
 PHOTOS = int(os.environ.get("BENCH_PHOTOS", "2"))
 QUEUE_JOBS = int(os.environ.get("BENCH_QUEUE_JOBS", "8"))
-ENV = dict(
-    os.environ,
-    DATABASE_URL=f"{PG}/{DB_NAME}",
-    DJANGO_SETTINGS_MODULE="fhirserver.settings.production",
-    SECRET_KEY="bench-" + uuid.uuid4().hex,
-    SECURE_SSL_REDIRECT="false",
-    FHIR_AUTH_REQUIRED="false",
-    REQUEST_LOG_LEVEL="WARNING",
-    ALLOWED_HOSTS="127.0.0.1,localhost",
-    INGESTION_WORKERS="2",
-    CELERY_BROKER_URL="",
-)
+ENV = bench_env(f"{PG}/{DB_NAME}", INGESTION_WORKERS="2", CELERY_BROKER_URL="")
 
 
 # --- documents -----------------------------------------------------------------------------------
@@ -54,7 +42,8 @@ _seed = iter(range(1000, 10**6))
 
 
 def text_pdf(layout: str = "classic") -> tuple[bytes, str, int]:
-    from evaluation.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_pdf
 
     chosen = LAYOUTS[layout]
     pdf = render_pdf(chosen.report(next(_seed)), chosen)
@@ -63,7 +52,8 @@ def text_pdf(layout: str = "classic") -> tuple[bytes, str, int]:
 
 def photo(layout: str = "classic") -> tuple[bytes, str, int]:
     from evaluation.corpus.degrade import DEGRADATIONS
-    from evaluation.corpus.layouts import LAYOUTS, render_page_images
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_page_images
 
     chosen = LAYOUTS[layout]
     seed = next(_seed)
@@ -192,8 +182,9 @@ def main() -> None:
 
 def celery_throughput(documents) -> tuple[float, float]:
     env = dict(ENV, CELERY_BROKER_URL=BROKER)
-    worker = subprocess.Popen([str(ROOT / ".venv/bin/celery"), "-A", "fhirserver.jobs.celery_app", "worker", "-c", "2",
-                               "--loglevel", "WARNING", "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)
+    worker = subprocess.Popen([str(ROOT / ".venv/bin/celery"), "-A", "fhirserver.jobs.celery_app", "worker",
+                               "-c", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+                              cwd=ROOT, env=env)
     server = start_server(env)
     try:
         digitize(photo(), asynchronous=True)  # warm-up: both worker processes may load OCR models

@@ -161,9 +161,9 @@ def onnx_gflops(path: Path, shape: list[int]) -> float:
 def machine() -> str:
     model = next(
         (
-            l.split(":", 1)[1].strip()
-            for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-            if l.startswith("Model name")
+            row.split(":", 1)[1].strip()
+            for row in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+            if row.startswith("Model name")
         ),
         platform.processor(),
     )
@@ -182,8 +182,8 @@ def main() -> None:
         return
     print(f"Machine: {machine()}\n")
     print(
-        "| engine | p50 wall s/page | min / max | CPU s/page | straighten wall / CPU | detect wall / CPU | recognise wall / CPU "
-        "| load s | peak RSS MB | load avg at end |"
+        "| engine | p50 wall s/page | min / max | CPU s/page | straighten wall / CPU | detect wall / CPU "
+        "| recognise wall / CPU | load s | peak RSS MB | load avg at end |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     padded = {}
@@ -194,15 +194,19 @@ def main() -> None:
             print(f"| {engine} | failed: {done.stderr.strip().splitlines()[-1:]} |||||||||")
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
-        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        pair = lambda stage: (
-            "-"
-            if not r.get("stages") or r["stages"][stage][0] is None
-            else "{:.3f} / {:.3f}".format(*r["stages"][stage])
-        )  # noqa: E731
+
+        def fmt(v):
+            return "-" if v is None else f"{v:.3f}"
+
+        def pair(stage):
+            return "-" if not r.get("stages") or r["stages"][stage][0] is None else "{:.3f} / {:.3f}".format(
+                *r["stages"][stage]
+            )
+
         print(
             f"| {r['engine']} | {fmt(r['p50'])} | {fmt(r.get('min'))} / {fmt(r['max'])} | {fmt(r.get('cpu_p50'))} | "
-            f"{pair('straighten')} | {pair('detect')} | {pair('recognise')} | {fmt(r.get('load_s'))} | {r['peak_rss_mb']:.0f} | "
+            f"{pair('straighten')} | {pair('detect')} | {pair('recognise')} | {fmt(r.get('load_s'))} | "
+            f"{r['peak_rss_mb']:.0f} | "
             f"{r.get('loadavg_end', os.getloadavg()[0]):.1f} |"
         )
         if r.get("rec_padded_px"):

@@ -30,24 +30,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.server import ensure_database, start_gunicorn  # noqa: E402
+from benchmarks.server import bench_env, ensure_database, start_gunicorn  # noqa: E402
 
 PY = sys.executable
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 BASE = f"http://127.0.0.1:{PORT}"
 # Its own database, created when missing, so a benchmark never touches the test database or yours.
 DB = os.environ.get("REST_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rest_bench")
-ENV = dict(
-    os.environ,
-    DATABASE_URL=DB,
-    DJANGO_SETTINGS_MODULE="fhirserver.settings.production",
-    SECRET_KEY="bench-" + uuid.uuid4().hex,
-    SECURE_SSL_REDIRECT="false",
-    FHIR_BENCH_BASELINE="1",
-    FHIR_AUTH_REQUIRED="false",
-    REQUEST_LOG_LEVEL="WARNING",
-    ALLOWED_HOSTS="127.0.0.1,localhost",
-)
+ENV = bench_env(DB)
 
 
 def start_server(workers: int) -> subprocess.Popen:
@@ -265,8 +255,9 @@ def main() -> None:
     if "ingest" in parts:
         r = result
         print(
-            f"transaction ingest: {r['bundles']} Bundles x 100 Observations in {r['elapsed']:.1f} s = {r['rate']:.0f} resources/s "
-            f"(load {r['load']} at start); CPU per resource: gunicorn {r['server_ms']:.3f} ms, PostgreSQL backends {r['db_ms']:.3f} ms"
+            f"transaction ingest: {r['bundles']} Bundles x 100 Observations in {r['elapsed']:.1f} s = "
+            f"{r['rate']:.0f} resources/s (load {r['load']} at start); CPU per resource: gunicorn "
+            f"{r['server_ms']:.3f} ms, PostgreSQL backends {r['db_ms']:.3f} ms"
         )
 
 

@@ -18,23 +18,14 @@ import json
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.server import ensure_database  # noqa: E402
+from benchmarks.server import bench_env, ensure_database  # noqa: E402
 
 DB = os.environ.get("REST_CPU_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rest_ingest_cpu")
-os.environ.update(
-    DATABASE_URL=DB,
-    DJANGO_SETTINGS_MODULE="fhirserver.settings.production",
-    SECRET_KEY="bench-" + uuid.uuid4().hex,
-    SECURE_SSL_REDIRECT="false",
-    FHIR_AUTH_REQUIRED="false",
-    REQUEST_LOG_LEVEL="WARNING",
-    ALLOWED_HOSTS="testserver",
-)
+os.environ.update(bench_env(DB, ALLOWED_HOSTS="testserver"))
 
 
 def backend_cpu_seconds(pid: int) -> float:

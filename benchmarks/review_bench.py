@@ -37,7 +37,8 @@ READS = 30
 
 
 def report_pdf(seed: int) -> bytes:
-    from evaluation.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_pdf
 
     layout = LAYOUTS["multipage"]
     report = layout.report(seed)

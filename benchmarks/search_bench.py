@@ -4,7 +4,8 @@ Starts gunicorn on that database and measures, from this separate process: p50 l
 benchmark query (sequential requests over many patients), a mixed workload's throughput (wrk), and
 the EXPLAIN ANALYZE plan of the slowest query. Prints Markdown for docs/benchmarks.md.
 
-    SEARCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench .venv/bin/python benchmarks/search_bench.py
+    SEARCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench \
+        .venv/bin/python benchmarks/search_bench.py
 
 On an empty database it first loads BENCH_SEARCH_PATIENTS (100) patients through HTTP (search_load.py);
 load bigger sets beforehand with search_load.py or search_bulk_load.py.
@@ -75,7 +76,8 @@ def loaded_patients() -> list[int]:
 def counts() -> str:
     code = (
         "import django;django.setup();from django.db import connection;c=connection.cursor();"
-        'c.execute("select resource_type,count(*) from storage_resourcerecord where not deleted group by 1 order by 2 desc limit 4");'
+        'c.execute("select resource_type,count(*) from storage_resourcerecord where not deleted "'
+        '"group by 1 order by 2 desc limit 4");'
         "print(', '.join(f'{n:,} {t}' for t,n in c.fetchall()))"
     )
     return subprocess.run(
@@ -167,7 +169,8 @@ def main() -> None:
         server.wait(timeout=30)
     machine = os.getloadavg()
     print(
-        f"data: {counts()} ({len(patients):,} benchmark patients); machine load average {machine[0]:.1f} on {os.cpu_count()} cores\n"
+        f"data: {counts()} ({len(patients):,} benchmark patients); "
+        f"machine load average {machine[0]:.1f} on {os.cpu_count()} cores\n"
     )
     print("| query | p50 (ms), one sequential client | matches per page |")
     print("|---|---|---|")
@@ -176,12 +179,14 @@ def main() -> None:
         print(f"| `{path}` ({name}) | {median:.1f} | {matches} |")
     print(
         f"\nmixed workload (5 query shapes, 8 connections, {seconds} s, {workers} gunicorn workers): "
-        f"{load['rps']:.0f} requests/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, non-2xx {load['errors']}; "
+        f"{load['rps']:.0f} requests/s, p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, "
+        f"non-2xx {load['errors']}; "
         f"CPU per request: gunicorn {cpu[0]:.2f} ms + PostgreSQL {cpu[1]:.2f} ms\n"
     )
     for slowest in sorted(QUERIES, key=lambda k: -results[k][0])[:int(os.environ.get("BENCH_PLANS", "2"))]:
         print(
-            f"EXPLAIN (ANALYZE, BUFFERS) of `{slowest}`:\n\n```\n{explain(QUERIES[slowest](patients[len(patients) // 2]))}```\n"
+            f"EXPLAIN (ANALYZE, BUFFERS) of `{slowest}`:\n\n"
+            f"```\n{explain(QUERIES[slowest](patients[len(patients) // 2]))}```\n"
         )
 
 

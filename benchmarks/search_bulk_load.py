@@ -8,8 +8,8 @@ resolution (ids are assigned here) and fhir.resources validation, so it measures
 Work is split over `--processes` worker processes (patient ranges), one transaction per `--per-batch`
 patients; the HTTP write path's own rate is search_load.py's.
 
-    SEARCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench .venv/bin/python benchmarks/search_bulk_load.py \
-        --patients 10000 --panels 10 [--first 0] [--processes 2]
+    SEARCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench \
+        .venv/bin/python benchmarks/search_bulk_load.py --patients 10000 --panels 10 [--first 0] [--processes 2]
 """
 from __future__ import annotations
 
@@ -113,14 +113,16 @@ def main() -> None:
             done += count
             elapsed = time.perf_counter() - started
             print(
-                f"  {done:,} resources in {elapsed:.0f} s = {done / elapsed:,.0f}/s  (load average {os.getloadavg()[0]:.1f})",
+                f"  {done:,} resources in {elapsed:.0f} s = {done / elapsed:,.0f}/s  "
+                f"(load average {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
     loaded = time.perf_counter() - started
     analyze(os.environ["DATABASE_URL"])
     print(
         f"loaded {done:,} resources in {loaded:.0f} s = {done / loaded:,.0f} resources/s through repository.create "
-        f"({args.processes} processes, {args.per_batch} patients per transaction); ANALYZE took {time.perf_counter() - started - loaded:.0f} s"
+        f"({args.processes} processes, {args.per_batch} patients per transaction); "
+        f"ANALYZE took {time.perf_counter() - started - loaded:.0f} s"
     )
 
 

@@ -86,7 +86,8 @@ def panels_bundle(n: int, panels: int, per_panel: int = 10) -> dict:
     for p in range(panels):
         code, display, tests = PANELS[p % len(PANELS)]
         day = rng.randrange(0, 900)  # 2024-01-01 .. mid 2026
-        when = f"{2024 + day // 365}-{1 + (day % 365) // 31:02d}-{1 + (day % 365) % 28:02d}T{8 + p % 10:02d}:{rng.randrange(60):02d}:00Z"
+        date = f"{2024 + day // 365}-{1 + (day % 365) // 31:02d}-{1 + (day % 365) % 28:02d}"
+        when = f"{date}T{8 + p % 10:02d}:{rng.randrange(60):02d}:00Z"
         urls = []
         for loinc, name, unit, low, high in (tests * 2)[:per_panel]:
             url = f"urn:uuid:{uuid.uuid4()}"

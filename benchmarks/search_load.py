@@ -1,7 +1,7 @@
 """Load the search benchmark data set through the server's own write path (HTTP transactions to gunicorn).
 
-    SEARCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench .venv/bin/python benchmarks/search_load.py \
-        --patients 10000 --panels 10
+    SEARCH_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/search_bench \
+        .venv/bin/python benchmarks/search_load.py --patients 10000 --panels 10
 
 Each patient gets `--panels` DiagnosticReports of 10 Observations each (10,000 x 10 = 1,000,000
 Observations and 100,000 reports), one transaction Bundle per patient (110 resources). Prints the

@@ -133,7 +133,8 @@ def main() -> None:
         median, cpu = statistics.median(values), statistics.median(cpu_samples[name])
         trusted = name.startswith("security off")
         print(
-            f"| {name} | {median:.3f} | {'' if trusted else f'+{median - base:.3f} ms'} | {cpu:.3f} | {'' if trusted else f'+{cpu - cpu_base:.3f} ms'} |"
+            f"| {name} | {median:.3f} | {'' if trusted else f'+{median - base:.3f} ms'} | {cpu:.3f} | "
+            f"{'' if trusted else f'+{cpu - cpu_base:.3f} ms'} |"
         )
     print("\n| piece | µs/call |")
     print("|---|---|")

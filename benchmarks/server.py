@@ -1,12 +1,31 @@
 """What every benchmark needs: its own PostgreSQL database and a gunicorn serving the project."""
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of a benchmark's server: production settings (benchmarks.settings adds only the
+    yardstick route), its own database, a throwaway secret, plain HTTP, authorisation off, quiet logs."""
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="benchmarks.settings",
+        SECRET_KEY="bench-" + uuid.uuid4().hex,
+        SECURE_SSL_REDIRECT="false",
+        FHIR_AUTH_REQUIRED="false",
+        REQUEST_LOG_LEVEL="WARNING",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+    )
+    env.update(overrides)
+    return env
 
 
 def ensure_database(url: str) -> None:

@@ -15,7 +15,6 @@ import hashlib
 import json
 import random
 import re
-import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -263,8 +262,3 @@ def markdown_table(scores: list[CaseScore]) -> str:
         totals.append(f"**{s.exact_share:.3f}** / {s.header_share:.2f} / {s.invented} / {s.seconds_per_page:.2f}s")
     out.append("| **all layouts** | " + " | ".join(totals) + " |")
     return "\n".join(out)
-
-
-def median_seconds_per_page(scores: list[CaseScore]) -> float:
-    per_page = [s.seconds / s.pages for s in scores if s.pages]
-    return statistics.median(per_page) if per_page else 0.0

@@ -1,5 +1,3 @@
-import os
-
 from django.urls import include, path
 
 from fhirserver import site
@@ -12,15 +10,10 @@ urlpatterns = [
     path("docs/images/<str:name>", site.image, name="doc-image"),
     path("", include("ingestion.edge.urls")),  # $digitize job status URLs; before the /fhir catch-all
     path("oauth2/", include((security.oauth2_patterns, "oauth2_provider"))),  # SMART authorization server
-    path("", include(security.fhir_patterns)),  # smart-configuration, AuditEvent; before the /fhir catch-all
+    path("", include(security.fhir_patterns)),  # smart-configuration; before the /fhir catch-all
     path("review/", include("review.urls")),  # clinician review pages (docs/review.md)
     path("", include("fhirserver.api.urls")),
 ]
-
-if os.environ.get("FHIR_BENCH_BASELINE") == "1":  # the yardstick of benchmarks/rest_bench.py, never in the API
-    from benchmarks.baseline_views import raw_resource
-
-    urlpatterns.insert(0, path("bench/raw/<int:pk>", raw_resource))
 
 handler404 = "fhirserver.api.views.not_found_outcome"
 handler500 = "fhirserver.api.views.server_error_outcome"

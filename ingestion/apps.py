@@ -9,6 +9,8 @@ class IngestionConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        # Once the apps are loaded (the operation's modules use models): $digitize joins the core's operations.
+        from ingestion.edge import operation  # noqa: F401 - registers $digitize
         from ingestion.edge.definition import install_operation_definition
         from ingestion.edge.jobs import queue
         from ingestion.terminology import codesystem

@@ -31,15 +31,34 @@ from fhirserver.core import bundles
 from fhirserver.core.errors import FhirError, operation_outcome
 from fhirserver.core.request import FhirRequest
 from fhirserver.storage import repository
-from ingestion import progress
+from ingestion import fhir_mapping, progress
 from ingestion.document import Document
-from ingestion.edge.uploads import Upload
+from ingestion.fhir_mapping import build_binary, build_document_reference
 from ingestion.fhir_mapping.patients import match_patient
 from ingestion.labreport import LabReport
 from ingestion.models import DigitizeJob
 from ingestion.signals import document_read
+from ingestion.understanding import understand
 
 log = logging.getLogger("ingestion.digitize")
+
+
+@dataclass
+class Upload:
+    data: bytes
+    media_type: str  # what the bytes are (ingestion.edge.uploads.sniff_media_type), never the client's label
+    filename: str = ""
+    subject: str | None = None  # "Patient/<id>"
+    encounter: str | None = None  # "Encounter/<id>"
+    performer: str | None = None  # "Organization/<id>" or "Practitioner/<id>"
+    category: list[str] = field(default_factory=list)  # extra DiagnosticReport categories (v2-0074 codes or text)
+
+    def options(self) -> dict:
+        return {
+            k: v
+            for k, v in (("encounter", self.encounter), ("performer", self.performer), ("category", self.category))
+            if v
+        }
 
 
 @dataclass
@@ -57,24 +76,21 @@ class MappingContext:
 
 @dataclass
 class Stages:
-    read: Callable[[bytes], Document]
+    read: Callable[[bytes, str], Document]  # (the original's bytes, its media type as sniffed on upload)
     understand: Callable[[Document], LabReport]
     # LabReport -> transaction entries ({"fullUrl": "urn:uuid:..", "resource": {..}}), POSTed as they are
     to_entries: Callable[[LabReport, MappingContext], list[dict]]
 
 
-def default_stages(*, read: Callable[[bytes], Document] | None = None) -> Stages:
-    from ingestion.understanding import understand
-
+def default_stages(*, read: Callable[[bytes, str], Document] | None = None) -> Stages:
     if read is None:
+        # The reader pool (and with it OpenCV, pdfplumber, pypdfium2) loads where a job first runs.
         from ingestion.edge.jobs.pool import read_in_reader_process as read
     return Stages(read=read, understand=understand, to_entries=map_to_entries)
 
 
 def map_to_entries(report: LabReport, context: MappingContext) -> list[dict]:
     """The FHIR mapping stage (ingestion.fhir_mapping): US Core lab resources as transaction entries."""
-    from ingestion import fhir_mapping
-
     return fhir_mapping.transaction_entries(report, context)
 
 
@@ -119,8 +135,6 @@ def submit(upload: Upload, *, base_url: str, requested_by: str = "") -> tuple[Di
 
 def _store_original(upload: Upload, base_url: str) -> tuple[str, str]:
     """Binary + DocumentReference through the transaction path every other write takes."""
-    from ingestion.fhir_mapping import build_binary, build_document_reference
-
     binary_urn, document_urn = f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}"
     document_reference = build_document_reference(upload.data, upload.media_type, binary_ref=binary_urn,
                                                   subject_ref=upload.subject, title=upload.filename or None)
@@ -144,27 +158,32 @@ def _transaction(base_url: str, entries: list[tuple[str, dict]], extra: list[dic
 
 
 def original(job: DigitizeJob) -> bytes:
+    """The stored original: what a job reads when its bytes were not handed to it (a Celery worker, a retry)."""
     binary = repository.read("Binary", job.binary_id).content
     return base64.b64decode(binary.get("data", ""))
 
 
 # --- run -----------------------------------------------------------------------------------------
-def run(job_id, *, stages: Stages | None = None) -> DigitizeJob:
-    """Take a queued (or stale running) job through every stage. Safe to call twice: one caller wins."""
+def run(job_id, *, stages: Stages | None = None, data: bytes | None = None) -> DigitizeJob:
+    """Take a queued (or stale running) job through every stage. Safe to call twice: one caller wins.
+
+    `data` is the upload's bytes when the caller still holds them (the request that submitted the job):
+    they go to the reader as they are. Without them the job reads its stored original."""
     if not _claim(job_id):
         return DigitizeJob.objects.get(id=job_id)
     job = DigitizeJob.objects.get(id=job_id)  # job.attempts is now this worker's attempt: its claim on the job
-    from ingestion.reader.errors import DocumentError
+    from ingestion.reader.errors import DocumentError  # the reader package loads where jobs run
 
     try:
         stages = stages or default_stages()
-        data = original(job)
+        if data is None:
+            data = original(job)
         _advance(job, "reading", 0.1, pages_done=0)
         started = time.perf_counter()
         with _heartbeat(job):  # reading a long scan may take minutes: keep the job from looking abandoned
             with progress.reporting(lambda done, total: _pages_read(job, done, total)):
-                document = stages.read(data)
-            job.document = document.to_json()
+                document = stages.read(data, job.media_type)
+            job.document = document.to_json()  # the tree's one serialisation, stored as it is
             pages = len(document.pages)
             _advance(job, "page images", 0.55, pages_done=pages, pages_total=pages, document=job.document)
             _tell(document_read, job=job, data=data, document=document)  # review stores its page images
@@ -304,7 +323,8 @@ def _now() -> datetime:
 def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stages) -> None:
     """Every result resource and the job's `done` state, in one database transaction."""
     with repository.write_transaction():
-        locked = DigitizeJob.objects.select_for_update().get(id=job.id)
+        # The stored tree and rows are not read back (or written again): only the fields set below are saved.
+        locked = DigitizeJob.objects.select_for_update().defer("document", "lab_report", "result").get(id=job.id)
         if locked.status != DigitizeJob.RUNNING or locked.attempts != job.attempts:
             raise JobSuperseded
         if locked.cancel_requested:
@@ -342,7 +362,11 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
         locked.diagnostic_report = next((r for r in references if r.startswith("DiagnosticReport/")), "")
         locked.rows = _row_index(report, observations)
         locked.heartbeat_at = _now()
-        locked.save()
+        locked.save(update_fields=DONE_FIELDS)
+
+
+DONE_FIELDS = ["status", "stage", "progress", "finished_at", "result", "created_resources", "warnings", "patient",
+               "diagnostic_report", "rows", "heartbeat_at", "updated_at"]
 
 
 def _document_reference_update(job: DigitizeJob, subject: str | None) -> dict:

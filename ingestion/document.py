@@ -63,15 +63,15 @@ class Document:
         for p in data.get("pages", []):
             lines = [
                 Line(
-                    text=l["text"],
-                    box=tuple(l["box"]),
-                    confidence=l["confidence"],
+                    text=line["text"],
+                    box=tuple(line["box"]),
+                    confidence=line["confidence"],
                     words=[
                         Word(text=w["text"], box=tuple(w["box"]), confidence=w["confidence"])
-                        for w in l.get("words", [])
+                        for w in line.get("words", [])
                     ],
                 )
-                for l in p.get("lines", [])
+                for line in p.get("lines", [])
             ]
             pages.append(Page(
                 number=p["number"], width=p["width"], height=p["height"], source=p["source"],

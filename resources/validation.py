@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import re
 import threading
+import types
+import typing
 from functools import lru_cache
 
 import orjson
 from fhir.resources.R4B import get_fhir_model_class
+from fhir_core.types import FhirBase, FhirElementOrResourceBase
 from pydantic import ValidationError
 
-from fhirserver.core.errors import FhirError
 from resources.bindings import binding_issues
+from resources.errors import FhirError
 from resources.types import R4_RESOURCE_TYPES
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -34,59 +37,116 @@ def _model(resource_type: str):
 
 # --- remembering valid elements --------------------------------------------------------------------
 # fhir.resources validates every complex element (CodeableConcept, Reference, Quantity...) as a
-# model of its own, through fhir_core's `FhirBase.fhir_model_validator`, and that is most of the cost
-# of validating a resource. The resources of one Bundle repeat elements (category, code, subject,
-# performer, referenceRange...), so while `validation_issues` runs, an element already found valid
-# (same model class, same JSON) is not validated again. Validation of an element depends only on
-# its own content; only successes are remembered, so every error is still found and reported.
-_valid = threading.local()  # .seen: {(model class, JSON text): model} of this thread; .on inside our calls
+# model of its own, with Python validators per element, and that is most of the cost of validating
+# a resource. The resources of one Bundle repeat elements (category, code, subject, performer,
+# referenceRange...). Pydantic does not validate again a field value that already is an instance of
+# the field's model (`revalidate_instances="never"`, its documented default), so an element this
+# thread has already seen valid (same model class, same JSON) is handed in as the model made then.
+# Validation of an element depends only on its own content; only elements of resources that
+# validated without an error are remembered, so every error is still found and reported. Nothing
+# of the library is replaced: when its models change shape, elements are simply validated again.
+_valid = threading.local()  # .seen: {(model class, JSON text): model instance} of this thread
 _SEEN_LIMIT = 1024
 _SEEN_MAX_BYTES = 4096  # so the memo stays under ~10 MB per thread
 
+ElementPath = tuple[tuple[str, int | None], ...]  # attribute names (and list indexes) from the resource's model
 
-def _remember_valid_elements() -> None:
+
+@lru_cache(maxsize=None)
+def _element_fields(model) -> dict[str, tuple[str, type, bool]]:
+    """The complex elements of `model`: JSON name -> (attribute name, element model, repeats)."""
+    fields = {}
+    for name, info in model.model_fields.items():
+        element = _element_type(info.annotation)
+        if element is not None:
+            fields[info.alias or name] = (name, *element)
+    return fields
+
+
+def _element_type(annotation, repeats: bool = False) -> tuple[type, bool] | None:
+    """(element model, repeats) of a field annotated `X | None` or `List[X] | None` with X a FHIR
+    element type; None for primitives and for contained resources (their model depends on the value)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return _element_type(inner[0], repeats) if len(inner) == 1 else None
+    if origin is list and not repeats:
+        (item,) = typing.get_args(annotation) or (None,)
+        return _element_type(item, True)
+    if (
+        isinstance(annotation, type)
+        and issubclass(annotation, FhirBase)
+        and not issubclass(annotation, FhirElementOrResourceBase)
+    ):
+        return annotation.get_model_klass(), repeats
+    return None
+
+
+def _with_known_elements(model, content: dict, seen: dict, misses: list, path: ElementPath = ()) -> dict:
+    """`content` with every remembered element replaced by its model instance (a copy where one is);
+    the elements to remember once the resource is valid are added to `misses` as (key, path)."""
+    changed = None
+    fields = _element_fields(model)
+    for key, value in content.items():
+        field = fields.get(key)
+        if field is None:
+            continue
+        name, element, repeats = field
+        if not repeats:
+            replaced = _known(element, value, seen, misses, path + ((name, None),))
+        elif isinstance(value, list):
+            replaced = value
+            for index, item in enumerate(value):
+                known = _known(element, item, seen, misses, path + ((name, index),))
+                if known is not item:
+                    replaced = list(value) if replaced is value else replaced
+                    replaced[index] = known
+        else:
+            continue
+        if replaced is not value:
+            changed = dict(content) if changed is None else changed
+            changed[key] = replaced
+    return content if changed is None else changed
+
+
+def _known(element, value, seen: dict, misses: list, path: ElementPath):
+    """The remembered model for this element, else the element (with its own remembered parts)."""
+    if not isinstance(value, dict):
+        return value
     try:
-        from fhir_core.types import FhirBase
-
-        original = FhirBase.__dict__["fhir_model_validator"].__func__
-    except (ImportError, KeyError, AttributeError):  # another fhir_core: validate everything every time
-        return
-
-    def fhir_model_validator(cls, value, model_klass):
-        if not getattr(_valid, "on", False) or not isinstance(value, dict):
-            return original(cls, value, model_klass)
-        try:
-            text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        except TypeError:  # integers beyond 64 bits, lone surrogates: no memo
-            return original(cls, value, model_klass)
-        if (
-            b"null" in text or len(text) > _SEEN_MAX_BYTES
-        ):  # NaN is written as null too; big elements (attachments) are not kept
-            return original(cls, value, model_klass)
-        key = (model_klass, text)
-        seen = _valid.seen
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits, lone surrogates: not remembered
+        text = None
+    if text is not None and b"null" not in text and len(text) <= _SEEN_MAX_BYTES:  # NaN is written as null too
+        key = (element, text)
         model = seen.get(key)
-        if model is None:
-            model = original(cls, value, model_klass)  # raises when invalid: nothing remembered
-            if len(seen) >= _SEEN_LIMIT:
-                seen.clear()
-            seen[key] = model
-        return model
-
-    FhirBase.fhir_model_validator = classmethod(fhir_model_validator)
+        if model is not None:
+            return model
+        misses.append((key, path))
+    return _with_known_elements(element, value, seen, misses, path)
 
 
-_remember_valid_elements()
+def _remember(validated, misses: list, seen: dict) -> None:
+    for key, path in misses:
+        found = validated
+        try:
+            for name, index in path:
+                found = getattr(found, name)
+                if index is not None:
+                    found = found[index]
+        except (AttributeError, IndexError, TypeError):  # a model of another shape: not remembered
+            continue
+        if len(seen) >= _SEEN_LIMIT:
+            seen.clear()
+        seen[key] = found
 
 
 def _validate_model(model, content: dict) -> None:
     if not hasattr(_valid, "seen"):
         _valid.seen = {}
-    outer, _valid.on = getattr(_valid, "on", False), True
-    try:
-        model.model_validate(content)
-    finally:
-        _valid.on = outer
+    misses: list = []
+    validated = model.model_validate(_with_known_elements(model, content, _valid.seen, misses))
+    _remember(validated, misses, _valid.seen)
 
 
 def is_valid_id(value: object) -> bool:

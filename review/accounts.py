@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from fhirserver.search import api as search_api
 from fhirserver.security.models import FhirUser
 from fhirserver.storage import repository
 from review.access import clinician_group
@@ -41,8 +42,6 @@ def practitioner_of(user) -> str:
         current = repository.current("Practitioner", link.resource.split("/", 1)[1])
         if current and not current.deleted:
             return link.resource
-    from fhirserver.search import api as search_api
-
     with repository.write_transaction():
         repository.lock_key(f"practitioner-of:{user.get_username()}")
         found = search_api.match_records(

@@ -46,12 +46,12 @@ def page_png(job: DigitizeJob, number: int) -> bytes:
 
 def store_page_images(sender, *, job: DigitizeJob, data: bytes, document, **_) -> None:
     """Receiver of `document_read`: render and keep every page while the job reads the document."""
-    save(job, rendered(job, data, document.to_json()["pages"]))
+    save(job, rendered(job, data, job.document["pages"]))  # the tree as the job stored it: no second to_json
 
 
 def rendered(job: DigitizeJob, data: bytes, pages: list[dict]) -> list[PageImage]:
     return [PageImage(job=job, number=number, width=image.shape[1], height=image.shape[0], data=png(image))
-            for number, image in enumerate(render(data, pages), start=1)]
+            for number, image in enumerate(render(data, job.media_type, pages), start=1)]
 
 
 def save(job: DigitizeJob, images: list[PageImage]) -> None:
@@ -67,15 +67,15 @@ def png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def render(data: bytes, pages: list[dict]) -> list[np.ndarray]:
-    """Every page of the original as the reader saw it (`pages`: the document tree's pages)."""
+def render(data: bytes, kind: str, pages: list[dict]) -> list[np.ndarray]:
+    """Every page of the original as the reader saw it (`kind`: its media type as sniffed on upload;
+    `pages`: the document tree's pages)."""
+    # The reader package (OpenCV, pdfplumber, pypdfium2) loads when a page is first drawn, not at start-up.
     from ingestion.reader.config import default_limits, reader_settings
     from ingestion.reader.images import image_pages
     from ingestion.reader.pdf import pdf_pages
-    from ingestion.reader.sniff import media_type
     from ingestion.reader.straighten import straighten
 
-    kind = media_type(data)
     limits, dpi = default_limits(), reader_settings()["PDF_DPI"]
     if kind != "application/pdf":
         return [straighten(image).image for image in image_pages(data, kind, limits)]

@@ -48,7 +48,7 @@ def submit_documents(
         job, needs_run = digitize.submit(Upload(data=data, media_type=media_type, filename=filename, subject=subject),
                                          base_url=base_url, requested_by=requested_by)
         if needs_run:
-            queue.enqueue(job.id)
+            queue.enqueue(job.id, data=data)
         out.append(Submitted(filename, job=job))
     return out
 

@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from fhirserver.api.views import base_url
+from fhirserver.api.http import base_url
 from fhirserver.security.services import patient_choices
 from ingestion.edge.jobs import queue
 from ingestion.edge.operation import progress_text

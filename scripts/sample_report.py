@@ -16,7 +16,8 @@ OUT = ROOT / "docs" / "examples" / "report.pdf"
 
 
 def sample_pdf() -> bytes:
-    from evaluation.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_pdf
     from ingestion.labreport import PatientHeader
 
     layout = LAYOUTS["classic"]

@@ -9,7 +9,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from evaluation.corpus.layouts import LAYOUTS, Layout, render_page_images, render_pdf, sample_report  # noqa: F401
+from evaluation.corpus.layouts import LAYOUTS, Layout, sample_report  # noqa: F401
+from evaluation.corpus.render import render_page_images, render_pdf
 
 EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/tiff": "tiff",
               "image/webp": "webp"}

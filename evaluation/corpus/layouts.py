@@ -294,9 +294,9 @@ def _range_text(row: LabRow, layout: Layout) -> str:
         return rr.text or ""
     both = sex_ranges(row) if layout.combined_sex_ranges else None
     if both:
-        (ml, mh), (fl, fh) = both
         d = layout.range_dash
-        return f"M: {number_text(ml, layout)}{d}{number_text(mh, layout)} F: {number_text(fl, layout)}{d}{number_text(fh, layout)}"
+        male, female = (f"{number_text(low, layout)}{d}{number_text(high, layout)}" for low, high in both)
+        return f"M: {male} F: {female}"
     if layout.range_style in ("words", "symbols"):
         if rr.low is not None and rr.high is not None:
             dash = " to " if layout.range_style == "words" else layout.range_dash
@@ -328,23 +328,6 @@ def cells(row: LabRow, layout: Layout) -> dict[str, str]:
         (f"{value} {row.flag}" if row.flag in ("HH", "LL") and not layout.value_flag else value) if abnormal else ""
     )
     return out
-
-
-def render_pdf(report: LabReport, layout: Layout) -> bytes:
-    from evaluation.corpus.render import draw_report
-
-    return draw_report(report, layout)
-
-
-def render_page_images(report: LabReport, layout: Layout, dpi: int = 300):
-    """The report's pages as RGB PIL images, rasterised from the text-layer PDF."""
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(render_pdf(report, layout))
-    try:
-        return [pdf[i].render(scale=dpi / 72).to_pil().convert("RGB") for i in range(len(pdf))]
-    finally:
-        pdf.close()
 
 
 RANDOM_TITLES = {

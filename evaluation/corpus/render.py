@@ -11,11 +11,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from io import BytesIO
 
+import pypdfium2 as pdfium
 from reportlab.lib.pagesizes import landscape, letter
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from evaluation.corpus.catalogue import PANELS, SECTIONS
 from evaluation.corpus.layouts import Layout, cells, number_text
 from ingestion.labreport import LabReport
 
@@ -109,8 +111,6 @@ def previous_result(row, report: LabReport, layout: Layout) -> str:
 
 
 def table_items(report: LabReport, layout: Layout) -> list[tuple[str, object]]:
-    from evaluation.corpus.catalogue import PANELS, SECTIONS
-
     items: list[tuple[str, object]] = []
     panel = section = None
     previous = any(col.kind == "previous" for col in layout.columns)
@@ -345,7 +345,8 @@ class _Drawer:
         c.drawString(
             MARGIN,
             40,
-            f"{self.report.lab_name}  |  CLIA 05D2094567  |  Printed {format_date(self.report.reported, self.layout, with_time=True)}",
+            f"{self.report.lab_name}  |  CLIA 05D2094567  |  "
+            f"Printed {format_date(self.report.reported, self.layout, with_time=True)}",
         )
         c.drawRightString(self.page_w - MARGIN, 40, f"Page {self.page} of {self.total}")
 
@@ -386,3 +387,16 @@ def draw_report(report: LabReport, layout: Layout) -> bytes:
     _draw(c, report, layout, pages)
     c.save()
     return buf.getvalue()
+
+
+def render_pdf(report: LabReport, layout: Layout) -> bytes:
+    return draw_report(report, layout)
+
+
+def render_page_images(report: LabReport, layout: Layout, dpi: int = 300):
+    """The report's pages as RGB PIL images, rasterised from the text-layer PDF."""
+    pdf = pdfium.PdfDocument(render_pdf(report, layout))
+    try:
+        return [pdf[i].render(scale=dpi / 72).to_pil().convert("RGB") for i in range(len(pdf))]
+    finally:
+        pdf.close()

@@ -41,7 +41,8 @@ def response_media_type(format_param: str | None, accept: str | None) -> str:
             return "application/fhir+json"
         raise FhirError(
             406,
-            f"_format '{format_param}' is not supported; this server speaks application/fhir+json and application/fhir+xml",
+            f"_format '{format_param}' is not supported; "
+            "this server speaks application/fhir+json and application/fhir+xml",
             issue_code="not-supported",
             code="FORMAT_NOT_SUPPORTED",
         )

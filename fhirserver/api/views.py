@@ -1,37 +1,32 @@
-"""The HTTP adapter: Django request -> FhirRequest -> core router -> Django response.
+"""The FHIR endpoint: Django request -> FhirRequest -> core router -> Django response.
 
 Everything FHIR-specific happens in fhirserver.core; this module only negotiates formats, parses
-bodies, renders JSON and turns every error into an OperationOutcome (never a stack trace).
+bodies and turns every error into an OperationOutcome (never a stack trace). Rendering and the
+caller's access context come from fhirserver.api.http, the seam all HTTP edges share.
 """
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from contextlib import suppress
-from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
 from fhirserver.api import failures
-from fhirserver.api.negotiation import FHIR_XML, JSON_TYPES, XML_TYPES, is_xml, request_media_type, response_media_type
+from fhirserver.api.http import authenticate, base_url, is_binary_read, render, render_error, request_headers
+from fhirserver.api.negotiation import FHIR_XML, JSON_TYPES, XML_TYPES, request_media_type, response_media_type
 from fhirserver.core import router
 from fhirserver.core.errors import FhirError
-from fhirserver.core.request import FhirRequest, FhirResponse
+from fhirserver.core.request import FhirRequest
 from resources import xml as fhir_xml
 
 log = logging.getLogger("fhirserver.request")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
-
-
-def base_url(request: HttpRequest) -> str:
-    return settings.FHIR["BASE_URL"].rstrip("/") or request.build_absolute_uri("/fhir").rstrip("/")
 
 
 @csrf_exempt
@@ -48,12 +43,10 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
         try:
             media_type = response_media_type(format_param, accept)
         except FhirError:
-            if not _is_binary_read(fhir_request):  # a Binary may be asked for in its own media type
+            if not is_binary_read(fhir_request):  # a Binary may be asked for in its own media type
                 raise
         # The caller is known before the body is read: an anonymous request never costs a parse.
-        authenticate = _authenticator()
-        if authenticate is not None:
-            fhir_request.access = authenticate(request, fhir_request)
+        fhir_request.access = authenticate(request, fhir_request)
         searched = len(fhir_request.query)
         read_body(fhir_request, request)
         if fhir_request.access is not None and len(fhir_request.query) > searched:  # a form-encoded search
@@ -111,7 +104,7 @@ def build_request(
     url_base = base_url(request)
     target = router.parse_target(path)
     content_type = request.META.get("CONTENT_TYPE", "")
-    headers = {k[5:].replace("_", "-").lower(): v for k, v in request.META.items() if k.startswith("HTTP_")}
+    headers = request_headers(request)
     fhir_request = FhirRequest(method=method, base_url=url_base, headers=headers, content_type=content_type, **target)
     fhir_request.query = [(k, v) for k, v in query if k not in ("_format", "_pretty")]
     if with_body:
@@ -185,116 +178,6 @@ def _xml_body(fhir_request: FhirRequest, raw: bytes, media: str) -> dict | None:
             code="MALFORMED_XML",
             expression=[exc.expression] if exc.expression else None,
         ) from None
-
-
-def render(
-    request: HttpRequest, fhir_request: FhirRequest, response: FhirResponse, media_type: str, query
-) -> HttpResponse:
-    resource = response.resource
-    pretty = any(k == "_pretty" and v == "true" for k, v in query)
-    if response.json_text is not None and resource is None:
-        if not pretty and not is_xml(media_type):
-            return _with_headers(request, response, HttpResponse(
-                response.json_text, status=response.status, content_type=f"{media_type}; charset=utf-8"))
-        resource = fhir_xml.decimal_text(response.json_text) if is_xml(media_type) else json.loads(response.json_text)
-    if response.raw is not None:
-        http = HttpResponse(
-            response.raw, status=response.status, content_type=response.content_type or "application/octet-stream"
-        )
-    elif resource is not None and _wants_raw_binary(request, fhir_request, resource):
-        http = HttpResponse(
-            base64.b64decode(resource.get("data", "")), status=response.status, content_type=resource["contentType"]
-        )
-        _confine_raw_binary(http, resource["contentType"])
-    elif resource is not None:
-        http = HttpResponse(
-            _serialise(resource, media_type, pretty),
-            status=response.status,
-            content_type=f"{media_type}; charset=utf-8",
-        )
-    else:
-        http = HttpResponse(status=response.status)
-        if response.status not in (204, 304):
-            http["Content-Type"] = f"{media_type}; charset=utf-8"
-    return _with_headers(request, response, http)
-
-
-def _with_headers(request: HttpRequest, response: FhirResponse, http: HttpResponse) -> HttpResponse:
-    for name, value in response.headers.items():
-        http[name] = value
-    if request.method == "HEAD":
-        http.content = b""
-    return http
-
-
-# Stored bytes that a browser shows without running anything; everything else (HTML, SVG, XML, scripts)
-# is served as a download, and nothing served raw may run script on this origin.
-PASSIVE_MEDIA_TYPES = {"application/pdf", "text/plain", "image/png", "image/jpeg", "image/gif", "image/webp",
-                       "image/tiff", "image/heic", "image/heif", "image/bmp"}
-
-
-def _confine_raw_binary(http: HttpResponse, content_type: str) -> None:
-    media = content_type.split(";")[0].strip().lower()
-    http["X-Content-Type-Options"] = "nosniff"
-    if media != "application/pdf":  # a sandboxed PDF would not display at all
-        http["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    if media not in PASSIVE_MEDIA_TYPES:
-        http["Content-Disposition"] = "attachment"
-
-
-def _is_binary_read(fhir_request: FhirRequest) -> bool:
-    return (
-        fhir_request.resource_type == "Binary"
-        and fhir_request.kind in ("instance", "vread")
-        and fhir_request.method == "GET"
-    )
-
-
-def _wants_raw_binary(request: HttpRequest, fhir_request: FhirRequest, resource: dict) -> bool:
-    """A read of a Binary answers in the Binary's own media type unless FHIR is asked for."""
-    if resource.get("resourceType") != "Binary" or not _is_binary_read(fhir_request) or "contentType" not in resource:
-        return False
-    accept = request.META.get("HTTP_ACCEPT", "")
-    if any(k == "_format" for k, _ in parse_qsl(request.META.get("QUERY_STRING", ""))):
-        return False
-    return bool(accept) and "json" not in accept and "*/*" not in accept and "fhir" not in accept
-
-
-def _serialise(resource: dict, media_type: str, pretty: bool = False) -> str:
-    if not is_xml(media_type):
-        return json.dumps(
-            resource, ensure_ascii=False, indent=2 if pretty else None, separators=None if pretty else (",", ":")
-        )
-    try:
-        return fhir_xml.to_document(resource, pretty)
-    except fhir_xml.XmlError as exc:  # stored content the R4 definitions do not describe: a server fault
-        raise FhirError(
-            500,
-            f"The {resource.get('resourceType')} cannot be written as XML: {exc.message}",
-            issue_code="exception",
-            code="XML_NOT_REPRESENTABLE",
-            expression=[exc.expression] if exc.expression else None,
-        ) from None
-
-
-def render_error(error: FhirError, media_type: str = "application/fhir+json") -> HttpResponse:
-    http = HttpResponse(
-        _serialise(error.outcome(), media_type), status=error.status, content_type=f"{media_type}; charset=utf-8"
-    )
-    for name, value in error.headers.items():
-        http[name] = value
-    return http
-
-
-def _authenticator():
-    """The security layer's `authenticate(django_request, fhir_request) -> access` (None = open)."""
-    path = settings.FHIR.get("AUTHENTICATOR")
-    return _import(path) if path else None
-
-
-@lru_cache(maxsize=8)
-def _import(path: str):
-    return import_string(path)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

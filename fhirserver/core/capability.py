@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 from fhirserver.core import patching
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations import registry as operations
+from fhirserver.search import api as search_api
 from resources.types import R4_RESOURCE_TYPES
 
 TYPE_INTERACTIONS = [
@@ -96,8 +97,6 @@ def _resource_entry(resource_type: str) -> dict:
 
 def _search_params(resource_type: str | None) -> list[dict]:
     """Search parameters as the search engine registers them (empty until it provides a registry)."""
-    from fhirserver.search import api as search_api
-
     lister = getattr(search_api, "search_parameters_for", None)
     if lister is None:
         return []

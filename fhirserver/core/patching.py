@@ -8,11 +8,14 @@ partial resource of the target type is merged too. Every result is validated by 
 from __future__ import annotations
 
 import copy
+import importlib
 import re
+import sys
 from typing import Any
 
 import fhirpathpy
 import jsonpatch
+from fhir.resources.R4B import get_fhir_model_class
 
 from .errors import FhirError, bad_request
 
@@ -207,7 +210,7 @@ def _list_at(resource: dict, path: str) -> tuple[dict, str]:
     if (
         not locations
         or any(loc.index is None for loc in locations)
-        or len({(id(l.container), l.key) for l in locations}) != 1
+        or len({(id(loc.container), loc.key) for loc in locations}) != 1
     ):
         raise ValueError("the path must name one repeating element that has at least one item")
     return locations[0].container, locations[0].key
@@ -257,11 +260,6 @@ def _shaped(resource: dict, path: str, value: Any) -> Any:
 
 
 def _model_at(resource_type: str, steps: list[str]):
-    import importlib
-    import sys
-
-    from fhir.resources.R4B import get_fhir_model_class
-
     model = get_fhir_model_class(resource_type)
     for step in steps:
         field = model.model_fields.get(re.sub(r"\[\d+\]", "", step))

@@ -1,10 +1,12 @@
 """The FHIR route table: a path and a method choose one handler.
 
 Both the HTTP view and the transaction/batch processor call `dispatch`, so a Bundle entry behaves
-exactly like the same request sent alone.
+exactly like the same request sent alone. The processor itself is a table entry (`route`), set at
+start-up by `FhirServerConfig.ready()`: it dispatches through the router, so the router does not import it.
 """
 from __future__ import annotations
 
+from typing import Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fhirserver.core import capability, history, interactions, limits
@@ -15,6 +17,13 @@ from fhirserver.search import api as search_api
 from resources.types import R4_RESOURCE_TYPES
 
 COMPARTMENT_TYPES = {"Patient", "Encounter", "RelatedPerson", "Practitioner", "Device"}
+Handler = Callable[[FhirRequest], FhirResponse]
+_routes: dict[tuple[str, str], Handler] = {}  # (kind, method) -> handler of a module above the router
+
+
+def route(kind: str, method: str, handler: Handler) -> None:
+    """Let `handler` answer `method` on `kind` (e.g. "system", "POST": the transaction/batch processor)."""
+    _routes[(kind, method)] = handler
 
 
 def parse_target(path: str) -> dict:
@@ -103,15 +112,13 @@ def request_for_url(method: str, url: str, base_url: str, **fields) -> FhirReque
 def dispatch(request: FhirRequest) -> FhirResponse:
     limits.check_request(request)  # before anything is compiled or run: the work asked for is bounded
     method, kind = request.method, request.kind
+    handler = _routes.get((kind, method))
+    if handler is not None:
+        return handler(request)
     if kind == "metadata" and method == "GET":
         return capability.capabilities(request)
-    if kind == "system":
-        if method == "POST":
-            from fhirserver.core import bundles
-
-            return bundles.process(request)
-        if method == "GET":
-            return _search(request)
+    if kind == "system" and method == "GET":
+        return _search(request)
     if kind == "search" and method in ("GET", "POST"):
         return _search(request)
     if kind == "history" and method == "GET":

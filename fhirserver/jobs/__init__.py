@@ -31,7 +31,7 @@ log = logging.getLogger("fhirserver.jobs")
 @dataclass(frozen=True)
 class Kind:
     name: str
-    run: Callable[[str], object]  # in this server's own threads
+    run: Callable[..., object]  # in this server's own threads: (key, **in_process)
     on_worker: Callable[[str], object]  # in a Celery worker process (may skip hops the server needs)
     threads: int
 
@@ -43,7 +43,7 @@ _lock = threading.Lock()
 
 
 def register(
-    name: str, run: Callable[[str], object], *, on_worker: Callable[[str], object] | None = None, threads: int = 2
+    name: str, run: Callable[..., object], *, on_worker: Callable[[str], object] | None = None, threads: int = 2
 ) -> None:
     """Declare a kind of job. `threads` sizes its own in-process pool, so a long export never
     holds up a $digitize job; registering a kind again replaces it (Django may call ready() twice)."""
@@ -54,8 +54,12 @@ def uses_celery() -> bool:
     return bool(getattr(settings, "CELERY_BROKER_URL", ""))
 
 
-def enqueue(name: str, key: str) -> Future | None:
-    """Start `name` for `key` in the background: the Future of an in-process run, None on Celery."""
+def enqueue(name: str, key: str, **in_process) -> Future | None:
+    """Start `name` for `key` in the background: the Future of an in-process run, None on Celery.
+
+    `in_process` keyword arguments (e.g. an upload's bytes this process still holds) go to an
+    in-process run as they are; a Celery worker, maybe on another machine, gets only the key and
+    reads what it needs from the owner's row."""
     kind = _kinds[name]
     if uses_celery():
         from fhirserver.jobs.celery_app import run_job  # Celery is imported only when it is configured
@@ -64,7 +68,7 @@ def enqueue(name: str, key: str) -> Future | None:
         return None
     with _lock:
         _held.add((name, str(key)))
-    return _pool(kind).submit(_run_here, kind, str(key))
+    return _pool(kind).submit(_run_here, kind, str(key), in_process)
 
 
 def enqueue_on_commit(name: str, key: str) -> None:
@@ -89,9 +93,9 @@ def _pool(kind: Kind) -> ThreadPoolExecutor:
         return _pools[kind.name]
 
 
-def _run_here(kind: Kind, key: str) -> object:
+def _run_here(kind: Kind, key: str, in_process: dict) -> object:
     try:
-        return kind.run(key)
+        return kind.run(key, **in_process)
     except BaseException:  # a pool thread must not fail silently; the owner's row says what to retry
         log.exception("%s job %s failed in its worker thread", kind.name, key)
         raise

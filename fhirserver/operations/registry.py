@@ -1,5 +1,7 @@
 """Operations, one module each, registered here in one line each.
 
+Each app registers its operations from its `AppConfig.ready()` (fhirserver's in fhirserver/apps.py,
+`$digitize` from ingestion/apps.py), so the core never names a module above it.
 An operation handler takes a `FhirRequest` (its `operation`, `resource_type` and `id` set by the
 router) and returns a `FhirResponse`. `levels` says where it may be invoked: "system" (/fhir/$op),
 "type" (/fhir/Type/$op) and "instance" (/fhir/Type/id/$op). The CapabilityStatement is generated
@@ -52,19 +54,3 @@ def find(name: str, resource_type: str | None, level: str) -> Operation | None:
 def all_operations() -> list[Operation]:
     return [op for ops in _OPERATIONS.values() for op in ops]
 
-
-def load() -> None:
-    """Import every operation module so each registers itself. Called once at start-up."""
-    import importlib
-    import pkgutil
-
-    import fhirserver.operations as package
-
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name != "registry":
-            importlib.import_module(f"fhirserver.operations.{module.name}")
-    try:  # $digitize lives with the rest of ingestion
-        importlib.import_module("ingestion.edge.operation")
-    except ModuleNotFoundError as exc:
-        if exc.name != "ingestion.edge.operation":
-            raise

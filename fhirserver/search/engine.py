@@ -368,8 +368,13 @@ def search_result(request: FhirRequest) -> dict:
         matched = sum(1 for e in entries if e["search"]["mode"] == "match")
         if page is not None and page.total is not None:
             bundle["total"] = page.total
-        elif search.cursor is None and search.summary != "count" and not any(l["relation"] == "next" for l in links) \
-                and 0 < search.count and search.total != "accurate":
+        elif (
+            search.cursor is None
+            and search.summary != "count"
+            and not any(link["relation"] == "next" for link in links)
+            and 0 < search.count
+            and search.total != "accurate"
+        ):
             bundle["total"] = matched  # the whole result is on this first page
         else:
             bundle["total"] = _total(search, drivers, where, records, page, matched)

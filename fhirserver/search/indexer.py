@@ -157,7 +157,8 @@ class Table:
         if self._select is None:
             self._select = ", ".join(f"(e->>{i})::{cast}" for i, cast in enumerate(self._casts()))
         return (
-            f"INSERT INTO {self.name} ({', '.join(self.columns)}) SELECT {self._select} FROM jsonb_array_elements(%s::jsonb) e",
+            f"INSERT INTO {self.name} ({', '.join(self.columns)}) "
+            f"SELECT {self._select} FROM jsonb_array_elements(%s::jsonb) e",
             [payload],
         )
 

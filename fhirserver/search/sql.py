@@ -187,7 +187,8 @@ def index_page(
     direction = "DESC" if descending else "ASC"
     ids = ids.replace("SELECT ", "SELECT DISTINCT ", 1) + f" ORDER BY 1 {direction} LIMIT {int(limit)}"
     return _fetch(
-        f'SELECT {_select(fields, "r")} FROM "storage_resourcerecord" r WHERE r."id" IN ({ids}) ORDER BY r."id" {direction}',
+        f'SELECT {_select(fields, "r")} FROM "storage_resourcerecord" r '
+        f'WHERE r."id" IN ({ids}) ORDER BY r."id" {direction}',
         params,
     )
 

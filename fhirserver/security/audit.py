@@ -10,16 +10,15 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import timezone as dt_timezone
-from urllib.parse import parse_qsl
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.csrf import csrf_exempt
 
-from fhirserver.core.errors import FhirError, bad_request, not_found
+from fhirserver.core.errors import bad_request, not_found
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.security.access import forbidden
 from fhirserver.security.models import AuditRecord
@@ -131,8 +130,8 @@ def _insert_without_fsync(row: AuditRecord) -> None:
     try:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"BEGIN; SET LOCAL synchronous_commit TO OFF; INSERT INTO {table} ({columns}) VALUES ({placeholders}); "
-                "COMMIT;",
+                f"BEGIN; SET LOCAL synchronous_commit TO OFF; "
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders}); COMMIT;",
                 values,
             )
     except Exception:
@@ -152,31 +151,22 @@ def _end_open_transaction() -> None:
         connection.close()
 
 
-# --- reading: AuditEvent resources -----------------------------------------------------------------
-@csrf_exempt
-def audit_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
-    """GET /fhir/AuditEvent[/audit-N]: the audit log. Other methods and ids go to the FHIR API as usual."""
-    from fhirserver.api import views
+# --- reading: AuditEvent resources (the HTTP edge is fhirserver/api/audit.py) ---------------------
+def reads_the_log(method: str, target: str) -> bool:
+    """GET of the log or of one audit-N record; other methods and ids are the FHIR API's as usual."""
+    return method in ("GET", "HEAD") and (not target or target.startswith(ID_PREFIX) or target == "_search")
 
-    target = path.strip("/")
-    if request.method not in ("GET", "HEAD") or (target and not target.startswith(ID_PREFIX) and target != "_search"):
-        return views.fhir_endpoint(request, f"AuditEvent/{target}" if target else "AuditEvent")
-    try:
-        query = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
-        fhir_request = views.build_request(request, f"AuditEvent/{target}" if target else "AuditEvent", query)
-        authenticate = views._authenticator()
-        access = authenticate(request, fhir_request) if authenticate else None
-        if access is not None and not access.may_see_audit:
-            raise forbidden(
-                "Audit records need an administrator's user/ or system/ scope for AuditEvent", code="AUDIT_FORBIDDEN"
-            )
-        if target.startswith(ID_PREFIX):
-            response = FhirResponse(status=200, resource=_read(fhir_request, target))
-        else:
-            response = FhirResponse(status=200, resource=_search(fhir_request))
-        return views.render(request, fhir_request, response, "application/fhir+json", query)
-    except FhirError as error:
-        return views.render_error(error)
+
+def read_log(request: FhirRequest, target: str) -> FhirResponse:
+    """The audit log as AuditEvent resources: one record (`audit-N`) or a searchset."""
+    access = request.access
+    if access is not None and not access.may_see_audit:
+        raise forbidden(
+            "Audit records need an administrator's user/ or system/ scope for AuditEvent", code="AUDIT_FORBIDDEN"
+        )
+    if target.startswith(ID_PREFIX):
+        return FhirResponse(status=200, resource=_read(request, target))
+    return FhirResponse(status=200, resource=_search(request))
 
 
 def _read(request: FhirRequest, target: str) -> dict:
@@ -217,8 +207,6 @@ def _search(request: FhirRequest) -> dict:
 
 
 def _url(base: str, query: list[tuple[str, str]]) -> str:
-    from urllib.parse import urlencode
-
     return f"{base}?{urlencode(query)}"
 
 

@@ -15,6 +15,7 @@ from fhirserver.core.errors import FhirError
 from fhirserver.core.request import FhirRequest
 from fhirserver.security import ratelimit, tokens
 from fhirserver.security.access import Access, forbidden
+from fhirserver.storage import repository
 
 REALM = 'Bearer realm="fhir"'
 PUBLIC_KINDS = {"metadata"}
@@ -93,8 +94,6 @@ def _types_named_by(name: str) -> list[str]:
 
 
 def _check_instance(access: Access, request: FhirRequest, interaction: str) -> None:
-    from fhirserver.storage import repository
-
     stored = repository.current(request.resource_type, request.id)
     content = stored.content if stored is not None and not stored.deleted else None
     if content is None:

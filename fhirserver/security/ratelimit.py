@@ -14,8 +14,10 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.http import JsonResponse
 
+from fhirserver.api.http import render_error
 from fhirserver.core.errors import FhirError
 from fhirserver.security import counters
+from fhirserver.security.client_assertion import unverified_issuer
 
 TOKEN_PATH = "/oauth2/token"
 
@@ -88,8 +90,6 @@ class RateLimitMiddleware:
         if path.startswith("/fhir") and not path.startswith(("/fhir/metadata", "/fhir/.well-known")):
             wait = hit("API_PER_IP", client_address(request))
             if wait:
-                from fhirserver.api.views import render_error
-
                 return render_error(too_many(wait, "this address"))
         elif path.startswith(TOKEN_PATH):
             wait = hit("TOKEN_PER_IP", client_address(request)) or hit("TOKEN_PER_CLIENT", _token_client(request))
@@ -116,7 +116,5 @@ def _token_client(request) -> str:
         return form["client_id"][0]
     assertion = (form.get("client_assertion") or [""])[0]
     if assertion.count(".") == 2:
-        from fhirserver.security.client_assertion import unverified_issuer
-
         return unverified_issuer(assertion)
     return ""

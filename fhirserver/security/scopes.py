@@ -91,14 +91,6 @@ def parse_scopes(text: str) -> Scopes:
     return Scopes(tuple(rules), frozenset(others))
 
 
-def is_known(text: str) -> bool:
-    try:
-        parse_scopes(text)
-    except ScopeError:
-        return False
-    return True
-
-
 def registration_allows(registered: str, requested: str) -> bool:
     """Whether a client registered for `registered` scopes may ask for the scope `requested`."""
     allowed = parse_scopes(registered)

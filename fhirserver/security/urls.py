@@ -1,12 +1,13 @@
-"""Routes of the authorization server (/oauth2/...) and the SMART/audit routes under /fhir.
+"""Routes of the authorization server (/oauth2/...) and the SMART route under /fhir (the audit log's is
+fhirserver/api/urls.py).
 
 The app namespace is DOT's ("oauth2_provider") because DOT reverses its own OIDC routes by name.
 """
 from django.contrib.auth import views as auth_views
-from django.urls import path, re_path
+from django.urls import path
 from oauth2_provider import views as dot
 
-from fhirserver.security import audit, views
+from fhirserver.security import views
 
 app_name = "oauth2_provider"
 
@@ -28,6 +29,4 @@ oauth2_patterns = [
 # Matched before the FHIR catch-all in fhirserver/urls.py.
 fhir_patterns = [
     path("fhir/.well-known/smart-configuration", views.smart_configuration, name="smart-configuration"),
-    re_path(r"^fhir/AuditEvent/?$", audit.audit_endpoint),
-    re_path(r"^fhir/AuditEvent/(?P<path>.+)$", audit.audit_endpoint),
 ]

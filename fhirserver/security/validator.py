@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request
 
 from fhirserver.security import client_assertion
+from fhirserver.security.discovery import endpoints
 from fhirserver.security.models import ClientRegistration, TokenContext
-from fhirserver.security.scopes import ScopeError, parse_scopes, registration_allows
+from fhirserver.security.scopes import ScopeError, describe, parse_scopes, registration_allows
 
 log = logging.getLogger("fhirserver.security")
 
@@ -62,10 +64,6 @@ class SmartValidator(OAuth2Validator):
 
     def _token_urls(self, request: Request) -> list[str]:
         """The token endpoint as the client may name it in `aud`: this host (either scheme), or the configured base."""
-        from django.conf import settings
-
-        from fhirserver.security.discovery import endpoints
-
         host = self.build_http_request(request).get_host()
         path = request.uri.split("?", 1)[0]
         urls = [f"{scheme}://{host}{path}" for scheme in ("https", "http")]
@@ -155,8 +153,6 @@ class SmartScopesBackend:
 
     class _Descriptions(dict):
         def __missing__(self, scope: str) -> str:
-            from fhirserver.security.scopes import describe
-
             return describe(scope)
 
     def get_all_scopes(self):

@@ -21,7 +21,7 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.forms import AllowForm
 from oauth2_provider.views import AuthorizationView, IntrospectTokenView, TokenView
 
-from fhirserver.api.views import base_url
+from fhirserver.api.http import base_url
 from fhirserver.security import discovery, ratelimit, services
 from fhirserver.security.scopes import ScopeError, parse_scopes
 

@@ -32,7 +32,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",  # runserver leaves /static/ to WhiteNoise too, as gunicorn does
     "django.contrib.staticfiles",
-    "rest_framework",
     "corsheaders",
     "oauth2_provider",
     "fhirserver",

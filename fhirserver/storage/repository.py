@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef
 
 from fhirserver.core.errors import FhirError, bad_request, not_found
 from fhirserver.search import api as search_api
+from fhirserver.search.indexer import index_records
 from fhirserver.storage.models import ResourceRecord, ResourceVersion
 
 
@@ -445,8 +446,6 @@ def rewrite_meta(resource_type: str, id: str, version: str | None, change) -> St
         if number == record.version:
             record.content = content
             record.save(update_fields=["content"])
-            from fhirserver.search.indexer import index_records
-
             index_records([record], clear=True)  # same version number: the usual "new record" shortcut does not apply
     return StoredResource(resource_type, id, number, row.last_updated, content, method=row.method)
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError
+
+from fhirserver.storage import repository
+
 DEFINITION_ID = "DiagnosticReport-digitize"
 DEFINITION_URL = "https://fhir-digitize.org/fhir/OperationDefinition/DiagnosticReport-digitize"
 
@@ -62,10 +66,6 @@ OPERATION_DEFINITION = {
 
 def install_operation_definition(**kwargs) -> None:
     """post_migrate handler: store (or refresh) the OperationDefinition; a no-op when it is current."""
-    from django.db import DatabaseError
-
-    from fhirserver.storage import repository
-
     try:
         stored = repository.current("OperationDefinition", DEFINITION_ID)
         if stored is not None and not stored.deleted and _without_meta(stored.content) == OPERATION_DEFINITION:

@@ -48,10 +48,10 @@ def digitize_operation(request: FhirRequest) -> FhirResponse:
     job, needs_run = digitize.submit(upload, base_url=request.base_url, requested_by=_requester(request))
     if respond_async(request):
         if needs_run:
-            queue.enqueue(job.id)
+            queue.enqueue(job.id, data=upload.data)
         return accepted(job, request.base_url)  # even for a finished job: the client polls as the pattern says
     if needs_run and not queue.uses_celery():
-        job = digitize.run(job.id)  # this thread orchestrates; the OCR runs in a reader process
+        job = digitize.run(job.id, data=upload.data)  # this thread orchestrates; the OCR runs in a reader process
     elif needs_run:
         queue.enqueue(job.id)
     if not job.finished:

@@ -13,31 +13,15 @@ import base64
 import binascii
 import email.parser
 import email.policy
-from dataclasses import dataclass, field
 
+from fhirserver.core import guard
 from fhirserver.core.errors import FhirError, bad_request
 from fhirserver.core.request import FhirRequest
+from fhirserver.storage import repository
+from ingestion.digitize import Upload  # noqa: F401 - the service's input, built here
 from resources.validation import is_valid_id
 
 JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
-
-
-@dataclass
-class Upload:
-    data: bytes
-    media_type: str  # as the client declared it; the reader trusts the bytes, not this
-    filename: str = ""
-    subject: str | None = None  # "Patient/<id>"
-    encounter: str | None = None  # "Encounter/<id>"
-    performer: str | None = None  # "Organization/<id>" or "Practitioner/<id>"
-    category: list[str] = field(default_factory=list)  # extra DiagnosticReport categories (v2-0074 codes or text)
-
-    def options(self) -> dict:
-        return {
-            k: v
-            for k, v in (("encounter", self.encounter), ("performer", self.performer), ("category", self.category))
-            if v
-        }
 
 
 def read_upload(request: FhirRequest, *, max_bytes: int) -> Upload:
@@ -83,7 +67,10 @@ def read_upload(request: FhirRequest, *, max_bytes: int) -> Upload:
 
 
 def sniff_media_type(data: bytes) -> str:
-    """What the bytes are (PDF or an image type); 4xx FhirError for anything that is not a document at all."""
+    """What the bytes are (PDF or an image type); 4xx FhirError for anything that is not a document at all.
+
+    The one sniff of an upload: the job keeps its answer and the reader is handed it."""
+    # The reader package (OpenCV, pdfplumber, pypdfium2) loads with the first upload, not at start-up.
     from ingestion.reader.errors import DocumentError
     from ingestion.reader.sniff import media_type
 
@@ -257,9 +244,6 @@ def clean_filename(name: str) -> str:
 
 
 def _stored_binary(request: FhirRequest, url: str) -> tuple[bytes, str]:
-    from fhirserver.core import guard
-    from fhirserver.storage import repository
-
     path = url.split("/fhir/", 1)[-1] if "://" in url else url
     resource_type, _, id = path.strip("/").partition("/")
     if resource_type != "Binary" or not id:

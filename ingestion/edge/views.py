@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from fhirserver.api import views as fhir_views
+from fhirserver.api import http
 from fhirserver.core import guard
 from fhirserver.core.errors import FhirError, outcome_info
 from fhirserver.core.request import FhirRequest, FhirResponse
@@ -27,17 +27,15 @@ def job_status(request: HttpRequest, job_id) -> HttpResponse:
     media_type = "application/fhir+json"
     try:
         fhir_request = FhirRequest(
-            method=request.method.upper(), base_url=fhir_views.base_url(request), kind="digitize-status",
-            headers={k[5:].replace("_", "-").lower(): v for k, v in request.META.items() if k.startswith("HTTP_")},
+            method=request.method.upper(), base_url=http.base_url(request), kind="digitize-status",
+            headers=http.request_headers(request),
         )
-        authenticate = fhir_views._authenticator()
-        if authenticate is not None:
-            fhir_request.access = authenticate(request, fhir_request)
+        fhir_request.access = http.authenticate(request, fhir_request)
         fhir_request.user = getattr(request, "user", None)
         response = _answer(fhir_request, job_id)
-        return fhir_views.render(request, fhir_request, response, media_type, [])
+        return http.render(request, fhir_request, response, media_type, [])
     except FhirError as error:
-        return fhir_views.render_error(error, media_type)
+        return http.render_error(error, media_type)
 
 
 def _answer(request: FhirRequest, job_id) -> FhirResponse:

@@ -6,7 +6,10 @@ references on write.
 
     entries = build_resources(report, patient_ref=..., document_reference_ref=..., binary_ref=...,
                               engine="paddleocr-onnx/PP-OCRv6_small", issued="2026-05-01T10:00:00Z")
-    bundle = build_transaction_bundle(report, content=pdf_bytes, content_type="application/pdf", engine=...)
+
+The one Bundle built from them is the $digitize service's (ingestion.digitize), with the stored
+original's Binary and DocumentReference (`build_binary`, `build_document_reference`) and the patient
+matching decided first (fhir_mapping.patients).
 """
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ from .observations import ObservationContext, build_observation, context_element
 PIPELINE = "fhirserver-digitize"
 PIPELINE_VERSION = "1.0"
 
-__all__ = ["build_resources", "build_transaction_bundle", "transaction_entries", "build_binary",
+__all__ = ["build_resources", "transaction_entries", "build_binary",
            "build_document_reference", "build_observation", "expected_flag", "flag_disagrees", "new_urn"]
 
 
@@ -184,7 +187,7 @@ def _provenance(targets: list[str], device_ref: str, document_reference_ref: str
     }
 
 
-# --- the original document, for callers that build the whole transaction themselves ----------------
+# --- the original document, stored before it is read (ingestion.digitize.submit) ---------------------
 def build_binary(content: bytes, content_type: str) -> dict:
     return {"resourceType": "Binary", "contentType": content_type, "data": base64.b64encode(content).decode()}
 
@@ -214,28 +217,3 @@ def build_document_reference(content: bytes, content_type: str, *, binary_ref: s
         doc["subject"] = {"reference": subject_ref}
     return doc
 
-
-def build_transaction_bundle(report: LabReport, *, content: bytes, content_type: str, engine: str,
-                             patient_ref: str | None = None, patient: dict | None = None,
-                             issued: str | None = None, title: str | None = None) -> dict:
-    """Everything for one report as a transaction Bundle: Binary, DocumentReference, Patient (when no
-    `patient_ref` is given, `patient` or one made from the report's header), and the lab resources."""
-    issued = instant(issued)
-    entries: list[dict] = []
-    if patient_ref is None:
-        if patient is None:
-            from ingestion.fhir_mapping.patients import new_patient  # the one place a Patient is made from a header
-
-            patient = new_patient(report.patient)
-        patient_entry = _entry(patient)
-        entries.append(patient_entry)
-        patient_ref = patient_entry["fullUrl"]
-    binary = _entry(build_binary(content, content_type))
-    document = _entry(build_document_reference(content, content_type, binary_ref=binary["fullUrl"],
-                                               subject_ref=patient_ref, date=issued, title=title))
-    entries += [binary, document]
-    entries += build_resources(report, patient_ref=patient_ref, document_reference_ref=document["fullUrl"],
-                               binary_ref=binary["fullUrl"], engine=engine, issued=issued, media_type=content_type)
-    for entry in entries:
-        entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
-    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

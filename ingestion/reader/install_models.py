@@ -113,6 +113,7 @@ def install_model(spec: ModelSpec, target_root: Path) -> bool:
 
 def install_latin_recogniser(target_root: Path) -> bool:
     """PP-OCRv6 small rec with the Latin-script classifier (`prune.py`), from the installed full folder."""
+    # onnx (which prune.py needs) only here: the model folders are built once, by `make models`.
     import onnx
 
     from .prune import LATIN_CHARACTERS, prune_classifier

@@ -4,10 +4,10 @@ The detector sees the page at most 960 px on its long side, where a 9-pt hyphen 
 that scores below any usable box threshold: on the European `+`/`-` flag layout every `-` flag was
 lost (5 rows a page) while `+` was found. Detection at full resolution takes twice as long
 (docs/ocr.md), so instead the page itself (at half size from about 200 dpi up) is searched for ink
-that no detected box covers and that sits alone on a row the detector did find; each such mark is cropped at the row's height and
-read by the same recogniser. A mark is kept only when its whole connected ink lies outside every
-detected box (a character the detector clipped is never read as a separate word) and the recogniser
-is sure of it.
+that no detected box covers and that sits alone on a row the detector did find; each such mark is
+cropped at the row's height and read by the same recogniser. A mark is kept only when its whole
+connected ink lies outside every detected box (a character the detector clipped is never read as a
+separate word) and the recogniser is sure of it.
 """
 from __future__ import annotations
 

@@ -19,15 +19,22 @@ from .sniff import media_type as sniff_media_type
 from .straighten import straighten
 
 
-def read_document(data: bytes, *, engine: str | None = None, limits: Limits | None = None,
-                  on_page: Callable[[int, int], None] | None = None) -> Document:
-    """`on_page(done, total)` is told before the first page and after each page is read."""
+def read_document(
+    data: bytes,
+    *,
+    engine: str | None = None,
+    limits: Limits | None = None,
+    media_type: str | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+) -> Document:
+    """`media_type`: what the bytes are, when the caller has sniffed them already (a `$digitize` job);
+    `on_page(done, total)` is told before the first page and after each page is read."""
     limits = limits or default_limits()
     if not data:
         raise errors.empty()
     if len(data) > limits.max_file_bytes:
         raise errors.too_large(len(data), limits.max_file_bytes)
-    media_type = sniff_media_type(data)
+    media_type = media_type or sniff_media_type(data)
     document = Document(media_type=media_type)
     ocr = _LazyEngine(engine)  # text-layer PDFs never load an OCR model
     report = _Progress(on_page)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .orientation import upside_down_votes
+
 MAX_SIDE = 3508  # A4 at 300 dpi
 MIN_SIDE = 1200  # smaller images are upscaled 2x so small print reaches the recogniser's 48 px
 WORK_SIDE = 1000  # analysis resolution
@@ -173,8 +175,6 @@ def rotate(image: np.ndarray, angle: float) -> np.ndarray:
 
 
 def is_upside_down(gray: np.ndarray) -> bool:
-    from .orientation import upside_down_votes
-
     small, factor = _work_copy(gray)
     ink = ink_mask(small)
     blobs = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3)))

@@ -16,9 +16,10 @@ from ingestion.labreport import LabReport
 from ingestion.understanding.dates import day_first_habit
 from ingestion.understanding.geometry import document_rows
 from ingestion.understanding.header import read_header
-from ingestion.understanding.rows import RowContext, build_row, mark_urine_sections
+from ingestion.understanding.rows import RowContext, build_row, mark_urine_sections, name_readings
 from ingestion.understanding.table import read_tables
 from ingestion.understanding.values import number_style
+from resources.ucum import normalize_unit
 
 __all__ = ["understand"]
 
@@ -31,8 +32,6 @@ def understand(document: Document, *, match_test=_MISSING) -> LabReport:
     `match_test(printed_name, ucum_unit, *, specimen=None)` chooses the LOINC code; it defaults to
     the project's terminology (`ingestion.terminology.match_test`).
     """
-    from resources.ucum import normalize_unit
-
     if match_test is _MISSING:
         match_test = _default_matcher()
     rows = document_rows(document)
@@ -61,8 +60,6 @@ def _known_name(match_test):
     it finds only inside longer text ("ANC" in "ANC Comprehensive Metabolic Panel") does not count."""
     if match_test is None:
         return None
-    from ingestion.understanding.rows import name_readings
-
     cache: dict[str, bool] = {}
 
     def known(name: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from ingestion.document import Box
 from ingestion.labreport import LabRow, Region
@@ -24,6 +25,7 @@ from ingestion.understanding.values import (
     parse_value,
     split_unit,
 )
+from resources.ucum import convert
 
 UnitNormaliser = Callable[[str], "str | None"]
 TestMatcher = Callable[..., object]
@@ -184,10 +186,6 @@ def _real_other_unit(unit: str | None, expected: tuple[str, ...]) -> bool:
     different scale, not an OCR slip one letter away: never 'corrected' into a factor-1000 error."""
     if not unit:
         return False
-    from decimal import Decimal
-
-    from resources.ucum import convert
-
     return any(convert(Decimal(1), unit, u) is not None for u in expected)
 
 

@@ -79,13 +79,6 @@ class Column:
 
 
 @dataclass
-class TableHeader:
-    page: int
-    row: VisualRow
-    columns: list[Column]
-
-
-@dataclass
 class RawRow:
     """One result line as cells per column kind, before any interpretation."""
     page: int
@@ -105,12 +98,6 @@ class RawRow:
 
 def _key(text: str) -> str:
     return re.sub(r"[.:]+$", "", text.lower().strip()).replace(".", "")
-
-
-def match_header(row: VisualRow) -> list[Column] | None:
-    """The columns of a table header row, or None when the row is not one."""
-    found = _header_match(row)
-    return found[0] if found else None
 
 
 def _header_match(row: VisualRow) -> tuple[list[Column], int] | None:

@@ -26,13 +26,15 @@ FLAG_WORDS = {
 }
 # A flag glued to the value cell: "14.2 H", "14.2 (H)", "14.2 *H", "14.2H", "↑ 14.2", "14.2 HIGH".
 SUFFIX_FLAG = re.compile(
-    r"^(?P<body>.*?\d)\s*[\(\[]?\s*\*?\s*(?P<flag>CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|PANIC HIGH|PANIC LOW|HIGH|LOW|HH|LL|H|L|A|↑↑|↓↓|↑|↓|"
+    r"^(?P<body>.*?\d)\s*[\(\[]?\s*\*?\s*"
+    r"(?P<flag>CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|PANIC HIGH|PANIC LOW|HIGH|LOW|HH|LL|H|L|A|↑↑|↓↓|↑|↓|"
     r"(?<=\s)\+\+|(?<=\s)--|(?<=\s)\+|(?<=\s)-)"
     r"\s*[\)\]]?\s*\*?$",
     re.I,
 )
 PREFIX_FLAG = re.compile(
-    r"^[\(\[]?(?P<flag>↑↑|↓↓|↑|↓|\*|!|(?:CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|HIGH|LOW|HH|LL|H|L)(?=[\s\)\]]))[\)\]]?\s*"
+    r"^[\(\[]?(?P<flag>↑↑|↓↓|↑|↓|\*|!|(?:CRIT(?:ICAL)? HIGH|CRIT(?:ICAL)? LOW|HIGH|LOW|HH|LL|H|L)(?=[\s\)\]]))"
+    r"[\)\]]?\s*"
     r"(?P<body>[<>≤≥=]*\s*\d.*)$",
     re.I,
 )

@@ -77,7 +77,8 @@ def test_fhirclient_models_against_the_server(base):
     try:
         _fhirclient_checks(smart)
     finally:
-        smart.server.session.close()  # else its keep-alive connection holds a live-server thread and its database connection
+        # else its keep-alive connection holds a live-server thread and its database connection
+        smart.server.session.close()
 
 
 def _fhirclient_checks(smart):

@@ -91,5 +91,5 @@ def test_history_at_keeps_the_versions_current_during_that_period(fhir):
     assert versions(stamps[0][:4]) == [1, 2, 3]  # the whole year
     assert versions("2000-01-01") == []
     bundle = fhir.get(f"Patient/_history?_at={quote(stamps[1])}").json()
-    assert any(l["relation"] == "self" and "_at=" in l["url"] for l in bundle["link"])
+    assert any(link["relation"] == "self" and "_at=" in link["url"] for link in bundle["link"])
     assert fhir.get("Patient/_history?_at=yesterday").status_code == 400

@@ -34,3 +34,46 @@ def test_a_remembered_element_changed_by_one_value_is_validated_again():
     changed = {"coding": [{"system": "http://loinc.org", "code": "718-7", "display": "Hemoglobin", "userSelected": 3}]}
     issues = validation_issues(observation(category=[changed]))
     assert issues and issues[0]["expression"] == ["Observation.category[0].coding[0].userSelected"]
+
+
+# --- the memo is in place, and the library is left as it is --------------------------------------
+def test_a_remembered_element_is_handed_in_as_its_model():
+    from fhir.resources.R4B.observation import Observation
+
+    from resources import validation
+
+    resource = observation(valueQuantity={"value": 10, "unit": "g/dL"})
+    assert validation_issues(resource) == []
+    handed_in = validation._with_known_elements(Observation, resource, validation._valid.seen, [])
+    for name in ("code", "subject", "valueQuantity"):
+        assert isinstance(handed_in[name], validation._element_fields(Observation)[name][1]), name
+    assert resource["code"] == LOINC_HB  # the caller's content is never changed
+
+
+def test_fhir_core_is_not_patched():
+    from fhir_core import types
+
+    validator = types.FhirBase.__dict__["fhir_model_validator"].__func__
+    assert validator.__module__ == "fhir_core.types" and validator.__qualname__ == "FhirBase.fhir_model_validator"
+
+
+def test_the_official_examples_validate_the_same_with_and_without_the_memo():
+    import json
+    import threading
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "var" / "hl7.fhir.r4.examples" / "package"
+    kinds = ("Observation", "DiagnosticReport", "Patient", "Specimen", "Encounter", "Practitioner", "Organization")
+    examples = [json.loads(p.read_text()) for kind in kinds for p in sorted(folder.glob(f"{kind}-*.json"))]
+    assert len(examples) > 120
+    broken = [dict(e, meta={"lastUpdated": "yesterday", "tag": [{"code": 7}]}) for e in examples[::3]]
+
+    def fresh(resource):  # a new thread: nothing remembered
+        out = []
+        thread = threading.Thread(target=lambda: out.append(validation_issues(resource)))
+        thread.start()
+        thread.join()
+        return out[0]
+
+    for resource in examples + broken + examples + broken:  # the second pass meets remembered elements
+        assert validation_issues(resource) == fresh(resource), resource.get("id")

@@ -20,7 +20,8 @@ EXAMPLES = Path(
 )
 MAIN_TYPES = ["Patient", "Observation", "DiagnosticReport", "Bundle", "Practitioner", "Organization", "Encounter",
               "Specimen", "DocumentReference", "Binary", "Provenance"]
-# The R4B models behind validation refuse `_valueString` on an extension in this one (tests/api/test_examples_roundtrip.py).
+# The R4B models behind validation refuse `_valueString` on an extension in this one
+# (tests/api/test_examples_roundtrip.py).
 KNOWN_VALIDATOR_FALSE_POSITIVES = {"Bundle-v2-valuesets.json"}
 
 PATIENT_XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -270,7 +271,8 @@ def test_transaction_in_xml_with_urn_uuid_references(client, fhir):
             <status value="final"/>
             <code><text value="Hb"/></code>
             <subject><reference value="urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a"/></subject>
-            <valueQuantity><value value="13.5"/><unit value="g/dL"/><system value="http://unitsofmeasure.org"/><code value="g/dL"/></valueQuantity>
+            <valueQuantity><value value="13.5"/><unit value="g/dL"/>
+              <system value="http://unitsofmeasure.org"/><code value="g/dL"/></valueQuantity>
           </Observation>
         </resource>
         <request><method value="POST"/><url value="Observation"/></request>
@@ -290,7 +292,8 @@ def test_transaction_in_xml_with_urn_uuid_references(client, fhir):
 
 def test_batch_in_xml_reports_each_entry(client):
     bundle = """<Bundle xmlns="http://hl7.org/fhir"><type value="batch"/>
-      <entry><resource><Patient><gender value="male"/></Patient></resource><request><method value="POST"/><url value="Patient"/></request></entry>
+      <entry><resource><Patient><gender value="male"/></Patient></resource>
+        <request><method value="POST"/><url value="Patient"/></request></entry>
       <entry><request><method value="GET"/><url value="Patient/does-not-exist"/></request></entry>
     </Bundle>"""
     out = parse(post_xml(client, "", bundle))
@@ -333,7 +336,8 @@ def test_invalid_content_in_xml_answers_an_outcome_with_the_element(client):
         ),
         ('<Patient xmlns="http://hl7.org/fhir"><gender>female</gender></Patient>', "Patient.gender", "value attribute"),
         (
-            '<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div>no namespace</div></text></Patient>',
+            '<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/>'
+            "<div>no namespace</div></text></Patient>",
             "Patient.text.div",
             "XHTML",
         ),
@@ -353,7 +357,8 @@ def test_xml_that_is_not_fhir_names_the_element(client, body, expression, fragme
         "<Patient xmlns='http://hl7.org/fhir'><gender value='female'></Patient>",
         "not xml at all",
         '<Patient><gender value="female"/></Patient>',  # no FHIR namespace
-        '<?xml version="1.0"?><!DOCTYPE p [<!ENTITY e SYSTEM "file:///etc/passwd">]><Patient xmlns="http://hl7.org/fhir"><gender value="&e;"/></Patient>',
+        '<?xml version="1.0"?><!DOCTYPE p [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        '<Patient xmlns="http://hl7.org/fhir"><gender value="&e;"/></Patient>',
     ],
 )
 def test_malformed_xml_is_400(client, body):

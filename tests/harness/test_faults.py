@@ -237,7 +237,8 @@ def test_the_database_taken_away_and_brought_back(two_patients, token_for):
 
 
 def lab_report_pdf() -> bytes:
-    from evaluation.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_pdf
 
     layout = LAYOUTS["hospital-grid"]
     return render_pdf(layout.report(2), layout)

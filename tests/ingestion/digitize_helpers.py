@@ -49,7 +49,7 @@ def sample_report(
     )
 
 
-def fake_read(data: bytes) -> Document:
+def fake_read(data: bytes, media_type: str = "application/pdf") -> Document:
     return Document(media_type="application/pdf", engine="fake-engine/1",
                     pages=[Page(number=1, width=600, height=800, source="text-layer",
                                 lines=[Line(text=data[:40].decode("latin-1"), box=(0, 0, 100, 10), confidence=1.0)])])

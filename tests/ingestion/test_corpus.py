@@ -43,13 +43,14 @@ def test_layouts_are_visually_distinct():
     assert len(LAYOUTS) >= 8
     orders = {tuple(c.kind for c in layout.columns) for layout in LAYOUTS.values()}
     assert len(orders) >= 6
-    styles = {(tuple(c.kind for c in l.columns), l.flag_style, l.value_flag, l.header_style, l.grid, l.font,
-               l.font_size, l.decimal_comma, l.table_header)
-              for l in LAYOUTS.values()}
+    styles = {(tuple(c.kind for c in layout.columns), layout.flag_style, layout.value_flag, layout.header_style,
+               layout.grid, layout.font, layout.font_size, layout.decimal_comma, layout.table_header)
+              for layout in LAYOUTS.values()}
     assert len(styles) == len(LAYOUTS)
-    assert any(l.units == "SI" for l in LAYOUTS.values()) and any(l.pages > 1 for l in LAYOUTS.values())
-    assert any(l.qualitative for l in LAYOUTS.values())
-    assert any(any(c.kind == "out_of_range" for c in l.columns) for l in LAYOUTS.values())
+    assert any(layout.units == "SI" for layout in LAYOUTS.values())
+    assert any(layout.pages > 1 for layout in LAYOUTS.values())
+    assert any(layout.qualitative for layout in LAYOUTS.values())
+    assert any(any(c.kind == "out_of_range" for c in layout.columns) for layout in LAYOUTS.values())
 
 
 def test_rendering_prints_every_row_and_repeats_headers_on_later_pages():

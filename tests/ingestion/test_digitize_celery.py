@@ -9,7 +9,8 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from evaluation.corpus.layouts import LAYOUTS, render_pdf
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_pdf
 from fhirserver import jobs
 from ingestion.models import DigitizeJob
 from tests.ingestion.test_digitize_http import URL, count, resources, wait_for

@@ -7,7 +7,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from evaluation.corpus.layouts import LAYOUTS, render_pdf
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_pdf
 from fhirserver.storage.models import ResourceRecord
 
 

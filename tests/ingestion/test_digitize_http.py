@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from evaluation.corpus.layouts import LAYOUTS, render_pdf
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_pdf
 from fhirserver.storage.models import ResourceRecord
 from ingestion.models import DigitizeJob
 from resources.validation import validation_issues
@@ -239,7 +240,7 @@ def test_status_url_shows_progress_while_running_and_delete_cancels(fhir, monkey
     from ingestion.edge.jobs import queue
 
     _, pdf = report_pdf
-    monkeypatch.setattr(queue, "enqueue", lambda job_id: None)  # nobody picks the job up
+    monkeypatch.setattr(queue, "enqueue", lambda job_id, data=None: None)  # nobody picks the job up
     status_url = local(fhir.post(URL, pdf, content_type="application/pdf", prefer="respond-async")["Content-Location"])
     job = DigitizeJob.objects.get()
     DigitizeJob.objects.filter(id=job.id).update(
@@ -316,7 +317,7 @@ def test_a_scanned_page_image_is_read_by_ocr(client, fhir):
     import random
 
     from evaluation.corpus.degrade import DEGRADATIONS
-    from evaluation.corpus.layouts import render_page_images
+    from evaluation.corpus.render import render_page_images
 
     layout = LAYOUTS["hospital-grid"]
     truth = layout.report(4)

@@ -14,7 +14,7 @@ from ingestion.edge.uploads import Upload
 from ingestion.models import DigitizeJob
 from ingestion.reader.errors import DocumentError
 from resources.validation import validation_issues
-from tests.ingestion.digitize_helpers import fake_map, fake_stages, sample_report, store_patient
+from tests.ingestion.digitize_helpers import fake_map, fake_read, fake_stages, sample_report, store_patient
 
 BASE = "http://testserver/fhir"
 PDF = b"%PDF-1.4 fake lab report bytes for the job layer"
@@ -65,8 +65,40 @@ def test_original_is_stored_before_reading_and_results_after():
 
 
 @pytest.mark.django_db
+def test_the_submitting_request_hands_its_bytes_to_the_reader_with_the_sniffed_type(monkeypatch):
+    handed = []
+    job = submit()
+    monkeypatch.setattr(digitize, "original", lambda job: pytest.fail("the stored original was read back"))
+    job = digitize.run(job.id, stages=fake_stages(read=lambda data, media_type: handed.append((data, media_type))
+                                                  or fake_read(data)), data=PDF)
+    assert job.status == "done" and handed == [(PDF, "application/pdf")]
+
+
+@pytest.mark.django_db
+def test_a_job_without_the_bytes_reads_its_stored_original():
+    handed = []
+    job = digitize.run(submit().id, stages=fake_stages(read=lambda data, media_type: handed.append(data)
+                                                       or fake_read(data)))
+    assert job.status == "done" and handed == [PDF]
+
+
+@pytest.mark.django_db
+def test_the_document_tree_is_written_once(monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    job = submit()
+    with CaptureQueriesContext(connection) as queries:
+        job = digitize.run(job.id, stages=fake_stages(), data=PDF)
+    assert job.status == "done"
+    text = job.document["pages"][0]["lines"][0]["text"]
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE") and text in q["sql"]]
+    assert len(writes) == 1, writes
+
+
+@pytest.mark.django_db
 def test_unreadable_document_fails_with_its_reason_and_keeps_the_original():
-    def refuse(data):
+    def refuse(data, media_type):
         raise DocumentError(422, "The PDF is password-protected; send it without a password", code="DOCUMENT_ENCRYPTED")
 
     job = digitize.run(submit().id, stages=fake_stages(read=refuse))
@@ -153,9 +185,10 @@ def test_same_file_same_subject_is_one_job_and_a_failed_one_runs_again():
     again, needs_run = digitize.submit(Upload(data=PDF, media_type="application/pdf"), base_url=BASE)
     assert again.id == first.id and needs_run
     assert count("Binary") == 1 and count("DocumentReference") == 1
-    digitize.run(
-        first.id, stages=fake_stages(read=lambda data: (_ for _ in ()).throw(DocumentError(422, "bad", code="X")))
-    )
+    def refuse(data, media_type):
+        raise DocumentError(422, "bad", code="X")
+
+    digitize.run(first.id, stages=fake_stages(read=refuse))
     retried, needs_run = digitize.submit(Upload(data=PDF, media_type="application/pdf"), base_url=BASE)
     assert retried.id == first.id and retried.status == "queued" and needs_run and retried.error is None
     done = digitize.run(first.id, stages=fake_stages())
@@ -177,7 +210,7 @@ def test_cancel_a_queued_job_and_a_running_one():
 
     running = submit(data=PDF + b"2")
 
-    def cancel_while_reading(data):
+    def cancel_while_reading(data, media_type):
         digitize.cancel(DigitizeJob.objects.get(id=running.id))
         return fake_stages().read(data)
 
@@ -242,7 +275,7 @@ def test_given_subject_with_other_demographics_is_a_warning_not_a_merge():
 def test_a_slow_attempt_overtaken_by_a_retry_stores_nothing(settings):
     job = submit()
 
-    def slow_read(data):
+    def slow_read(data, media_type):
         # While this (first) attempt reads, it is taken for dead and a second attempt runs the job to the end.
         DigitizeJob.objects.filter(id=job.id).update(heartbeat_at=job.created_at - timedelta(days=1))
         second = digitize.run(job.id, stages=fake_stages())
@@ -262,7 +295,7 @@ def test_a_long_read_keeps_beating_so_it_is_not_taken_for_dead(settings):
     job = submit()
     seen = []
 
-    def slow_read(data):
+    def slow_read(data, media_type):
         before = DigitizeJob.objects.get(id=job.id).heartbeat_at
         time.sleep(2.5)
         seen.append((before, DigitizeJob.objects.get(id=job.id).heartbeat_at))

@@ -6,7 +6,8 @@ import io
 
 import pytest
 
-from evaluation.corpus.layouts import LAYOUTS, render_page_images, render_pdf
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_page_images, render_pdf
 from ingestion import digitize, progress
 from ingestion.edge.jobs.pool import read_direct, read_in_reader_process
 from ingestion.edge.operation import accepted

@@ -5,15 +5,16 @@ import importlib
 from decimal import Decimal as D
 
 import pytest
-from fhir.resources.R4B.bundle import Bundle
 
 from ingestion.fhir_mapping import (
+    build_binary,
+    build_document_reference,
     build_resources,
-    build_transaction_bundle,
     expected_flag,
     flag_disagrees,
     transaction_entries,
 )
+from ingestion.fhir_mapping.patients import new_patient
 from ingestion.labreport import LabReport, LabRow, PatientHeader, ReferenceRange, Region
 
 AI_CONFIDENCE = "http://hl7.org/fhir/uv/aitransparency/StructureDefinition/AIconfidence"
@@ -249,34 +250,23 @@ def test_no_printed_date_is_an_absent_effective_not_an_invented_one():
         assert "effectiveDateTime" not in resource and resource["_effectiveDateTime"] == absent
 
 
-def test_transaction_bundle_validates_and_hashes_the_original():
+def test_the_original_is_a_binary_and_a_document_reference_with_its_hash():
     content = b"%PDF-1.4 a lab report"
-    bundle = build_transaction_bundle(report(glucose_high()), content=content, content_type="application/pdf",
-                                      engine="pdfplumber", issued="2026-05-02T09:00:00Z",
-                                      patient={"resourceType": "Patient", "name": [{"family": "Doe"}]})
-    Bundle.model_validate(bundle)
-    assert bundle["type"] == "transaction"
-    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
-    assert kinds[:3] == ["Patient", "Binary", "DocumentReference"] and "Provenance" in kinds
-    for e in bundle["entry"]:
-        validate(e["resource"])
-        assert e["request"] == {"method": "POST", "url": e["resource"]["resourceType"]}
-    by_kind = {e["resource"]["resourceType"]: e for e in bundle["entry"]}
-    doc = by_kind["DocumentReference"]["resource"]
+    binary = build_binary(content, "application/pdf")
+    doc = build_document_reference(content, "application/pdf", binary_ref="urn:uuid:b", subject_ref="Patient/1",
+                                   date="2026-05-02T09:00:00Z", title="report.pdf")
+    for resource in (binary, doc):
+        validate(resource)
+    assert base64.b64decode(binary["data"]) == content and binary["contentType"] == "application/pdf"
     attachment = doc["content"][0]["attachment"]
-    assert doc["type"]["coding"][0]["code"] == "11502-2"
-    assert attachment["url"] == by_kind["Binary"]["fullUrl"]
+    assert doc["type"]["coding"][0]["code"] == "11502-2" and doc["subject"] == {"reference": "Patient/1"}
+    assert attachment["url"] == "urn:uuid:b" and attachment["title"] == "report.pdf"
     assert attachment["hash"] == base64.b64encode(hashlib.sha1(content).digest()).decode()
     assert attachment["size"] == len(content)
-    assert base64.b64decode(by_kind["Binary"]["resource"]["data"]) == content
-    patient_urn = by_kind["Patient"]["fullUrl"]
-    assert doc["subject"]["reference"] == patient_urn
-    assert by_kind["Observation"]["resource"]["subject"]["reference"] == patient_urn
 
 
-def test_bundle_makes_the_patient_from_the_header(db):
-    bundle = build_transaction_bundle(report(glucose_high()), content=b"x", content_type="image/png", engine="ocr")
-    patient = bundle["entry"][0]["resource"]
+def test_a_new_patient_is_made_from_the_header(db):
+    patient = new_patient(report(glucose_high()).patient)
     validate(patient)
     assert patient["name"][0]["family"] == "Doe" and patient["birthDate"] == "1970-01-02"
     assert patient["identifier"][0]["value"] == "MRN-1"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from evaluation.corpus.layouts import LAYOUTS, render_page_images
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_page_images
 from evaluation.lab import pair_rows, row_differences
 from ingestion.reader import read_document
 from ingestion.reader.marks import missed_marks

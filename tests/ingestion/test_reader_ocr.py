@@ -87,8 +87,8 @@ def test_mixed_pdf_reads_text_layer_and_ocr_page_by_page(clean_page, default_eng
         assert (page.width, page.height) == (1700, 2200)
         assert_all_rows_read(document, page=page)
     # same convention on both pages: the same line sits at nearly the same place
-    text_line = next(l for l in document.pages[0].lines if l.text.startswith("Hemoglobin"))
-    ocr_line = next(l for l in document.pages[1].lines if l.text.startswith("Hemoglobin"))
+    text_line = next(line for line in document.pages[0].lines if line.text.startswith("Hemoglobin"))
+    ocr_line = next(line for line in document.pages[1].lines if line.text.startswith("Hemoglobin"))
     assert abs(text_line.box[0] - ocr_line.box[0]) < 15 and abs(text_line.box[1] - ocr_line.box[1]) < 15
 
 
@@ -109,7 +109,7 @@ def test_skewed_page_is_levelled(clean_page, default_engine):
     assert page.rotation == 0
     assert page.skew == pytest.approx(3.2, abs=0.3)  # turned 3.2 degrees clockwise -> levelled counter-clockwise
     assert_all_rows_read(document)
-    hemoglobin = next(l for l in page.lines if l.text.startswith("Hemoglobin"))
+    hemoglobin = next(line for line in page.lines if line.text.startswith("Hemoglobin"))
     assert hemoglobin.box[3] - hemoglobin.box[1] < 80  # one level line, not a diagonal band
 
 

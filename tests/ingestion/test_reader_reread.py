@@ -4,7 +4,8 @@ from __future__ import annotations
 import random
 
 from evaluation.corpus.degrade import DEGRADATIONS
-from evaluation.corpus.layouts import LAYOUTS, render_page_images
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_page_images
 from ingestion.reader import read_document
 from ingestion.reader.reread import with_margins
 

@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from evaluation.corpus.layouts import LAYOUTS, C, random_hospital_layout, random_layout, render_pdf
+from evaluation.corpus.layouts import LAYOUTS, C, random_hospital_layout, random_layout
+from evaluation.corpus.render import render_pdf
 from evaluation.lab import pair_rows, row_differences
 from ingestion.reader import read_document
 from ingestion.understanding import understand

@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from evaluation.corpus.layouts import LAYOUTS, render_page_images, render_pdf
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_page_images, render_pdf
 from evaluation.lab import pair_rows, row_differences
 from ingestion.fhir_mapping import build_resources
 from ingestion.reader import read_document

@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from evaluation.corpus.layouts import HELD_OUT_LAYOUTS_2, LAYOUTS, render_pdf
+from evaluation.corpus.layouts import HELD_OUT_LAYOUTS_2, LAYOUTS
+from evaluation.corpus.render import render_pdf
 from evaluation.lab import header_values, pair_rows, row_differences
 from ingestion.reader import read_document
 from ingestion.understanding import understand

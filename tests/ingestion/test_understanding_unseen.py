@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.corpus.layouts import random_hospital_layout, random_layout, render_pdf
+from evaluation.corpus.layouts import random_hospital_layout, random_layout
+from evaluation.corpus.render import render_pdf
 from evaluation.lab import header_values, pair_rows, row_differences
 from ingestion.reader import read_document
 from ingestion.understanding import understand

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from evaluation.corpus.layouts import LAYOUTS, render_pdf
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_pdf
 from ingestion import digitize
 from ingestion.edge.jobs.pool import read_direct
 from ingestion.edge.uploads import Upload

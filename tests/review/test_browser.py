@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from evaluation.corpus.layouts import LAYOUTS, render_page_images, render_pdf
+from evaluation.corpus.layouts import LAYOUTS
+from evaluation.corpus.render import render_page_images, render_pdf
 
 SHOTS = os.environ.get("REVIEW_SCREENSHOTS")
 SELECTED = re.compile(r"\bselected\b")

@@ -286,7 +286,8 @@ def test_choosing_an_existing_patient(reviewer, mismatched):
 
 # --- upload ------------------------------------------------------------------------------------------
 def test_upload_several_files_starts_a_job_for_each(reviewer, db, monkeypatch):
-    from evaluation.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_pdf
     from ingestion import digitize
     from ingestion.edge.jobs.pool import read_direct
     from review import services
@@ -297,7 +298,9 @@ def test_upload_several_files_starts_a_job_for_each(reviewer, db, monkeypatch):
     monkeypatch.setattr(
         services.queue,
         "enqueue",
-        lambda job_id: ran.append(digitize.run(job_id, stages=digitize.default_stages(read=read_direct))),
+        lambda job_id, data=None: ran.append(
+            digitize.run(job_id, stages=digitize.default_stages(read=read_direct), data=data)
+        ),
     )
     files = []
     for seed in (3, 4):
@@ -324,11 +327,12 @@ def test_upload_several_files_starts_a_job_for_each(reviewer, db, monkeypatch):
 
 
 def test_upload_for_a_chosen_patient(reviewer, db, monkeypatch):
-    from evaluation.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_pdf
     from fhirserver.storage import repository
     from review import services
 
-    monkeypatch.setattr(services.queue, "enqueue", lambda job_id: None)
+    monkeypatch.setattr(services.queue, "enqueue", lambda job_id, data=None: None)
     repository.update("Patient", "p9", {"resourceType": "Patient", "id": "p9", "name": [{"family": "Chosen"}]})
     f = io.BytesIO(render_pdf(LAYOUTS["classic"].report(6), LAYOUTS["classic"]))
     f.name = "r.pdf"

@@ -27,7 +27,7 @@ def test_everything_returns_the_compartment_and_what_it_references(store, fhir):
     assert ids(bundle, "include") == ["org"]
     paged = search(fhir, "Patient/p1/$everything?_count=2")
     second = search(
-        fhir, next(l["url"] for l in paged["link"] if l["relation"] == "next").replace("http://testserver", "")
+        fhir, next(link["url"] for link in paged["link"] if link["relation"] == "next").replace("http://testserver", "")
     )
     assert len(set(ids(paged)) | set(ids(second))) == 4
     assert set(ids(search(fhir, "Patient/p1/$everything?_type=Observation"))) == {"hb-old", "hb-new", "glu"}

@@ -8,7 +8,7 @@ SUBSETTED = "SUBSETTED"
 
 
 def _link(bundle, relation):
-    return next((l["url"] for l in bundle["link"] if l["relation"] == relation), None)
+    return next((link["url"] for link in bundle["link"] if link["relation"] == relation), None)
 
 
 def _follow(fhir, url):

@@ -161,14 +161,16 @@ def test_ehr_launch_in_the_browser(world, browser_page, smart_client):
 
 
 def test_browser_app_on_another_origin_uses_discovery_and_the_api(world, browser_page, token_for):
-    """A page on another origin (127.0.0.1 vs localhost) fetches discovery, then the API with a token (CORS preflight)."""
+    """A page on another origin (127.0.0.1 vs localhost) fetches discovery, then the API with a token (CORS
+    preflight)."""
     page = browser_page
     port = urlsplit(world["server"]).port
     page.goto(f"http://127.0.0.1:{port}/healthz")
     config = page.evaluate("url => fetch(url).then(r => r.json())", f"{world['base']}/.well-known/smart-configuration")
     assert config["code_challenge_methods_supported"] == ["S256"]
     token = token_for("patient/*.rs", patient="a")
-    script = """([url, token]) => fetch(url, {headers: {Authorization: 'Bearer ' + token, Accept: 'application/fhir+json'}})
+    script = """([url, token]) => fetch(url, {headers: {Authorization: 'Bearer ' + token,
+                                                        Accept: 'application/fhir+json'}})
                  .then(r => r.json().then(body => [r.status, body.id]))"""
     assert page.evaluate(script, [f"{world['base']}/Patient/a", token]) == [200, "a"]
     assert page.evaluate(script, [f"{world['base']}/Patient/b", token])[0] == 403

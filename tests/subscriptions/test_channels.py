@@ -117,7 +117,8 @@ def test_a_patient_scoped_owner_never_hears_of_another_patient(fhir, receiver, s
 
 
 def test_digitize_notifies_and_confirm_on_the_review_page_notifies_finalised(fhir, receiver, background, client):
-    from evaluation.corpus.layouts import LAYOUTS, render_pdf
+    from evaluation.corpus.layouts import LAYOUTS
+    from evaluation.corpus.render import render_pdf
     from ingestion.models import DigitizeJob
     from review.accounts import clinician_create
 

@@ -6,6 +6,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from fhirserver.security import services
+
 SAMPLE = "docs/examples/report.pdf"  # a generated lab report that ships with the repository
 
 
@@ -54,6 +56,4 @@ def _colour(stream) -> bool:
 
 def _demo_token() -> str:
     """A token for the demo client (created once, reused on every run) from the security layer."""
-    from fhirserver.security import services
-
     return services.demo_token(expires_in=86400)

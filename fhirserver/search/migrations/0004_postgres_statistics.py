@@ -5,7 +5,8 @@ from django.db import migrations
 
 STATEMENTS = [
     (
-        "CREATE STATISTICS IF NOT EXISTS sx_token_mcv (mcv, dependencies) ON resource_type, name, code FROM search_token",
+        "CREATE STATISTICS IF NOT EXISTS sx_token_mcv (mcv, dependencies) "
+        "ON resource_type, name, code FROM search_token",
         "DROP STATISTICS IF EXISTS sx_token_mcv",
     ),
     (
@@ -13,11 +14,13 @@ STATEMENTS = [
         "ALTER TABLE search_token ALTER COLUMN code SET STATISTICS -1",
     ),
     (
-        "CREATE STATISTICS IF NOT EXISTS sx_ref_mcv (mcv, dependencies) ON resource_type, name, target_type FROM search_reference",
+        "CREATE STATISTICS IF NOT EXISTS sx_ref_mcv (mcv, dependencies) "
+        "ON resource_type, name, target_type FROM search_reference",
         "DROP STATISTICS IF EXISTS sx_ref_mcv",
     ),
     (
-        "CREATE STATISTICS IF NOT EXISTS sx_quantity_mcv (mcv, dependencies) ON resource_type, name, code FROM search_quantity",
+        "CREATE STATISTICS IF NOT EXISTS sx_quantity_mcv (mcv, dependencies) "
+        "ON resource_type, name, code FROM search_quantity",
         "DROP STATISTICS IF EXISTS sx_quantity_mcv",
     ),
 ]

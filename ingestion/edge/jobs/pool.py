@@ -1,12 +1,14 @@
 """Reader processes: OCR runs here, never in a web request thread (the engines hold the GIL for seconds).
 
 A small spawn-context process pool, started on first use; each process loads the OCR engine once and
-keeps it. Reader refusals (`DocumentError`) cross the process boundary as plain values. Each page read is
+keeps it. The bytes go in and the document tree comes back as it is (pickled by the pool, never turned
+into JSON on the way); reader refusals (`DocumentError`) cross the process boundary as plain values. Each page read is
 reported back over one queue the pool shares (a relay thread keeps the latest count per reading), and the
 job's thread passes it on to the job (`ingestion.progress`) while it waits for the result.
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
@@ -20,7 +22,9 @@ from django.conf import settings
 
 from ingestion import progress
 from ingestion.document import Document
+from ingestion.reader import bounds, read_document
 from ingestion.reader.config import default_limits
+from ingestion.reader.errors import DocumentError, too_slow
 
 _lock = threading.Lock()
 _executor: ProcessPoolExecutor | None = None
@@ -63,8 +67,6 @@ def _configure_reader(ingestion: dict, pages_read=None) -> None:
     _pages_read = pages_read
     if not reader_settings.configured:
         reader_settings.configure(INGESTION=ingestion)
-    from ingestion.reader import bounds
-
     bounds.limit_memory(default_limits().reader_memory_bytes)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="reader-parent-watch").start()
 
@@ -84,7 +86,7 @@ def _reset(broken: ProcessPoolExecutor) -> None:
     broken.shutdown(wait=False, cancel_futures=True)
 
 
-def read_in_reader_process(data: bytes) -> Document:
+def read_in_reader_process(data: bytes, media_type: str | None = None) -> Document:
     """`read_document` in a reader process; a pool whose process died is replaced and the read tried once more."""
     limits = default_limits()  # today's limits, not the pool's first
     on_page = progress.current()
@@ -93,13 +95,11 @@ def read_in_reader_process(data: bytes) -> Document:
         executor = _pool()
         try:
             # The reader stops itself at read_seconds; waiting longer means it is stuck in C code.
-            future = executor.submit(read_here, data, limits, token)
+            future = executor.submit(read_here, data, media_type, limits, token)
             outcome = _wait(future, token, on_page, timeout=limits.read_seconds + 30)
             break
         except FutureTimeout:
             _kill(executor)
-            from ingestion.reader.errors import too_slow
-
             raise too_slow(limits.read_seconds) from None
         except BrokenProcessPool:
             _reset(executor)
@@ -108,11 +108,9 @@ def read_in_reader_process(data: bytes) -> Document:
         finally:
             _latest.pop(token, None)
     if outcome[0] == "error":
-        from ingestion.reader.errors import DocumentError
-
         _, status, reason, code = outcome
         raise DocumentError(status, reason, code=code)
-    return Document.from_json(outcome[1])
+    return outcome[1]
 
 
 def _wait(future, token: str | None, on_page, *, timeout: float):
@@ -144,17 +142,14 @@ def _kill(executor: ProcessPoolExecutor) -> None:
     _reset(executor)
 
 
-def read_here(data: bytes, limits=None, token: str | None = None) -> tuple:
-    """Runs in the reader process: ("ok", document JSON) or ("error", status, reason, code)."""
-    from ingestion.reader import bounds, read_document
-    from ingestion.reader.errors import DocumentError
-
+def read_here(data: bytes, media_type: str | None = None, limits=None, token: str | None = None) -> tuple:
+    """Runs in the reader process: ("ok", Document) or ("error", status, reason, code)."""
     limits = limits or default_limits()
     queue = _pages_read
     on_page = (lambda done, total: queue.put((token, done, total))) if token and queue is not None else None
     try:
         with bounds.time_limit(limits.read_seconds):
-            return ("ok", read_document(data, limits=limits, on_page=on_page).to_json())
+            return ("ok", read_document(data, media_type=media_type, limits=limits, on_page=on_page))
     except DocumentError as exc:
         return ("error", exc.status, exc.reason, exc.code)
     except MemoryError:
@@ -163,18 +158,14 @@ def read_here(data: bytes, limits=None, token: str | None = None) -> tuple:
     except RecursionError:
         return ("error", 422, "The document's structure is nested too deeply to read", "DOCUMENT_CORRUPT")
     except Exception as exc:  # noqa: BLE001 - a parser that chokes on a malformed upload: the client's file
-        import logging
-
         logging.getLogger("ingestion.reader").warning("reader failed on an upload", exc_info=True)
         return ("error", 422, f"The document is damaged and cannot be read ({type(exc).__name__})",
                 "DOCUMENT_CORRUPT")
 
 
-def read_direct(data: bytes) -> Document:
+def read_direct(data: bytes, media_type: str | None = None) -> Document:
     """In a process that is itself a worker (Celery, the management command): no extra hop."""
-    from ingestion.reader import read_document
-
-    return read_document(data, on_page=progress.current())
+    return read_document(data, media_type=media_type, on_page=progress.current())
 
 
 def shutdown() -> None:

@@ -13,6 +13,9 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 
 from fhirserver import jobs
+from ingestion import digitize
+from ingestion.edge.jobs.pool import read_direct
+from ingestion.models import DigitizeJob
 
 log = logging.getLogger("ingestion.edge.jobs")
 KIND = "digitize"
@@ -28,30 +31,25 @@ def uses_celery() -> bool:
     return jobs.uses_celery()
 
 
-def enqueue(job_id) -> Future | None:
-    """Start the job in the background. Returns the Future of an in-process run (None on Celery)."""
-    return jobs.enqueue(KIND, str(job_id))
+def enqueue(job_id, *, data: bytes | None = None) -> Future | None:
+    """Start the job in the background. Returns the Future of an in-process run (None on Celery).
+
+    `data`, the upload's bytes while this process holds them, goes to the job's reader as it is; a Celery
+    worker (maybe on another machine) reads the stored original instead."""
+    return jobs.enqueue(KIND, str(job_id), data=data)
 
 
-def _run_in_server(job_id: str):
-    from ingestion import digitize  # the service imports this module: resolved at run time
-
-    return digitize.run(job_id)
+def _run_in_server(job_id: str, data: bytes | None = None):
+    return digitize.run(job_id, data=data)
 
 
 def _run_on_worker(job_id: str):
     """A Celery worker reads the document in its own process: no reader-pool hop."""
-    from ingestion import digitize
-    from ingestion.edge.jobs.pool import read_direct
-
     return digitize.run(job_id, stages=digitize.default_stages(read=read_direct)).status
 
 
 def resume_if_stale(job) -> bool:
     """A queued or running job nobody is working on (its worker died, the server restarted): run it again."""
-    from ingestion import digitize
-    from ingestion.models import DigitizeJob
-
     if not (digitize.is_stale(job) or _orphaned(job)):
         return False
 
@@ -66,8 +64,6 @@ def resume_if_stale(job) -> bool:
 
 def _orphaned(job) -> bool:
     """In-process pools forget their queue when the server restarts; Celery's broker does not."""
-    from ingestion.models import DigitizeJob
-
     if uses_celery() or job.status != DigitizeJob.QUEUED or jobs.is_queued_here(KIND, str(job.id)):
         return False
     return job.updated_at < datetime.now(timezone.utc) - timedelta(seconds=ORPHAN_AFTER_SECONDS)

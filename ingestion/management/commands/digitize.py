@@ -70,7 +70,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: {exc.diagnostics}") from None
         upload = Upload(data=data, media_type=media_type, filename=path.name, subject=subject)
         job, needs_run = digitize.submit(upload, base_url=base_url, requested_by="manage.py digitize")
-        return digitize.run(job.id, stages=stages) if needs_run else digitize.wait(job.id)
+        return digitize.run(job.id, stages=stages, data=data) if needs_run else digitize.wait(job.id)
 
     @staticmethod
     def _summary(path: Path, job) -> str:

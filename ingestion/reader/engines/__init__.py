@@ -13,6 +13,7 @@ import os
 import threading
 from typing import Any, Callable
 
+from ..config import reader_settings
 from .base import OcrEngine
 
 ENGINES = {
@@ -36,8 +37,6 @@ def load_once(key: str, factory: Callable[[], Any]) -> Any:
 
 
 def get_engine(name: str | None = None, *, threads: int | None = None) -> OcrEngine:
-    from ..config import reader_settings
-
     settings = reader_settings()
     name = name or settings["OCR_ENGINE"]
     if name not in ENGINES:

@@ -1,4 +1,5 @@
-"""python manage.py create_client --name NAME --scopes "system/*.read" [--grant ...] [--redirect-uri URI] [--public] [--jwks FILE]"""
+"""python manage.py create_client --name NAME --scopes "system/*.read" [--grant ...] [--redirect-uri URI]
+[--public] [--jwks FILE]"""
 
 import json
 
