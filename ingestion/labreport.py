@@ -52,6 +52,14 @@ class LabRow:
     confidence: float = 1.0  # lowest read confidence of the cells used
     region: Region | None = None
     absent_reason: str | None = None  # v3 data-absent-reason code when no value was readable
+    # Why a person must check this row (plausibility, a merged cell, an unknown unit...): any reason makes
+    # it a row to check, and a row with a reason is never stored as a certain valueQuantity.
+    review_reasons: list[str] = field(default_factory=list)
+    effective: str | None = None  # ISO date(Time) of this row's own column (cumulative reports); else the report's
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.review_reasons) or self.confidence < REVIEW_THRESHOLD
 
 
 @dataclass

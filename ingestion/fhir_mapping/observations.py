@@ -14,6 +14,7 @@ from .codes import (
     DATA_ABSENT,
     EXT_AI_CONFIDENCE,
     EXT_FLAG_DISAGREES,
+    EXT_REVIEW_REASON,
     EXT_SOURCE_REGION,
     INTERPRETATION,
     INTERPRETATIONS,
@@ -127,6 +128,10 @@ def build_observation(row: LabRow, ctx: ObservationContext) -> dict:
         "code": _code(row),
     }
     obs.update(context_elements(ctx))
+    if row.effective:  # a dated column of a cumulative report: the row's own time, not the report's
+        obs.pop("effectiveDateTime", None)
+        obs.pop("_effectiveDateTime", None)
+        obs.update(effective(row.effective))
     obs.update(_value(row))
     if row.flag:
         obs["interpretation"] = [concept(INTERPRETATION, row.flag, INTERPRETATIONS[row.flag])]
@@ -145,8 +150,14 @@ def build_observation(row: LabRow, ctx: ObservationContext) -> dict:
     return obs
 
 
+UNSURE_CONFIDENCE = 0.5
+
+
 def _extensions(row: LabRow) -> list[dict]:
-    out = [{"url": EXT_AI_CONFIDENCE, "valueDecimal": round(float(row.confidence), 4)}]
+    # Confidence is in the understanding of the row, not only in its characters: a row with a reason to
+    # check is never reported as sure, whatever the OCR said.
+    confidence = min(row.confidence, UNSURE_CONFIDENCE) if row.review_reasons else row.confidence
+    out = [{"url": EXT_AI_CONFIDENCE, "valueDecimal": round(float(confidence), 4)}]
     if row.region:
         x0, y0, x1, y1 = row.region.box
         out.append(
@@ -163,6 +174,7 @@ def _extensions(row: LabRow) -> list[dict]:
         )
     if flag_disagrees(row):
         out.append({"url": EXT_FLAG_DISAGREES, "valueBoolean": True})
+    out.extend({"url": EXT_REVIEW_REASON, "valueString": reason} for reason in row.review_reasons)
     return out
 
 
@@ -185,6 +197,10 @@ def _quantity(value: Decimal, unit: str | None, printed_unit: str | None) -> dic
 
 
 def _value(row: LabRow) -> dict:
+    if row.value is not None and row.review_reasons:
+        # Failed a check: the printed text is kept for a person to read, never a number a search could find.
+        printed = " ".join(p for p in (row.printed_value or str(row.value), row.printed_unit) if p)
+        return {"valueString": printed}
     if row.value is not None:
         q = _quantity(row.value, row.unit, row.printed_unit)
         if row.comparator:

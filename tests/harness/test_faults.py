@@ -247,8 +247,8 @@ def lab_report_pdf() -> bytes:
 def _read_job(pdf: bytes) -> DigitizeJob:
     from ingestion import digitize
     from ingestion.edge.uploads import Upload
-    from ingestion.reader import read_document
+    from ingestion.edge.jobs.pool import read_direct
 
     job, _ = digitize.submit(Upload(data=pdf, media_type="application/pdf", subject="Patient/a"),
                              base_url="http://testserver/fhir")
-    return digitize.run(job.id, stages=digitize.default_stages(read=read_document))
+    return digitize.run(job.id, stages=digitize.default_stages(read=read_direct))
