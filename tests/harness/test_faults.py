@@ -246,8 +246,8 @@ def lab_report_pdf() -> bytes:
 
 def _read_job(pdf: bytes) -> DigitizeJob:
     from ingestion import digitize
-    from ingestion.edge.uploads import Upload
     from ingestion.edge.jobs.pool import read_direct
+    from ingestion.edge.uploads import Upload
 
     job, _ = digitize.submit(Upload(data=pdf, media_type="application/pdf", subject="Patient/a"),
                              base_url="http://testserver/fhir")
