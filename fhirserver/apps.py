@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class FhirServerConfig(AppConfig):
@@ -31,6 +32,9 @@ class FhirServerConfig(AppConfig):
         from fhirserver.terminology import checks, ucum  # noqa: F401 - checks registers itself
 
         router.route("system", "POST", bundles.process)
+        if settings.CELERY_BROKER_URL:  # jobs go to Celery workers: the app that sends them loads now
+            from fhirserver.jobs import celery_app  # noqa: F401 - registers itself with fhirserver.jobs
+
         # After every migrate (and test-database flush): the shipped UCUM CodeSystem is readable.
         post_migrate.connect(ucum.install, sender=self, dispatch_uid="fhirserver.ucum_codesystem")
         # Each new database connection gets the request bounds (statement timeout, SQLite progress handler).

@@ -10,7 +10,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from fhirserver.api.views import base_url
+from fhirserver.api.http import base_url
 
 DOC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 IMAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.png$")

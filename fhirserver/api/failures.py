@@ -9,9 +9,10 @@ import logging
 import re
 import sys
 
-from django.db import DataError, IntegrityError, InterfaceError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from fhirserver.api.http import render_error
 from fhirserver.core import limits
 from fhirserver.core.errors import FhirError
 
@@ -80,8 +81,6 @@ def database_error(exc: BaseException, request: HttpRequest | None = None) -> Fh
 
 
 def _drop_connection() -> None:
-    from django.db import connection
-
     try:
         connection.close()
     except Exception:  # noqa: BLE001 - it is gone either way; Django opens a new one next time
@@ -90,8 +89,6 @@ def _drop_connection() -> None:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: a failure outside the FHIR view (middleware, the OAuth views)."""
-    from fhirserver.api.views import render_error
-
     exc = sys.exc_info()[1]
     database_down = isinstance(exc, (OperationalError, InterfaceError)) and not limits.statement_timed_out(exc)
     if request.path.startswith("/oauth2/"):

@@ -7,6 +7,12 @@ import re
 import time
 import uuid
 
+from django.db import connection
+
+from fhirserver.api.http import render_error
+from fhirserver.core import limits
+from fhirserver.core.errors import FhirError
+
 log = logging.getLogger("fhirserver.request")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
@@ -37,17 +43,10 @@ class RequestBoundsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from django.db import connection
-
-        from fhirserver.core import limits
-        from fhirserver.core.errors import FhirError
-
         limits.mark_serving_thread()
         try:
             limits.check_url(request.path, request.META.get("QUERY_STRING", ""))
         except FhirError as error:
-            from fhirserver.api.views import render_error
-
             return render_error(error)
         with connection.execute_wrapper(limits.DatabaseBudget()):
             return self.get_response(request)

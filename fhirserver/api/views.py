@@ -23,6 +23,7 @@ from fhirserver.api.negotiation import FHIR_XML, JSON_TYPES, XML_TYPES, request_
 from fhirserver.core import router
 from fhirserver.core.errors import FhirError
 from fhirserver.core.request import FhirRequest
+from fhirserver.operations import registry
 from resources import xml as fhir_xml
 
 log = logging.getLogger("fhirserver.request")
@@ -80,8 +81,6 @@ def _body_too_large(request: HttpRequest, path: str) -> FhirError:
     with suppress(FhirError):
         target = router.parse_target(path)
         if target["operation"]:
-            from fhirserver.operations import registry
-
             level = target["kind"].removeprefix("operation-")
             operation = registry.find(target["operation"], target["resource_type"], level)
             if operation is not None and operation.body_too_large is not None:

@@ -40,6 +40,14 @@ _kinds: dict[str, Kind] = {}
 _pools: dict[str, ThreadPoolExecutor] = {}
 _held: set[tuple[str, str]] = set()  # (kind, key) queued or running in this process's threads
 _lock = threading.Lock()
+# How a task reaches Celery: set by fhirserver.jobs.celery_app when it loads (FhirServerConfig.ready() loads
+# it when a broker is configured), so this module never imports the Celery app that imports it.
+_send_to_celery: Callable[[str, str], object] | None = None
+
+
+def use_celery(send: Callable[[str, str], object]) -> None:
+    global _send_to_celery
+    _send_to_celery = send
 
 
 def register(
@@ -62,9 +70,9 @@ def enqueue(name: str, key: str, **in_process) -> Future | None:
     reads what it needs from the owner's row."""
     kind = _kinds[name]
     if uses_celery():
-        from fhirserver.jobs.celery_app import run_job  # Celery is imported only when it is configured
-
-        run_job.delay(name, str(key))
+        if _send_to_celery is None:
+            raise RuntimeError("CELERY_BROKER_URL is set but fhirserver.jobs.celery_app was not loaded")
+        _send_to_celery(name, str(key))
         return None
     with _lock:
         _held.add((name, str(key)))

@@ -12,7 +12,7 @@ import django
 from celery import Celery
 from django.apps import apps
 
-if not apps.ready:  # started by the `celery` command rather than from inside Django
+if not apps.apps_ready:  # started by the `celery` command rather than from inside Django
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fhirserver.settings.base")
     django.setup()
 
@@ -38,3 +38,6 @@ app.conf.update(
 def run_job(kind: str, key: str) -> str:
     jobs.run_on_worker(kind, key)
     return key
+
+
+jobs.use_celery(lambda kind, key: run_job.delay(kind, key))

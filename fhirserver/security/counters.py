@@ -8,6 +8,8 @@ import time
 from django.core.cache import cache
 from django.db import connection
 
+from fhirserver.security.models import RateCounter
+
 SWEEP_ONE_IN = 200  # a call now and then deletes expired windows
 
 
@@ -22,8 +24,6 @@ def add(key: str, amount: int, ttl: int) -> int:
             return cache.incr(key, amount)
         except ValueError:  # first count of this window
             return amount if cache.add(key, amount, ttl) else cache.incr(key, amount)
-    from fhirserver.security.models import RateCounter
-
     table = connection.ops.quote_name(RateCounter._meta.db_table)
     now = time.time()
     with connection.cursor() as cursor:
@@ -41,7 +41,5 @@ def add(key: str, amount: int, ttl: int) -> int:
 def get(key: str) -> int:
     if _on_redis():
         return int(cache.get(key) or 0)
-    from fhirserver.security.models import RateCounter
-
     row = RateCounter.objects.filter(key=key, expires__gte=time.time()).values_list("count", flat=True).first()
     return int(row or 0)

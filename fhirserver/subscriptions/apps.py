@@ -11,9 +11,9 @@ class SubscriptionsConfig(AppConfig):
 
         from fhirserver import jobs
         from fhirserver.storage import repository
-        from fhirserver.subscriptions import delivery, matching, outbox, topics
+        from fhirserver.subscriptions import delivery, matching, observer, topics
 
-        repository.observe_writes(outbox.record_writes)  # events in the write's own transaction
+        repository.observe_writes(observer.record_writes)  # events in the write's own transaction
         jobs.register(matching.KIND, matching.run, threads=1)  # one matcher: event numbers in sequence
         jobs.register(delivery.KIND, delivery.run, threads=int(self.settings()["DELIVERY_THREADS"]))
         post_migrate.connect(topics.store_topics, sender=self)  # the shipped topics as Basic resources

@@ -15,45 +15,24 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import threading
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 
 from fhirserver import jobs
-from fhirserver.subscriptions import lifecycle, notifications, registration
+from fhirserver.storage import repository
+from fhirserver.subscriptions import notifications, registration
+from fhirserver.subscriptions.background import background_priority, config, now
 from fhirserver.subscriptions.models import Notification, SubscriptionState
+from fhirserver.subscriptions.status import set_status
 
 log = logging.getLogger("fhirserver.subscriptions")
 KIND = "subscriptions-deliver"
-
-
-def config(name: str):
-    return settings.SUBSCRIPTIONS[name]
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-_niced = threading.local()
-
-
-def background_priority() -> None:
-    """Notification work yields the CPU to writes: this thread (not the process) runs at nice NICE."""
-    if getattr(_niced, "done", False):
-        return
-    _niced.done = True
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(config("NICE")))
-    except (OSError, AttributeError):  # not Linux, or not allowed: run at the usual priority
-        pass
 
 
 def wake(pk: int) -> None:
@@ -93,9 +72,9 @@ def _deliver(state: SubscriptionState) -> None:
     if state.status == SubscriptionState.REQUESTED:
         ok, reason = _post(state, notifications.bundle(state, base_url, "handshake"), retry=False)
         if not ok:
-            lifecycle.set_status(state, SubscriptionState.ERROR, f"The handshake failed: {reason}")
+            set_status(state, SubscriptionState.ERROR, f"The handshake failed: {reason}")
             return
-        lifecycle.set_status(state, SubscriptionState.ACTIVE)
+        set_status(state, SubscriptionState.ACTIVE)
         _sent(state)
     limit = max(1, min(state.max_count or config("MAX_EVENTS_PER_NOTIFICATION"), config("MAX_EVENTS_PER_NOTIFICATION")))
     sent = False
@@ -135,8 +114,6 @@ def _send_events(state: SubscriptionState, base_url: str, events: list[Notificat
 
 def _send_classic(state: SubscriptionState, events: list[Notification], retry: bool):
     """R4 rest-hook: an empty POST without payload; with one, PUT [endpoint]/[type]/[id] of each resource."""
-    from fhirserver.storage import repository
-
     if not state.mime_type:
         return _post(state, None, retry=retry)
     for event in events:
@@ -200,7 +177,7 @@ def _failed(state: SubscriptionState, reason: str) -> None:
     failures = state.failures + 1
     if (moment - since).total_seconds() >= config("GIVE_UP_AFTER_SECONDS"):
         SubscriptionState.objects.filter(pk=state.pk).update(failures=failures, next_attempt_at=None)
-        lifecycle.set_status(state, SubscriptionState.ERROR,
+        set_status(state, SubscriptionState.ERROR,
                              f"Notifications could not be delivered since {notifications.instant(since)}: {reason}")
         log.warning("Subscription/%s given up: %s", state.logical_id, reason)
         return

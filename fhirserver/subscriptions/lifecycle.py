@@ -9,35 +9,22 @@ reactivates it (a new handshake, then the events it missed).
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 from datetime import datetime, timezone
 
 from django.db import transaction
 from django.db.models import F, Max
 
 from fhirserver.core.errors import FhirError
-from fhirserver.storage.models import ResourceRecord, ResourceVersion
-from fhirserver.subscriptions import outbox, registration, topics
+from fhirserver.search import api as search_api
+from fhirserver.subscriptions import delivery, outbox, registration, topics
 from fhirserver.subscriptions.models import OutboxEvent, SubscriptionState
 from fhirserver.subscriptions.owner import access_of, current_base_url, current_owner
-
-_internal: contextvars.ContextVar[bool] = contextvars.ContextVar("subscription_internal_write", default=False)
-
-
-@contextlib.contextmanager
-def internal_write():
-    """The server writing a Subscription's status: not a client's request, nothing to re-check."""
-    token = _internal.set(True)
-    try:
-        yield
-    finally:
-        _internal.reset(token)
+from fhirserver.subscriptions.status import is_internal_write, rewrite_version
 
 
 def written(records: list) -> None:
     outbox.forget_watched()
-    if _internal.get():
+    if is_internal_write():
         return
     for record in records:
         if record.deleted:
@@ -77,8 +64,6 @@ def _accept(record) -> None:
     state.save()
     _store_server_view(record, state)
     if state.status == SubscriptionState.REQUESTED:
-        from fhirserver.subscriptions import delivery
-
         transaction.on_commit(lambda: delivery.wake(state.pk))
 
 
@@ -114,8 +99,6 @@ def _check_owner_may_see(state: SubscriptionState, parsed) -> None:
 
 def _dry_run(parsed) -> None:
     """The search engine reads the filters now, so a filter it cannot run is refused, not silently dead."""
-    from fhirserver.search import api as search_api
-
     topic = topics.find(parsed.topic) if parsed.topic else None
     query = list(topic.criteria if topic else ()) + list(parsed.query)
     try:
@@ -140,35 +123,3 @@ def _store_server_view(record, state: SubscriptionState) -> None:
     content.clear()
     content.update(view)  # the same dict the write answers with: the response shows no secrets either
     rewrite_version(record, content)
-
-
-def rewrite_version(record, content: dict) -> None:
-    """Replace the content of the version just written (same transaction) and its index rows (the text
-    index too: `_content` must not find a secret)."""
-    from fhirserver.search.indexer import index_records  # what repository.rewrite_meta uses for the same need
-
-    ResourceRecord.objects.filter(resource_type="Subscription", logical_id=record.logical_id).update(content=content)
-    ResourceVersion.objects.filter(resource_type="Subscription", logical_id=record.logical_id,
-                                   version=record.version).update(content=content)
-    index_records([record], clear=True)
-
-
-def set_status(state: SubscriptionState, status: str, error: str = "") -> None:
-    """The server changes a subscription's status: its state row and a new version of the resource."""
-    from fhirserver.storage import repository
-
-    with repository.write_transaction():
-        SubscriptionState.objects.filter(pk=state.pk).update(status=status, error=error, revision=F("revision") + 1)
-        state.status, state.error = status, error
-        stored = repository.current("Subscription", state.logical_id)
-        if stored is None or stored.deleted:
-            return
-        content = {k: v for k, v in stored.content.items() if k not in ("meta", "error")}
-        meta = {k: v for k, v in (stored.content.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
-        if meta:
-            content["meta"] = meta
-        content["status"] = status
-        if error:
-            content["error"] = error
-        with internal_write():
-            repository.update("Subscription", state.logical_id, content)

@@ -31,7 +31,8 @@ from fhirserver.core.errors import FhirError
 from fhirserver.search import api as search_api
 from fhirserver.storage import repository
 from fhirserver.storage.models import ResourceVersion
-from fhirserver.subscriptions import topics
+from fhirserver.subscriptions import delivery, topics, websocket
+from fhirserver.subscriptions.background import background_priority, now
 from fhirserver.subscriptions.models import Notification, OutboxEvent, SubscriptionState
 from fhirserver.subscriptions.owner import access_of
 
@@ -55,8 +56,6 @@ def wake() -> None:
 
 def run(key: str = "outbox") -> int:
     global _again
-    from fhirserver.subscriptions.delivery import background_priority
-
     background_priority()
     total = 0
     while True:
@@ -119,8 +118,6 @@ def match_batch() -> int:
     rows = list(OutboxEvent.objects.order_by("id")[:BATCH])
     if not rows:
         return 0
-    from fhirserver.subscriptions.delivery import now
-
     running = now()  # past its `end`, a subscription hears nothing more
     view = _view()
     types = {r.resource_type for r in rows}
@@ -150,8 +147,6 @@ def match_batch() -> int:
 
 
 def _deliver(states: list[SubscriptionState]) -> None:
-    from fhirserver.subscriptions import delivery, websocket
-
     for state in states:
         if state.channel_type == SubscriptionState.REST_HOOK and state.status == SubscriptionState.ACTIVE:
             delivery.wake(state.pk)

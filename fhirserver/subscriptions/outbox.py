@@ -1,7 +1,7 @@
 """The outbox: an event row for every write of a watched resource type, in the write's transaction.
 
-`record_writes` is the repository's write observer (storage.repository.observe_writes). It runs
-inside the write transaction, so an event commits exactly when its write does: a crash before the
+`record(records)` runs inside the write transaction (called by the repository's write observer,
+fhirserver/subscriptions/observer.py), so an event commits exactly when its write does: a crash before the
 commit loses both, a crash after it leaves the event for the matcher. It inserts rows and nothing
 else (one multi-row INSERT per write or Bundle); matching and delivery run after the commit, so a
 slow or dead subscriber never slows a write.
@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from django.db import connection, transaction
+from django.db import connection
 
 from fhirserver.subscriptions.models import OutboxEvent, SubscriptionState
 
@@ -44,26 +44,20 @@ def forget_watched() -> None:
         _watched = (0.0, frozenset())
 
 
-def record_writes(records: list) -> None:
-    subscriptions = [r for r in records if r.resource_type == "Subscription"]
-    if subscriptions:
-        from fhirserver.subscriptions import lifecycle
-
-        lifecycle.written(subscriptions)  # may refuse the write (422/403): the transaction rolls back
+def record(records: list) -> bool:
+    """An event row for each record of a watched type; whether any was recorded."""
     watched = watched_types()
     if not watched:
-        return
+        return False
     now = connection.ops.adapt_datetimefield_value(datetime.now(timezone.utc))
     rows = [(r.resource_type, r.logical_id, r.version, bool(r.deleted), now)
             for r in records if r.resource_type in watched]
     if not rows:
-        return
+        return False
     table = OutboxEvent._meta.db_table
     for start in range(0, len(rows), 1000):  # one multi-row INSERT per write or Bundle
         chunk = rows[start:start + 1000]
         with connection.cursor() as cursor:
             cursor.execute(f"INSERT INTO {table} (resource_type, logical_id, version, deleted, recorded_at) VALUES "
                            + ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk)), [v for row in chunk for v in row])
-    from fhirserver.subscriptions import matching
-
-    transaction.on_commit(matching.wake)
+    return True

@@ -13,6 +13,11 @@ import contextvars
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from django.conf import settings
+
+from fhirserver.security.access import Access
+from fhirserver.security.scopes import parse_scopes
+
 _request: contextvars.ContextVar = contextvars.ContextVar("fhirserver_subscriptions_request", default=None)
 
 
@@ -61,9 +66,6 @@ def access_of(state):
     """The owner's access (None = trusted: sees everything)."""
     if state.owner_trusted:
         return None
-    from fhirserver.security.access import Access
-    from fhirserver.security.scopes import parse_scopes
-
     return Access(client_id=state.owner_client, scopes=parse_scopes(state.owner_scopes),
                   launch_patient=state.owner_patient or None)
 
@@ -78,8 +80,6 @@ def same_owner(state, access) -> bool:
 
 def current_base_url() -> str:
     """The FHIR base the current request came in on ("" outside a request)."""
-    from django.conf import settings
-
     if settings.FHIR.get("BASE_URL"):
         return settings.FHIR["BASE_URL"].rstrip("/")
     request = _request.get()

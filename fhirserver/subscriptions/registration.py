@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
 
 from fhirserver.core.errors import FhirError
+from fhirserver.search import api as search_api
 from fhirserver.subscriptions import topics
 from resources.types import R4_RESOURCE_TYPES
 
@@ -142,8 +143,6 @@ def _split_filter(text: str) -> list[tuple[str, str, str]]:
 
 
 def _classic(criteria: str) -> tuple[str, list[tuple[str, str]]]:
-    from fhirserver.search import api as search_api
-
     resource_type, _, query = criteria.lstrip("/").partition("?")
     if resource_type not in R4_RESOURCE_TYPES:
         raise invalid(f"Criteria '{criteria}' must start with a resource type (e.g. Observation?code=...)",
@@ -198,8 +197,6 @@ def _instant(value: str | None) -> datetime | None:
     except ValueError:
         raise invalid(f"Subscription.end '{value}' is not an instant", "Subscription.end") from None
     if when.tzinfo is None:
-        from datetime import timezone
-
         when = when.replace(tzinfo=timezone.utc)
     return when
 

@@ -19,6 +19,10 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.models import Exists, F, OuterRef, Q
 
+from fhirserver.subscriptions import delivery, matching, websocket
+from fhirserver.subscriptions.background import background_priority, now
+from fhirserver.subscriptions.models import Notification, OutboxEvent, SubscriptionState
+
 log = logging.getLogger("fhirserver.subscriptions")
 _thread: threading.Thread | None = None
 _stop = threading.Event()
@@ -42,8 +46,6 @@ def stop() -> None:
 
 
 def _loop() -> None:
-    from fhirserver.subscriptions.delivery import background_priority
-
     background_priority()
     try:
         while not _stop.is_set():
@@ -58,14 +60,11 @@ def _loop() -> None:
 
 
 def tick() -> None:
-    from fhirserver.subscriptions import delivery, matching, websocket
-    from fhirserver.subscriptions.models import Notification, OutboxEvent, SubscriptionState
-
     if settings.SUBSCRIPTIONS["WEBSOCKET_PORT"]:
         websocket.start()
     if OutboxEvent.objects.exists():
         matching.wake()
-    moment = delivery.now()
+    moment = now()
     pending = Notification.objects.filter(subscription=OuterRef("pk"), event_number__gt=OuterRef("delivered_upto"))
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=moment)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=moment)
@@ -88,7 +87,5 @@ def _cleanup(moment) -> None:
     if time.monotonic() - _last_cleanup < 3600:
         return
     _last_cleanup = time.monotonic()
-    from fhirserver.subscriptions.models import Notification
-
     cutoff = moment - timedelta(days=settings.SUBSCRIPTIONS["RETENTION_DAYS"])
     Notification.objects.filter(timestamp__lt=cutoff, event_number__lte=F("subscription__delivered_upto")).delete()

@@ -18,6 +18,8 @@ import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
+from fhirserver.storage import repository
+
 log = logging.getLogger("fhirserver.subscriptions")
 
 IG = "http://hl7.org/fhir/uv/subscriptions-backport"
@@ -28,7 +30,7 @@ EXT_TOPIC_CANONICAL = f"{IG}/StructureDefinition/capabilitystatement-subscriptio
 TOPIC_BASE = "http://fhirserver.example.org/fhir/SubscriptionTopic/"
 LAB_OBSERVATION = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 LAB_REPORT = "http://terminology.hl7.org/CodeSystem/v2-0074|LAB"
-AI_ASSERTED = "http://terminology.hl7.org/CodeSystem/v3-ActCode|AIAST"  # what $digitize labels its reports with
+AI_ASSERTED = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue|AIAST"  # what $digitize labels its reports with
 
 
 @dataclass(frozen=True)
@@ -193,8 +195,6 @@ def as_basic(topic: Topic) -> dict:
 
 def store_topics(**kwargs) -> None:
     """post_migrate: the shipped topics as Basic resources, rewritten only when they changed."""
-    from fhirserver.storage import repository
-
     for topic in TOPICS:
         wanted = as_basic(topic)
         stored = repository.current("Basic", wanted["id"])

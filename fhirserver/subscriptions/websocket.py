@@ -24,6 +24,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connections
 
+from fhirserver.subscriptions import notifications
+from fhirserver.subscriptions.background import background_priority, now
+from fhirserver.subscriptions.models import BindingToken, SubscriptionState
+
 log = logging.getLogger("fhirserver.subscriptions")
 _server = None
 _server_lock = threading.Lock()
@@ -70,9 +74,6 @@ def token_hash(token: str) -> str:
 
 
 def _connection(socket) -> None:
-    from fhirserver.subscriptions import notifications
-    from fhirserver.subscriptions.delivery import background_priority
-
     background_priority()
     bound: dict[int, float] = {}  # subscription pk -> when the last notification went out
     seen_generation, last_poll = -1, 0.0
@@ -99,14 +100,12 @@ def _connection(socket) -> None:
 
 
 def _handle(socket, message, bound: dict, notifications) -> None:
-    from fhirserver.subscriptions.models import BindingToken, SubscriptionState
-
     action, token = _parse(message)
     if action is None:
         socket.send(json.dumps({"type": "error", "message": "expected bind-with-token or unbind-from-token"}))
         return
     row = BindingToken.objects.filter(token_hash=token_hash(token)).first()
-    if row is None or row.expires_at <= _now():
+    if row is None or row.expires_at <= now():
         socket.send(json.dumps({"type": "error", "message": "the binding token is unknown or has expired"}))
         return
     states = SubscriptionState.objects.filter(logical_id__in=row.subscriptions, channel_type="websocket")
@@ -135,8 +134,6 @@ def _parse(message) -> tuple[str | None, str]:
 
 
 def _push(socket, bound: dict, notifications) -> None:
-    from fhirserver.subscriptions.models import SubscriptionState
-
     limit = settings.SUBSCRIPTIONS["MAX_EVENTS_PER_NOTIFICATION"]
     for state in SubscriptionState.objects.filter(pk__in=list(bound)):
         if state.status != SubscriptionState.ACTIVE:
@@ -162,11 +159,5 @@ def _base(state) -> str:
     return state.base_url or settings.FHIR.get("BASE_URL") or "http://localhost/fhir"
 
 
-def _now():
-    from fhirserver.subscriptions.delivery import now
-
-    return now()
-
-
 def new_token_expiry():
-    return _now() + timedelta(seconds=settings.SUBSCRIPTIONS["BINDING_TOKEN_SECONDS"])
+    return now() + timedelta(seconds=settings.SUBSCRIPTIONS["BINDING_TOKEN_SECONDS"])

@@ -4,6 +4,7 @@ parser rather than against this list."""
 
 from __future__ import annotations
 
+from fhirserver.storage import shipped
 from resources import ucum
 
 CODESYSTEM_ID = "ucum"
@@ -35,6 +36,4 @@ def ucum_codesystem() -> dict:
 
 def install(**kwargs) -> None:
     """post_migrate: the UCUM CodeSystem is stored and searchable."""
-    from fhirserver.storage import shipped
-
     shipped.ensure("CodeSystem", CODESYSTEM_ID, ucum_codesystem())

@@ -8,6 +8,7 @@ the printed names labs use are this project's and are marked as such in their de
 
 from __future__ import annotations
 
+from fhirserver.storage import shipped
 from ingestion.terminology.catalogue import LOINC_SYSTEM, lab_tests, panels
 
 CODESYSTEM_ID = "loinc-lab-subset"
@@ -78,6 +79,4 @@ def loinc_codesystem() -> dict:
 
 def install(**kwargs) -> None:
     """post_migrate: the LOINC subset is stored and searchable."""
-    from fhirserver.storage import shipped
-
     shipped.ensure("CodeSystem", CODESYSTEM_ID, loinc_codesystem())
