@@ -7,6 +7,7 @@ unit (pixels at `dpi`) and boxes can be drawn over a rendering at that dpi.
 """
 from __future__ import annotations
 
+import ctypes
 import io
 import logging
 import math
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pdfplumber
 import pypdfium2
+import pypdfium2.raw as pdfium_c
 
 from ingestion.document import Word
 
@@ -25,6 +27,7 @@ from . import errors
 from .config import Limits
 
 MIN_TEXT_WORDS = 3
+CHARS_PER_WORD = 6
 MAX_IMAGE_SHARE = 0.5
 
 logging.getLogger("pdfminer").setLevel(logging.ERROR)  # malformed-but-readable PDFs are common
@@ -81,7 +84,8 @@ def _inflated_size(view: memoryview, start: int, cap: int) -> int:
         while position < len(view) and not inflater.eof and produced <= cap:
             produced += len(inflater.decompress(view[position:position + _CHUNK], _CHUNK))
             position += _CHUNK
-            while inflater.unconsumed_tail and produced <= cap:
+            # At the stream's end zlib may keep the bytes after it as unconsumed_tail: stop there, or loop forever.
+            while inflater.unconsumed_tail and not inflater.eof and produced <= cap:
                 produced += len(inflater.decompress(inflater.unconsumed_tail, _CHUNK))
     except zlib.error:
         pass  # not (or no longer) zlib: what it inflated so far still counts
@@ -115,6 +119,8 @@ def pdf_pages(data: bytes, limits: Limits, dpi: int) -> Iterator[PdfPage]:
             number = index + 1
             pdfium_page = rendering[index]
             width, height = pdfium_page.get_size()  # points, rotation applied
+            if not _media_box_usable(pdfium_page):
+                raise errors.corrupt("PDF", f"page {number} states a MediaBox with no area (NaN, infinite or zero)")
             if not (math.isfinite(width) and math.isfinite(height) and 0 < width < 15000 and 0 < height < 15000):
                 raise errors.corrupt("PDF", f"page {number} has no usable size (MediaBox {width} x {height})")
             pixels = int(width * scale) * int(height * scale)
@@ -140,6 +146,17 @@ def pdf_pages(data: bytes, limits: Limits, dpi: int) -> Iterator[PdfPage]:
         rendering.close()
 
 
+def _media_box_usable(page: pypdfium2.PdfPage) -> bool:
+    """False for a MediaBox the page states but that holds no area (NaN, 1e999, a zero side): pdfium then
+    falls back to US Letter and would read a page whose size nobody wrote. An inherited box is not
+    stated on the page itself, and counts as usable (get_size is checked besides)."""
+    box = [ctypes.c_float() for _ in range(4)]
+    if not pdfium_c.FPDFPage_GetMediaBox(page, *box):
+        return True
+    left, bottom, right, top = (b.value for b in box)
+    return all(math.isfinite(v) for v in (left, bottom, right, top)) and right != left and top != bottom
+
+
 def _plumber_page(plumber, index: int):
     """pdfplumber's page, or None when pdfminer cannot make sense of it (pdfium may still render it)."""
     try:
@@ -158,8 +175,10 @@ def text_layer(page: pdfplumber.page.Page, scale: float, limits: Limits | None =
         area = float(page.width * page.height) or 1.0
         if any(abs((i["x1"] - i["x0"]) * (i["bottom"] - i["top"])) / area > MAX_IMAGE_SHARE for i in page.images):
             return None
-        if limits is not None and len(page.chars) > limits.max_words_per_page * 40:
-            raise errors.too_many_words(page.page_number, len(page.chars) // 6, limits.max_words_per_page)
+        # Counted in characters before pdfminer groups them: glyphs set on top of one another group into a
+        # few long "words", and the grouping itself is the cost. Six characters make a word with its space.
+        if limits is not None and len(page.chars) > limits.max_words_per_page * CHARS_PER_WORD:
+            raise errors.too_many_words(page.page_number, len(page.chars) // CHARS_PER_WORD, limits.max_words_per_page)
         raw = page.extract_words(keep_blank_chars=False, use_text_flow=False, extra_attrs=[])
     except errors.DocumentError:
         raise
