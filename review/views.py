@@ -24,11 +24,11 @@ from fhirserver.security.services import patient_choices
 from ingestion.edge.jobs import queue
 from ingestion.edge.operation import progress_text
 from ingestion.models import DigitizeJob
-from ingestion.terminology import search_tests
 from review import pages, selectors
 from review.access import may_review
 from review.decisions import decide
 from review.forms import decision_from
+from review.loinc import loinc_choices
 from review.services import ReviewError, submit_documents
 
 TO_DO = {selectors.READING, selectors.AWAITING, selectors.FAILED}
@@ -196,8 +196,7 @@ def _job_state(job: DigitizeJob) -> dict:
 @require_GET
 @reviewer_required
 def loinc_search(request: HttpRequest) -> JsonResponse:
-    hits = search_tests(request.GET.get("q", ""), limit=15)
-    return JsonResponse({"tests": [{"loinc": h.loinc, "display": h.display, "units": list(h.units)} for h in hits]})
+    return JsonResponse({"tests": loinc_choices(request.GET.get("q", ""), limit=15)})
 
 
 @require_GET
