@@ -105,10 +105,13 @@ def _check_instance(access: Access, request: FhirRequest, interaction: str) -> N
 # Operations that only write what their name says, or only read like a search.
 WRITING_OPERATIONS = {"$digitize": ("DocumentReference", "DiagnosticReport", "Observation")}
 SEARCHING_OPERATIONS = {"$everything", "$lastn"}
+DECIDING_THEMSELVES = {"$export"}  # bulk export: system tokens only, types by scope (fhirserver.bulk.kickoff)
 
 
 def _check_operation(access: Access, request: FhirRequest) -> None:
     name = request.operation or ""
+    if name in DECIDING_THEMSELVES:
+        return
     if request.kind == "operation-instance":
         _check_instance(access, request, "operation")
     elif name in SEARCHING_OPERATIONS:
