@@ -91,3 +91,10 @@ def download(request: FhirRequest, job_id, name: str) -> FileResponse:
     response = FileResponse(stored, content_type=files.NDJSON)
     response["Content-Type"] = files.NDJSON  # exactly: no charset suffix
     return response
+
+
+def capability(statement: dict) -> None:
+    """CapabilityStatement contributor (settings.FHIR["CAPABILITY_CONTRIBUTORS"]): the server
+    instantiates the Bulk Data IG's server CapabilityStatement (its operations come from the registry)."""
+    wanted = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
+    statement["instantiates"] = [*statement.get("instantiates", []), wanted]

@@ -287,3 +287,4 @@ BULK = {
     "THREADS": int(os.environ.get("BULK_THREADS", "2")),  # in-process export workers
     "FETCH_ROWS": int(os.environ.get("BULK_FETCH_ROWS", "2000")),  # rows per server-side cursor fetch
 }
+FHIR["CAPABILITY_CONTRIBUTORS"] = [*FHIR.get("CAPABILITY_CONTRIBUTORS", []), "fhirserver.bulk.status.capability"]
