@@ -1,0 +1,80 @@
+"""Who may export what: backend-services tokens only, types limited by scope, files only for their client."""
+from __future__ import annotations
+
+import json
+
+from fhirserver.bulk.models import ExportJob
+from fhirserver.security.models import AuditRecord
+from tests.bulk.conftest import contents, download, export, ids, kick_off, local, wait
+
+
+def test_download_needs_the_token_of_the_client_that_started_it(client, population, secure, token_for):
+    _, mine = token_for("system/*.read")
+    _, theirs = token_for("system/*.read")
+    manifest = export(client, "/fhir/$export?_type=Patient", **mine)
+    url = local(manifest["output"][0]["url"])
+    anonymous = client.get(url)
+    assert anonymous.status_code == 401
+    assert json.loads(anonymous.content)["resourceType"] == "OperationOutcome"
+    assert client.get(url, **theirs).status_code == 404
+    assert ids({"Patient": download(client, url, **mine)}, "Patient") == {"a", "b", "c"}
+
+
+def test_status_url_is_only_for_the_client_that_started_it(client, population, secure, token_for):
+    _, mine = token_for("system/*.read")
+    _, theirs = token_for("system/*.read")
+    started = kick_off(client, "/fhir/$export?_type=Patient", **mine)
+    status_url = local(started["Content-Location"])
+    assert client.get(status_url).status_code == 401
+    assert client.get(status_url, **theirs).status_code == 404
+    assert client.delete(status_url, **theirs).status_code == 404
+    assert wait(client, status_url, **mine).status_code == 200
+
+
+def test_patient_and_user_scoped_tokens_are_refused(client, population, secure, token_for, django_user_model):
+    django_user_model.objects.create_user(username="clinician", password="x")
+    _, patient = token_for("patient/*.read", patient="a")
+    _, user = token_for("user/*.read", user="clinician")
+    for headers in (patient, user):
+        for path in ("/fhir/$export", "/fhir/Patient/$export", "/fhir/Group/cohort/$export"):
+            response = kick_off(client, path, **headers)
+            assert response.status_code == 403, (path, response.content)
+            assert json.loads(response.content)["issue"][0]["code"] == "forbidden"
+    assert not ExportJob.objects.exists()
+
+
+def test_no_token_is_401(client, population, secure):
+    assert kick_off(client, "/fhir/$export").status_code == 401
+
+
+def test_system_scopes_limit_the_types(client, population, secure, token_for):
+    _, headers = token_for("system/Observation.rs")
+    found = contents(client, export(client, "/fhir/$export", **headers), **headers)
+    assert set(found) == {"Observation"}
+    assert len(found["Observation"]) == 6
+
+
+def test_a_type_asked_for_but_not_granted_is_reported(client, population, secure, token_for):
+    _, headers = token_for("system/Observation.rs")
+    manifest = export(client, "/fhir/Patient/$export?_type=Patient,Observation", **headers)
+    assert {item["type"] for item in manifest["output"]} == {"Observation"}
+    [error] = manifest["error"]
+    [outcome] = download(client, error["url"], **headers)
+    assert "Patient" in outcome["issue"][0]["diagnostics"]
+
+
+def test_v2_scope_queries_narrow_the_export(client, population, secure, token_for):
+    _, headers = token_for("system/Observation.rs?code=http://loinc.org|8867-4")
+    found = contents(client, export(client, "/fhir/$export", **headers), **headers)
+    assert ids(found, "Observation") == {"pulse-a", "pulse-b", "pulse-c"}
+
+
+def test_every_export_is_audited(client, population, secure, token_for):
+    client_id, headers = token_for("system/*.read")
+    manifest = export(client, "/fhir/Group/cohort/$export?_type=Patient", **headers)
+    download(client, manifest["output"][0]["url"], **headers)
+    rows = AuditRecord.objects.filter(client_id=client_id)
+    kick = rows.get(interaction="operation $export")
+    assert kick.status == 202 and kick.resource_type == "Group" and kick.resource_id == "cohort"
+    assert rows.filter(interaction="bulk-file", status=200).count() == 1
+    assert rows.filter(interaction="bulk-status", status=200).exists()
