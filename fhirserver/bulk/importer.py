@@ -9,13 +9,17 @@ batch's write fails as a whole, its lines are written one by one so only the bad
 from __future__ import annotations
 
 import json
+import multiprocessing
+import queue
+import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 
 from fhirserver.core.errors import FhirError, operation_outcome
 from fhirserver.storage import repository
@@ -62,16 +66,23 @@ class _Line:
     resource: dict
 
 
-def import_files(paths: Iterable[str | Path], *, batch: int = BATCH,
+def import_files(paths: Iterable[str | Path], *, batch: int = BATCH, processes: int = 1,
                  result: ImportResult | None = None) -> ImportResult:
+    """Import NDJSON files ("-": standard input); `processes` > 1 shares the lines among worker
+    processes, each resource always to the same worker so that its versions keep the input order."""
     result = result or ImportResult()
-    for path in paths:
-        if str(path) == "-":
-            import_lines(_numbered("stdin", sys.stdin.buffer), batch=batch, result=result)
-            continue
-        with open(path, "rb") as stream:
-            import_lines(_numbered(str(path), stream), batch=batch, result=result)
-    return result
+    lines = (line for path in paths for line in _lines_of(path))
+    if processes > 1:
+        return _import_in_processes(lines, batch=batch, processes=processes, result=result)
+    return import_lines(lines, batch=batch, result=result)
+
+
+def _lines_of(path: str | Path) -> Iterator[tuple[str, int, bytes]]:
+    if str(path) == "-":
+        yield from _numbered("stdin", sys.stdin.buffer)
+        return
+    with open(path, "rb") as stream:
+        yield from _numbered(str(path), stream)
 
 
 def _numbered(source: str, stream) -> Iterator[tuple[str, int, bytes]]:
@@ -166,6 +177,62 @@ def _store(lines: list[_Line]) -> tuple[int, int]:
                 repository.create(resource_type, line.resource, id=resource_id)
                 created += 1
     return created, updated
+
+
+# --- worker processes ----------------------------------------------------------------------------
+_ID = re.compile(rb'"id"\s*:\s*"([^"]*)"')
+_TYPE = re.compile(rb'"resourceType"\s*:\s*"([^"]*)"')
+
+
+def _import_in_processes(lines, *, batch: int, processes: int, result: ImportResult) -> ImportResult:
+    """Lines go to worker processes (forked, each with its own database connection) by a hash of the
+    resource's type and id, a batch at a time; each worker validates and stores its own batches."""
+    connections.close_all()  # a forked child must not share the parent's connection
+    context = multiprocessing.get_context("fork")
+    inboxes = [context.Queue(maxsize=4) for _ in range(processes)]
+    results = context.Queue()
+    workers = [context.Process(target=_worker, args=(inbox, results, batch), daemon=True) for inbox in inboxes]
+    for worker in workers:
+        worker.start()
+    pending: list[list] = [[] for _ in range(processes)]
+    for line in lines:
+        raw = line[2]
+        kind, ident = _TYPE.search(raw), _ID.search(raw)
+        key = (kind.group(1) if kind else b"") + b"/" + (ident.group(1) if ident else str(line[1]).encode())
+        target = zlib.crc32(key) % processes
+        pending[target].append(line)
+        if len(pending[target]) >= batch:
+            inboxes[target].put(pending[target])
+            pending[target] = []
+    for inbox, rest in zip(inboxes, pending):
+        if rest:
+            inbox.put(rest)
+        inbox.put(None)
+    for received in range(len(workers)):
+        while True:
+            try:
+                created, updated, errors = results.get(timeout=5)
+                break
+            except queue.Empty:
+                if sum(worker.is_alive() for worker in workers) < len(workers) - received:
+                    raise RuntimeError("an import worker process died; the lines it held may be missing") from None
+        result.created += created
+        result.updated += updated
+        result.errors += errors
+    for worker in workers:
+        worker.join()
+    result.errors.sort(key=lambda e: (e.source, e.line))
+    return result
+
+
+def _worker(inbox, results, batch: int) -> None:
+    done = ImportResult()
+    try:
+        while (lines := inbox.get()) is not None:
+            import_lines(lines, batch=batch, result=done)
+    finally:
+        connections.close_all()
+        results.put((done.created, done.updated, done.errors))
 
 
 def errors_ndjson(result: ImportResult) -> str:

@@ -74,3 +74,21 @@ def test_bad_lines_are_reported_by_line_and_element_and_the_others_stored(transa
 def test_a_missing_file_is_a_command_error(transactional_db, tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         call_command("import_ndjson", str(tmp_path / "absent.ndjson"))
+
+
+def test_worker_processes_store_every_line_and_keep_each_resources_order(transactional_db, tmp_path, capsys):
+    lines = []
+    for version in range(3):
+        for n in range(40):
+            lines.append(json.dumps({"resourceType": "Patient", "id": f"p{n}", "name": [{"family": f"v{version}"}]}))
+    lines.insert(17, "[]")
+    path = tmp_path / "many.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SystemExit):
+        call_command("import_ndjson", str(path), "--processes", "2", "--batch", "7")
+    reported = capsys.readouterr()
+    assert "120 resources stored (40 created, 80 updated), 1 lines refused" in reported.out
+    assert f"{path}:18: not a FHIR resource" in reported.err
+    patients = ResourceRecord.objects.filter(resource_type="Patient", logical_id__startswith="p")
+    assert patients.count() == 40
+    assert {(p.version, p.content["name"][0]["family"]) for p in patients} == {(3, "v2")}

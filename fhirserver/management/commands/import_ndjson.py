@@ -17,14 +17,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", help="NDJSON files, or '-' for standard input")
         parser.add_argument("--batch", type=int, default=importer.BATCH, help="lines per database transaction")
+        parser.add_argument("--processes", type=int, default=1,
+                            help="worker processes sharing the lines (each resource always to the same one)")
         parser.add_argument("--errors", help="also write the refused lines' OperationOutcomes to this NDJSON file")
 
-    def handle(self, *args, files, batch, errors, **options):
+    def handle(self, *args, files, batch, processes, errors, **options):
         for name in files:
             if name != "-" and not Path(name).is_file():
                 raise CommandError(f"{name}: no such file")
         started = time.perf_counter()
-        result = importer.import_files(files, batch=max(1, batch))
+        result = importer.import_files(files, batch=max(1, batch), processes=max(1, processes))
         seconds = time.perf_counter() - started
         for error in result.errors:
             self.stderr.write(str(error))
