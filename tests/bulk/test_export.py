@@ -216,3 +216,13 @@ def test_capability_statement_declares_the_operations(client, db):
     assert by_type["Patient"]["export"] == "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
     assert by_type["Group"]["export"] == "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
     assert "export" not in by_type["Observation"]
+
+
+def test_smart_discovery_lists_what_backend_services_need(client, db):
+    config = json.loads(client.get("/fhir/.well-known/smart-configuration").content)
+    assert "client_credentials" in config["grant_types_supported"]
+    assert "private_key_jwt" in config["token_endpoint_auth_methods_supported"]
+    assert {"RS384", "ES384"} <= set(config["token_endpoint_auth_signing_alg_values_supported"])
+    assert {"system/*.read", "system/*.rs"} <= set(config["scopes_supported"])
+    assert "client-confidential-asymmetric" in config["capabilities"]
+    assert config["token_endpoint"].endswith("/oauth2/token")
