@@ -87,7 +87,11 @@ def download(request: FhirRequest, job_id, name: str) -> FileResponse:
     entries = {files.basename(item["name"]): item["name"] for item in list(job.output) + list(job.errors)}
     if job.status != ExportJob.DONE or name not in entries:
         raise FhirError(404, f"Export {job_id} has no file {name}", issue_code="not-found", code="BULK_NO_FILE")
-    stored = files.storage().open(entries[name], "rb")
+    try:
+        stored = files.storage().open(entries[name], "rb")
+    except FileNotFoundError:  # removed behind the server's back (an expiry sweep of another process)
+        raise FhirError(404, f"The file {name} of export {job_id} is gone; start a new export",
+                        issue_code="not-found", code="BULK_NO_FILE") from None
     response = FileResponse(stored, content_type=files.NDJSON)
     response["Content-Type"] = files.NDJSON  # exactly: no charset suffix
     return response
