@@ -12,7 +12,7 @@ On its own PostgreSQL database (BULK_BENCH_DATABASE_URL, default .../bulk_bench,
 Prints Markdown.
 
     BULK_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bulk_bench \
-        nice -n 10 .venv/bin/python benchmarks/bulk_bench.py --observations 100000
+        nice -n 10 .venv/bin/python benchmarks/bulk_bench.py --observations 100000 [--processes 2]
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def setup() -> None:
     django.setup()
 
 
-def bench_import(observations: int) -> dict:
+def bench_import(observations: int, processes: int) -> dict:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -101,7 +101,7 @@ def bench_import(observations: int) -> dict:
     count = observations + max(1, observations // 10)
 
     started = time.perf_counter()
-    result = importer.import_files([path])
+    result = importer.import_files([path], processes=processes)
     imported = time.perf_counter() - started
     assert result.stored == count and not result.errors, (result.stored, result.errors[:3])
 
@@ -166,6 +166,7 @@ def _rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--observations", type=int, default=100_000)
+    parser.add_argument("--processes", type=int, default=1, help="import worker processes (import_ndjson --processes)")
     parser.add_argument("--export-child", action="store_true")
     parser.add_argument("--keep", action="store_true", help="reuse the loaded database: export only")
     args = parser.parse_args()
@@ -175,7 +176,7 @@ def main() -> None:
     if not args.keep:
         fresh_database()
         setup()
-        loaded = bench_import(args.observations)
+        loaded = bench_import(args.observations, args.processes)
     child = subprocess.run([sys.executable, __file__, "--export-child"], capture_output=True, text=True,
                            env={**os.environ}, check=True)
     exported = json.loads(child.stdout.strip().splitlines()[-1])
@@ -186,7 +187,8 @@ def main() -> None:
     if loaded:
         rate = loaded["count"] / loaded["import_s"]
         yard = loaded["yard_count"] / loaded["yardstick_s"]
-        print(f"| import_ndjson ({loaded['count']:,} resources, {loaded['ndjson_bytes'] / 1e6:.0f} MB) | "
+        print(f"| import_ndjson --processes {args.processes} ({loaded['count']:,} resources, "
+              f"{loaded['ndjson_bytes'] / 1e6:.0f} MB) | "
               f"{rate:,.0f} resources/s | repository writes without validation ({loaded['yard_count']:,}): "
               f"{yard:,.0f}/s | "
               f"{rate / yard:.2f} |")
