@@ -163,7 +163,7 @@ def _patients(params: OperationInput, request: FhirRequest, level: str) -> list[
 def _request_url(request: FhirRequest, level: str) -> str:
     path = {"system": "", "patient": "/Patient", "group": f"/Group/{request.id}"}
     url = f"{request.base_url}{path[level]}/$export"
-    return f"{url}?{urlencode(request.query)}" if request.query else url
+    return f"{url}?{urlencode(request.query, safe=',/:|')}" if request.query else url
 
 
 def _check_concurrency(client_id: str) -> None:

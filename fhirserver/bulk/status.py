@@ -18,6 +18,7 @@ from fhirserver.bulk import export, files
 from fhirserver.bulk.models import ExportJob
 from fhirserver.core.errors import FhirError, outcome_info
 from fhirserver.core.request import FhirRequest, FhirResponse
+from fhirserver.security.access import forbidden
 from fhirserver.storage.repository import format_instant
 
 
@@ -84,9 +85,14 @@ def cancel(job: ExportJob) -> FhirResponse:
 
 def download(request: FhirRequest, job_id, name: str) -> FileResponse:
     job = _job(request, job_id)
-    entries = {files.basename(item["name"]): item["name"] for item in list(job.output) + list(job.errors)}
-    if job.status != ExportJob.DONE or name not in entries:
+    items = {files.basename(item["name"]): item for item in list(job.output) + list(job.errors)}
+    if job.status != ExportJob.DONE or name not in items:
         raise FhirError(404, f"Export {job_id} has no file {name}", issue_code="not-found", code="BULK_NO_FILE")
+    resource_type = items[name]["type"]
+    if request.access is not None and resource_type != "OperationOutcome" \
+            and not request.access.can_read_type(resource_type):  # the client's token now has narrower scopes
+        raise forbidden(f"The token's scopes do not allow reading {resource_type}", code="BULK_FILE_FORBIDDEN")
+    entries = {key: item["name"] for key, item in items.items()}
     try:
         stored = files.storage().open(entries[name], "rb")
     except FileNotFoundError:  # removed behind the server's back (an expiry sweep of another process)

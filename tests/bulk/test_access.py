@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from fhirserver.bulk.models import ExportJob
+from fhirserver.security import services
 from fhirserver.security.models import AuditRecord
 from tests.bulk.conftest import contents, download, export, ids, kick_off, local, wait
 
@@ -18,6 +19,16 @@ def test_download_needs_the_token_of_the_client_that_started_it(client, populati
     assert json.loads(anonymous.content)["resourceType"] == "OperationOutcome"
     assert client.get(url, **theirs).status_code == 404
     assert ids({"Patient": download(client, url, **mine)}, "Patient") == {"a", "b", "c"}
+
+
+def test_a_file_needs_a_scope_for_its_type(client, population, secure, token_for):
+    client_id, wide = token_for("system/*.read")
+    manifest = export(client, "/fhir/$export?_type=Patient,Observation", **wide)
+    narrow = {"HTTP_AUTHORIZATION": "Bearer " + services.token_issue(client_id=client_id,
+                                                                     scopes="system/Observation.read")}
+    urls = {item["type"]: local(item["url"]) for item in manifest["output"]}
+    assert client.get(urls["Patient"], **narrow).status_code == 403
+    assert len(download(client, urls["Observation"], **narrow)) == 6
 
 
 def test_status_url_is_only_for_the_client_that_started_it(client, population, secure, token_for):
