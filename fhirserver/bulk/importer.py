@@ -14,7 +14,7 @@ import queue
 import re
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,15 +91,16 @@ def _numbered(source: str, stream) -> Iterator[tuple[str, int, bytes]]:
 
 
 def import_lines(lines: Iterable[tuple[str, int, bytes | str]], *, batch: int = BATCH,
-                 result: ImportResult | None = None) -> ImportResult:
-    """Validate and store (source, line number, text) lines; blank lines are skipped."""
+                 result: ImportResult | None = None, admit: Callable[[dict], None] | None = None) -> ImportResult:
+    """Validate and store (source, line number, text) lines; blank lines are skipped. `admit(resource)`
+    may refuse a valid line by raising FhirError (the caller's scopes): it is reported like any other."""
     result = result or ImportResult()
     pending: list[_Line] = []
     keys: set[tuple[str, str]] = set()
     for source, number, raw in lines:
         if not raw.strip():
             continue
-        line = _parse(source, number, raw, result)
+        line = _parse(source, number, raw, result, admit)
         if line is None:
             continue
         key = (line.resource["resourceType"], line.resource.get("id") or "")
@@ -115,7 +116,7 @@ def import_lines(lines: Iterable[tuple[str, int, bytes | str]], *, batch: int = 
     return result
 
 
-def _parse(source: str, number: int, raw: bytes | str, result: ImportResult) -> _Line | None:
+def _parse(source: str, number: int, raw: bytes | str, result: ImportResult, admit=None) -> _Line | None:
     try:
         content = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -130,6 +131,8 @@ def _parse(source: str, number: int, raw: bytes | str, result: ImportResult) -> 
         return None
     try:
         resource = validate_resource(content)
+        if admit is not None:
+            admit(resource)
     except FhirError as error:
         for issue in error.issues:
             result.errors.append(LineError(source, number, issue.get("diagnostics", error.diagnostics),

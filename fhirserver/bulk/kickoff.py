@@ -90,10 +90,7 @@ def export_scope(request: FhirRequest) -> dict:
     access = request.access
     if access is None:
         return {"types": None, "queries": {}}
-    rules = access.rules
-    if getattr(access, "launch_patient", None) or any(r.context != "system" for r in rules):
-        raise forbidden("Bulk export needs a backend-services token with system/ scopes; patient- and user-scoped "
-                        "tokens are refused", code="BULK_SYSTEM_SCOPES_ONLY")
+    require_system_token(request)
     readable = [t for t in sorted(R4_RESOURCE_TYPES) if access.can_read_type(t)]
     if not readable:
         raise forbidden("The token's scopes allow reading no resource type (system/*.read, system/Observation.rs...)",
@@ -101,6 +98,14 @@ def export_scope(request: FhirRequest) -> dict:
     queries = {t: q for t in readable if (q := access.allowed_query(t)) is not None}
     every = len(readable) == len(R4_RESOURCE_TYPES) and not queries
     return {"types": None if every else readable, "queries": queries}
+
+
+def require_system_token(request: FhirRequest) -> None:
+    """Bulk data is for backend services: a token with any patient/ or user/ scope (or a launch patient) is 403."""
+    access = request.access
+    if getattr(access, "launch_patient", None) or any(r.context != "system" for r in access.rules):
+        raise forbidden("Bulk data needs a backend-services token with system/ scopes; patient- and user-scoped "
+                        "tokens are refused", code="BULK_SYSTEM_SCOPES_ONLY")
 
 
 def _types(params: OperationInput) -> list[str]:

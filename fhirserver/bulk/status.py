@@ -83,7 +83,9 @@ def cancel(job: ExportJob) -> FhirResponse:
     return FhirResponse(status=202, resource=outcome_info(f"Export {job.id} is deleted, with its files"))
 
 
-def download(request: FhirRequest, job_id, name: str) -> FileResponse:
+def stored_file(request: FhirRequest, job_id, name: str) -> str:
+    """The storage name of file `name` of export `job_id`, for the client that started it and a token
+    that may read its type; 404 / 403 otherwise."""
     job = _job(request, job_id)
     items = {files.basename(item["name"]): item for item in list(job.output) + list(job.errors)}
     if job.status != ExportJob.DONE or name not in items:
@@ -92,9 +94,13 @@ def download(request: FhirRequest, job_id, name: str) -> FileResponse:
     if request.access is not None and resource_type != "OperationOutcome" \
             and not request.access.can_read_type(resource_type):  # the client's token now has narrower scopes
         raise forbidden(f"The token's scopes do not allow reading {resource_type}", code="BULK_FILE_FORBIDDEN")
-    entries = {key: item["name"] for key, item in items.items()}
+    return items[name]["name"]
+
+
+def download(request: FhirRequest, job_id, name: str) -> FileResponse:
+    stored_name = stored_file(request, job_id, name)
     try:
-        stored = files.storage().open(entries[name], "rb")
+        stored = files.storage().open(stored_name, "rb")
     except FileNotFoundError:  # removed behind the server's back (an expiry sweep of another process)
         raise FhirError(404, f"The file {name} of export {job_id} is gone; start a new export",
                         issue_code="not-found", code="BULK_NO_FILE") from None

@@ -105,7 +105,8 @@ def _check_instance(access: Access, request: FhirRequest, interaction: str) -> N
 # Operations that only write what their name says, or only read like a search.
 WRITING_OPERATIONS = {"$digitize": ("DocumentReference", "DiagnosticReport", "Observation")}
 SEARCHING_OPERATIONS = {"$everything", "$lastn"}
-DECIDING_THEMSELVES = {"$export"}  # bulk export: system tokens only, types by scope (fhirserver.bulk.kickoff)
+# Bulk data: system tokens only, types by scope, per resource on $import (fhirserver.bulk.kickoff, inbound).
+DECIDING_THEMSELVES = {"$export", "$import"}
 
 
 def _check_operation(access: Access, request: FhirRequest) -> None:

@@ -6,6 +6,7 @@ import json
 from fhirserver.bulk.models import ExportJob
 from fhirserver.security import services
 from fhirserver.security.models import AuditRecord
+from fhirserver.storage.models import ResourceRecord
 from tests.bulk.conftest import contents, download, export, ids, kick_off, local, wait
 
 
@@ -89,3 +90,25 @@ def test_every_export_is_audited(client, population, secure, token_for):
     assert kick.status == 202 and kick.resource_type == "Group" and kick.resource_id == "cohort"
     assert rows.filter(interaction="bulk-file", status=200).count() == 1
     assert rows.filter(interaction="bulk-status", status=200).exists()
+
+
+def test_import_needs_a_backend_token_that_writes_each_type(client, population, secure, token_for):
+    lines = (json.dumps({"resourceType": "Patient", "id": "new", "name": [{"family": "New"}]}) + "\n"
+             + json.dumps({"resourceType": "Practitioner", "id": "newdoc"}) + "\n")
+
+    def post(headers):
+        return client.post("/fhir/$import", data=lines, content_type="application/fhir+ndjson", **headers)
+
+    assert post({}).status_code == 401
+    _, patient = token_for("patient/*.write", patient="a")
+    assert post(patient).status_code == 403
+    _, reader = token_for("system/*.read")
+    assert post(reader).status_code == 403
+    _, patients_only = token_for("system/Patient.write")
+    response = post(patients_only)
+    assert response.status_code == 200
+    issues = json.loads(response.content)["issue"]
+    assert issues[0]["diagnostics"].startswith("1 resources stored")
+    assert "Practitioner" in issues[1]["diagnostics"]
+    assert ResourceRecord.objects.filter(resource_type="Patient", logical_id="new").exists()
+    assert not ResourceRecord.objects.filter(resource_type="Practitioner", logical_id="newdoc").exists()

@@ -92,3 +92,61 @@ def test_worker_processes_store_every_line_and_keep_each_resources_order(transac
     patients = ResourceRecord.objects.filter(resource_type="Patient", logical_id__startswith="p")
     assert patients.count() == 40
     assert {(p.version, p.content["name"][0]["family"]) for p in patients} == {(3, "v2")}
+
+
+# --- POST [base]/$import ----------------------------------------------------------------------------
+NDJSON = "application/fhir+ndjson"
+
+
+def _import(client, body, content_type=NDJSON, **headers):
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post("/fhir/$import", data=data, content_type=content_type, **headers)
+
+
+def test_http_import_of_an_ndjson_body(client, transactional_db):
+    body = "\n".join([
+        json.dumps({"resourceType": "Patient", "id": "h1", "name": [{"family": "Http"}]}),
+        json.dumps({"resourceType": "Patient", "id": "h2", "gender": "sometimes"}),
+        json.dumps({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                    "subject": {"reference": "Patient/h1"}}),
+    ]) + "\n"
+    response = _import(client, body)
+    assert response.status_code == 200, response.content
+    issues = json.loads(response.content)["issue"]
+    assert issues[0]["diagnostics"] == "2 resources stored (2 created, 0 updated), 1 lines refused"
+    assert issues[1]["diagnostics"].startswith("request body line 2:")
+    assert issues[1]["expression"] == ["Patient.gender"]
+    found = json.loads(client.get("/fhir/Observation?subject=Patient/h1").content)
+    assert found["total"] == 1
+    assert client.get("/fhir/Patient/h2").status_code == 404
+
+
+def test_http_import_with_every_line_refused_is_400(client, transactional_db):
+    response = _import(client, "{}\nnot json\n")
+    assert response.status_code == 400
+    assert json.loads(response.content)["issue"][0]["diagnostics"].endswith("2 lines refused")
+
+
+def test_http_import_needs_ndjson_or_parameters(client, transactional_db):
+    assert _import(client, "a,b\n", content_type="text/csv").status_code == 415
+
+
+def test_http_import_from_this_servers_own_export_files(client, population):
+    manifest = export(client, "/fhir/$export?_type=Patient")
+    assert client.delete("/fhir/Patient/a").status_code in (200, 204)
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "input", "part": [{"name": "type", "valueCode": "Patient"},
+                                   {"name": "url", "valueUrl": manifest["output"][0]["url"]}]}]}
+    response = _import(client, body, content_type="application/fhir+json")
+    assert response.status_code == 200, response.content
+    summary = json.loads(response.content)["issue"][0]["diagnostics"]
+    assert summary.startswith("3 resources stored (0 created, 3 updated)")
+    assert json.loads(client.get("/fhir/Patient/a").content)["name"] == [{"family": "Familya"}]
+
+
+def test_http_import_fetches_nothing_from_elsewhere(client, population):
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "input", "part": [{"name": "url", "valueUrl": "https://elsewhere.example/Patient.ndjson"}]}]}
+    response = _import(client, body, content_type="application/fhir+json")
+    assert response.status_code == 400
+    assert "fetches nothing" in json.loads(response.content)["issue"][0]["diagnostics"]
