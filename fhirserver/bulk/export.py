@@ -127,10 +127,13 @@ def write_export(job: ExportJob, out: files.NdjsonFiles, beat: Heartbeat) -> tup
     references = scope.References(plan.supporting) if job.level != "system" else None
     written = 0
 
-    def copy(resource_type: str, condition) -> None:
+    def copy(resource_type: str, condition, *, scan_only: bool = False) -> None:
         nonlocal written
         for texts in scope.stream(condition):
             beat.check()
+            if scan_only:
+                references.collect(texts)
+                continue
             out.write(resource_type, texts)
             if references is not None:
                 references.collect(texts)
@@ -143,6 +146,9 @@ def write_export(job: ExportJob, out: files.NdjsonFiles, beat: Heartbeat) -> tup
             condition &= scope.in_cohort(resource_type, patients)
         copy(resource_type, condition)
         out.close(resource_type)
+    for resource_type in plan.scanned:  # records not asked for, read only for what they refer to
+        copy(resource_type, scope.base_condition(job, resource_type) & scope.in_cohort(resource_type, patients),
+             scan_only=True)
     while references is not None and (wanted := references.take()):  # what the records refer to, to the end
         for resource_type, ids in sorted(wanted.items()):
             for condition in scope.by_ids(scope.base_condition(job, resource_type), ids):
@@ -194,3 +200,15 @@ def resume_if_stale(job: ExportJob) -> bool:
         jobs.enqueue(KIND, str(job.id))
         return True
     return False
+
+
+def sweep_expired() -> None:
+    """Files past BULK["EXPIRY_SECONDS"] are removed (at each kick-off and status request); rows of
+    exports deleted, expired or failed a month ago go too."""
+    now = timezone.now()
+    for job in ExportJob.objects.filter(status=ExportJob.DONE, expires_at__lt=now)[:20]:
+        files.remove(job)
+        ExportJob.objects.filter(id=job.id, status=ExportJob.DONE).update(
+            status=ExportJob.CANCELLED, progress="expired", output=[], errors=[])
+    ExportJob.objects.filter(status__in=(ExportJob.CANCELLED, ExportJob.FAILED),
+                             created_at__lt=now - timedelta(days=30)).delete()

@@ -8,7 +8,6 @@ user-scoped token (403), over the per-client limit of exports at once (429). Oth
 """
 from __future__ import annotations
 
-from datetime import timedelta
 from datetime import timezone as dt_timezone
 from urllib.parse import urlencode
 
@@ -17,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from fhirserver import jobs
-from fhirserver.bulk import export, files, scope
+from fhirserver.bulk import export, scope
 from fhirserver.bulk.models import ExportJob
 from fhirserver.core.errors import FhirError, bad_request, outcome_info
 from fhirserver.core.parameters import OperationInput
@@ -57,7 +56,7 @@ def kick_off(request: FhirRequest, level: str) -> FhirResponse:
     if level == "group":
         scope.group_members(group_id)  # 404 now for an unknown Group, not a failed job later
     client_id = getattr(request.access, "client_id", "") if request.access is not None else ""
-    _sweep_expired()
+    export.sweep_expired()
     _check_concurrency(client_id)
     now = timezone.now()
     job = ExportJob.objects.create(
@@ -174,18 +173,11 @@ def _request_url(request: FhirRequest, level: str) -> str:
 def _check_concurrency(client_id: str) -> None:
     limit = int(settings.BULK["MAX_CONCURRENT_PER_CLIENT"])
     running = ExportJob.objects.filter(client_id=client_id, status__in=ExportJob.ACTIVE)
-    if limit > 0 and running.count() >= limit:
+    if limit <= 0:
+        return
+    for job in running:  # one whose worker died counts only until it is resumed or failed
+        export.resume_if_stale(job)
+    if running.count() >= limit:
         wait = max(1, int(settings.BULK["RETRY_AFTER_SECONDS"]) * 5)
         raise FhirError(429, f"This client already has {limit} exports running; wait for one to finish or "
                         "DELETE one", issue_code="throttled", code="BULK_TOO_MANY", headers={"Retry-After": str(wait)})
-
-
-def _sweep_expired() -> None:
-    """Files past BULK["EXPIRY_SECONDS"] are removed (checked at each kick-off and status request)."""
-    now = timezone.now()
-    for job in ExportJob.objects.filter(status=ExportJob.DONE, expires_at__lt=now)[:20]:
-        files.remove(job)
-        ExportJob.objects.filter(id=job.id, status=ExportJob.DONE).update(
-            status=ExportJob.CANCELLED, progress="expired", output=[], errors=[])
-    ExportJob.objects.filter(status__in=(ExportJob.CANCELLED, ExportJob.FAILED),
-                             created_at__lt=now - timedelta(days=30)).delete()

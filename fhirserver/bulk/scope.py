@@ -59,6 +59,7 @@ class Plan:
     types: list[str]
     supporting: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    scanned: list[str] = field(default_factory=list)  # read for their references only, not exported
 
 
 def plan(job: ExportJob) -> Plan:
@@ -75,7 +76,10 @@ def plan(job: ExportJob) -> Plan:
     types = [t for t in record_types() if (t in wanted if wanted is not None else t != "Group")
              and allowed(t) and t in have]
     supporting = {t for t in (wanted or R4_RESOURCE_TYPES) if is_supporting(t) and allowed(t)}
-    return Plan(types, supporting, problems)
+    # `_type=Practitioner` alone: the practitioners the records refer to, so the records are read for it.
+    scanned = [t for t in record_types() if wanted is not None and supporting and t not in wanted and t in have
+               and t != "Group" and allowed(t)]
+    return Plan(types, supporting, problems, scanned)
 
 
 # --- cohorts -------------------------------------------------------------------------------------

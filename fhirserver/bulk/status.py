@@ -37,6 +37,7 @@ def status(request: FhirRequest, job_id) -> FhirResponse:
     if request.method not in ("GET", "HEAD"):
         raise FhirError(405, f"{request.method} is not allowed on an export status URL", issue_code="not-supported",
                         code="METHOD_NOT_ALLOWED")
+    export.sweep_expired()
     if export.resume_if_stale(job):
         job.refresh_from_db()
     if job.status in ExportJob.ACTIVE:

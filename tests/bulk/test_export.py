@@ -226,3 +226,9 @@ def test_smart_discovery_lists_what_backend_services_need(client, db):
     assert {"system/*.read", "system/*.rs"} <= set(config["scopes_supported"])
     assert "client-confidential-asymmetric" in config["capabilities"]
     assert config["token_endpoint"].endswith("/oauth2/token")
+
+
+def test_a_supporting_type_alone_is_what_the_cohort_refers_to(client, population):
+    found = contents(client, export(client, "/fhir/Group/cohort/$export?_type=Practitioner,Organization"))
+    assert set(found) == {"Practitioner", "Organization"}
+    assert ids(found, "Practitioner") == {"doc"} and ids(found, "Organization") == {"lab", "clinic"}
