@@ -12,6 +12,7 @@ from datetime import timezone as dt_timezone
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -22,6 +23,7 @@ from fhirserver.core.errors import FhirError, bad_request, outcome_info
 from fhirserver.core.parameters import OperationInput
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.security.access import forbidden
+from fhirserver.storage import repository
 from resources.types import R4_RESOURCE_TYPES
 
 OUTPUT_FORMATS = {"application/fhir+ndjson", "application/ndjson", "ndjson"}
@@ -57,14 +59,18 @@ def kick_off(request: FhirRequest, level: str) -> FhirResponse:
         scope.group_members(group_id)  # 404 now for an unknown Group, not a failed job later
     client_id = getattr(request.access, "client_id", "") if request.access is not None else ""
     export.sweep_expired()
-    _check_concurrency(client_id)
-    now = timezone.now()
-    job = ExportJob.objects.create(
-        client_id=client_id, level=level, group_id=group_id, request_url=_request_url(request, level),
-        output_format="application/fhir+ndjson", types=types, type_filters=type_filters, patients=patients,
-        since=since, transaction_time=now, scope=readable, heartbeat_at=now,
-    )
-    jobs.enqueue_on_commit(export.KIND, str(job.id))
+    for active in ExportJob.objects.filter(client_id=client_id, status__in=ExportJob.ACTIVE):
+        export.resume_if_stale(active)  # one whose worker died counts only until it is resumed or failed
+    with transaction.atomic():  # two kick-offs of one client at once: the limit still holds
+        repository.lock_key(f"bulk-export:{client_id}")
+        _check_concurrency(client_id)
+        now = timezone.now()
+        job = ExportJob.objects.create(
+            client_id=client_id, level=level, group_id=group_id, request_url=_request_url(request, level),
+            output_format="application/fhir+ndjson", types=types, type_filters=type_filters, patients=patients,
+            since=since, transaction_time=now, scope=readable, heartbeat_at=now,
+        )
+        jobs.enqueue_on_commit(export.KIND, str(job.id))
     return FhirResponse(
         status=202,
         resource=outcome_info(f"Export {job.id} is queued; poll its status URL (Content-Location)"),
@@ -173,11 +179,7 @@ def _request_url(request: FhirRequest, level: str) -> str:
 def _check_concurrency(client_id: str) -> None:
     limit = int(settings.BULK["MAX_CONCURRENT_PER_CLIENT"])
     running = ExportJob.objects.filter(client_id=client_id, status__in=ExportJob.ACTIVE)
-    if limit <= 0:
-        return
-    for job in running:  # one whose worker died counts only until it is resumed or failed
-        export.resume_if_stale(job)
-    if running.count() >= limit:
+    if limit > 0 and running.count() >= limit:
         wait = max(1, int(settings.BULK["RETRY_AFTER_SECONDS"]) * 5)
         raise FhirError(429, f"This client already has {limit} exports running; wait for one to finish or "
                         "DELETE one", issue_code="throttled", code="BULK_TOO_MANY", headers={"Retry-After": str(wait)})
