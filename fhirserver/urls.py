@@ -9,6 +9,7 @@ urlpatterns = [
     path("docs/<str:name>", site.document, name="doc"),
     path("docs/images/<str:name>", site.image, name="doc-image"),
     path("", include("ingestion.edge.urls")),  # $digitize job status URLs; before the /fhir catch-all
+    path("", include("fhirserver.bulk.urls")),  # bulk export status URLs and files; before the /fhir catch-all
     path("oauth2/", include((security.oauth2_patterns, "oauth2_provider"))),  # SMART authorization server
     path("", include(security.fhir_patterns)),  # smart-configuration; before the /fhir catch-all
     path("review/", include("review.urls")),  # clinician review pages (docs/review.md)

@@ -44,7 +44,8 @@ def fhir_endpoint(request: HttpRequest, path: str = "") -> HttpResponse:
         try:
             media_type = response_media_type(format_param, accept)
         except FhirError:
-            if not is_binary_read(fhir_request):  # a Binary may be asked for in its own media type
+            # A Binary may be asked for in its own media type; $export answers a wrong Accept itself (a 400).
+            if not is_binary_read(fhir_request) and fhir_request.operation != "$export":
                 raise
         # The caller is known before the body is read: an anonymous request never costs a parse.
         fhir_request.access = authenticate(request, fhir_request)

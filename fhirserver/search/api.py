@@ -42,6 +42,14 @@ def match_versions(resource_type: str, query: list[tuple[str, str]]) -> list[tup
     return match(resource_type, query)
 
 
+def match_condition(resource_type: str, query: list[tuple[str, str]]):
+    """The matches of a search query as a `Q` over ResourceRecord, for a caller that streams them
+    itself (bulk export's _typeFilter and scope constraints); unknown parameters are a 400."""
+    from .engine import match_condition as match
+
+    return match(resource_type, query)
+
+
 def search_bundle(request: FhirRequest) -> dict:
     """A searchset Bundle for `request` (type-level, system-level or compartment search)."""
     from .engine import search_bundle as search

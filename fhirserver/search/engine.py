@@ -420,3 +420,14 @@ def match_versions(resource_type: str, query: list[tuple[str, str]]) -> list[tup
                           issue_code="not-supported")
     rows = ResourceRecord.objects.filter(q, resource_type=resource_type, deleted=False).order_by("id")
     return list(rows.values_list("id", "logical_id", "version"))
+
+
+def match_condition(resource_type: str, query: list[tuple[str, str]]) -> Q:
+    """`match_records` as a condition, nothing fetched: the caller combines it and streams the rows."""
+    search = parse(query)
+    ctx = Context()
+    q, _ = compile_filters(resource_type, search.filters, ctx)
+    if ctx.ignored:
+        raise bad_request(f"Unknown search parameters for {resource_type}: {', '.join(ctx.ignored)}",
+                          code="SEARCH_UNKNOWN_PARAMETER", issue_code="not-supported")
+    return q & Q(resource_type=resource_type, deleted=False)

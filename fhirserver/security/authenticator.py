@@ -105,10 +105,14 @@ def _check_instance(access: Access, request: FhirRequest, interaction: str) -> N
 # Operations that only write what their name says, or only read like a search.
 WRITING_OPERATIONS = {"$digitize": ("DocumentReference", "DiagnosticReport", "Observation")}
 SEARCHING_OPERATIONS = {"$everything", "$lastn"}
+# Bulk data: system tokens only, types by scope, per resource on $import (fhirserver.bulk.kickoff, inbound).
+DECIDING_THEMSELVES = {"$export", "$import"}
 
 
 def _check_operation(access: Access, request: FhirRequest) -> None:
     name = request.operation or ""
+    if name in DECIDING_THEMSELVES:
+        return
     if request.kind == "operation-instance":
         _check_instance(access, request, "operation")
     elif name in SEARCHING_OPERATIONS:

@@ -268,3 +268,23 @@ SUBSCRIPTIONS = {
 }
 MIDDLEWARE.append("fhirserver.subscriptions.owner.OwnerMiddleware")  # who writes a Subscription owns it
 FHIR["CAPABILITY_CONTRIBUTORS"] = ["fhirserver.subscriptions.topics.capability"]
+# --- Bulk Data Access (fhirserver.bulk; docs/bulk.md) ---------------------------------------------
+# $export at system, Patient and Group level, NDJSON files through Django's storage API (STORAGES
+# alias "bulk": the local file system here; an S3 backend of django-storages in production).
+INSTALLED_APPS.insert(INSTALLED_APPS.index("fhirserver.subscriptions"), "fhirserver.bulk")
+STORAGES["bulk"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": os.environ.get("BULK_FILES_DIR") or str(BASE_DIR / "var" / "bulk")},
+}
+BULK = {
+    "STORAGE": os.environ.get("BULK_STORAGE", "bulk"),  # the STORAGES alias the files go to
+    "FILE_MAX_BYTES": int(os.environ.get("BULK_FILE_MAX_BYTES", str(100 * 1024 * 1024))),  # split a type's file
+    "EXPIRY_SECONDS": int(os.environ.get("BULK_EXPIRY_SECONDS", str(24 * 3600))),  # files removed after this
+    "MAX_CONCURRENT_PER_CLIENT": int(os.environ.get("BULK_MAX_CONCURRENT_PER_CLIENT", "2")),  # more: 429
+    "RETRY_AFTER_SECONDS": int(os.environ.get("BULK_RETRY_AFTER_SECONDS", "2")),  # told to pollers
+    "STALE_SECONDS": float(os.environ.get("BULK_STALE_SECONDS", "60")),  # a running job silent this long died
+    "MAX_ATTEMPTS": int(os.environ.get("BULK_MAX_ATTEMPTS", "3")),  # then it is failed, never half-complete
+    "THREADS": int(os.environ.get("BULK_THREADS", "2")),  # in-process export workers
+    "FETCH_ROWS": int(os.environ.get("BULK_FETCH_ROWS", "2000")),  # rows per server-side cursor fetch
+}
+FHIR["CAPABILITY_CONTRIBUTORS"] = [*FHIR.get("CAPABILITY_CONTRIBUTORS", []), "fhirserver.bulk.status.capability"]

@@ -30,7 +30,7 @@ EXT_TOPIC_CANONICAL = f"{IG}/StructureDefinition/capabilitystatement-subscriptio
 TOPIC_BASE = "http://fhirserver.example.org/fhir/SubscriptionTopic/"
 LAB_OBSERVATION = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 LAB_REPORT = "http://terminology.hl7.org/CodeSystem/v2-0074|LAB"
-AI_ASSERTED = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue|AIAST"  # what $digitize labels its reports with
+AI_ASSERTED = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue|AIAST"  # the label $digitize writes
 
 
 @dataclass(frozen=True)
