@@ -20,6 +20,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir_core.types import FhirBase, FhirElementOrResourceBase
 from pydantic import ValidationError
 
+from resources import decimals
 from resources.bindings import binding_issues
 from resources.errors import FhirError
 from resources.types import R4_RESOURCE_TYPES
@@ -114,7 +115,7 @@ def _known(element, value, seen: dict, misses: list, path: ElementPath):
     if not isinstance(value, dict):
         return value
     try:
-        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        text = orjson.dumps(value, default=decimals.fragment, option=orjson.OPT_SORT_KEYS)  # 13.50 as written
     except TypeError:  # integers beyond 64 bits, lone surrogates: not remembered
         text = None
     if text is not None and b"null" not in text and len(text) <= _SEEN_MAX_BYTES:  # NaN is written as null too
