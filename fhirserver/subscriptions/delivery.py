@@ -13,7 +13,6 @@ A `requested` subscription is first sent its handshake; a failed handshake is `e
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -29,6 +28,7 @@ from django.db.models.functions import Greatest
 from fhirserver import jobs
 from fhirserver.subscriptions import lifecycle, notifications, registration
 from fhirserver.subscriptions.models import Notification, SubscriptionState
+from resources import decimals
 
 log = logging.getLogger("fhirserver.subscriptions")
 KIND = "subscriptions-deliver"
@@ -158,7 +158,7 @@ def _post(state: SubscriptionState, body: dict | None, *, retry: bool, method: s
         registration.check_endpoint(state.endpoint)  # the rules may have tightened since it was accepted
     except Exception as error:  # noqa: BLE001 - a FhirError: the endpoint is no longer allowed
         return False, getattr(error, "diagnostics", str(error))
-    data = json.dumps(body).encode() if body is not None else b""
+    data = decimals.dumpb(body) if body is not None else b""  # full-resource payloads keep their decimals' text
     request = urllib.request.Request(url, data=data, method=method)
     if body is not None:
         request.add_header("Content-Type", state.mime_type or "application/fhir+json")
