@@ -98,6 +98,8 @@ def test_xml_writes_and_reads_the_text(fhir, stored):
     put = fhir.put("Observation/dec-xml", sent, content_type="application/fhir+xml")
     assert put.status_code == 201, put.content
     assert_exact(fhir.get("Observation/dec-xml").content.decode(), "5.500")
+    bundle = fhir.get("Observation?_id=dec-1,dec-xml", Accept="application/fhir+xml").content.decode()
+    assert '<value value="13.50"/>' in bundle and '<value value="5.500"/>' in bundle
 
 
 def test_patch_keeps_untouched_and_new_decimals(fhir, stored):
