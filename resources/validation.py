@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from resources import decimals
 from resources.bindings import binding_issues
 from resources.errors import FhirError
+from resources.json_types import primitive_type_issues
 from resources.types import R4_RESOURCE_TYPES
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -187,17 +188,21 @@ def validation_issues(content: object, *, expected_type: str | None = None) -> l
     if "id" in content and not is_valid_id(content["id"]):
         issues.append(_issue("value", "id must match [A-Za-z0-9\\-\\.]{1,64}", [f"{resource_type}.id"]))
     issues += binding_issues(content)
+    # The models coerce "13.50" to a decimal: a primitive's JSON type is checked on its own.
+    typed = primitive_type_issues(content)
+    issues += [_issue("value", f"{path}: {problem}", [path]) for path, problem in typed]
     model = _model(resource_type)
     if model is None:
         return issues
     try:
         _validate_model(model, content)
     except ValidationError as exc:
+        reported = {path for path, _ in typed}
         for err in exc.errors():
             message = err.get("msg", "invalid")
-            issues.append(
-                _issue(_issue_code(err.get("type", "")), message, [_expression(resource_type, err.get("loc", ()))])
-            )
+            where = _expression(resource_type, err.get("loc", ()))
+            if where not in reported:
+                issues.append(_issue(_issue_code(err.get("type", "")), message, [where]))
     except (ValueError, TypeError) as exc:  # fhir.resources raises these for some primitive errors
         issues.append(_issue("value", str(exc), [resource_type]))
     return issues

@@ -80,6 +80,16 @@ def _is_primitive(kind: str) -> bool:
     return kind in _tables()[0]
 
 
+def element_kinds(key: str) -> dict[str, tuple[str, bool]] | None:
+    """The children of a resource type, datatype or backbone element ("Observation.referenceRange"):
+    JSON name -> (type, repeats); the type is "@" for an XML attribute (Element.id, Extension.url)."""
+    return _tables()[1]["by_name"].get(key)
+
+
+def primitive_types() -> frozenset[str]:
+    return _tables()[0]
+
+
 # --- JSON -> XML ---------------------------------------------------------------------------------
 def to_xml(resource: dict, pretty: bool = False) -> str:
     """The resource as a FHIR XML document (no XML declaration); XmlError if it is not valid FHIR JSON."""

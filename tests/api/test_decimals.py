@@ -131,3 +131,21 @@ def test_bad_numbers_are_still_refused(fhir):
         assert body["resourceType"] == "OperationOutcome"
         assert words.lower() in json.dumps(body).lower(), (text, body)
     assert fhir.get("Observation?_id=bad").json()["total"] == 0
+
+
+@pytest.mark.parametrize("element, value, path", [
+    ("valueQuantity", '{"value":"13.50","unit":"mg/dL"}', "Observation.valueQuantity.value"),
+    ("valueInteger", '"12"', "Observation.valueInteger"),
+    ("valueBoolean", '"true"', "Observation.valueBoolean"),
+    ("valueString", "12", "Observation.valueString"),
+    ("component", '[{"code":{"text":"x"},"valueQuantity":{"value":"0.50"}}]',
+     "Observation.component[0].valueQuantity.value"),
+])
+def test_a_primitive_of_the_wrong_json_type_is_a_400_naming_it(fhir, element, value, path):
+    """R4 JSON: a decimal is a JSON number, not a string (the R4B models would coerce "13.50")."""
+    body = '{"resourceType":"Observation","status":"final","code":{"text":"x"},"%s":%s}' % (element, value)
+    answer = fhir.post("Observation", body)
+    assert answer.status_code == 400, answer.content
+    issues = answer.json()["issue"]
+    assert [i["expression"] for i in issues] == [[path]], issues
+    assert fhir.get("Observation").json()["total"] == 0
