@@ -20,8 +20,10 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir_core.types import FhirBase, FhirElementOrResourceBase
 from pydantic import ValidationError
 
+from resources import decimals
 from resources.bindings import binding_issues
 from resources.errors import FhirError
+from resources.json_types import primitive_type_issues
 from resources.types import R4_RESOURCE_TYPES
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -114,7 +116,7 @@ def _known(element, value, seen: dict, misses: list, path: ElementPath):
     if not isinstance(value, dict):
         return value
     try:
-        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        text = orjson.dumps(value, default=decimals.fragment, option=orjson.OPT_SORT_KEYS)  # 13.50 as written
     except TypeError:  # integers beyond 64 bits, lone surrogates: not remembered
         text = None
     if text is not None and b"null" not in text and len(text) <= _SEEN_MAX_BYTES:  # NaN is written as null too
@@ -186,17 +188,21 @@ def validation_issues(content: object, *, expected_type: str | None = None) -> l
     if "id" in content and not is_valid_id(content["id"]):
         issues.append(_issue("value", "id must match [A-Za-z0-9\\-\\.]{1,64}", [f"{resource_type}.id"]))
     issues += binding_issues(content)
+    # The models coerce "13.50" to a decimal: a primitive's JSON type is checked on its own.
+    typed = primitive_type_issues(content)
+    issues += [_issue("value", f"{path}: {problem}", [path]) for path, problem in typed]
     model = _model(resource_type)
     if model is None:
         return issues
     try:
         _validate_model(model, content)
     except ValidationError as exc:
+        reported = {path for path, _ in typed}
         for err in exc.errors():
             message = err.get("msg", "invalid")
-            issues.append(
-                _issue(_issue_code(err.get("type", "")), message, [_expression(resource_type, err.get("loc", ()))])
-            )
+            where = _expression(resource_type, err.get("loc", ()))
+            if where not in reported:
+                issues.append(_issue(_issue_code(err.get("type", "")), message, [where]))
     except (ValueError, TypeError) as exc:  # fhir.resources raises these for some primitive errors
         issues.append(_issue("value", str(exc), [resource_type]))
     return issues

@@ -13,8 +13,8 @@ convert, including those the R4B models dropped. The rules:
 - Narrative.div is XHTML (namespace http://www.w3.org/1999/xhtml), a string in JSON;
 - JSON numbers and booleans come from the primitive's type (decimal, integer, boolean...).
 
-Decimals are written as the JSON had them when `decimal_text()` was used to read the JSON (the
-digits are kept, "1.50" stays "1.50"); read from XML they become JSON numbers as json.loads would.
+Decimals keep their text both ways (resources.decimals): a FhirDecimal is written as it came ("1.50"
+stays "1.50"), and an XML decimal is read as a FhirDecimal of the attribute's text.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from resources import decimals
 from resources.types import R4_RESOURCE_TYPES
 
 FHIR_NS = "http://hl7.org/fhir"
@@ -47,13 +48,9 @@ class XmlError(ValueError):
         self.expression = expression
 
 
-class DecimalText(str):
-    """A JSON number kept as its text so that XML shows the same digits (1.50, 1e3)."""
-
-
 def decimal_text(json_text: str | bytes) -> dict:
-    """json.loads keeping every non-integer number's text (for rendering stored JSON as XML)."""
-    return json.loads(json_text, parse_float=DecimalText)
+    """JSON read keeping every non-integer number's text (for rendering stored JSON as XML)."""
+    return decimals.loads(json_text)
 
 
 @lru_cache(maxsize=1)
@@ -81,6 +78,16 @@ def _order(key: str) -> list[str]:
 
 def _is_primitive(kind: str) -> bool:
     return kind in _tables()[0]
+
+
+def element_kinds(key: str) -> dict[str, tuple[str, bool]] | None:
+    """The children of a resource type, datatype or backbone element ("Observation.referenceRange"):
+    JSON name -> (type, repeats); the type is "@" for an XML attribute (Element.id, Extension.url)."""
+    return _tables()[1]["by_name"].get(key)
+
+
+def primitive_types() -> frozenset[str]:
+    return _tables()[0]
 
 
 # --- JSON -> XML ---------------------------------------------------------------------------------
@@ -191,6 +198,8 @@ def _primitive_text(value) -> str:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, decimals.FhirDecimal):
+        return value.text
     if isinstance(value, float):
         return json.dumps(value)
     return str(value)
@@ -354,7 +363,7 @@ def _json_value(text: str, kind: str, path: str):
     if kind == "decimal":
         if not _DECIMAL_TEXT.fullmatch(text):
             raise XmlError(f"'{text}' is not a decimal", path)
-        return json.loads(text)  # as json.loads would read the same number in JSON
+        return decimals.decimal_of(text)  # its text kept: <value value="1.50"/> stays 1.50
     return text
 
 

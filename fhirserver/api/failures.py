@@ -4,7 +4,6 @@ for the FHIR API and the OAuth endpoints alike; only a real bug is a 500.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -15,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from fhirserver.api.http import render_error
 from fhirserver.core import limits
 from fhirserver.core.errors import FhirError
+from resources import decimals
 
 log = logging.getLogger("fhirserver.request")
 RETRY_AFTER_SECONDS = 5
@@ -23,10 +23,14 @@ _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def parse_json(raw: bytes):
-    """The body as JSON; 400 for anything a FHIR server cannot store (bad JSON, NUL, absurd nesting)."""
+    """The body as JSON, decimals with their text (resources.decimals); 400 for anything a FHIR server
+    cannot store (bad JSON, NaN or Infinity, NUL, absurd nesting)."""
     limits.check_json_depth(raw)
     try:
-        body = json.loads(raw)
+        body = decimals.loads(raw, strict=True)
+    except decimals.NotJsonNumber as exc:
+        raise FhirError(400, f"The body is not valid JSON: {exc}", issue_code="structure",
+                        code="MALFORMED_JSON") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise FhirError(400, f"The body is not valid JSON: {exc}", issue_code="structure",
                         code="MALFORMED_JSON") from None

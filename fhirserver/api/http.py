@@ -7,7 +7,6 @@ into another edge's view module.
 from __future__ import annotations
 
 import base64
-import json
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -18,6 +17,7 @@ from django.utils.module_loading import import_string
 from fhirserver.api.negotiation import is_xml
 from fhirserver.core.errors import FhirError
 from fhirserver.core.request import FhirRequest, FhirResponse
+from resources import decimals
 from resources import xml as fhir_xml
 
 
@@ -51,7 +51,7 @@ def render(
         if not pretty and not is_xml(media_type):
             return _with_headers(request, response, HttpResponse(
                 response.json_text, status=response.status, content_type=f"{media_type}; charset=utf-8"))
-        resource = fhir_xml.decimal_text(response.json_text) if is_xml(media_type) else json.loads(response.json_text)
+        resource = decimals.loads(response.json_text)
     if response.raw is not None:
         http = HttpResponse(
             response.raw, status=response.status, content_type=response.content_type or "application/octet-stream"
@@ -117,9 +117,7 @@ def _wants_raw_binary(request: HttpRequest, fhir_request: FhirRequest, resource:
 
 def _serialise(resource: dict, media_type: str, pretty: bool = False) -> str:
     if not is_xml(media_type):
-        return json.dumps(
-            resource, ensure_ascii=False, indent=2 if pretty else None, separators=None if pretty else (",", ":")
-        )
+        return decimals.dumps(resource, pretty=pretty)  # decimals as they came: 13.50 stays 13.50
     try:
         return fhir_xml.to_document(resource, pretty)
     except fhir_xml.XmlError as exc:  # stored content the R4 definitions do not describe: a server fault

@@ -11,6 +11,7 @@ from django.db.models import Q
 from fhirserver.core.errors import FhirError, bad_request
 from fhirserver.core.request import FhirRequest
 from fhirserver.storage.models import ResourceRecord
+from resources import decimals
 from resources.types import R4_RESOURCE_TYPES
 
 from . import includes as includes_
@@ -126,7 +127,7 @@ def index_drivers(q: Q) -> list | None:
 def content_of(row: dict) -> dict:
     """The row's resource as a dict, parsed from its stored text only when something must look inside."""
     if "content" not in row:
-        row["content"] = json.loads(row["text"]) if row.get("text") else None
+        row["content"] = decimals.loads(row["text"]) if row.get("text") else None
     return row["content"]
 
 
@@ -290,7 +291,7 @@ def search_bundle(request: FhirRequest) -> dict:
     bundle = search_result(request)
     for entry in bundle.get("entry", ()):
         if isinstance(entry["resource"], StoredJSON):
-            entry["resource"] = json.loads(entry["resource"])
+            entry["resource"] = decimals.loads(entry["resource"])
     return bundle
 
 
@@ -299,7 +300,7 @@ def search_json(request: FhirRequest) -> str:
     as stored, so a page of 50 resources is neither parsed nor serialised again."""
     bundle = search_result(request)
     entries = bundle.pop("entry", None)
-    dump = _compact.encode
+    dump = decimals.dumps
     head = dump(bundle)
     if not entries:
         return head
@@ -311,9 +312,6 @@ def search_json(request: FhirRequest) -> str:
         else:
             parts.append(dump(entry))
     return f'{head[:-1]},"entry":[{",".join(parts)}]}}'
-
-
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # as the HTTP layer renders
 
 
 def search_result(request: FhirRequest) -> dict:

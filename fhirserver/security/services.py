@@ -85,6 +85,7 @@ def token_issue(*, client_id: str, scopes: str, patient: str | None = None, user
     if application is None:
         raise ValueError(f"no client with id {client_id}")
     parsed = parse_scopes(scopes)
+    patient = patient.removeprefix("Patient/") if patient else patient  # the context holds bare ids
     if not registration_allows(application.smart.scopes, scopes):
         raise ValueError(
             f"client {client_id} is not registered for '{scopes}' (registered: {application.smart.scopes})"
@@ -130,7 +131,7 @@ def introspect(raw: str | None) -> dict:
         data["sub"] = str(token.user.pk)
     context = getattr(token, "smart_context", None)
     if context and context.patient:
-        data["patient"] = context.patient
+        data["patient"] = context.patient.removeprefix("Patient/")  # SMART: a bare id, as in the token response
     if context and context.fhir_user:
         data["fhirUser"] = context.fhir_user
     return data

@@ -71,6 +71,11 @@ class SmartValidator(OAuth2Validator):
             urls.append(endpoints(settings.FHIR["BASE_URL"])["token"])
         return urls
 
+    # --- PKCE: required of public clients (SMART), optional for confidential ones (SMART v1 kits) -----
+    def is_pkce_required(self, client_id, request):
+        client = getattr(request, "client", None) or self._load_application(client_id, request)
+        return client is None or client.client_type == client.CLIENT_PUBLIC
+
     # --- scopes ---------------------------------------------------------------------------------------
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
         registration = getattr(client, "smart", None)

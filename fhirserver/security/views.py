@@ -43,15 +43,19 @@ class SmartAuthorizationView(AuthorizationView):
     template_name = "security/authorize.html"
     form_class = SmartAllowForm
 
-    def get(self, request, *args, **kwargs):
-        try:
-            _, credentials = self.validate_authorization_request(request)
-        except OAuthToolkitError as error:
-            return self.error_response(error, application=None)
-        problem = smart_problem(request, request.GET.get("aud"), credentials, request.GET.get("launch"))
-        if problem:
-            return refuse(credentials, problem)
-        return super().get(request, *args, **kwargs)
+    def dispatch(self, request, *args, **kwargs):
+        """RFC 6749 4.1.2.1: the request is checked before anyone is asked to sign in, so a bad client or
+        redirect_uri gets an error page (never a redirect) and the app's other mistakes go back to it."""
+        self.oauth2_data = {}
+        if request.method == "GET":
+            try:
+                _, credentials = self.validate_authorization_request(request)
+            except OAuthToolkitError as error:
+                return self.error_response(error, application=None)
+            problem = smart_problem(request, request.GET.get("aud"), credentials, request.GET.get("launch"))
+            if problem:
+                return refuse(credentials, problem)
+        return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
         initial = super().get_initial()
@@ -107,7 +111,8 @@ def smart_problem(request: HttpRequest, aud: str | None, credentials: dict, laun
     expected = base_url(request)
     if (aud or "").rstrip("/") != expected:
         return f"aud must be this FHIR server's base URL ({expected})"
-    if credentials.get("code_challenge_method") != "S256" or not credentials.get("code_challenge"):
+    # A public client must use PKCE (the validator's is_pkce_required); whoever sends it uses S256.
+    if credentials.get("code_challenge") and credentials.get("code_challenge_method") != "S256":
         return "PKCE with code_challenge_method=S256 is required (plain is not accepted)"
     try:
         scopes = parse_scopes(
@@ -116,7 +121,7 @@ def smart_problem(request: HttpRequest, aud: str | None, credentials: dict, laun
             else credentials.get("scope") or ""
         )
     except ScopeError as error:
-        return str(error)
+        return str(error)  # oauthlib's validate_scopes refused it already (invalid_scope); kept for the POST
     if launch and not services.launch_exists(launch):
         return "the launch value is unknown or has expired"
     if "launch" in scopes.others and not launch:

@@ -5,9 +5,9 @@ version, the current one included, is also a `ResourceVersion` row. Search index
 (`fhirserver.search`) hang off `ResourceRecord` and are rewritten in the same transaction as
 the write that changes it.
 """
-import json
-
 from django.db import models
+
+from resources import decimals
 
 
 class ResourceJSONField(models.JSONField):
@@ -16,6 +16,7 @@ class ResourceJSONField(models.JSONField):
     PostgreSQL's jsonb rewrites numbers (1e245 comes back as 1000...0, an int) and so would change
     what a client stored; FHIR wants content back as sent. Search never looks inside this column
     (it has its own index tables), so plain text loses nothing and skips jsonb's parse on write.
+    Decimals are written and read back with their text (resources.decimals): 13.50 stays 13.50.
     """
 
     def db_type(self, connection):
@@ -24,8 +25,12 @@ class ResourceJSONField(models.JSONField):
     def get_db_prep_value(self, value, connection, prepared=False):
         if value is None:
             return None
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return decimals.dumps(value)
 
+    def from_db_value(self, value, expression, connection):
+        if value is None or not isinstance(value, str):
+            return value
+        return decimals.loads(value)
 
 
 class ResourceRecord(models.Model):

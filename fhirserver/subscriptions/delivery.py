@@ -13,7 +13,6 @@ A `requested` subscription is first sent its handshake; a failed handshake is `e
 """
 from __future__ import annotations
 
-import json
 import logging
 import random
 import urllib.error
@@ -30,6 +29,7 @@ from fhirserver.subscriptions import notifications, registration
 from fhirserver.subscriptions.background import background_priority, config, now
 from fhirserver.subscriptions.models import Notification, SubscriptionState
 from fhirserver.subscriptions.status import set_status
+from resources import decimals
 
 log = logging.getLogger("fhirserver.subscriptions")
 KIND = "subscriptions-deliver"
@@ -135,7 +135,7 @@ def _post(state: SubscriptionState, body: dict | None, *, retry: bool, method: s
         registration.check_endpoint(state.endpoint)  # the rules may have tightened since it was accepted
     except Exception as error:  # noqa: BLE001 - a FhirError: the endpoint is no longer allowed
         return False, getattr(error, "diagnostics", str(error))
-    data = json.dumps(body).encode() if body is not None else b""
+    data = decimals.dumpb(body) if body is not None else b""  # full-resource payloads keep their decimals' text
     request = urllib.request.Request(url, data=data, method=method)
     if body is not None:
         request.add_header("Content-Type", state.mime_type or "application/fhir+json")

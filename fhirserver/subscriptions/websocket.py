@@ -27,6 +27,7 @@ from django.db import connections
 from fhirserver.subscriptions import notifications
 from fhirserver.subscriptions.background import background_priority, now
 from fhirserver.subscriptions.models import BindingToken, SubscriptionState
+from resources import decimals
 
 log = logging.getLogger("fhirserver.subscriptions")
 _server = None
@@ -113,7 +114,7 @@ def _handle(socket, message, bound: dict, notifications) -> None:
         if action == "unbind":
             bound.pop(state.pk, None)
             continue
-        socket.send(json.dumps(notifications.bundle(state, _base(state), "handshake")))
+        socket.send(decimals.dumps(notifications.bundle(state, _base(state), "handshake")))
         bound[state.pk] = time.monotonic()
 
 
@@ -144,14 +145,14 @@ def _push(socket, bound: dict, notifications) -> None:
             .update(delivered_upto=pending[-1].event_number)  # one connection sends them, whichever claims first
         if claimed:
             try:
-                socket.send(json.dumps(notifications.bundle(state, _base(state), "event-notification", pending)))
+                socket.send(decimals.dumps(notifications.bundle(state, _base(state), "event-notification", pending)))
             except Exception:
                 SubscriptionState.objects.filter(pk=state.pk, delivered_upto=pending[-1].event_number).update(
                     delivered_upto=state.delivered_upto)  # not sent after all: the next client gets them
                 raise
             bound[state.pk] = time.monotonic()
         elif state.heartbeat_seconds and time.monotonic() - bound[state.pk] >= state.heartbeat_seconds:
-            socket.send(json.dumps(notifications.bundle(state, _base(state), "heartbeat")))
+            socket.send(decimals.dumps(notifications.bundle(state, _base(state), "heartbeat")))
             bound[state.pk] = time.monotonic()
 
 

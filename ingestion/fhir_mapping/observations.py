@@ -7,6 +7,7 @@ from decimal import Decimal
 from ingestion.labreport import LabRow, ReferenceRange
 from ingestion.terminology import lookup_loinc, normalize_answer
 from resources import ucum
+from resources.decimals import FhirDecimal
 
 from .codes import (
     AI_ASSERTED,
@@ -188,7 +189,9 @@ def _code(row: LabRow) -> dict:
 
 
 def _quantity(value: Decimal, unit: str | None, printed_unit: str | None) -> dict:
-    q: dict = {"value": number(value)}
+    # The printed precision is part of the value (issue 16): 0.50 is stored and served as 0.50, not 0.5.
+    plain = number(value)
+    q: dict = {"value": plain if isinstance(plain, int) else FhirDecimal(format(Decimal(value), "f"))}
     if unit:
         q.update(unit=printed_unit or unit, system=UCUM, code=unit)
     elif printed_unit:

@@ -246,8 +246,8 @@ def test_decimals_and_numbers_keep_their_json_types(client, fhir):
     created = post_xml(client, "Observation", body, HTTP_ACCEPT="application/fhir+json")
     assert created.status_code == 201, created.content
     raw = fhir.get(f"Observation/{created.json()['id']}").content.decode()
-    # As json.loads reads the same numbers: 13.50 -> 13.5, an integral decimal stays an integer, 1.6e1 -> 16.0.
-    assert '"value":13.5,' in raw and re.search(r'"value":12[,}]', raw) and '"value":16.0' in raw
+    # Each decimal as written (issue 16: precision is part of the value); an integral one stays an integer.
+    assert '"value":13.50,' in raw and re.search(r'"value":12[,}]', raw) and '"value":1.6e1' in raw
     observation = json.loads(raw)
     assert observation["valueQuantity"]["value"] == 13.5 and isinstance(
         observation["referenceRange"][0]["low"]["value"], int

@@ -75,6 +75,16 @@ def test_multipart_upload_stores_valid_us_core_lab_resources(client, report_pdf)
     glucose = next(o for o in observations if o["code"]["coding"][0]["code"] == "2345-7")
     truth_glucose = next(r for r in truth.rows if r.loinc == "2345-7")
     assert glucose["valueQuantity"]["value"] == float(truth_glucose.value)
+    # issue 16: the printed digits are the stored value's (bilirubin "1.0" stays 1.0, not 1)
+    truth_by_code = {r.loinc: r for r in truth.rows}
+    checked = 0
+    for observation in observations:
+        row = truth_by_code.get(observation["code"]["coding"][0].get("code"))
+        if row and "valueQuantity" in observation and observation["valueQuantity"]["value"] == float(row.value):
+            stored = client.get(f"/fhir/Observation/{observation['id']}").content.decode()
+            assert f'"value":{format(row.value, "f")},' in stored, (row.printed_value, stored)
+            checked += 1
+    assert checked >= len(truth.rows) // 2
     [provenance] = resources(bundle, "Provenance")
     targets = {t["reference"] for t in provenance["target"]}
     assert targets >= {f"Patient/{patient['id']}", f"DiagnosticReport/{report['id']}"} | {

@@ -16,6 +16,7 @@ from ingestion.fhir_mapping import (
 )
 from ingestion.fhir_mapping.patients import new_patient
 from ingestion.labreport import LabReport, LabRow, PatientHeader, ReferenceRange, Region
+from resources import decimals
 
 AI_CONFIDENCE = "http://hl7.org/fhir/uv/aitransparency/StructureDefinition/AIconfidence"
 
@@ -291,3 +292,28 @@ def test_transaction_entries_adapts_the_digitize_context():
     assert dr["encounter"] == {"reference": "Encounter/3"} and {"reference": "Practitioner/4"} in dr["performer"]
     assert "CH" in {c["coding"][0]["code"] for c in dr["category"]}
     assert resources["Observation"]["subject"] == {"reference": "Patient/9"}
+
+
+def test_printed_precision_is_kept_through_storage_and_http(db, fhir):
+    """issue 16: a lab that printed 0.50 reported two decimal places; the stored Observation says 0.50."""
+    creatinine = row(printed_name="Creatinine", loinc="2160-0", value=D("0.50"), printed_value="0.50",
+                     unit="mg/dL", printed_unit="mg/dL", confidence=0.97,
+                     reference_range=ReferenceRange(low=D("0.60"), high=D("1.10"), unit="mg/dL", text="0.60-1.10"))
+    tiny = row(printed_name="Troponin I", loinc="10839-9", value=D("0.000000001"), printed_value="0.000000001",
+               unit="ng/mL", printed_unit="ng/mL", confidence=0.97)
+    whole = row(loinc="2345-7", value=D("105"), printed_value="105", unit="mg/dL", printed_unit="mg/dL",
+                confidence=0.97)
+    observations = build(report(creatinine, tiny, whole))["Observation"]
+    for obs in observations:
+        obs = plain(obs)
+        obs["subject"] = {"reference": "Patient/p1"}
+        obs.pop("derivedFrom", None)
+        obs.pop("specimen", None)
+        obs["id"] = f"prec-{obs['code']['coding'][0]['code']}"
+        sent = decimals.dumps(obs)  # the text $digitize's storing step writes
+        assert '"value":0.5,' not in sent
+        assert fhir.put(f"Observation/{obs['id']}", sent).status_code == 201
+    text = fhir.get("Observation/prec-2160-0").content.decode()
+    assert '"value":0.50,' in text and '"value":0.60,' in text and '"value":1.10,' in text
+    assert '"value":0.000000001,' in fhir.get("Observation/prec-10839-9").content.decode()
+    assert '"value":105,' in fhir.get("Observation/prec-2345-7").content.decode()

@@ -1,13 +1,14 @@
 """A real HTTP receiver (a threaded HTTP server on loopback) and the background machinery running."""
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from resources import decimals
 
 TOPIC = "http://fhirserver.example.org/fhir/SubscriptionTopic/"
 IG = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
@@ -47,7 +48,7 @@ class Receiver:
                     if receiver.drop_held:
                         return
                 with receiver.arrived:
-                    receiver.received.append(json.loads(body) if body else {})
+                    receiver.received.append(decimals.loads(body) if body else {})  # decimals with their text
                     receiver.headers.append({k.lower(): v for k, v in self.headers.items()} | {"method": self.command,
                                                                                               "path": self.path})
                     receiver.arrived.notify_all()

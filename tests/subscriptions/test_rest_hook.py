@@ -1,6 +1,8 @@
 """rest-hook subscriptions end to end: a real receiver, the real job system and sweep, both databases."""
 from __future__ import annotations
 
+import json
+
 from tests.subscriptions.conftest import (
     event_numbers,
     focus_of,
@@ -47,12 +49,14 @@ def test_filters_by_patient_code_and_category(fhir, receiver, background):
     fhir.post("Observation", lab_observation(bob))  # another patient
     fhir.post("Observation", lab_observation(ada, code="2951-2"))  # another code
     fhir.post("Observation", lab_observation(ada, category="vital-signs"))  # not a lab result (topic)
-    wanted = fhir.post("Observation", lab_observation(ada)).json()
+    exact = json.dumps(lab_observation(ada)).replace('"value": 5.5,', '"value": 5.50,')  # issue 16: digits kept
+    wanted = fhir.post("Observation", exact).json()
     got = receiver.wait_for(lambda got: any(kind(b) == "event-notification" for b in got))
     [notification] = [b for b in got if kind(b) == "event-notification"]
     assert focus_of(notification) == [f"http://testserver/fhir/Observation/{wanted['id']}"]
     resources = [e["resource"] for e in notification["entry"][1:] if "resource" in e]
     assert resources[0]["id"] == wanted["id"] and resources[0]["resourceType"] == "Observation"
+    assert str(resources[0]["valueQuantity"]["value"]) == "5.50"
     assert any(r["resourceType"] == "Patient" for r in resources)  # the topic's additional context
     assert event_numbers(notification) == [1]
     events = fhir.get(f"Subscription/{sub['id']}/$events").json()
