@@ -42,7 +42,8 @@ def codes_q(name: str, value: str, modifier: str, *, system_field: str = "system
 
 def hierarchy(system: str) -> dict[str, set[str]] | None:
     """code -> its direct parents, over every stored CodeSystem with this url; None if none is stored
-    or one declares a hierarchy that is not `is-a`."""
+    or one declares a hierarchy that is not `is-a`, or none of them holds any parent/child link (a flat
+    list of codes, such as a `fragment` subset of LOINC, says nothing about what subsumes what)."""
     from fhirserver.storage.models import ResourceRecord
 
     from .models import UriIndex
@@ -54,6 +55,8 @@ def hierarchy(system: str) -> dict[str, set[str]] | None:
     parents: dict[str, set[str]] = {}
     for cs in systems:
         _walk(cs.get("concept", []), None, parents)
+    if not any(parents.values()):
+        return None
     return parents
 
 
