@@ -6,6 +6,7 @@ target type; `_has` selects the ids referenced by a nested search on the referri
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import Q
@@ -33,9 +34,19 @@ class Context:
     contained: bool = False  # match contained resources (index rows typed "#Type")
     ignored: list[str] = field(default_factory=list)
     where: Q | None = None  # the compiled condition, once built (the engine reads it to plan the page)
+    # What the caller may see of a type (the access decision's search filter); None = everything.
+    # Every step a search takes into other resources (chain, `_has`, `_filter` path) is held to it.
+    visible: Callable[[str], Q] | None = None
 
     def index_type(self, resource_type: str) -> str:
         return "#" + resource_type if self.contained else resource_type
+
+    def nested(self) -> Context:
+        """The context of a search on other resources a step away (chain target, `_has` source)."""
+        return Context(self.base_url, visible=self.visible)
+
+    def reach(self, resource_type: str) -> Q:
+        return self.visible(resource_type) if self.visible is not None else Q()
 
 
 class UnknownParameter(Exception):
@@ -131,25 +142,31 @@ def record_ids(resource_type: str, q: Q):
     return Rows(ResourceRecord, Q(resource_type=resource_type, deleted=False) & q, "id")
 
 
-def matching_records(resource_type: str, q: Q):
-    return ResourceRecord.objects.filter(resource_type=resource_type, deleted=False).filter(q)
-
-
 def _chain_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: Context, depth: int) -> Q:
     """`subject:Patient.name=x`: references whose target matches a search on the target type."""
     if param.type != "reference":
         raise bad_request(f"Only reference parameters can be chained ({f.raw_name})", code="SEARCH_BAD_CHAIN")
-    targets = [f.modifier] if f.modifier else list(param.targets)
     name, modifier, chain = parse_name(f.chain)
     inner = Filter(name, modifier, chain, f.values, f.chain, f.raw_value)
-    q, known = Q(pk__in=[]), False
+    targets = [
+        t for t in ([f.modifier] if f.modifier else list(param.targets))
+        if t in R4_RESOURCE_TYPES and (name == "_has" or get_param(t, name) is not None)
+    ]
+    if not targets:
+        raise UnknownParameter(f.raw_name)
+    return chain_q(resource_type, param, targets,
+                   lambda target, inner_ctx: filter_q(target, inner, inner_ctx, depth + 1), ctx)
+
+
+def chain_q(resource_type: str | None, param: SearchParam, targets: list[str], inner, ctx: Context) -> Q:
+    """Records whose reference `param` points at a `targets` resource the caller may see and that
+    matches `inner(target, context)`: the one chain step of both ordinary chains and `_filter` paths."""
+    q = Q(pk__in=[])
     for target in targets:
-        if target not in R4_RESOURCE_TYPES or (name != "_has" and get_param(target, name) is None):
-            continue
-        known = True
+        inner_ctx = ctx.nested()
         target_ids = Rows(
             ResourceRecord,
-            Q(resource_type=target, deleted=False) & filter_q(target, inner, Context(ctx.base_url), depth + 1),
+            Q(resource_type=target, deleted=False) & inner(target, inner_ctx) & ctx.reach(target),
             "logical_id",
         )
         q |= Q(
@@ -157,8 +174,6 @@ def _chain_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: Cont
                 ReferenceIndex, resource_type, Q(name=param.name, target_type=target, target_id__in=target_ids), ctx
             )
         )
-    if not known:
-        raise UnknownParameter(f.raw_name)
     return q
 
 
@@ -174,7 +189,8 @@ def _has_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Q:
         raise bad_request(f"_has: {source_type} has no reference parameter {ref_name}", code="SEARCH_BAD_HAS")
     name, modifier, chain = parse_name(rest)
     inner = Filter(name, modifier, chain, f.values, rest, f.raw_value)
-    source_ids = record_ids(source_type, filter_q(source_type, inner, Context(ctx.base_url), depth + 1))
+    # only sources the caller may see answer: else `_has` tells what another patient's records say
+    source_ids = record_ids(source_type, filter_q(source_type, inner, ctx.nested(), depth + 1) & ctx.reach(source_type))
     target_ids = Rows(
         ReferenceIndex,
         Q(resource_type=source_type, name=ref_name, target_type=resource_type),

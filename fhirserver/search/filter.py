@@ -332,25 +332,16 @@ def _string_q(resource_type: str | None, param: SearchParam, op: str, value: str
 
 
 def _chain_q(resource_type: str | None, param: SearchParam, test: Test, ctx: compiler.Context, depth: int) -> Q:
-    """`subject.name co "pet"`: references whose target matches the rest of the path."""
+    """`subject.name co "pet"`: references whose target matches the rest of the path (the compiler's chain step)."""
     if param.type != "reference":
         raise _error(f"only reference parameters can be chained ('{'.'.join(test.path)}')", code="SEARCH_BAD_CHAIN")
     rest = Test(test.path[1:], test.op, test.value)
-    q, known = Q(pk__in=[]), False
-    for target in param.targets:
-        if target not in R4_RESOURCE_TYPES or get_param(target, rest.path[0]) is None:
-            continue
-        known = True
-        inner = _test_q(target, rest, compiler.Context(ctx.base_url), depth + 1)
-        target_ids = compiler.matching_records(target, inner).values("logical_id")
-        rows = ReferenceIndex.objects.filter(name=param.name, target_type=target, target_id__in=target_ids)
-        if resource_type is not None:
-            rows = rows.filter(resource_type=ctx.index_type(resource_type))
-        q |= Q(id__in=rows.values("record_id"))
-    if not known:
+    targets = [t for t in param.targets if t in R4_RESOURCE_TYPES and get_param(t, rest.path[0]) is not None]
+    if not targets:
         raise _error(
             f"no target of '{param.name}' has a search parameter '{rest.path[0]}'",
             code="SEARCH_UNKNOWN_PARAMETER",
             issue_code="not-supported",
         )
-    return q
+    return compiler.chain_q(resource_type, param, targets,
+                            lambda target, inner_ctx: _test_q(target, rest, inner_ctx, depth + 1), ctx)
