@@ -35,12 +35,10 @@ LATE_FOR_A_REASON = {
     ("ingestion.understanding", "ingestion.terminology"): "optional at that layer (rows stay uncoded)",
 }
 
-# Shrinking: helper arch-search is rewriting fhirserver/search and security/access.py, and these
-# function-level imports (two of them close circles: compiler <-> filter, access <-> authenticator)
-# go with that work. Empty this once it is merged.
+# Shrinking: fhirserver/search's function-level imports (one closes a circle: compiler <-> filter)
+# go with the search rewrite (one home per type). Empty this once it is done.
 BEING_REMOVED = {
-    "fhirserver.search": "search engine rewrite (arch-search): compiler straight to SQL, one home per type",
-    "fhirserver.security.access": "the one access decision (arch-search)",
+    "fhirserver.search": "search engine rewrite: compiler straight to SQL, one home per type",
 }
 
 # HTTP edges: Django views, which only URLconfs and the edges beside them import.
