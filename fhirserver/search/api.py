@@ -35,13 +35,6 @@ def match_records(resource_type: str, query: list[tuple[str, str]]) -> list[Reso
     return match(resource_type, query)
 
 
-def match_versions(resource_type: str, query: list[tuple[str, str]]) -> list[tuple[int, str, int]]:
-    """(record id, logical id, version) of the matches of a search query, without their content."""
-    from .engine import match_versions as match
-
-    return match(resource_type, query)
-
-
 def search_bundle(request: FhirRequest) -> dict:
     """A searchset Bundle for `request` (type-level, system-level or compartment search)."""
     from .engine import search_bundle as search

@@ -375,16 +375,3 @@ def match_records(resource_type: str, query: list[tuple[str, str]]) -> list[Reso
         raise bad_request(f"Unknown search parameters in a conditional request: {', '.join(ctx.ignored)}",
                           code="SEARCH_UNKNOWN_PARAMETER", issue_code="not-supported")
     return list(ResourceRecord.objects.filter(q, resource_type=resource_type, deleted=False).order_by("id"))
-
-
-def match_versions(resource_type: str, query: list[tuple[str, str]]) -> list[tuple[int, str, int]]:
-    """(record id, logical id, version) of the matches, without their content (callers that cache
-    content by version, such as the terminology engine)."""
-    search = parse(query)
-    ctx = Context()
-    q, _ = compile_filters(resource_type, search.filters, ctx)
-    if ctx.ignored:
-        raise bad_request(f"Unknown search parameters: {', '.join(ctx.ignored)}", code="SEARCH_UNKNOWN_PARAMETER",
-                          issue_code="not-supported")
-    rows = ResourceRecord.objects.filter(q, resource_type=resource_type, deleted=False).order_by("id")
-    return list(rows.values_list("id", "logical_id", "version"))
