@@ -11,7 +11,15 @@ from fhirserver.core.request import FhirRequest
 from fhirserver.storage.models import ResourceRecord
 
 from .compartments import in_patient_compartment  # noqa: F401  (re-exported for the security layer)
-from .registry import MODIFIERS, PREFIXES, RESULT_PARAMETERS, SearchParam, search_parameters_for  # noqa: F401
+from .registry import (  # noqa: F401
+    MODIFIERS,
+    PREFIXES,
+    RESULT_PARAMETERS,
+    SearchParam,
+    includes_for,
+    revincludes_for,
+    search_parameters_for,
+)
 
 
 def index_resource(record: ResourceRecord) -> None:

@@ -135,6 +135,35 @@ def search_parameters_for(resource_type: str) -> list[SearchParam]:
     return sorted(_registry().get(resource_type, {}).values(), key=lambda p: p.name)
 
 
+def includes_for(resource_type: str) -> list[str]:
+    """`_include` values that work on `resource_type` (the CapabilityStatement's searchInclude):
+    `*` and each of its reference parameters."""
+    return ["*"] + [f"{resource_type}:{p.name}" for p in search_parameters_for(resource_type)
+                    if p.type == "reference" and p.expression]
+
+
+def revincludes_for(resource_type: str) -> list[str]:
+    """`_revinclude` values that find resources of `resource_type` (searchRevInclude): `*`, every
+    reference parameter whose targets name this type, and `Provenance:target` (US Core asks it of
+    every type). Parameters that may point at any type (RelatedArtifact, `AuditEvent:entity`...) work
+    too; `*` stands for them rather than 150 entries on every type."""
+    return ["*"] + _revincludes().get(resource_type, [])
+
+
+ANY_TARGET = len(R4_RESOURCE_TYPES) // 2  # a parameter that may point at more types than this points at anything
+
+
+@lru_cache(maxsize=1)
+def _revincludes() -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {t: {"Provenance:target"} for t in R4_RESOURCE_TYPES}
+    for source in sorted(_registry()):
+        for p in search_parameters_for(source):
+            if p.type == "reference" and p.expression and p.targets and len(p.targets) <= ANY_TARGET:
+                for target in p.targets:
+                    out.setdefault(target, set()).add(f"{source}:{p.name}")
+    return {t: sorted(names) for t, names in out.items()}
+
+
 # Result parameters and the modifiers/prefixes the engine understands (for the CapabilityStatement).
 RESULT_PARAMETERS = (
     "_sort", "_count", "_total", "_summary", "_elements", "_include", "_revinclude", "_contained",
