@@ -5,21 +5,21 @@ security layer (`in_patient_compartment` on the read path, `compartment_q` on se
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 from django.db.models import Q
 
+from resources import definitions
+
 from .models import ReferenceIndex
 from .params import reference
-from .paths import DEFINITIONS
 from .registry import get_param
 from .sql import Rows
 
 
 @lru_cache(maxsize=1)
 def _definitions() -> dict[str, dict[str, list[str]]]:
-    return json.loads((DEFINITIONS / "compartments.json").read_text())
+    return definitions.load("compartments.json")
 
 
 def compartment_params(compartment_type: str, resource_type: str) -> list[str]:

@@ -5,13 +5,13 @@ read) and the CapabilityStatement (`search_parameters_for`), so they can never d
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from resources import definitions
 from resources.types import R4_RESOURCE_TYPES
 
-from .paths import DEFINITIONS, Extractor, compile_expression
+from .paths import Extractor, compile_expression
 
 INDEXED_TYPES = ("string", "token", "date", "number", "quantity", "reference", "uri", "composite", "special")
 
@@ -76,7 +76,7 @@ class SearchParam:
 
 @lru_cache(maxsize=1)
 def _definitions() -> list[dict]:
-    return json.loads((DEFINITIONS / "search_parameters.json").read_text())
+    return definitions.load("search_parameters.json")
 
 
 @lru_cache(maxsize=1)
