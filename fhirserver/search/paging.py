@@ -18,12 +18,9 @@ from django.db.models.functions import Cast
 from fhirserver.core.errors import bad_request
 
 from . import sql
-from .models import INDEX_MODELS
+from .params import TYPES
 from .parser import SortKey
 from .registry import get_param
-
-SORT_COLUMNS = {"string": "value", "token": "code", "number": "value", "quantity": "value",
-                "reference": "target_id", "uri": "uri"}
 
 
 @dataclass
@@ -47,15 +44,13 @@ def order_keys(
             keys.append(OrderKey(alias, F("last_updated"), key.descending, "datetime", "last_updated"))
         else:
             param = get_param(resource_type, key.name) if resource_type else None
-            if param is None or not param.sortable or param.type not in INDEX_MODELS:
+            kind_of = TYPES.get(param.type) if param is not None and param.expression else None
+            sorting = kind_of.sort_column(key.descending) if kind_of is not None else None
+            if sorting is None:
                 ignored.append(f"_sort={key.name}")
                 continue
-            model = INDEX_MODELS[param.type]
-            if param.type == "date":  # ascending by earliest start, descending by latest end
-                column, kind = ("high", "datetime") if key.descending else ("low", "datetime")
-            else:
-                column = SORT_COLUMNS[param.type]
-                kind = "float" if param.type in ("number", "quantity") else "str"
+            model = kind_of.model
+            column, kind = sorting
             rows = model.objects.filter(record_id=OuterRef("id"), name=param.name).order_by(
                 ("-" if key.descending else "") + column).values(column)[:1]
             keys.append(

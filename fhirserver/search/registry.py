@@ -69,10 +69,6 @@ class SearchParam:
     def extractor(self, resource_type: str) -> Extractor:
         return compile_expression(self.expression, resource_type)
 
-    @property
-    def sortable(self) -> bool:
-        return self.type in ("string", "token", "date", "number", "quantity", "reference", "uri")
-
 
 @lru_cache(maxsize=1)
 def _definitions() -> list[dict]:

@@ -15,6 +15,7 @@ from fhirserver.core.errors import bad_request
 
 from ..models import QuantityIndex
 from ..values import implicit_range, parse_decimal, split_escaped, split_prefix
+from .base import PREFIXED, ParamType
 from .number import as_number, compare
 
 model = QuantityIndex
@@ -126,3 +127,20 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
         canonical_value="canonical_value",
         canonical_unit="canonical_unit",
     )
+
+
+class QuantityType(ParamType):
+    name = "quantity"
+    model = model
+    modifiers = MODIFIERS
+    filter_ops = PREFIXED + ("pr",)
+    sort_by = "value"
+    sort_kind = "float"
+
+    extract = staticmethod(extract)
+
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+        return condition(param.name, value, modifier)
+
+
+TYPE = QuantityType()

@@ -13,6 +13,7 @@ from resources.terminology.valueset import members, resolve_value_set
 from ..models import TokenIndex
 from ..subsumption import codes_q
 from ..values import TEXT_LENGTH, normalize_text, split_escaped
+from .base import Condition, ParamType, any_of
 
 model = TokenIndex
 MODIFIERS = (None, "text", "not", "of-type", "in", "not-in", "below", "above")
@@ -116,3 +117,24 @@ def valueset_q(url: str) -> Q:
     for system, system_codes in by_system.items():
         q |= Q(system=system, code__in=system_codes)
     return q
+
+
+class TokenType(ParamType):
+    name = "token"
+    model = model
+    modifiers = MODIFIERS
+    filter_ops = ("eq", "ne", "ss", "sb", "in", "ni", "pr")
+    sort_by = "code"
+
+    extract = staticmethod(extract)
+
+    def condition(self, param, values: list[str], modifier: str | None, base_url: str = "") -> Condition:
+        """`:not` and `:not-in` are the records with no matching row (R4: a resource without the code
+        at all matches `:not`), so they are the positive condition, negated."""
+        negated = modifier in ("not", "not-in")
+        if negated:
+            modifier = None if modifier == "not" else "in"
+        return Condition(self.model, any_of(condition(param.name, v, modifier) for v in values), negated)
+
+
+TYPE = TokenType()
