@@ -11,7 +11,7 @@ from math import isfinite
 from typing import Iterable
 
 import orjson
-from django.db import connection
+from django.db import connection, transaction
 
 from fhirserver.storage.models import ResourceRecord
 
@@ -261,8 +261,6 @@ def index_records(records: Iterable[ResourceRecord], *, clear: bool | None = Non
 
 def reindex(*, types: list[str] | None = None, batch: int = 500) -> int:
     """Rewrite the rows of every current record (optionally of some types), a batch per transaction."""
-    from django.db import transaction
-
     records = ResourceRecord.objects.filter(deleted=False).order_by("id")
     if types:
         records = records.filter(resource_type__in=types)

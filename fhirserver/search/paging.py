@@ -16,6 +16,7 @@ from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Cast
 
 from fhirserver.core.errors import bad_request
+from fhirserver.storage.models import ResourceRecord
 
 from . import sql
 from .params import TYPES
@@ -174,8 +175,6 @@ def fetch_page_by_index(
     subqueries), then its records by primary key. Walking the first index in record-id order and
     probing the others stops after `count` matches, where a plan over the records table would visit
     every record of the type."""
-    from fhirserver.storage.models import ResourceRecord
-
     direction, values = decode_cursor(cursor, keys) if cursor else (None, None)
     backwards = direction in ("b", "last")
     descending = keys[-1].descending != backwards

@@ -13,6 +13,9 @@ import contextvars
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from fhirserver.security.access import Access
+from fhirserver.security.scopes import parse_scopes
+
 _request: contextvars.ContextVar = contextvars.ContextVar("fhirserver_subscriptions_request", default=None)
 
 
@@ -61,9 +64,6 @@ def access_of(state):
     """The owner's access (None = trusted: sees everything)."""
     if state.owner_trusted:
         return None
-    from fhirserver.security.access import Access
-    from fhirserver.security.scopes import parse_scopes
-
     return Access(client_id=state.owner_client, scopes=parse_scopes(state.owner_scopes),
                   launch_patient=state.owner_patient or None)
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 from django.db.models import Q
 
 from fhirserver.core.errors import bad_request
+from resources.ucum import canonical as ucum_canonical
 
 from ..models import QuantityIndex
 from ..values import implicit_range, parse_decimal, split_escaped, split_prefix
@@ -30,10 +31,6 @@ def canonical(value: Decimal, code: str) -> tuple[Decimal, str] | None:
 
 @lru_cache(maxsize=8192)  # the same Quantity feeds several parameters of one resource
 def _canonical(value: Decimal, code: str) -> tuple[Decimal, str] | None:
-    try:
-        from resources.ucum import canonical as ucum_canonical
-    except ImportError:  # the UCUM module is optional for the engine
-        return None
     try:
         return ucum_canonical(value, code)
     except Exception:
