@@ -75,3 +75,10 @@ def test_in_an_unknown_value_set_is_a_400_that_names_it(store, fhir):
     outcome = search(fhir, f"Observation?code:in={q('http://nowhere.example/vs')}", status=400)
     assert outcome["resourceType"] == "OperationOutcome"
     assert "http://nowhere.example/vs" in outcome["issue"][0]["diagnostics"]
+
+
+def test_in_a_value_set_over_a_code_system_not_held_is_a_400_not_an_empty_answer(store, fhir):
+    """SNOMED CT ships as a stub (content not-present): 'no codes' would be a wrong answer."""
+    store(observation(**{"code": {"coding": [{"system": "http://snomed.info/sct", "code": "271649006"}]}}), id="o")
+    outcome = search(fhir, f"Observation?code:in={q('http://snomed.info/sct?fhir_vs')}", status=400)
+    assert "not-present" in outcome["issue"][0]["diagnostics"]
