@@ -21,6 +21,7 @@ from fhirserver.storage.models import ResourceRecord
 
 FALSE = "1=0"
 OPERATORS = {"exact": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+LIKE = {"startswith": "{}%", "endswith": "%{}", "contains": "%{}%"}  # string prefix, suffix, infix
 
 
 class Unsupported(Exception):
@@ -138,6 +139,9 @@ def _leaf(model, alias: str, lookup: str, value, negated: bool) -> tuple[str, li
             return FALSE, []
         prep = _prep(field)
         return f"{column} IN ({', '.join(['%s'] * len(values))})", [prep(v) for v in values]
+    if op in LIKE and isinstance(value, str):  # as Django writes it: the same cast, escaping and operator
+        cast = connection.ops.lookup_cast(op, field.get_internal_type()) % column
+        return f"{cast} {connection.operators[op]}", [LIKE[op].format(connection.ops.prep_for_like_query(value))]
     if op not in OPERATORS or hasattr(value, "resolve_expression"):
         raise Unsupported(lookup)
     if value is None:
