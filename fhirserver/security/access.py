@@ -25,6 +25,7 @@ from fhirserver.search.parser import parse
 from fhirserver.search.registry import get_param
 from fhirserver.security.scopes import ScopeRule, Scopes
 from fhirserver.storage import repository
+from fhirserver.storage.models import ResourceRecord
 
 # Which permission letters allow an interaction (SMART v2 letters; v1 read = rs, write = cud).
 INTERACTION_LETTERS: dict[str, frozenset[str]] = {
@@ -144,15 +145,35 @@ class Access:
         if rule.context == "patient":
             if not self.launch_patient or not in_patient_compartment(resource_type, resource, self.launch_patient):
                 return False
-        return not rule.query or matches_query(resource_type, resource, rule.query)
+        return not rule.query or query_admits(resource_type, resource, rule.query)
+
+
+def query_admits(resource_type: str, resource: dict, query: tuple[tuple[str, str], ...]) -> bool:
+    """Whether one resource satisfies a scope's query constraints, as a search would answer it.
+
+    Token parameters and `_id` are evaluated on the content itself (so a create or an update's new
+    content is checked too). Any other constraint is asked of the search engine on the stored
+    version the content is (its id and versionId): the same condition `search_q` puts in a search.
+    Content that is not a stored version (a write's new content) is refused: the safe answer."""
+    if all(_in_memory(resource_type, name) for name, _ in query):
+        return matches_query(resource_type, resource, query)
+    version = str((resource.get("meta") or {}).get("versionId") or "")
+    if not resource.get("id") or not version.isdigit():
+        return False
+    condition, _ = compile_filters(resource_type, parse(list(query)).filters, Context())
+    return ResourceRecord.objects.filter(
+        condition, resource_type=resource_type, logical_id=resource["id"], version=int(version), deleted=False
+    ).exists()
+
+
+def _in_memory(resource_type: str, name: str) -> bool:
+    param = get_param(resource_type, name)
+    return name == "_id" or (param is not None and param.type == "token" and bool(param.expression))
 
 
 def matches_query(resource_type: str, resource: dict, query: tuple[tuple[str, str], ...]) -> bool:
-    """Whether one resource satisfies a scope's query constraints (token parameters and _id).
-
-    Constraints on other parameter types deny on single-resource checks (searches still apply them
-    through the search engine): refusing is the safe answer when we cannot evaluate.
-    """
+    """Whether one resource's content satisfies query constraints on token parameters and `_id`
+    (anything else is refused here: query_admits asks the search engine for those)."""
     for name, value in query:
         if name == "_id":
             if resource.get("id") not in value.split(","):
