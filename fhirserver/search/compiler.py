@@ -211,7 +211,9 @@ def _text_q(field_name: str):
 
 def _list_q(resource_type, f: Filter, ctx: Context) -> Q:
     ids: list[str] = []
-    lists = ResourceRecord.objects.filter(resource_type="List", deleted=False, logical_id__in=f.values)
+    # only Lists the caller may see: else `_list=<another patient's List>` tells what it holds
+    lists = ResourceRecord.objects.filter(Q(resource_type="List", deleted=False, logical_id__in=f.values)
+                                          & ctx.reach("List"))
     for record in lists:
         for entry in record.content.get("entry", []):
             target_type, target_id, _ = reference.parse_reference(

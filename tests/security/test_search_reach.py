@@ -155,3 +155,15 @@ def test_a_read_and_a_search_agree_on_a_non_token_scope_constraint(secure, fhir,
     assert _total(found) == (1 if readable else 0)
     # an older version has no index rows to ask: refused rather than guessed (a known limit)
     assert fhir.get("Observation/lab-a/_history/1", **headers).status_code == 403
+
+
+def test_list_of_another_patient_tells_nothing(as_a, two_patients):
+    """`Observation?_list=<b's List naming a's result>`: b's List is not a's to read, so it lists nothing."""
+    repository.update("List", "list-b", {"resourceType": "List", "id": "list-b", "status": "current", "mode": "working",
+                                         "subject": {"reference": "Patient/b"},
+                                         "entry": [{"item": {"reference": "Observation/lab-a"}}]})
+    repository.update("List", "list-a", {"resourceType": "List", "id": "list-a", "status": "current", "mode": "working",
+                                         "subject": {"reference": "Patient/a"},
+                                         "entry": [{"item": {"reference": "Observation/lab-a"}}]})
+    assert _total(as_a.get("Observation?_list=list-b")) == 0
+    assert _total(as_a.get("Observation?_list=list-a")) == 1
