@@ -200,10 +200,9 @@ def _text_q(field_name: str):
             condition = Q()
             for word in words:
                 condition &= Q(**{f"{field_name}__contains": word})
-            rows = TextIndex.objects.filter(condition)
             if resource_type is not None:
-                rows = rows.filter(resource_type=resource_type)
-            alternatives.append(Q(id__in=rows.values("record_id")))
+                condition &= Q(resource_type=resource_type)
+            alternatives.append(Q(id__in=Rows(TextIndex, condition)))
         return any_of(alternatives)
 
     return q
