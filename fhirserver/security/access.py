@@ -20,9 +20,12 @@ from fhirserver.core.errors import FhirError
 from fhirserver.core.request import FhirRequest
 from fhirserver.search.compartments import compartment_q, in_patient_compartment
 from fhirserver.search.compiler import Context, compile_filters
+from fhirserver.search.models import ReferenceIndex
 from fhirserver.search.params import token
+from fhirserver.search.params.reference import parse_reference
 from fhirserver.search.parser import parse
 from fhirserver.search.registry import get_param
+from fhirserver.search.sql import Rows
 from fhirserver.security.scopes import ScopeRule, Scopes
 from fhirserver.storage import repository
 from fhirserver.storage.models import ResourceRecord
@@ -98,7 +101,10 @@ class Access:
             return Q(pk__in=[])
         q = Q()
         if self.patient_id:
-            q &= compartment_q("Patient", self.patient_id, resource_type)
+            compartment = compartment_q("Patient", self.patient_id, resource_type)
+            if resource_type == "Provenance":
+                compartment |= self._provenance_of_visible_q()
+            q &= compartment
         constraints = self.allowed_query(resource_type)
         if constraints is not None:
             alternatives = Q(pk__in=[])
@@ -125,6 +131,33 @@ class Access:
             return None
         return [list(r.query) for r in rules]
 
+    # Provenance is about its targets. R4 files it in a patient's compartment only when a target is
+    # the Patient itself, so the Provenance of that patient's results ($digitize's, US Core's
+    # `_revinclude=Provenance:target`) would be hidden from the patient's own app. A patient-confined
+    # token also sees a Provenance whose every target it may see (and nothing else: one target
+    # outside its reach hides it), in searches and on single reads alike.
+    def _provenance_of_visible_q(self) -> Q:
+        targets = Q(resource_type="Provenance", name="target")
+        seen = Q(pk__in=[])
+        for target_type in ReferenceIndex.objects.filter(targets).values_list("target_type", flat=True).distinct():
+            if target_type and target_type != "Provenance" and self.can_read_type(target_type):
+                readable = Q(resource_type=target_type, deleted=False) & self.search_q(target_type)
+                seen |= Q(target_type=target_type, target_id__in=Rows(ResourceRecord, readable, "logical_id"))
+        return Q(id__in=Rows(ReferenceIndex, targets & seen)) & ~Q(id__in=Rows(ReferenceIndex, targets & ~seen))
+
+    def _provenance_of_visible(self, provenance: dict) -> bool:
+        references = [t.get("reference") if isinstance(t, dict) else None for t in provenance.get("target") or []]
+        if not references:
+            return False
+        for text in references:
+            target_type, target_id, _ = parse_reference(text or "")
+            if not target_type or target_type == "Provenance":
+                return False
+            stored = repository.current(target_type, target_id)
+            if stored is None or stored.deleted or not self.can_read(target_type, stored.content):
+                return False
+        return True
+
     @property
     def is_patient_scoped(self) -> bool:
         return self.patient_id is not None
@@ -143,7 +176,11 @@ class Access:
 
     def _rule_admits(self, rule: ScopeRule, resource_type: str, resource: dict) -> bool:
         if rule.context == "patient":
-            if not self.launch_patient or not in_patient_compartment(resource_type, resource, self.launch_patient):
+            if not self.launch_patient:
+                return False
+            if not in_patient_compartment(resource_type, resource, self.launch_patient) and not (
+                resource_type == "Provenance" and self._provenance_of_visible(resource)
+            ):
                 return False
         return not rule.query or query_admits(resource_type, resource, rule.query)
 

@@ -167,3 +167,33 @@ def test_list_of_another_patient_tells_nothing(as_a, two_patients):
                                          "entry": [{"item": {"reference": "Observation/lab-a"}}]})
     assert _total(as_a.get("Observation?_list=list-b")) == 0
     assert _total(as_a.get("Observation?_list=list-a")) == 1
+
+
+def _provenance(id_, *targets):
+    repository.update("Provenance", id_, {"resourceType": "Provenance", "id": id_, "recorded": "2026-03-02T00:00:00Z",
+                                          "target": [{"reference": t} for t in targets],
+                                          "agent": [{"who": {"reference": "Practitioner/doc"}}]})
+
+
+def test_provenance_of_ones_own_results_is_visible_and_nobody_elses(as_a, two_patients):
+    """US Core's `_revinclude=Provenance:target` under a patient token: the Provenance of a's results
+    (which R4 files in no patient compartment) comes back; one that also names b's result does not."""
+    _provenance("prov-a", "Observation/lab-a", "DiagnosticReport/rep-a")
+    _provenance("prov-mixed", "Observation/lab-a", "Observation/lab-b")
+    _provenance("prov-b", "Observation/lab-b")
+    response = as_a.get("Observation?_id=lab-a,lab-b&_revinclude=Provenance:target")
+    returned = {(e["resource"]["id"], e["search"]["mode"]) for e in response.json()["entry"]}
+    assert returned == {("lab-a", "match"), ("prov-a", "include")}, returned
+    assert as_a.get("Provenance/prov-a").status_code == 200
+    assert as_a.get("Provenance/prov-mixed").status_code in (403, 404)
+    assert as_a.get("Provenance/prov-b").status_code in (403, 404)
+    assert {e["resource"]["id"] for e in as_a.get("Provenance").json().get("entry", [])} == {"prov-a"}
+
+
+def test_provenance_follows_a_category_limited_scope(secure, fhir, two_patients, token_for, bearer):
+    _provenance("prov-lab", "Observation/lab-a")
+    _provenance("prov-vital", "Observation/vital-a")
+    headers = bearer(token_for(f"patient/Observation.rs?category={LAB} patient/Provenance.rs", patient="a"))
+    response = fhir.get("Provenance", **headers)
+    assert {e["resource"]["id"] for e in response.json().get("entry", [])} == {"prov-lab"}
+    assert fhir.get("Provenance/prov-vital", **headers).status_code == 403
