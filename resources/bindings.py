@@ -9,14 +9,12 @@ that answers `ValueSet/$expand`, once per value set.
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from pathlib import Path
 
+from resources import definitions
 from resources.terminology import packages
 from resources.terminology.valueset import members
 
-DEFINITIONS = Path(__file__).resolve().parent / "definitions" / "required_bindings.json"
 _VALUE_SET = "\0valueSet"  # key of a tree node's bound value set (never an element name)
 
 
@@ -33,7 +31,7 @@ class _AllowedCodes(dict):
 
 @lru_cache(maxsize=1)
 def _definitions() -> tuple[dict, dict]:
-    data = json.loads(DEFINITIONS.read_text())
+    data = definitions.load("required_bindings.json")
     codes = _AllowedCodes()
     trees: dict[str, dict] = {}
     for resource_type, rules in data["rules"].items():

@@ -22,18 +22,16 @@ import copy
 import json
 import re
 from functools import lru_cache
-from pathlib import Path
 
 from lxml import etree
 
-from resources import decimals
+from resources import decimals, definitions
 from resources.types import R4_RESOURCE_TYPES
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 _FHIR = "{%s}" % FHIR_NS
 _XHTML = "{%s}" % XHTML_NS
-_DEFINITIONS = Path(__file__).resolve().parent / "definitions" / "xml_elements.json"
 _INTEGERS = {"integer", "positiveInt", "unsignedInt"}
 _INTEGER_TEXT = re.compile(r"-?[0-9]+")
 _DECIMAL_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
@@ -55,7 +53,7 @@ def decimal_text(json_text: str | bytes) -> dict:
 
 @lru_cache(maxsize=1)
 def _tables() -> tuple[frozenset, dict]:
-    data = json.loads(_DEFINITIONS.read_text())
+    data = definitions.load("xml_elements.json")
     elements = {
         key: {name: (kind, repeats) for name, kind, repeats in children} for key, children in data["elements"].items()
     }

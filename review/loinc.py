@@ -3,7 +3,7 @@ same engine and content the API's operation answers from (a stored LOINC CodeSys
 subset the server ships), with the units the reader knows for each test."""
 from __future__ import annotations
 
-from fhirserver.terminology import source
+from fhirserver.terminology.source import source
 from ingestion.terminology import lookup_loinc
 from ingestion.terminology.catalogue import LOINC_SYSTEM
 from resources.terminology import expand

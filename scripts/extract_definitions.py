@@ -8,7 +8,6 @@ Writes compact JSON the search engine loads at start-up:
 - choice_elements.json: element names that are choice types (value[x] -> "value"), for path navigation
 - compartments.json: CompartmentDefinition resource -> params, per compartment type
 - summary_elements.json: per resource type, the top-level summary and mandatory elements
-- valuesets.json: ValueSet url -> [[system, code], ...] for the ValueSets whose codes are enumerable here
 - required_bindings.json: {"rules": per resource type, [element path, value set url] for every `code`
   element (also inside datatypes and backbone elements) bound `required` to a value set enumerable
   here}; the codes each value set allows come from the terminology engine at run time
@@ -180,7 +179,6 @@ def main(package: Path) -> None:
         "choice_elements.json": choice_elements(package),
         "compartments.json": compartments(package),
         "summary_elements.json": summary_elements(package),
-        "valuesets.json": valuesets(package),
         "required_bindings.json": required_bindings(package),
     }
     for name, data in outputs.items():

@@ -82,8 +82,8 @@ def _resource_entry(resource_type: str) -> dict:
     }
     params = _search_params(resource_type)
     if params:
-        entry["searchInclude"] = ["*"]
-        entry["searchRevInclude"] = ["*"]
+        entry["searchInclude"] = search_api.includes_for(resource_type)  # each one works: Inferno reads these
+        entry["searchRevInclude"] = search_api.revincludes_for(resource_type)
         entry["searchParam"] = params
     ops = [
         op

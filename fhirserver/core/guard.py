@@ -5,6 +5,10 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.db.models import Q
+
 from fhirserver.core.request import FhirRequest
 
 
@@ -29,3 +33,15 @@ def can_see(request: FhirRequest, resource_type: str, resource: dict | None) -> 
     if request.access is None:
         return True
     return request.access.can_read(resource_type, resource)
+
+
+def visible(request: FhirRequest) -> Callable[[str], Q] | None:
+    """What the caller may see of a resource type, as a condition on stored records (the access
+    decision's `search_q`); None when the request is trusted. The search engine holds a search, each
+    chain, `_has` and `_filter` step and each `_include`/`_revinclude` to it."""
+    return request.access.search_q if request.access is not None else None
+
+
+def confined_patient(request: FhirRequest) -> str | None:
+    """The patient a token is confined to (patient-level scopes), None when it is not confined."""
+    return getattr(request.access, "patient_id", None) if request.access is not None else None

@@ -62,7 +62,7 @@ def history(request: FhirRequest) -> FhirResponse:
     if count:
         links.append(link("last", max(0, (total - 1) // count * count)))
     bundle: dict = {"resourceType": "Bundle", "type": "history"}
-    if getattr(request.access, "patient_id", None) is None:
+    if guard.confined_patient(request) is None:
         bundle["total"] = total
     else:  # a patient-confined caller sees filtered pages: a count (or a last page) would leak
         links = [link for link in links if link["relation"] != "last"]

@@ -8,6 +8,7 @@ Resources that are nobody's record (Practitioner, Organization, Medication...) s
 """
 from __future__ import annotations
 
+from fhirserver.core import guard
 from fhirserver.core.errors import FhirError
 from fhirserver.core.request import FhirRequest
 from fhirserver.search import compartments
@@ -16,7 +17,7 @@ from fhirserver.storage import repository
 
 def check(request: FhirRequest, resource_type: str, content: dict | None) -> None:
     """403 when `content` refers to another patient's record and the token is confined to one patient."""
-    patient = getattr(request.access, "patient_id", None) if request.access is not None else None
+    patient = guard.confined_patient(request)
     if not patient or not isinstance(content, dict):
         return
     record_types = set(compartments.compartment_types("Patient"))

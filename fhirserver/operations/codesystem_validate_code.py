@@ -6,7 +6,7 @@ from fhirserver.core.errors import bad_request
 from fhirserver.core.parameters import OperationInput
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations.registry import Operation, register
-from fhirserver.terminology import instance_or_url, source, terminology_errors, validation_answer
+from fhirserver.terminology.http import instance_or_url, source, terminology_errors, validation_answer
 from resources import ucum
 from resources.terminology import CodeSystemView
 

@@ -25,7 +25,7 @@ FIELDS = ("id", "resource_type", "logical_id", "content")
 
 
 def _patient_ids(request: FhirRequest) -> list[str]:
-    patient_id = getattr(request.access, "patient_id", None) if request.access is not None else None
+    patient_id = guard.confined_patient(request)
     if request.id:
         if patient_id and patient_id != request.id:
             raise FhirError(403, "The token's patient context does not allow this patient", issue_code="forbidden",
@@ -77,6 +77,7 @@ def everything(request: FhirRequest) -> FhirResponse:
         [Include("*", "*", None, False, False, ("_include", "*"))],
         visible,
         allowed=lambda row: not foreign(row) and guard.can_see(request, row["resource_type"], row["content"]),
+        visible=guard.visible(request),
     )
     entries += [_entry(request, row, "include") for row in referenced if not types or row["resource_type"] in types]
     path = (

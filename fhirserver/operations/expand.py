@@ -8,7 +8,7 @@ from django.conf import settings
 from fhirserver.core.parameters import OperationInput
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations.registry import Operation, register
-from fhirserver.terminology import instance_or_url, source, terminology_errors
+from fhirserver.terminology.http import instance_or_url, source, terminology_errors
 from resources.terminology import expand as expand_value_set
 
 

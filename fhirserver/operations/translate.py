@@ -8,7 +8,7 @@ from fhirserver.core.parameters import OperationInput, parameters
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations.registry import Operation, register
 from fhirserver.search import api as search_api
-from fhirserver.terminology import instance_or_url, terminology_errors
+from fhirserver.terminology.http import instance_or_url, terminology_errors
 from resources.terminology.conceptmap import is_match
 from resources.terminology.conceptmap import translate as translate_code
 

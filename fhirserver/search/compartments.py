@@ -5,20 +5,21 @@ security layer (`in_patient_compartment` on the read path, `compartment_q` on se
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 from django.db.models import Q
 
+from resources import definitions
+
 from .models import ReferenceIndex
 from .params import reference
-from .paths import DEFINITIONS
 from .registry import get_param
+from .sql import Rows
 
 
 @lru_cache(maxsize=1)
 def _definitions() -> dict[str, dict[str, list[str]]]:
-    return json.loads((DEFINITIONS / "compartments.json").read_text())
+    return definitions.load("compartments.json")
 
 
 def compartment_params(compartment_type: str, resource_type: str) -> list[str]:
@@ -36,9 +37,8 @@ def compartment_q(compartment_type: str, compartment_id: str, resource_type: str
     params = compartment_params(compartment_type, resource_type)
     q = Q(pk__in=[])
     if params:
-        rows = ReferenceIndex.objects.filter(
-            resource_type=resource_type, name__in=params, target_type=compartment_type, target_id=compartment_id
-        ).values("record_id")
+        rows = Rows(ReferenceIndex, Q(resource_type=resource_type, name__in=params, target_type=compartment_type,
+                                      target_id=compartment_id))
         q = Q(id__in=rows)
     if resource_type == compartment_type:
         q |= Q(logical_id=compartment_id)

@@ -1,11 +1,15 @@
-"""Compile parsed filters into a `Q` over ResourceRecord.
+"""Compile parsed filters into a `Q` over ResourceRecord, the one way a search becomes a condition.
 
-Each filter becomes `id IN (SELECT record_id FROM search_<type> WHERE name=... AND <OR of values>)`;
-repeating a parameter ANDs such conditions. Chains select target ids with a nested search on the
-target type; `_has` selects the ids referenced by a nested search on the referring type.
+Each filter becomes `id IN (SELECT record_id FROM search_<type> WHERE name=... AND <OR of values>)`,
+the condition its parameter type gives (params/: `TYPES[param.type].condition`); repeating a
+parameter ANDs such conditions. Chains (`chain_q`, one step for ordinary chains and `_filter` paths)
+select target ids with a nested search on the target type; `_has` selects the ids referenced by a
+nested search on the referring type; both only reach what the caller may see (`Context.visible`).
+`_filter` expressions (parsed by filter.py) compile here too, test by test, through the same types.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import Q
@@ -14,16 +18,15 @@ from fhirserver.core.errors import bad_request
 from fhirserver.storage.models import ResourceRecord
 from resources.types import R4_RESOURCE_TYPES
 
-from .models import INDEX_MODELS, ReferenceIndex, TextIndex, TokenIndex
-from .params import composite, date, number, quantity, reference, special, string, token, uri
+from . import filter as filter_tree
+from .models import DateIndex, ReferenceIndex, StringIndex, TextIndex, TokenIndex, UriIndex
+from .params import TYPES, Condition, any_of, date, reference, token
+from .params.base import PREFIXED
 from .parser import Filter, parse_name
 from .registry import SearchParam, get_param
 from .sql import Rows
-from .values import normalize_text, split_escaped
+from .values import TEXT_LENGTH, normalize_text, split_escaped
 
-CONDITIONS = {"string": string.condition, "token": token.condition, "date": date.condition,
-              "number": number.condition, "quantity": quantity.condition, "uri": uri.condition,
-              "special": special.condition}
 MAX_CHAIN_DEPTH = 4
 
 
@@ -33,9 +36,19 @@ class Context:
     contained: bool = False  # match contained resources (index rows typed "#Type")
     ignored: list[str] = field(default_factory=list)
     where: Q | None = None  # the compiled condition, once built (the engine reads it to plan the page)
+    # What the caller may see of a type (the access decision's search filter); None = everything.
+    # Every step a search takes into other resources (chain, `_has`, `_filter` path) is held to it.
+    visible: Callable[[str], Q] | None = None
 
     def index_type(self, resource_type: str) -> str:
         return "#" + resource_type if self.contained else resource_type
+
+    def nested(self) -> Context:
+        """The context of a search on other resources a step away (chain target, `_has` source)."""
+        return Context(self.base_url, visible=self.visible)
+
+    def reach(self, resource_type: str) -> Q:
+        return self.visible(resource_type) if self.visible is not None else Q()
 
 
 class UnknownParameter(Exception):
@@ -77,49 +90,22 @@ def filter_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> 
         raise UnknownParameter(f.raw_name)
     if f.chain:
         return _chain_q(resource_type, param, f, ctx, depth)
+    kind = TYPES[param.type]
     if f.modifier == "missing":
         if f.raw_value not in ("true", "false"):
             raise bad_request(f"{f.raw_name} must be true or false", code="SEARCH_BAD_MISSING")
-        if param.type not in INDEX_MODELS or not param.expression:  # no index rows (_id, _list...)
-            raise bad_request(f"{f.name}:missing is not supported", code="SEARCH_BAD_MODIFIER")
-        present = Q(id__in=_rows(INDEX_MODELS[param.type], resource_type, Q(name=param.name), ctx))
+        present = _matching(kind.missing(param), resource_type, ctx)  # _id, _list...: no index rows, a 400
         return ~present if f.raw_value == "true" else present
     special = SPECIAL_FILTERS.get(param.name)
     if special:
         return special(resource_type, f, ctx)
-    if param.type == "reference":
-        return _reference_q(resource_type, param, f, ctx)
-    if param.type == "composite":
-        condition = _any(
-            composite.condition(param.name, v, f.modifier, param.components, ctx.base_url) for v in f.values
-        )
-        return Q(id__in=_rows(INDEX_MODELS["composite"], resource_type, condition, ctx))
-    modifier = f.modifier
-    negate = param.type == "token" and modifier in ("not", "not-in")
-    if negate:
-        modifier = None if modifier == "not" else "in"
-    condition = _any(CONDITIONS[param.type](param.name, v, modifier) for v in f.values)
-    matched = Q(id__in=_rows(INDEX_MODELS[param.type], resource_type, condition, ctx))
-    return ~matched if negate else matched
+    return _matching(kind.condition(param, f.values, f.modifier, ctx.base_url), resource_type, ctx)
 
 
-def _any(conditions) -> Q:
-    q = None
-    for c in conditions:
-        q = c if q is None else q | c
-    return q if q is not None else Q(pk__in=[])
-
-
-def _reference_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: Context) -> Q:
-    if f.modifier == "identifier":
-        condition = _any(reference.identifier_condition(param.name, v) for v in f.values)
-        return Q(id__in=_rows(TokenIndex, resource_type, condition, ctx))
-    if f.modifier is not None and f.modifier not in R4_RESOURCE_TYPES:
-        raise bad_request(
-            f"Modifier :{f.modifier} is not supported on reference parameter {f.name}", code="SEARCH_BAD_MODIFIER"
-        )
-    condition = _any(reference.condition(param.name, v, f.modifier, param.targets, ctx.base_url) for v in f.values)
-    return Q(id__in=_rows(ReferenceIndex, resource_type, condition, ctx))
+def _matching(condition: Condition, resource_type: str | None, ctx: Context) -> Q:
+    """Records with a row of `condition` (or, negated, without one)."""
+    matched = Q(id__in=_rows(condition.model, resource_type, condition.where, ctx))
+    return ~matched if condition.negated else matched
 
 
 def record_ids(resource_type: str, q: Q):
@@ -131,25 +117,31 @@ def record_ids(resource_type: str, q: Q):
     return Rows(ResourceRecord, Q(resource_type=resource_type, deleted=False) & q, "id")
 
 
-def matching_records(resource_type: str, q: Q):
-    return ResourceRecord.objects.filter(resource_type=resource_type, deleted=False).filter(q)
-
-
 def _chain_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: Context, depth: int) -> Q:
     """`subject:Patient.name=x`: references whose target matches a search on the target type."""
     if param.type != "reference":
         raise bad_request(f"Only reference parameters can be chained ({f.raw_name})", code="SEARCH_BAD_CHAIN")
-    targets = [f.modifier] if f.modifier else list(param.targets)
     name, modifier, chain = parse_name(f.chain)
     inner = Filter(name, modifier, chain, f.values, f.chain, f.raw_value)
-    q, known = Q(pk__in=[]), False
+    targets = [
+        t for t in ([f.modifier] if f.modifier else list(param.targets))
+        if t in R4_RESOURCE_TYPES and (name == "_has" or get_param(t, name) is not None)
+    ]
+    if not targets:
+        raise UnknownParameter(f.raw_name)
+    return chain_q(resource_type, param, targets,
+                   lambda target, inner_ctx: filter_q(target, inner, inner_ctx, depth + 1), ctx)
+
+
+def chain_q(resource_type: str | None, param: SearchParam, targets: list[str], inner, ctx: Context) -> Q:
+    """Records whose reference `param` points at a `targets` resource the caller may see and that
+    matches `inner(target, context)`: the one chain step of both ordinary chains and `_filter` paths."""
+    q = Q(pk__in=[])
     for target in targets:
-        if target not in R4_RESOURCE_TYPES or (name != "_has" and get_param(target, name) is None):
-            continue
-        known = True
+        inner_ctx = ctx.nested()
         target_ids = Rows(
             ResourceRecord,
-            Q(resource_type=target, deleted=False) & filter_q(target, inner, Context(ctx.base_url), depth + 1),
+            Q(resource_type=target, deleted=False) & inner(target, inner_ctx) & ctx.reach(target),
             "logical_id",
         )
         q |= Q(
@@ -157,8 +149,6 @@ def _chain_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: Cont
                 ReferenceIndex, resource_type, Q(name=param.name, target_type=target, target_id__in=target_ids), ctx
             )
         )
-    if not known:
-        raise UnknownParameter(f.raw_name)
     return q
 
 
@@ -174,7 +164,8 @@ def _has_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Q:
         raise bad_request(f"_has: {source_type} has no reference parameter {ref_name}", code="SEARCH_BAD_HAS")
     name, modifier, chain = parse_name(rest)
     inner = Filter(name, modifier, chain, f.values, rest, f.raw_value)
-    source_ids = record_ids(source_type, filter_q(source_type, inner, Context(ctx.base_url), depth + 1))
+    # only sources the caller may see answer: else `_has` tells what another patient's records say
+    source_ids = record_ids(source_type, filter_q(source_type, inner, ctx.nested(), depth + 1) & ctx.reach(source_type))
     target_ids = Rows(
         ReferenceIndex,
         Q(resource_type=source_type, name=ref_name, target_type=resource_type),
@@ -196,7 +187,7 @@ def _id_q(resource_type, f: Filter, ctx: Context) -> Q:
 def _last_updated_q(resource_type, f: Filter, ctx: Context) -> Q:
     if f.modifier:
         raise bad_request(f"Modifier :{f.modifier} is not supported on _lastUpdated", code="SEARCH_BAD_MODIFIER")
-    return _any(date.compare(*date.parse("_lastUpdated", v), "last_updated", "last_updated") for v in f.values)
+    return any_of(date.compare(*date.parse("_lastUpdated", v), "last_updated", "last_updated") for v in f.values)
 
 
 def _text_q(field_name: str):
@@ -209,18 +200,19 @@ def _text_q(field_name: str):
             condition = Q()
             for word in words:
                 condition &= Q(**{f"{field_name}__contains": word})
-            rows = TextIndex.objects.filter(condition)
             if resource_type is not None:
-                rows = rows.filter(resource_type=resource_type)
-            alternatives.append(Q(id__in=rows.values("record_id")))
-        return _any(alternatives)
+                condition &= Q(resource_type=resource_type)
+            alternatives.append(Q(id__in=Rows(TextIndex, condition)))
+        return any_of(alternatives)
 
     return q
 
 
 def _list_q(resource_type, f: Filter, ctx: Context) -> Q:
     ids: list[str] = []
-    lists = ResourceRecord.objects.filter(resource_type="List", deleted=False, logical_id__in=f.values)
+    # only Lists the caller may see: else `_list=<another patient's List>` tells what it holds
+    lists = ResourceRecord.objects.filter(Q(resource_type="List", deleted=False, logical_id__in=f.values)
+                                          & ctx.reach("List"))
     for record in lists:
         for entry in record.content.get("entry", []):
             target_type, target_id, _ = reference.parse_reference(
@@ -231,10 +223,141 @@ def _list_q(resource_type, f: Filter, ctx: Context) -> Q:
     return Q(logical_id__in=ids)
 
 
-def _filter_q(resource_type, f: Filter, ctx: Context) -> Q:
-    from .filter import filter_q  # filter.py builds on this module
+# What `_filter` may ask of the parameters above (the types' own operations are in params/).
+SPECIAL_FILTER_OPS = {
+    "_id": ("eq", "ne"),
+    "_lastUpdated": PREFIXED + ("po",),
+    "_text": ("co",),
+    "_content": ("co",),
+    "_list": ("eq",),
+}
 
-    return filter_q(resource_type, f, ctx)
+
+# --- _filter: the expression's tree through the same conditions ----------------------------------
+
+def _filter_q(resource_type: str | None, f: Filter, ctx: Context) -> Q:
+    """`_filter=...`: a Q over ResourceRecord."""
+    if f.modifier:
+        raise filter_tree.error(f"modifier :{f.modifier} is not allowed on _filter", code="SEARCH_BAD_MODIFIER")
+    return _node_q(resource_type, filter_tree.parse_filter(f.raw_value), ctx)
+
+
+def _node_q(resource_type: str | None, node, ctx: Context, depth: int = 0) -> Q:
+    if isinstance(node, filter_tree.Logical):
+        q = _node_q(resource_type, node.parts[0], ctx, depth)
+        for part in node.parts[1:]:
+            other = _node_q(resource_type, part, ctx, depth)
+            q = (q & other) if node.op == "and" else (q | other)
+        return q
+    if isinstance(node, filter_tree.Not):
+        return ~_node_q(resource_type, node.part, ctx, depth)
+    return _test_q(resource_type, node, ctx, depth)
+
+
+def _escape(value: str) -> str:
+    """A literal filter value as an ordinary search value (commas and backslashes are syntax there)."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("$", "\\$")
+
+
+def _filter_param(resource_type: str | None, name: str) -> SearchParam:
+    param = lookup(resource_type, name)
+    if param is None or name == "_filter":
+        where = f" on {resource_type}" if resource_type else ""
+        raise filter_tree.error(
+            f"unknown search parameter '{name}'{where}", code="SEARCH_UNKNOWN_PARAMETER", issue_code="not-supported"
+        )
+    return param
+
+
+def _test_q(resource_type: str | None, test: filter_tree.Test, ctx: Context, depth: int) -> Q:
+    if depth > MAX_CHAIN_DEPTH:
+        raise bad_request("Chains are limited to four levels", code="SEARCH_CHAIN_TOO_DEEP")
+    param = _filter_param(resource_type, test.path[0])
+    if len(test.path) > 1:
+        return _filter_chain_q(resource_type, param, test, ctx, depth)
+    allowed = SPECIAL_FILTER_OPS[param.name] if param.name in SPECIAL_FILTER_OPS else TYPES[param.type].filter_ops
+    if test.op not in allowed:
+        raise filter_tree.error(
+            f"operation '{test.op}' is not supported on {param.type} parameter '{param.name}' "
+            f"(supported: {', '.join(allowed) or 'none'})",
+            code="SEARCH_FILTER_UNSUPPORTED",
+            issue_code="not-supported",
+        )
+
+    def ordinary(modifier: str | None, value: str) -> Q:
+        raw = f"{param.name}:{modifier}" if modifier else param.name
+        return filter_q(resource_type, Filter(param.name, modifier, None, [value], raw, value), ctx, depth)
+
+    value, op = test.value, test.op
+    if op == "pr":
+        if value.lower() not in ("true", "false"):
+            raise filter_tree.error(f"'{param.name} pr' takes true or false, got '{value}'")
+        return ordinary("missing", "false" if value.lower() == "true" else "true")
+    if param.type == "composite":
+        return ordinary(None, value.replace("\\", "\\\\").replace(",", "\\,"))
+    literal = _escape(value)
+    if param.name == "_id":
+        return ordinary(None if op == "eq" else "not", literal)
+    if param.name in ("_text", "_content", "_list"):  # words that must all occur; a List's id
+        return ordinary(None, literal)
+    if param.name == "_lastUpdated" and op == "po":
+        low, high = date.search_date_range(value, name=param.name)
+        return Q(last_updated__gte=low, last_updated__lte=high)
+    if op in PREFIXED and param.type in ("date", "number", "quantity"):
+        return ordinary(None, op + literal)
+    if param.type == "string":
+        return _string_q(resource_type, param, op, value, ctx)
+    if param.type == "date":  # po: the stored period overlaps the value's implied period
+        low, high = date.search_date_range(value, name=param.name)
+        return _filter_rows(DateIndex, resource_type, Q(name=param.name, low__lte=high, high__gte=low), ctx)
+    if op in ("ss", "sb"):  # the value subsumes / is subsumed by an item in the set
+        return ordinary("below" if op == "ss" else "above", literal)
+    if op in ("in", "ni"):
+        return ordinary("in" if op == "in" else "not-in", literal)
+    if param.type == "uri" and op in ("ne", "co", "sw", "ew"):
+        lookup = {"ne": "uri", "co": "uri__contains", "sw": "uri__startswith", "ew": "uri__endswith"}[op]
+        condition = Q(**{lookup: value[:TEXT_LENGTH]})
+        condition = ~condition if op == "ne" else condition
+        return _filter_rows(UriIndex, resource_type, Q(name=param.name) & condition, ctx)
+    if op == "ne" and param.type == "token":
+        other = ~token.token_q(literal, name=param.name)
+        return _filter_rows(TokenIndex, resource_type, Q(name=param.name) & other, ctx)
+    if op == "ne" and param.type == "reference":
+        same = reference.condition(param.name, literal, None, param.targets, ctx.base_url)
+        return _filter_rows(ReferenceIndex, resource_type, Q(name=param.name) & ~same, ctx)
+    return ordinary(None, literal)  # eq (token, reference, uri, composite, near) and re
+
+
+def _filter_rows(model, resource_type: str | None, condition: Q, ctx: Context) -> Q:
+    return Q(id__in=_rows(model, resource_type, condition, ctx))
+
+
+def _string_q(resource_type: str | None, param: SearchParam, op: str, value: str, ctx: Context) -> Q:
+    """Strings compare case- and accent-insensitively (the normalised column), whole values for eq/ne."""
+    norm = normalize_text(value)
+    lookup = {"eq": "value", "ne": "value", "co": "value__contains", "sw": "value__startswith", "ew": "value__endswith",
+              "gt": "value__gt", "lt": "value__lt", "ge": "value__gte", "le": "value__lte"}[op]
+    condition = Q(**{lookup: norm})
+    return _filter_rows(StringIndex, resource_type, Q(name=param.name) & (~condition if op == "ne" else condition), ctx)
+
+
+def _filter_chain_q(
+    resource_type: str | None, param: SearchParam, test: filter_tree.Test, ctx: Context, depth: int
+) -> Q:
+    """`subject.name co "pet"`: references whose target matches the rest of the path (the one chain step)."""
+    if param.type != "reference":
+        raise filter_tree.error(f"only reference parameters can be chained ('{'.'.join(test.path)}')",
+                                code="SEARCH_BAD_CHAIN")
+    rest = filter_tree.Test(test.path[1:], test.op, test.value)
+    targets = [t for t in param.targets if t in R4_RESOURCE_TYPES and get_param(t, rest.path[0]) is not None]
+    if not targets:
+        raise filter_tree.error(
+            f"no target of '{param.name}' has a search parameter '{rest.path[0]}'",
+            code="SEARCH_UNKNOWN_PARAMETER",
+            issue_code="not-supported",
+        )
+    return chain_q(resource_type, param, targets,
+                            lambda target, inner_ctx: _test_q(target, rest, inner_ctx, depth + 1), ctx)
 
 
 SPECIAL_FILTERS = {"_id": _id_q, "_lastUpdated": _last_updated_q, "_text": _text_q("narrative"),

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 
+from fhirserver.core import guard
 from fhirserver.core.errors import FhirError, bad_request
 from fhirserver.core.request import FhirRequest
 from fhirserver.storage.models import ResourceRecord
@@ -16,7 +17,7 @@ from resources.types import R4_RESOURCE_TYPES
 
 from . import includes as includes_
 from . import sql
-from .compartments import compartment_q, compartment_types, in_patient_compartment
+from .compartments import compartment_q, compartment_types
 from .compiler import Context, compile_filters
 from .models import ReferenceIndex, TokenIndex
 from .paging import fetch_page, fetch_page_by_index, index_ids, order_keys
@@ -39,33 +40,14 @@ def _types(request: FhirRequest, search: SearchRequest) -> list[str] | None:
     return types or None
 
 
-def _access_q(access, resource_type: str | None) -> Q:
-    """SMART scopes: patient compartment and v2 scope query constraints (OR of ANDs)."""
-    q = Q()
-    if access is None or resource_type is None:
-        return q
-    patient_id = getattr(access, "patient_id", None)
-    if patient_id:
-        q &= compartment_q("Patient", patient_id, resource_type)
-    allowed_query = getattr(access, "allowed_query", None)
-    constraints = allowed_query(resource_type) if allowed_query else None
-    if constraints is not None:
-        alternatives = Q(pk__in=[])
-        for conjunction in constraints:
-            search = parse(list(conjunction))
-            cq, _ = compile_filters(resource_type, search.filters, Context())
-            alternatives |= cq
-        q &= alternatives
-    return q
-
-
 def _type_query(resource_type: str | None, search: SearchRequest, request: FhirRequest, ctx: Context) -> tuple[Q, list]:
     q, applied = compile_filters(resource_type, search.filters, ctx)
     if resource_type is not None and not ctx.contained:
         q &= Q(resource_type=resource_type)
     if request.compartment and resource_type is not None:
         q &= compartment_q(request.compartment[0], request.compartment[1], resource_type)
-    q &= _access_q(request.access, resource_type)
+    if ctx.visible is not None and resource_type is not None:
+        q &= ctx.visible(resource_type)
     return q, applied
 
 
@@ -79,8 +61,9 @@ def build_where(request: FhirRequest, search: SearchRequest, ctx: Context) -> tu
     """(condition on ResourceRecord, filters applied, types searched); the queryset is built only if
     needed: resolving its nested subqueries costs more CPU than a page found from the index."""
     types = _types(request, search)
+    ctx.visible = guard.visible(request)
     if types is None:
-        if request.access is not None and getattr(request.access, "patient_id", None):
+        if guard.confined_patient(request):
             raise FhirError(403, "A patient-scoped token cannot search every resource type", issue_code="forbidden",
                             code="SEARCH_SYSTEM_FORBIDDEN")
         q, applied = _type_query(None, search, request, ctx)
@@ -134,21 +117,6 @@ def content_of(row: dict) -> dict:
 class StoredJSON(str):
     """A resource's stored JSON text, written into the Bundle as it is: parsing and re-serialising
     50 resources would cost more CPU than finding them."""
-
-
-def _include_allowed(request: FhirRequest):
-    access = request.access
-    if access is None:
-        return None
-    patient_id = getattr(access, "patient_id", None)
-    can_read = getattr(access, "can_read_type", None)
-
-    def allowed(row: dict) -> bool:
-        if can_read and not can_read(row["resource_type"]):
-            return False
-        return not patient_id or in_patient_compartment(row["resource_type"], content_of(row) or {}, patient_id)
-
-    return allowed
 
 
 def _self_url(request: FhirRequest, applied, search: SearchRequest, cursor: str | None = None) -> str:
@@ -354,7 +322,7 @@ def search_result(request: FhirRequest) -> dict:
             rows = _contained_rows(rows, search, types)
         entries = [_entry(request, row, "match", search) for row in rows]
         if search.includes and page.rows:
-            for row in includes_.resolve(search.includes, page.rows, _include_allowed(request)):
+            for row in includes_.resolve(search.includes, page.rows, visible=ctx.visible):
                 entries.append(_entry(request, row, "include", search))
         links.append({"relation": "first", "url": _self_url(request, applied, search)})
         if page.previous:
@@ -405,19 +373,6 @@ def match_records(resource_type: str, query: list[tuple[str, str]]) -> list[Reso
         raise bad_request(f"Unknown search parameters in a conditional request: {', '.join(ctx.ignored)}",
                           code="SEARCH_UNKNOWN_PARAMETER", issue_code="not-supported")
     return list(ResourceRecord.objects.filter(q, resource_type=resource_type, deleted=False).order_by("id"))
-
-
-def match_versions(resource_type: str, query: list[tuple[str, str]]) -> list[tuple[int, str, int]]:
-    """(record id, logical id, version) of the matches, without their content (callers that cache
-    content by version, such as the terminology engine)."""
-    search = parse(query)
-    ctx = Context()
-    q, _ = compile_filters(resource_type, search.filters, ctx)
-    if ctx.ignored:
-        raise bad_request(f"Unknown search parameters: {', '.join(ctx.ignored)}", code="SEARCH_UNKNOWN_PARAMETER",
-                          issue_code="not-supported")
-    rows = ResourceRecord.objects.filter(q, resource_type=resource_type, deleted=False).order_by("id")
-    return list(rows.values_list("id", "logical_id", "version"))
 
 
 def match_condition(resource_type: str, query: list[tuple[str, str]]) -> Q:

@@ -1,5 +1,6 @@
 """`_include` and `_revinclude` (with `:iterate` and `*`): resources the matches point to, or that
-point to the matches, read through the reference index."""
+point to the matches, read through the reference index. Only what the caller may see is included:
+`visible(type)` (the access decision's search filter) is part of every query that reads them."""
 from __future__ import annotations
 
 from django.db.models import Q
@@ -14,7 +15,11 @@ MAX_INCLUDED = 2000
 FIELDS = ("id", "resource_type", "logical_id", "content")
 
 
-def _forward(include: Include, sources: list[dict]) -> list[dict]:
+def _seen(resource_type: str, visible) -> Q:
+    return Q(resource_type=resource_type) & (visible(resource_type) if visible is not None else Q())
+
+
+def _forward(include: Include, sources: list[dict], visible=None) -> list[dict]:
     ids = [r["id"] for r in sources if include.source_type in ("*", r["resource_type"])]
     if not ids:
         return []
@@ -30,11 +35,11 @@ def _forward(include: Include, sources: list[dict]) -> list[dict]:
         return []
     q = Q(pk__in=[])
     for target_type, target_ids in by_type.items():
-        q |= Q(resource_type=target_type, logical_id__in=target_ids)
+        q |= _seen(target_type, visible) & Q(logical_id__in=target_ids)
     return list(ResourceRecord.objects.filter(q, deleted=False).values(*FIELDS)[:MAX_INCLUDED])
 
 
-def _reverse(include: Include, targets: list[dict]) -> list[dict]:
+def _reverse(include: Include, targets: list[dict], visible=None) -> list[dict]:
     by_type: dict[str, list[str]] = {}
     for r in targets:
         if include.target_type in (None, r["resource_type"]):
@@ -49,12 +54,23 @@ def _reverse(include: Include, targets: list[dict]) -> list[dict]:
         rows = rows.filter(resource_type=include.source_type)
     if include.param != "*":
         rows = rows.filter(name=include.param)
-    record_ids = rows.values("record_id")
-    return list(ResourceRecord.objects.filter(id__in=record_ids, deleted=False).values(*FIELDS)[:MAX_INCLUDED])
+    if include.source_type != "*":
+        source_types = [include.source_type]
+    else:
+        source_types = list(rows.values_list("resource_type", flat=True).distinct())
+    seen = Q(pk__in=[])
+    for source_type in source_types:
+        seen |= _seen(source_type, visible)
+    return list(
+        ResourceRecord.objects.filter(seen, id__in=rows.values("record_id"), deleted=False).values(*FIELDS)[
+            :MAX_INCLUDED
+        ]
+    )
 
 
-def resolve(includes: list[Include], matches: list[dict], allowed=None) -> list[dict]:
-    """Included rows (not among `matches`), each once. `allowed(row) -> bool` filters (security)."""
+def resolve(includes: list[Include], matches: list[dict], allowed=None, visible=None) -> list[dict]:
+    """Included rows (not among `matches`), each once: of the types and records `visible(type) -> Q`
+    lets the caller see, and for which `allowed(row) -> bool` (a further filter of the caller's)."""
     seen = {r["id"] for r in matches}
     included: list[dict] = []
     frontier = matches
@@ -64,7 +80,7 @@ def resolve(includes: list[Include], matches: list[dict], allowed=None) -> list[
             break
         found = []
         for include in active:
-            for row in (_reverse if include.reverse else _forward)(include, frontier):
+            for row in (_reverse if include.reverse else _forward)(include, frontier, visible):
                 if row["id"] not in seen and (allowed is None or allowed(row)):
                     seen.add(row["id"])
                     found.append(row)

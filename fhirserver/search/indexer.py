@@ -11,19 +11,16 @@ from math import isfinite
 from typing import Iterable
 
 import orjson
-from django.db import connection
+from django.db import connection, transaction
 
 from fhirserver.storage.models import ResourceRecord
 
-from .models import INDEX_MODELS, TextIndex
-from .params import composite, date, number, quantity, reference, special, string, token, uri
+from .models import TextIndex
+from .params import INDEX_MODELS, TYPES, reference
 from .paths import expression_roots, present_elements, split_top
 from .registry import indexed_params
 from .values import normalize_text
 
-EXTRACTORS = {"string": string.extract, "token": token.extract, "date": date.extract, "number": number.extract,
-              "quantity": quantity.extract, "reference": reference.extract, "uri": uri.extract,
-              "special": special.extract}
 CONTAINED_PREFIX = "#"  # index rows of contained resources use resource_type "#Type" (for _contained)
 _TAG = re.compile(r"<[^>]+>")
 
@@ -47,10 +44,7 @@ def _collect(out: dict, resource_type: str, stored_type: str, content: dict, rec
         values = extract(content)
         if not values:
             continue
-        if param.type == "composite":
-            rows = composite.extract(values, param.components)
-        else:
-            rows = EXTRACTORS[param.type](values)
+        rows = TYPES[param.type].rows(param, values)
         table = TABLES[param.type]
         for row in rows:
             name = param.name + row.pop("name_suffix", "")
@@ -267,8 +261,6 @@ def index_records(records: Iterable[ResourceRecord], *, clear: bool | None = Non
 
 def reindex(*, types: list[str] | None = None, batch: int = 500) -> int:
     """Rewrite the rows of every current record (optionally of some types), a batch per transaction."""
-    from django.db import transaction
-
     records = ResourceRecord.objects.filter(deleted=False).order_by("id")
     if types:
         records = records.filter(resource_type__in=types)

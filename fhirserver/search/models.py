@@ -162,16 +162,3 @@ class TextIndex(models.Model):
 
     class Meta:
         db_table = "search_text"
-
-
-INDEX_MODELS = {
-    "string": StringIndex,
-    "token": TokenIndex,
-    "date": DateIndex,
-    "number": NumberIndex,
-    "quantity": QuantityIndex,
-    "reference": ReferenceIndex,
-    "uri": UriIndex,
-    "composite": CompositeIndex,
-    "special": PositionIndex,  # R4's only indexed special parameter is Location near
-}

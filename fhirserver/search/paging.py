@@ -16,14 +16,12 @@ from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Cast
 
 from fhirserver.core.errors import bad_request
+from fhirserver.storage.models import ResourceRecord
 
 from . import sql
-from .models import INDEX_MODELS
+from .params import TYPES
 from .parser import SortKey
 from .registry import get_param
-
-SORT_COLUMNS = {"string": "value", "token": "code", "number": "value", "quantity": "value",
-                "reference": "target_id", "uri": "uri"}
 
 
 @dataclass
@@ -47,15 +45,13 @@ def order_keys(
             keys.append(OrderKey(alias, F("last_updated"), key.descending, "datetime", "last_updated"))
         else:
             param = get_param(resource_type, key.name) if resource_type else None
-            if param is None or not param.sortable or param.type not in INDEX_MODELS:
+            kind_of = TYPES.get(param.type) if param is not None and param.expression else None
+            sorting = kind_of.sort_column(key.descending) if kind_of is not None else None
+            if sorting is None:
                 ignored.append(f"_sort={key.name}")
                 continue
-            model = INDEX_MODELS[param.type]
-            if param.type == "date":  # ascending by earliest start, descending by latest end
-                column, kind = ("high", "datetime") if key.descending else ("low", "datetime")
-            else:
-                column = SORT_COLUMNS[param.type]
-                kind = "float" if param.type in ("number", "quantity") else "str"
+            model = kind_of.model
+            column, kind = sorting
             rows = model.objects.filter(record_id=OuterRef("id"), name=param.name).order_by(
                 ("-" if key.descending else "") + column).values(column)[:1]
             keys.append(
@@ -179,8 +175,6 @@ def fetch_page_by_index(
     subqueries), then its records by primary key. Walking the first index in record-id order and
     probing the others stops after `count` matches, where a plan over the records table would visit
     every record of the type."""
-    from fhirserver.storage.models import ResourceRecord
-
     direction, values = decode_cursor(cursor, keys) if cursor else (None, None)
     backwards = direction in ("b", "last")
     descending = keys[-1].descending != backwards

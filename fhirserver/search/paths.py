@@ -8,17 +8,16 @@ fhirpathpy. `resolve() is T` is only a type check on the reference string: no lo
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable
+
+from resources import definitions
 
 log = logging.getLogger(__name__)
 
-DEFINITIONS = Path(__file__).resolve().parent.parent.parent / "resources" / "definitions"
-CHOICE_NAMES: frozenset[str] = frozenset(json.loads((DEFINITIONS / "choice_elements.json").read_text()))
+CHOICE_NAMES: frozenset[str] = frozenset(definitions.load("choice_elements.json"))
 
 Step = Callable[[list], list]
 Extractor = Callable[[dict], list]

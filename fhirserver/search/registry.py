@@ -5,13 +5,13 @@ read) and the CapabilityStatement (`search_parameters_for`), so they can never d
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from resources import definitions
 from resources.types import R4_RESOURCE_TYPES
 
-from .paths import DEFINITIONS, Extractor, compile_expression
+from .paths import Extractor, compile_expression
 
 INDEXED_TYPES = ("string", "token", "date", "number", "quantity", "reference", "uri", "composite", "special")
 
@@ -69,14 +69,10 @@ class SearchParam:
     def extractor(self, resource_type: str) -> Extractor:
         return compile_expression(self.expression, resource_type)
 
-    @property
-    def sortable(self) -> bool:
-        return self.type in ("string", "token", "date", "number", "quantity", "reference", "uri")
-
 
 @lru_cache(maxsize=1)
 def _definitions() -> list[dict]:
-    return json.loads((DEFINITIONS / "search_parameters.json").read_text())
+    return definitions.load("search_parameters.json")
 
 
 @lru_cache(maxsize=1)
@@ -133,6 +129,35 @@ def _indexed(resource_type: str) -> list[SearchParam]:
 def search_parameters_for(resource_type: str) -> list[SearchParam]:
     """Every search parameter supported on `resource_type`, for the CapabilityStatement."""
     return sorted(_registry().get(resource_type, {}).values(), key=lambda p: p.name)
+
+
+def includes_for(resource_type: str) -> list[str]:
+    """`_include` values that work on `resource_type` (the CapabilityStatement's searchInclude):
+    `*` and each of its reference parameters."""
+    return ["*"] + [f"{resource_type}:{p.name}" for p in search_parameters_for(resource_type)
+                    if p.type == "reference" and p.expression]
+
+
+def revincludes_for(resource_type: str) -> list[str]:
+    """`_revinclude` values that find resources of `resource_type` (searchRevInclude): `*`, every
+    reference parameter whose targets name this type, and `Provenance:target` (US Core asks it of
+    every type). Parameters that may point at any type (RelatedArtifact, `AuditEvent:entity`...) work
+    too; `*` stands for them rather than 150 entries on every type."""
+    return ["*"] + _revincludes().get(resource_type, [])
+
+
+ANY_TARGET = len(R4_RESOURCE_TYPES) // 2  # a parameter that may point at more types than this points at anything
+
+
+@lru_cache(maxsize=1)
+def _revincludes() -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {t: {"Provenance:target"} for t in R4_RESOURCE_TYPES}
+    for source in sorted(_registry()):
+        for p in search_parameters_for(source):
+            if p.type == "reference" and p.expression and p.targets and len(p.targets) <= ANY_TARGET:
+                for target in p.targets:
+                    out.setdefault(target, set()).add(f"{source}:{p.name}")
+    return {t: sorted(names) for t, names in out.items()}
 
 
 # Result parameters and the modifiers/prefixes the engine understands (for the CapabilityStatement).

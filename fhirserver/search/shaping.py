@@ -4,10 +4,11 @@ Subsetted resources carry the SUBSETTED tag (R4 3.1.1.5.7/8) so nobody mistakes 
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
-from .paths import CHOICE_NAMES, DEFINITIONS
+from resources import definitions
+
+from .paths import CHOICE_NAMES
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED",
              "display": "subsetted"}
@@ -16,7 +17,7 @@ ALWAYS = ("resourceType", "id", "meta")
 
 @lru_cache(maxsize=1)
 def _elements() -> dict[str, dict[str, list[str]]]:
-    return json.loads((DEFINITIONS / "summary_elements.json").read_text())
+    return definitions.load("summary_elements.json")
 
 
 def _element_name(key: str) -> str:

@@ -9,12 +9,19 @@ falls back to the ORM, so the two paths give the same answers by construction or
 """
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
+
 from django.db import connection
 from django.db.models import Q
 from django.db.models.query import QuerySet
+from django.utils.dateparse import parse_datetime
+
+from fhirserver.storage.models import ResourceRecord
 
 FALSE = "1=0"
 OPERATORS = {"exact": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+LIKE = {"startswith": "{}%", "endswith": "%{}", "contains": "%{}%"}  # string prefix, suffix, infix
 
 
 class Unsupported(Exception):
@@ -132,6 +139,9 @@ def _leaf(model, alias: str, lookup: str, value, negated: bool) -> tuple[str, li
             return FALSE, []
         prep = _prep(field)
         return f"{column} IN ({', '.join(['%s'] * len(values))})", [prep(v) for v in values]
+    if op in LIKE and isinstance(value, str):  # as Django writes it: the same cast, escaping and operator
+        cast = connection.ops.lookup_cast(op, field.get_internal_type()) % column
+        return f"{cast} {connection.operators[op]}", [LIKE[op].format(connection.ops.prep_for_like_query(value))]
     if op not in OPERATORS or hasattr(value, "resolve_expression"):
         raise Unsupported(lookup)
     if value is None:
@@ -206,16 +216,12 @@ def walked_count(driver: Rows, up_to: int) -> int:
 
 
 def planned_rows(sql: str, params: list) -> int:
-    import json
-
     plan = scalar(f"EXPLAIN (FORMAT JSON) {sql}", params)
     plan = json.loads(plan) if isinstance(plan, str) else plan
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def records_where(where: Q) -> tuple[str, list]:
-    from fhirserver.storage.models import ResourceRecord
-
     return where_sql(Q(deleted=False) & where, ResourceRecord, "r")
 
 
@@ -254,10 +260,6 @@ def records_page(where: Q, keys: list, limit: int, fields: tuple[str, ...], with
     rows = _fetch(sql, params + where_params)
     datetimes = [k.alias for k in keys if k.kind == "datetime" and k.expression is not None]
     if datetimes and connection.vendor == "sqlite":  # SQLite hands back naive values or text: as the ORM converts them
-        from datetime import datetime, timezone
-
-        from django.utils.dateparse import parse_datetime
-
         for row in rows:
             for alias in datetimes:
                 value = row[alias]

@@ -11,7 +11,9 @@ from __future__ import annotations
 from django.db.models import Q
 
 from fhirserver.core.errors import bad_request
+from fhirserver.storage.models import ResourceRecord
 
+from .models import UriIndex
 from .values import TEXT_LENGTH, split_escaped
 
 PARENT_PROPERTIES = ("parent", "subsumedBy")
@@ -42,11 +44,8 @@ def codes_q(name: str, value: str, modifier: str, *, system_field: str = "system
 
 def hierarchy(system: str) -> dict[str, set[str]] | None:
     """code -> its direct parents, over every stored CodeSystem with this url; None if none is stored
-    or one declares a hierarchy that is not `is-a`."""
-    from fhirserver.storage.models import ResourceRecord
-
-    from .models import UriIndex
-
+    or one declares a hierarchy that is not `is-a`, or none of them holds any parent/child link (a flat
+    list of codes, such as a `fragment` subset of LOINC, says nothing about what subsumes what)."""
     stored = UriIndex.objects.filter(resource_type="CodeSystem", name="url", uri=system[:TEXT_LENGTH]).values("record")
     systems = [r.content for r in ResourceRecord.objects.filter(pk__in=stored, deleted=False)]
     if not systems or any(cs.get("hierarchyMeaning", "is-a") != "is-a" for cs in systems):
@@ -54,6 +53,8 @@ def hierarchy(system: str) -> dict[str, set[str]] | None:
     parents: dict[str, set[str]] = {}
     for cs in systems:
         _walk(cs.get("concept", []), None, parents)
+    if not any(parents.values()):
+        return None
     return parents
 
 

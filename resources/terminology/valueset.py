@@ -171,6 +171,12 @@ def _system_part(part: dict, system: str, source: Source) -> list[Member]:
         return out
     if codesystem is None:
         raise unknown("CodeSystem", system, version)
+    if codesystem.content == "not-present":  # a stub (SNOMED CT, RxNorm...): its codes are not here to list
+        raise TerminologyError(
+            f"CodeSystem {system} is known here only by name (content not-present): its codes cannot be enumerated",
+            issue_code="not-supported",
+            code="CODESYSTEM_NOT_PRESENT",
+        )
     filters = part.get("filter") or []
     if not filters:
         return [_member(system, codesystem.version, c) for c in codesystem.all()]

@@ -1,11 +1,13 @@
 """Patient/$everything, Observation/$lastn, reindexing, conditional matching, and the security hooks."""
-from dataclasses import dataclass, field
+
 
 from django.core.management import call_command
 
 from fhirserver.core.request import FhirRequest
 from fhirserver.search import api
 from fhirserver.search.models import TokenIndex
+from fhirserver.security.access import Access
+from fhirserver.security.scopes import parse_scopes
 
 from .helpers import ids, observation, search
 
@@ -60,17 +62,9 @@ def test_reindex_rebuilds_rows(store):
     assert [r.logical_id for r in api.match_records("Observation", [("code", "718-7")])] == ["o1"]
 
 
-@dataclass
-class Access:
-    patient_id: str | None = None
-    scopes: dict = field(default_factory=dict)  # type -> list of AND-lists, or absent for no constraint
-    readable: tuple = ()
-
-    def allowed_query(self, resource_type):
-        return self.scopes.get(resource_type)
-
-    def can_read_type(self, resource_type):
-        return not self.readable or resource_type in self.readable
+def _access(scopes: str, patient: str | None = None) -> Access:
+    """The access decision of a token with these scopes (security/access.py, what the door builds)."""
+    return Access(client_id="test", scopes=parse_scopes(scopes), launch_patient=patient)
 
 
 def _search(access, resource_type, query, compartment=None):
@@ -81,7 +75,7 @@ def _search(access, resource_type, query, compartment=None):
 
 def test_patient_scoped_access_never_leaks_other_patients(store):
     _clinic(store)
-    access = Access(patient_id="p1")
+    access = _access("patient/*.rs", "p1")
     assert set(ids(_search(access, "Observation", []))) == {"hb-old", "hb-new", "glu"}
     assert set(ids(_search(access, "Observation", [("code", "718-7")]))) == {"hb-old", "hb-new"}
     assert ids(_search(access, "Patient", [])) == ["p1"]
@@ -89,7 +83,7 @@ def test_patient_scoped_access_never_leaks_other_patients(store):
     revinclude = _search(access, "Patient", [("_id", "p1,p2"), ("_revinclude", "Observation:patient")])
     assert "hb-p2" not in ids(revinclude, "include") and ids(revinclude) == ["p1"]
     included = _search(
-        Access(patient_id="p1", readable=("Observation",)), "Observation", [("_include", "Observation:patient")]
+        _access("patient/Observation.rs", "p1"), "Observation", [("_include", "Observation:patient")]
     )
     assert ids(included, "include") == []
     assert api.in_patient_compartment("Observation", {"subject": {"reference": "Patient/p1"}}, "p1")
@@ -100,13 +94,9 @@ def test_patient_scoped_access_never_leaks_other_patients(store):
 def test_scope_query_constraints_are_an_or_of_ands(store):
     _clinic(store)
     store(observation(patient="p1", kind="vital-signs"), id="vital")
-    labs = Access(
-        scopes={
-            "Observation": [[("category", "laboratory"), ("code", "2345-7")], [("code", "718-7"), ("patient", "p2")]]
-        }
-    )
+    labs = _access("user/Observation.rs?category=laboratory&code=2345-7 user/Observation.rs?code=718-7&patient=p2")
     assert set(ids(_search(labs, "Observation", []))) == {"glu", "hb-p2"}
-    assert set(ids(_search(Access(scopes={"Observation": []}), "Observation", []))) == set()
+    assert set(ids(_search(_access("user/Patient.rs"), "Observation", []))) == set()
 
 
 def test_capability_registry():

@@ -13,6 +13,7 @@ from ..models import CompositeIndex
 from ..paths import compile_expression
 from ..values import normalize_text, parse_decimal, split_escaped, split_prefix
 from . import date, number, quantity, reference, string, token
+from .base import ParamType
 
 model = CompositeIndex
 MODIFIERS = (None,)
@@ -133,3 +134,18 @@ def _component_q(name: str, position: int, kind: str, text: str, base_url: str) 
 def split_prefix_number(name: str, text: str):
     prefix, raw = split_prefix(text, name=name)
     return prefix, parse_decimal(raw, name=name)
+
+
+class CompositeType(ParamType):
+    name = "composite"
+    model = model
+    modifiers = MODIFIERS
+
+    def rows(self, param, values: list) -> list[dict]:
+        return extract(values, param.components)
+
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+        return condition(param.name, value, modifier, param.components, base_url)
+
+
+TYPE = CompositeType()

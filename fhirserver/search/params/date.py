@@ -10,6 +10,7 @@ from fhirserver.core.errors import bad_request
 
 from ..models import DateIndex
 from ..values import MAX_DATETIME, MIN_DATETIME, date_range, search_date_range, split_prefix
+from .base import PREFIXED, ParamType
 
 model = DateIndex
 MODIFIERS = (None,)
@@ -82,3 +83,21 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
         raise bad_request(f"Modifier :{modifier} is not supported on date parameter {name}", code="SEARCH_BAD_MODIFIER")
     prefix, low, high = parse(name, value)
     return Q(name=name) & compare(prefix, low, high, "low", "high")
+
+
+class DateType(ParamType):
+    name = "date"
+    model = model
+    modifiers = MODIFIERS
+    filter_ops = PREFIXED + ("po", "pr")
+
+    def sort_column(self, descending: bool) -> tuple[str, str]:
+        return ("high" if descending else "low"), "datetime"  # ascending by earliest start, descending by latest end
+
+    extract = staticmethod(extract)
+
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+        return condition(param.name, value, modifier)
+
+
+TYPE = DateType()

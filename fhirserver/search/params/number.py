@@ -9,6 +9,7 @@ from fhirserver.core.errors import bad_request
 
 from ..models import NumberIndex
 from ..values import implicit_range, parse_decimal, split_prefix
+from .base import PREFIXED, ParamType
 
 model = NumberIndex
 MODIFIERS = (None,)
@@ -58,3 +59,20 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
         )
     prefix, text = split_prefix(value, name=name)
     return Q(name=name) & compare(prefix, parse_decimal(text, name=name), "value")
+
+
+class NumberType(ParamType):
+    name = "number"
+    model = model
+    modifiers = MODIFIERS
+    filter_ops = PREFIXED + ("pr",)
+    sort_by = "value"
+    sort_kind = "float"
+
+    extract = staticmethod(extract)
+
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+        return condition(param.name, value, modifier)
+
+
+TYPE = NumberType()

@@ -12,9 +12,11 @@ from functools import lru_cache
 from django.db.models import Q
 
 from fhirserver.core.errors import bad_request
+from resources.ucum import canonical as ucum_canonical
 
 from ..models import QuantityIndex
 from ..values import implicit_range, parse_decimal, split_escaped, split_prefix
+from .base import PREFIXED, ParamType
 from .number import as_number, compare
 
 model = QuantityIndex
@@ -29,10 +31,6 @@ def canonical(value: Decimal, code: str) -> tuple[Decimal, str] | None:
 
 @lru_cache(maxsize=8192)  # the same Quantity feeds several parameters of one resource
 def _canonical(value: Decimal, code: str) -> tuple[Decimal, str] | None:
-    try:
-        from resources.ucum import canonical as ucum_canonical
-    except ImportError:  # the UCUM module is optional for the engine
-        return None
     try:
         return ucum_canonical(value, code)
     except Exception:
@@ -126,3 +124,20 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
         canonical_value="canonical_value",
         canonical_unit="canonical_unit",
     )
+
+
+class QuantityType(ParamType):
+    name = "quantity"
+    model = model
+    modifiers = MODIFIERS
+    filter_ops = PREFIXED + ("pr",)
+    sort_by = "value"
+    sort_kind = "float"
+
+    extract = staticmethod(extract)
+
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+        return condition(param.name, value, modifier)
+
+
+TYPE = QuantityType()

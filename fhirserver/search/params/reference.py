@@ -8,10 +8,12 @@ from django.conf import settings
 from django.db.models import Q
 
 from fhirserver.core.errors import bad_request
+from resources.types import R4_RESOURCE_TYPES
 
 from ..models import ReferenceIndex
 from ..values import TEXT_LENGTH, split_escaped
 from . import token
+from .base import Condition, ParamType, any_of
 
 model = ReferenceIndex
 IDENTIFIER = ":identifier"
@@ -76,3 +78,27 @@ def condition(name: str, value: str, modifier: str | None, targets: tuple[str, .
 
 def identifier_condition(name: str, value: str) -> Q:
     return Q(name=name + IDENTIFIER) & token.token_q(value, name=name)
+
+
+class ReferenceType(ParamType):
+    name = "reference"
+    model = model
+    filter_ops = ("eq", "ne", "re", "pr")
+    sort_by = "target_id"
+
+    extract = staticmethod(extract)
+
+    def condition(self, param, values: list[str], modifier: str | None, base_url: str = "") -> Condition:
+        """`:identifier` asks the token rows of Reference.identifier; `:[type]` narrows the target."""
+        if modifier == "identifier":
+            return Condition(token.model, any_of(identifier_condition(param.name, v) for v in values))
+        if modifier is not None and modifier not in R4_RESOURCE_TYPES:
+            raise bad_request(
+                f"Modifier :{modifier} is not supported on reference parameter {param.name}",
+                code="SEARCH_BAD_MODIFIER",
+            )
+        return Condition(self.model, any_of(condition(param.name, v, modifier, param.targets, base_url)
+                                            for v in values))
+
+
+TYPE = ReferenceType()

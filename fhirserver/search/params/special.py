@@ -19,6 +19,7 @@ from resources import ucum
 
 from ..models import PositionIndex
 from ..values import parse_decimal, split_escaped
+from .base import ParamType
 
 model = PositionIndex
 MODIFIERS = (None,)
@@ -111,3 +112,18 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
     if modifier not in MODIFIERS:
         raise bad_request(f"Modifier :{modifier} is not supported on {name}", code="SEARCH_BAD_MODIFIER")
     return Q(name=name) & within(*parse_near(name, value))
+
+
+class SpecialType(ParamType):
+    name = "special"
+    model = model
+    modifiers = MODIFIERS
+    filter_ops = ("eq", "pr")  # near
+
+    extract = staticmethod(extract)
+
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+        return condition(param.name, value, modifier)
+
+
+TYPE = SpecialType()

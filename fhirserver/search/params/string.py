@@ -7,6 +7,7 @@ from fhirserver.core.errors import bad_request
 
 from ..models import StringIndex
 from ..values import TEXT_LENGTH, normalize_text, split_escaped
+from .base import ParamType
 
 model = StringIndex
 MODIFIERS = (None, "exact", "contains")
@@ -52,3 +53,20 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
     if modifier == "contains":
         return Q(name=name, value__contains=norm)
     return Q(name=name, value__startswith=norm)
+
+
+class StringType(ParamType):
+    name = "string"
+    model = model
+    modifiers = MODIFIERS
+    filter_ops = ("eq", "ne", "co", "sw", "ew", "gt", "lt", "ge", "le", "pr")
+    sort_by = "value"
+    sort_kind = "str"
+
+    extract = staticmethod(extract)
+
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+        return condition(param.name, value, modifier)
+
+
+TYPE = StringType()

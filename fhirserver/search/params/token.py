@@ -3,17 +3,17 @@
 hierarchies of CodeSystems stored on this server, see subsumption.py), booleans and identifiers."""
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-
 from django.db.models import Q
 
 from fhirserver.core.errors import bad_request
+from fhirserver.terminology.source import source as terminology_source
+from resources.terminology import TerminologyError
+from resources.terminology.valueset import members, resolve_value_set
 
 from ..models import TokenIndex
-from ..paths import DEFINITIONS
 from ..subsumption import codes_q
 from ..values import TEXT_LENGTH, normalize_text, split_escaped
+from .base import Condition, ParamType, any_of
 
 model = TokenIndex
 MODIFIERS = (None, "text", "not", "of-type", "in", "not-in", "below", "above")
@@ -99,46 +99,42 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
 
 
 def valueset_q(url: str) -> Q:
-    codes = expand_valueset(url)
-    if codes is None:
+    """Codes of the value set `url` (`|version` allowed) as a Q on (system, code), as the terminology
+    engine expands it (stored first, then the packages the server ships): the same answer as
+    `ValueSet/$expand` and required-binding validation give. A value set the server cannot expand is a 400."""
+    try:
+        held = members(resolve_value_set(url, terminology_source()), terminology_source())
+    except TerminologyError as exc:
         raise bad_request(
-            f"ValueSet '{url}' is not known to this server", code="SEARCH_UNKNOWN_VALUESET", issue_code="not-supported"
-        )
+            f"ValueSet '{url}' cannot be used for :in/:not-in: {exc.message}",
+            code="SEARCH_UNKNOWN_VALUESET",
+            issue_code="not-supported",
+        ) from None
     by_system: dict[str, list[str]] = {}
-    for system, code in codes:
-        by_system.setdefault(system, []).append(code)
+    for member in held:
+        by_system.setdefault(member.system or "", []).append(member.code[:TEXT_LENGTH])
     q = Q(pk__in=[])
     for system, system_codes in by_system.items():
         q |= Q(system=system, code__in=system_codes)
     return q
 
 
-def expand_valueset(url: str) -> list[tuple[str, str]] | None:
-    """Codes of a ValueSet: one stored on this server (expansion or enumerated compose), else R4's own."""
-    from fhirserver.search.models import UriIndex
-    from fhirserver.storage.models import ResourceRecord
+class TokenType(ParamType):
+    name = "token"
+    model = model
+    modifiers = MODIFIERS
+    filter_ops = ("eq", "ne", "ss", "sb", "in", "ni", "pr")
+    sort_by = "code"
 
-    # Found through the uri index (ValueSet.url), not by looking inside the stored JSON.
-    stored = UriIndex.objects.filter(resource_type="ValueSet", name="url", uri=url.split("|")[0]).values("record")
-    for record in ResourceRecord.objects.filter(pk__in=stored, deleted=False)[:1]:
-        codes = _enumerate(record.content)
-        if codes is not None:
-            return codes
-    shipped = _shipped_valuesets().get(url.split("|")[0])
-    return [tuple(c) for c in shipped] if shipped is not None else None
+    extract = staticmethod(extract)
 
-
-def _enumerate(valueset: dict) -> list[tuple[str, str]] | None:
-    contains = valueset.get("expansion", {}).get("contains")
-    if contains:
-        return [(c.get("system", ""), c["code"]) for c in contains if c.get("code")]
-    includes = valueset.get("compose", {}).get("include", [])
-    codes = [(inc.get("system", ""), c["code"]) for inc in includes for c in inc.get("concept", [])]
-    if includes and all(inc.get("concept") for inc in includes):
-        return codes
-    return _shipped_valuesets().get(valueset.get("url")) and [tuple(c) for c in _shipped_valuesets()[valueset["url"]]]
+    def condition(self, param, values: list[str], modifier: str | None, base_url: str = "") -> Condition:
+        """`:not` and `:not-in` are the records with no matching row (R4: a resource without the code
+        at all matches `:not`), so they are the positive condition, negated."""
+        negated = modifier in ("not", "not-in")
+        if negated:
+            modifier = None if modifier == "not" else "in"
+        return Condition(self.model, any_of(condition(param.name, v, modifier) for v in values), negated)
 
 
-@lru_cache(maxsize=1)
-def _shipped_valuesets() -> dict[str, list[list[str]]]:
-    return json.loads((DEFINITIONS / "valuesets.json").read_text())
+TYPE = TokenType()

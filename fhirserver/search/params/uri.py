@@ -13,6 +13,7 @@ from fhirserver.core.errors import bad_request
 
 from ..models import UriIndex
 from ..values import TEXT_LENGTH, split_escaped
+from .base import ParamType
 
 model = UriIndex
 MODIFIERS = (None, "below", "above")
@@ -56,3 +57,20 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
     if modifier == "above":
         return Q(name=name) & above(name, uri)
     return Q(name=name, uri=uri)
+
+
+class UriType(ParamType):
+    name = "uri"
+    model = model
+    modifiers = MODIFIERS
+    filter_ops = ("eq", "ne", "co", "sw", "ew", "ss", "sb", "pr")
+    sort_by = "uri"
+    sort_kind = "str"
+
+    extract = staticmethod(extract)
+
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+        return condition(param.name, value, modifier)
+
+
+TYPE = UriType()
