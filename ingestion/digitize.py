@@ -30,10 +30,12 @@ from django.db.models import F, Q
 from fhirserver.core import bundles
 from fhirserver.core.errors import FhirError, operation_outcome
 from fhirserver.core.request import FhirRequest
+from fhirserver.search.api import match_records
 from fhirserver.storage import repository
 from ingestion import fhir_mapping, progress
 from ingestion.document import Document
 from ingestion.fhir_mapping import build_binary, build_document_reference
+from ingestion.fhir_mapping.delta import apply_delta, needs_check
 from ingestion.fhir_mapping.patients import match_patient
 from ingestion.labreport import LabReport
 from ingestion.models import DigitizeJob
@@ -330,6 +332,8 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
         if locked.cancel_requested:
             raise JobCancelled
         match = match_patient(report.patient, job.subject or None)
+        if match.reference:
+            _delta_checks(report, match.reference)
         patient_urn = f"urn:uuid:{uuid.uuid4()}"
         subject = match.reference or (patient_urn if match.new else None)
         context = MappingContext(
@@ -363,6 +367,18 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
         locked.rows = _row_index(report, observations)
         locked.heartbeat_at = _now()
         locked.save(update_fields=DONE_FIELDS)
+
+
+def _delta_checks(report: LabReport, subject: str) -> None:
+    """Each checked row against the patient's stored results of the same LOINC (fhir_mapping.delta)."""
+    for row in report.rows:
+        if not needs_check(row):
+            continue
+        previous = [r.content for r in match_records("Observation", [("subject", subject),
+                                                                     ("code", f"http://loinc.org|{row.loinc}")])]
+        apply_delta(row, row.effective or report.collected or report.reported, previous)
+        if row.review_reasons:
+            report.warnings.append(f"{row.printed_name}: {row.review_reasons[-1]}")
 
 
 DONE_FIELDS = ["status", "stage", "progress", "finished_at", "result", "created_resources", "warnings", "patient",

@@ -143,6 +143,12 @@ def _code(row: LabRow, ctx: RowContext) -> None:
         if row.reference_range and (row.reference_range.low is not None or row.reference_range.high is not None):
             row.reference_range.unit = corrected
     row.loinc, row.loinc_display = match[1].loinc, match[1].display
+    score = getattr(match[1], "score", 1.0) / (0.6 if getattr(match[1], "kind", "") == "name-only" else 1.0)
+    if score < LOOSE_MATCH:  # a guessed code is a wrong code as often as not: a person checks it
+        row.review_reasons.append(f"test name '{row.printed_name}' matched {row.loinc} only loosely")
+
+
+LOOSE_MATCH = 0.85
 
 
 def _first_match(row: LabRow, ctx: RowContext, unit: str | None):
