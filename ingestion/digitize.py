@@ -192,6 +192,8 @@ def run(job_id, *, stages: Stages | None = None, data: bytes | None = None) -> D
             _advance(job, "understanding", 0.6)
             report = stages.understand(document)
         job.lab_report = report.to_json()
+        if not report.rows:
+            raise NotALabReport(_found(document, job))
         _advance(job, "storing", 0.8, lab_report=job.lab_report)
         _store(job, report, document, stages)
         log.info("digitize job %s done in %.1fs: %d rows", job.id, time.perf_counter() - started, len(report.rows))
@@ -199,6 +201,9 @@ def run(job_id, *, stages: Stages | None = None, data: bytes | None = None) -> D
         log.warning(
             "digitize job %s attempt %s was superseded by a later attempt; it stored nothing", job.id, job.attempts
         )
+    except NotALabReport as exc:
+        _mine(job).update(lab_report=job.lab_report)
+        _fail(job, 422, [_issue(str(exc), "business-rule", "DIGITIZE_NOT_A_LAB_REPORT")])
     except DocumentError as exc:
         reason = f"{exc.reason}; the original is kept as DocumentReference/{job.document_reference_id}"
         _fail(job, exc.status, [_issue(reason, "invalid" if exc.status != 413 else "too-costly", exc.code)])
@@ -222,6 +227,21 @@ def run(job_id, *, stages: Stages | None = None, data: bytes | None = None) -> D
         )
     job.refresh_from_db()
     return job
+
+
+class NotALabReport(Exception):
+    """No result rows were read: nothing but the original (Binary + DocumentReference) is stored."""
+
+
+def _found(document: Document, job: DigitizeJob) -> str:
+    """What was read off a document with no result rows, in words a person can act on."""
+    pages = len(document.pages)
+    lines = sum(len(p.lines) for p in document.pages)
+    words = sum(len(line.text.split()) for p in document.pages for line in p.lines)
+    seen = f"{pages} page{'s' * (pages != 1)}, {lines} line{'s' * (lines != 1)} of text ({words} words)"
+    return (f"Not a lab report: no result rows were found ({seen}; no row with a test name and a result). "
+            f"No Patient, Organization or DiagnosticReport was made; the original is kept as "
+            f"DocumentReference/{job.document_reference_id} and Binary/{job.binary_id}")
 
 
 class JobSuperseded(Exception):

@@ -43,7 +43,10 @@ def understand(document: Document, *, match_test=_MISSING, lookup_loinc=_MISSING
     style = number_style(words)
     day_first = day_first_habit([r.text for r in rows], style.decimal_comma)
     tables = read_tables(rows, style, normalize_unit, known_name=_known_name(match_test))
-    report = read_header([r for r in rows if id(r) not in tables.used], day_first=day_first)
+    # Header fields count only on pages that have results: a cover letter or a recipe page names nobody.
+    result_pages = {raw.page for raw in tables.rows}
+    report = read_header([r for r in rows if id(r) not in tables.used and r.page in result_pages],
+                         day_first=day_first)
     ctx = RowContext(style=style, sex=report.patient.sex, unit_of=normalize_unit, match_test=match_test)
     report.rows = [build_row(raw, ctx) for raw in tables.rows]
     mark_urine_sections(report.rows, ctx)

@@ -258,6 +258,9 @@ LABELS: dict[str, tuple[str, ...]] = {
         "probennummer",
         "proben-nr",
     ),
+    # a labelled performing lab: the one way besides a letterhead that names the lab
+    "lab": ("lab", "laboratory", "performed at", "performing lab", "performing laboratory", "testing laboratory",
+            "lab name", "performed by", "performing site", "tested at", "testing site"),
     # "Specimen: S26-264795" names the accession; "Specimen: Serum" names a specimen type
     "specimen": ("specimen", "sample"),
 }
@@ -365,7 +368,9 @@ def read_header(rows: list[VisualRow], *, day_first: bool) -> LabReport:
     accession = values.get("accession") or values.get("specimen", "")
     if accession and (values.get("accession") or re.search(r"\d", accession)):
         report.accession = accession.split()[0]
-    report.lab_name = lab_name(rows, label_cells)
+    labelled_lab = values.get("lab", "")
+    report.lab_name = labelled_lab if LAB_WORDS.search(labelled_lab) or looks_like_org(labelled_lab) else \
+        lab_name(rows, label_cells)
     return report
 
 
@@ -466,8 +471,20 @@ def clinician_name(text: str) -> str:
     return t
 
 
+# What makes a line evidently a lab's name: a word labs and hospitals name themselves with.
+LAB_WORDS = re.compile(r"lab(?!el)|patholog|diagnost|clinic|klinik|hospital|spital|krankenhaus|infirmary|"
+                       r"medical (cent|group|services)|health|nhs\b|institut|biolog|analys|biochem|haematolog|"
+                       r"hematolog|specimen|reference lab|quest|sonic|synevo|cerba|eurofins", re.I)
+
+
+def looks_like_org(text: str) -> bool:
+    """'Acme Labs Inc', 'Northside Clinical Services Ltd': a company form after a name."""
+    return bool(re.search(r"\b(inc|ltd|llc|gmbh|plc|pty|corp|s\.?a|lp|llp|pllc|ag)\.?$", text.strip(), re.I))
+
+
 def lab_name(rows: list[VisualRow], label_cells: set[int]) -> str | None:
-    """The letterhead: the topmost text of the first page that is not a generic title, a label or small print.
+    """The letterhead: the topmost text of the first page that is not a generic title, a label or small
+    print, and evidently a lab's name (LAB_WORDS): arbitrary text at the top is never taken for a lab.
 
     Position, not size, decides: OCR boxes are too uneven in height to compare font sizes.
     """
@@ -481,5 +498,6 @@ def lab_name(rows: list[VisualRow], label_cells: set[int]) -> str | None:
                 continue
             if match_label(c.text) or max(t.height for t in c.tokens) < 0.8 * typical:
                 continue
-            return c.text
+            if LAB_WORDS.search(c.text) or looks_like_org(c.text):
+                return c.text
     return None
