@@ -54,11 +54,13 @@ class Upload:
     encounter: str | None = None  # "Encounter/<id>"
     performer: str | None = None  # "Organization/<id>" or "Practitioner/<id>"
     category: list[str] = field(default_factory=list)  # extra DiagnosticReport categories (v2-0074 codes or text)
+    date_order: str | None = None  # DMY, MDY or YMD: how the report writes dates, when the caller knows
 
     def options(self) -> dict:
         return {
             k: v
-            for k, v in (("encounter", self.encounter), ("performer", self.performer), ("category", self.category))
+            for k, v in (("encounter", self.encounter), ("performer", self.performer), ("category", self.category),
+                         ("date_order", self.date_order))
             if v
         }
 
@@ -79,7 +81,7 @@ class MappingContext:
 @dataclass
 class Stages:
     read: Callable[[bytes, str], Document]  # (the original's bytes, its media type as sniffed on upload)
-    understand: Callable[[Document], LabReport]
+    understand: Callable[..., LabReport]  # (document) or (document, date_order="DMY")
     # LabReport -> transaction entries ({"fullUrl": "urn:uuid:..", "resource": {..}}), POSTed as they are
     to_entries: Callable[[LabReport, MappingContext], list[dict]]
 
@@ -190,7 +192,8 @@ def run(job_id, *, stages: Stages | None = None, data: bytes | None = None) -> D
             _advance(job, "page images", 0.55, pages_done=pages, pages_total=pages, document=job.document)
             _tell(document_read, job=job, data=data, document=document)  # review stores its page images
             _advance(job, "understanding", 0.6)
-            report = stages.understand(document)
+            order = (job.options or {}).get("date_order")
+            report = stages.understand(document, date_order=order) if order else stages.understand(document)
         job.lab_report = report.to_json()
         if not report.rows:
             raise NotALabReport(_found(document, job))

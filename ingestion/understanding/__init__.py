@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ingestion.document import Document
 from ingestion.labreport import LabReport
-from ingestion.understanding.dates import day_first_habit
+from ingestion.understanding.dates import date_order as read_date_order
 from ingestion.understanding.geometry import document_rows
 from ingestion.understanding.header import read_header
 from ingestion.understanding.plausibility import check_rows
@@ -27,12 +27,14 @@ __all__ = ["understand"]
 _MISSING = object()
 
 
-def understand(document: Document, *, match_test=_MISSING, lookup_loinc=_MISSING) -> LabReport:
+def understand(document: Document, *, match_test=_MISSING, lookup_loinc=_MISSING,
+               date_order: str | None = None) -> LabReport:
     """Read header fields and result rows off a lab report document.
 
     `match_test(printed_name, ucum_unit, *, specimen=None)` chooses the LOINC code and
     `lookup_loinc(code)` gives its term (property, units) for the plausibility checks; both default to
-    the project's terminology (`ingestion.terminology`).
+    the project's terminology (`ingestion.terminology`). `date_order` (DMY, MDY, YMD) says how the
+    report writes dates; without it the page's evidence decides, and a date it leaves ambiguous is warned of.
     """
     if match_test is _MISSING:
         match_test = _default_matcher()
@@ -41,12 +43,12 @@ def understand(document: Document, *, match_test=_MISSING, lookup_loinc=_MISSING
     rows = document_rows(document)
     words = [t.text for r in rows for t in r.tokens]
     style = number_style(words)
-    day_first = day_first_habit([r.text for r in rows], style.decimal_comma)
+    order = read_date_order([r.text for r in rows], style.decimal_comma, date_order)
     tables = read_tables(rows, style, normalize_unit, known_name=_known_name(match_test))
     # Header fields count only on pages that have results: a cover letter or a recipe page names nobody.
     result_pages = {raw.page for raw in tables.rows}
     report = read_header([r for r in rows if id(r) not in tables.used and r.page in result_pages],
-                         day_first=day_first)
+                         day_first=order.day_first, order=order)
     ctx = RowContext(style=style, sex=report.patient.sex, unit_of=normalize_unit, match_test=match_test)
     report.rows = [build_row(raw, ctx) for raw in tables.rows]
     mark_urine_sections(report.rows, ctx)

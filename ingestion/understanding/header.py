@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 
 from ingestion.labreport import LabReport, PatientHeader
-from ingestion.understanding.dates import parse_date
+from ingestion.understanding.dates import DateOrder, ambiguous
+from ingestion.understanding.dates import parse_date as _parse_date
 from ingestion.understanding.geometry import Cell, VisualRow
 
 LABELS: dict[str, tuple[str, ...]] = {
@@ -326,9 +327,21 @@ def find_labels(rows: list[VisualRow]) -> list[tuple[VisualRow, FoundLabel]]:
     return found
 
 
-def read_header(rows: list[VisualRow], *, day_first: bool) -> LabReport:
-    """Header fields from the rows above the first results table (and the report's first page)."""
+DATE_FIELDS = {"birth_date": "birth date", "collected": "collection date", "reported": "report date",
+               "printed": "print date", "received": "received date"}
+
+
+def read_header(rows: list[VisualRow], *, day_first: bool, order: DateOrder | None = None) -> LabReport:
+    """Header fields from the rows above the first results table (and the report's first page).
+
+    `order` says how dates are written and whether the page decided it: a date it leaves ambiguous
+    (03/11/1958) is read as `day_first` says and warned of, never guessed in silence."""
     report = LabReport()
+    year_first = bool(order and order.year_first)
+
+    def parse_date(text, *, day_first, with_time=True):
+        return _parse_date(text, day_first=day_first, with_time=with_time, year_first=year_first)
+
     labels = find_labels(rows)
     label_cells = {id(f.cell) for _, f in labels}
     values: dict[str, str] = {}
@@ -369,6 +382,14 @@ def read_header(rows: list[VisualRow], *, day_first: bool) -> LabReport:
     if accession and (values.get("accession") or re.search(r"\d", accession)):
         report.accession = accession.split()[0]
     labelled_lab = values.get("lab", "")
+    if order is not None and not order.decided:
+        for name, words in DATE_FIELDS.items():
+            printed = values.get(name, "")
+            if printed and ambiguous(printed):
+                read = parse_date(printed, day_first=day_first, with_time=False)
+                report.warnings.append(
+                    f"The {words} '{printed}' could be day-first or month-first and nothing on the page decides: "
+                    f"read as {read} (month-first); set the date-order parameter (DMY, MDY or YMD) to be sure")
     report.lab_name = labelled_lab if LAB_WORDS.search(labelled_lab) or looks_like_org(labelled_lab) else \
         lab_name(rows, label_cells)
     return report
