@@ -34,7 +34,7 @@ from fhirserver.search.api import match_records
 from fhirserver.storage import repository
 from ingestion import fhir_mapping, progress
 from ingestion.document import Document
-from ingestion.fhir_mapping import build_binary, build_document_reference
+from ingestion.fhir_mapping import ACCESSION_SYSTEM, accession_identifier, build_binary, build_document_reference
 from ingestion.fhir_mapping.delta import apply_delta, needs_check
 from ingestion.fhir_mapping.patients import match_patient
 from ingestion.labreport import LabReport
@@ -354,11 +354,22 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
             raise JobSuperseded
         if locked.cancel_requested:
             raise JobCancelled
+        # One lab, one reader, one report, however often and in whatever form it comes: the lookups below
+        # and the conditional creates of the Organization and Device see every earlier store.
+        repository.lock_key("digitize:store")
         match = match_patient(report.patient, job.subject or None)
+        same = _same_report(report, match.reference, bool(match.new))
+        if same is not None and not report.status:
+            _link(job, locked, report, same, match)
+            return
         if match.reference:
             _delta_checks(report, match.reference)
         patient_urn = f"urn:uuid:{uuid.uuid4()}"
         subject = match.reference or (patient_urn if match.new else None)
+        if same is not None:  # a corrected/amended report replaces the stored one: about its patient
+            subject = (same.get("subject") or {}).get("reference") or subject
+            if not subject or subject != patient_urn:
+                match.new = None
         context = MappingContext(
             subject=subject, document_reference=f"DocumentReference/{job.document_reference_id}",
             binary=f"Binary/{job.binary_id}", media_type=job.media_type, engine=document.engine,
@@ -371,13 +382,19 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
             for provenance in (e["resource"] for e in entries if e["resource"]["resourceType"] == "Provenance"):
                 provenance["target"].insert(0, {"reference": patient_urn})  # the Patient was made from the page too
         for entry in entries:
-            entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
+            entry["request"] = entry.get("request") or {"method": "POST", "url": entry["resource"]["resourceType"]}
+        replaced = _as_new_version(entries, same, report.status) if same is not None else []
         entries.append(_document_reference_update(job, subject))
         response = _transaction(job.base_url, [], entries)
         stored = [e.get("resource") for e in response["entry"]]
         warnings = match.warnings + [
             _issue(w, "informational", "DIGITIZE_READ_WARNING", "warning") for w in report.warnings
         ]
+        if same is not None:
+            warnings.append(_issue(
+                f"The report says it is {report.status}: DiagnosticReport/{same['id']} (accession {report.accession}) "
+                f"is now a new version with status {report.status}; {len(replaced)} of its results are new versions "
+                f"too", "informational", "DIGITIZE_REPORT_REPLACED", "warning"))
         # An existing subject is part of the answer too (unchanged): the Bundle says whom the results are about.
         existing = [repository.read("Patient", match.reference.split("/", 1)[1]).content] if match.reference else []
         result = _collection(job.base_url, existing + stored, warnings)
@@ -390,6 +407,82 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
         locked.rows = _row_index(report, observations)
         locked.heartbeat_at = _now()
         locked.save(update_fields=DONE_FIELDS)
+
+
+def _same_report(report: LabReport, subject: str | None, new_patient: bool) -> dict | None:
+    """The stored DiagnosticReport with this report's accession number from this lab (else with this
+    accession number read from the same page, the lab's name read otherwise), about the same patient."""
+    identifier = accession_identifier(report)
+    if identifier is None:
+        return None
+    repository.lock_key(f"digitize:report:{identifier['value']}")
+    found = match_records("DiagnosticReport", [("identifier", f"{identifier['system']}|{identifier['value']}")])
+    if not found:
+        found = [r for r in match_records("DiagnosticReport", [("identifier", identifier["value"])])
+                 if any(i.get("system", "").startswith(ACCESSION_SYSTEM) and i.get("value") == identifier["value"]
+                        for i in r.content.get("identifier", []))]
+    for record in sorted(found, key=lambda r: r.logical_id):
+        stored_subject = (record.content.get("subject") or {}).get("reference")
+        # Another patient's report is never joined: a subject the caller named, or matched, must be its own.
+        if stored_subject == subject or (subject is None and (new_patient or stored_subject is None)):
+            return record.content
+    return None
+
+
+def _link(job: DigitizeJob, locked: DigitizeJob, report: LabReport, same: dict, match) -> None:
+    """The same report uploaded again: its original is kept and linked to the stored DiagnosticReport,
+    nothing else is written, and the answer is the stored report and results with a warning."""
+    reference = f"DiagnosticReport/{same['id']}"
+    subject = (same.get("subject") or {}).get("reference") or match.reference
+    update = _document_reference_update(job, subject)
+    update["resource"].setdefault("context", {})["related"] = [{"reference": reference}]
+    _transaction(job.base_url, [], [update])
+    results = [r["reference"] for r in same.get("result", []) if r.get("reference", "").startswith("Observation/")]
+    current = repository.current_many("Observation", [r.split("/", 1)[1] for r in results])
+    observations = [current[r.split("/", 1)[1]].content for r in results if r.split("/", 1)[1] in current]
+    patient = [repository.read("Patient", subject.split("/", 1)[1]).content] if subject else []
+    warnings = match.warnings if subject == match.reference else []
+    warnings = warnings + [_issue(
+        f"This report (accession {report.accession}{' from ' + report.lab_name if report.lab_name else ''}) is "
+        f"already stored as {reference}: this upload is kept as DocumentReference/{job.document_reference_id} and "
+        f"linked to it; no result was stored twice", "duplicate", "DIGITIZE_SAME_REPORT", "warning")]
+    warnings += [_issue(w, "informational", "DIGITIZE_READ_WARNING", "warning") for w in report.warnings]
+    locked.status, locked.stage, locked.progress, locked.finished_at = DigitizeJob.DONE, "done", 1.0, _now()
+    locked.result = _collection(job.base_url, patient + [same] + observations, warnings)
+    locked.created_resources, locked.warnings, locked.rows = [], warnings, []
+    locked.patient, locked.diagnostic_report = subject or "", reference
+    locked.heartbeat_at = _now()
+    locked.save(update_fields=DONE_FIELDS)
+
+
+def _as_new_version(entries: list[dict], same: dict, status: str) -> list[str]:
+    """A corrected or amended report: the stored DiagnosticReport gets a new version with that status,
+    and each stored result of the same test a new version with the corrected value (the Observations
+    no longer in the report stay, listed as before). Returns the results replaced."""
+    old_results = [r["reference"] for r in same.get("result", []) if r.get("reference", "").startswith("Observation/")]
+    current = repository.current_many("Observation", [r.split("/", 1)[1] for r in old_results])
+    by_code: dict[str, list[str]] = {}
+    for id, stored in current.items():
+        for code in (stored.content or {}).get("code", {}).get("coding", []):
+            by_code.setdefault(code.get("code", ""), []).append(id)
+    replaced = []
+    for entry in entries:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Observation":
+            codes = [c.get("code", "") for c in resource.get("code", {}).get("coding", [])]
+            old = next((by_code[c].pop(0) for c in codes if by_code.get(c)), None)
+            if old:
+                resource.update(id=old, status=status)
+                entry["request"] = {"method": "PUT", "url": f"Observation/{old}"}
+                replaced.append(f"Observation/{old}")
+    for entry in entries:
+        resource = entry["resource"]
+        if resource["resourceType"] == "DiagnosticReport":
+            resource.update(id=same["id"], status=status)
+            kept = [{"reference": r} for r in old_results if r not in replaced]
+            resource["result"] = resource.get("result", []) + kept
+            entry["request"] = {"method": "PUT", "url": f"DiagnosticReport/{same['id']}"}
+    return replaced
 
 
 def _delta_checks(report: LabReport, subject: str) -> None:

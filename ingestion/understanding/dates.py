@@ -14,7 +14,9 @@ MONTHS = {
     m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
 }
 MONTH = r"(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?"
-TIME = r"(?:[ T,]+(?:at\s+)?(?P<h>\d{1,2})[:.h](?P<mi>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ampm>[ap]\.?m\.?)?)?"
+# "08:30", "8:30 AM", and the 24-hour "0605" labs print after a date ("COLL: 04/17/2026 0605")
+TIME = (r"(?:[ T,]+(?:at\s+)?(?:(?P<h>\d{1,2})[:.h](?P<mi>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ampm>[ap]\.?m\.?)?|"
+        r"(?P<h4>[01]\d|2[0-3])(?P<m4>[0-5]\d)(?![\d:.])))?")
 PATTERNS = (
     ("ymd", re.compile(r"(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})" + TIME, re.I)),
     ("dot", re.compile(r"(?P<a>\d{1,2})\.(?P<b>\d{1,2})\.(?P<y>\d{4}|\d{2})(?!\d)" + TIME, re.I)),
@@ -114,6 +116,8 @@ def parse_date(text: str, *, day_first: bool = False, with_time: bool = True, ye
             d = date(_year(m["y"]), MONTHS[m["mon"].lower()[:3]], int(m["d"]))
     except ValueError:
         return None
+    if with_time and m["h4"] is not None:
+        return f"{d.isoformat()}T{int(m['h4']):02d}:{int(m['m4']):02d}:00"
     if not with_time or m["h"] is None:
         return d.isoformat()
     hour, minute, second = int(m["h"]), int(m["mi"]), int(m["s"] or 0)

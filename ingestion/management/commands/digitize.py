@@ -94,7 +94,9 @@ class Command(BaseCommand):
 
 
 def _observations(job) -> int:
-    return sum(1 for r in job.created_resources if r.startswith("Observation/"))
+    """The results the job answered with: stored by it, or already stored when the report was there before."""
+    entries = (job.result or {}).get("entry", [])
+    return sum(1 for e in entries if e.get("resource", {}).get("resourceType") == "Observation")
 
 
 def _dumps(value) -> str:
