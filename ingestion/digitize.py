@@ -358,7 +358,7 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
         # and the conditional creates of the Organization and Device see every earlier store.
         repository.lock_key("digitize:store")
         match = match_patient(report.patient, job.subject or None)
-        same = _same_report(report, match.reference, bool(match.new))
+        same = _same_report(report, match.reference)
         if same is not None and not report.status:
             _link(job, locked, report, same, match)
             return
@@ -409,7 +409,7 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
         locked.save(update_fields=DONE_FIELDS)
 
 
-def _same_report(report: LabReport, subject: str | None, new_patient: bool) -> dict | None:
+def _same_report(report: LabReport, subject: str | None) -> dict | None:
     """The stored DiagnosticReport with this report's accession number from this lab (else with this
     accession number read from the same page, the lab's name read otherwise), about the same patient."""
     identifier = accession_identifier(report)
@@ -424,7 +424,7 @@ def _same_report(report: LabReport, subject: str | None, new_patient: bool) -> d
     for record in sorted(found, key=lambda r: r.logical_id):
         stored_subject = (record.content.get("subject") or {}).get("reference")
         # Another patient's report is never joined: a subject the caller named, or matched, must be its own.
-        if stored_subject == subject or (subject is None and (new_patient or stored_subject is None)):
+        if stored_subject == subject or subject is None:
             return record.content
     return None
 
