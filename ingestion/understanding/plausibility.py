@@ -17,6 +17,7 @@ the patient's previous result needs stored data, so it runs in the storing step 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -141,7 +142,7 @@ def _merged_reason(row: LabRow) -> str | None:
     """More decimals than any lab prints for the result, beside a range printed with far fewer, or a
     number with a space or second decimal point inside it: two neighbouring numbers read as one."""
     printed = row.printed_value.strip()
-    digits = [p for p in printed.replace(",", ".").split() if any(c.isdigit() for c in p)]
+    digits = [p for p in printed.split() if re.fullmatch(r"[<>≤≥=]*\d[\d.,]*[*!]?", p)]  # not "10^3/uL" after it
     if len(digits) > 1:
         return f"value '{printed}' holds more than one number"
     places = _decimals(row.value)
