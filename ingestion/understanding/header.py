@@ -477,8 +477,9 @@ def read_header(rows: list[VisualRow], *, day_first: bool, order: DateOrder | No
                 report.warnings.append(
                     f"The {words} '{printed}' could be day-first or month-first and nothing on the page decides: "
                     f"read as {read} (month-first); set the date-order parameter (DMY, MDY or YMD) to be sure")
-    report.lab_name = labelled_lab if LAB_WORDS.search(labelled_lab) or looks_like_org(labelled_lab) else \
-        lab_name(rows, label_cells)
+    # A labelled "Lab:" / "Performed at:" line names the lab when its value is a name (letters, not a number).
+    named = len(re.findall(r"[A-Za-z]", labelled_lab)) >= 3 and not re.search(r"\d{3}", labelled_lab)
+    report.lab_name = labelled_lab if named else lab_name(rows, label_cells)
     return report
 
 
