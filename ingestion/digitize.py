@@ -21,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Callable
 
 from django.conf import settings
@@ -35,6 +36,7 @@ from fhirserver.storage import repository
 from ingestion import fhir_mapping, progress
 from ingestion.document import Document
 from ingestion.fhir_mapping import ACCESSION_SYSTEM, accession_identifier, build_binary, build_document_reference
+from ingestion.fhir_mapping.codes import fhir_datetime
 from ingestion.fhir_mapping.delta import apply_delta, needs_check
 from ingestion.fhir_mapping.patients import match_patient
 from ingestion.labreport import LabReport
@@ -414,7 +416,7 @@ def _same_report(report: LabReport, subject: str | None) -> dict | None:
     accession number read from the same page, the lab's name read otherwise), about the same patient."""
     identifier = accession_identifier(report)
     if identifier is None:
-        return None
+        return _same_results(report, subject)
     repository.lock_key(f"digitize:report:{identifier['value']}")
     found = match_records("DiagnosticReport", [("identifier", f"{identifier['system']}|{identifier['value']}")])
     if not found:
@@ -425,6 +427,34 @@ def _same_report(report: LabReport, subject: str | None) -> dict | None:
         stored_subject = (record.content.get("subject") or {}).get("reference")
         # Another patient's report is never joined: a subject the caller named, or matched, must be its own.
         if stored_subject == subject or subject is None:
+            return record.content
+    return _same_results(report, subject)
+
+
+SAME_RESULTS = 0.8  # the share of a report's (test, value) pairs another report of that day must hold to be it
+
+
+def _same_results(report: LabReport, subject: str | None) -> dict | None:
+    """Without a readable accession: the patient's stored report of the same collection day holding (nearly)
+    the same results is this report (another scan of it). One that carries a different accession is not."""
+    collected = fhir_datetime(report.collected)
+    ours = {(r.loinc, r.value) for r in report.rows if r.loinc and r.value is not None}
+    if not subject or not collected or len(ours) < 2:
+        return None
+    for record in match_records("DiagnosticReport", [("subject", subject), ("date", collected[:10])]):
+        if report.accession and any(i.get("value") != report.accession for i in record.content.get("identifier", [])):
+            continue
+        ids = [r["reference"].split("/", 1)[1] for r in record.content.get("result", [])
+               if r.get("reference", "").startswith("Observation/")]
+        theirs = set()
+        for stored in repository.current_many("Observation", ids).values():
+            quantity = (stored.content or {}).get("valueQuantity") or {}
+            text = (stored.content or {}).get("valueString", "").split(" ")[0]
+            value = quantity.get("value", text)
+            for code in (stored.content or {}).get("code", {}).get("coding", []):
+                with contextlib.suppress(ArithmeticError, ValueError, TypeError):
+                    theirs.add((code.get("code"), Decimal(str(value))))
+        if len(ours & theirs) >= SAME_RESULTS * len(ours):
             return record.content
     return None
 
@@ -442,10 +472,12 @@ def _link(job: DigitizeJob, locked: DigitizeJob, report: LabReport, same: dict, 
     observations = [current[r.split("/", 1)[1]].content for r in results if r.split("/", 1)[1] in current]
     patient = [repository.read("Patient", subject.split("/", 1)[1]).content] if subject else []
     warnings = match.warnings if subject == match.reference else []
+    which = (f"accession {report.accession}{' from ' + report.lab_name if report.lab_name else ''}"
+             if report.accession else "the same results, collected the same day")
     warnings = warnings + [_issue(
-        f"This report (accession {report.accession}{' from ' + report.lab_name if report.lab_name else ''}) is "
-        f"already stored as {reference}: this upload is kept as DocumentReference/{job.document_reference_id} and "
-        f"linked to it; no result was stored twice", "duplicate", "DIGITIZE_SAME_REPORT", "warning")]
+        f"This report ({which}) is already stored as {reference}: this upload is kept as DocumentReference/"
+        f"{job.document_reference_id} and linked to it; no result was stored twice", "duplicate",
+        "DIGITIZE_SAME_REPORT", "warning")]
     warnings += [_issue(w, "informational", "DIGITIZE_READ_WARNING", "warning") for w in report.warnings]
     locked.status, locked.stage, locked.progress, locked.finished_at = DigitizeJob.DONE, "done", 1.0, _now()
     locked.result = _collection(job.base_url, patient + [same] + observations, warnings)

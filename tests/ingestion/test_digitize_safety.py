@@ -323,6 +323,19 @@ def test_the_same_report_three_ways_with_and_without_subject_is_one_diagnostic_r
 
 
 @pytest.mark.django_db
+def test_without_an_accession_the_same_results_of_the_same_day_are_the_same_report(client):
+    header = [line for line in SAME_HEADER if not line.startswith("Accession")]
+    first = post(client, draw_report(header, CHEMISTRY))
+    assert first.status_code == 200, first.content
+    again = post(client, draw_report(header, CHEMISTRY, footer="Copy printed 2026-04-18"))
+    assert [r["id"] for r in resources(again.json(), "DiagnosticReport")] == \
+        [resources(first.json(), "DiagnosticReport")[0]["id"]]
+    assert any("the same results" in t for t in outcome_texts(again.json()))
+    other_day = post(client, draw_report([h.replace("2026-04-17", "2026-04-20") for h in header], CHEMISTRY))
+    assert other_day.status_code == 200 and count("DiagnosticReport") == 2  # a new report, not the same one
+
+
+@pytest.mark.django_db
 def test_another_report_of_the_same_lab_reuses_its_organization_and_device(client):
     first = post(client, draw_report(SAME_HEADER, CHEMISTRY))
     header = [line.replace("26041700", "26041899").replace("2026-04-17", "2026-04-19") for line in SAME_HEADER]
