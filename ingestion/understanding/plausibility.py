@@ -9,7 +9,8 @@ as its printed text, never a `valueQuantity`, and shown on the review page as a 
   limits    the value is outside what the analyte can be in a living patient (physiological_limits.csv,
             with its sources in physiological_limits.md), or a fraction outside 0-100 %;
   scale     the printed reference range is on another scale than the value (11211.6 against 70-99);
-  merged    the value looks like the digits of two cells run together (0.84265 against 0.70-1.30).
+  merged    the value looks like the digits of two cells run together (0.84265 against 0.70-1.30);
+  flag      the printed flag contradicts the value against its range (a lost decimal point shows so).
 
 Pure and DB-free: the LOINC term is looked up through an injected function. The delta check against
 the patient's previous result needs stored data, so it runs in the storing step (fhir_mapping.delta).
@@ -62,7 +63,8 @@ def check_row(row: LabRow, lookup: TermLookup | None) -> None:
     term = lookup(row.loinc) if lookup and row.loinc else None
     if lookup is not None and not row.loinc:
         row.review_reasons.append(f"test '{row.printed_name}' is not one the terminology knows (no LOINC code)")
-    for reason in (*_unit_reasons(row, term), _limit_reason(row, term), _scale_reason(row), _merged_reason(row)):
+    for reason in (*_unit_reasons(row, term), _limit_reason(row, term), _scale_reason(row), _merged_reason(row),
+                   _flag_reason(row)):
         if reason and reason not in row.review_reasons:
             row.review_reasons.append(reason)
     if row.review_reasons:
@@ -132,6 +134,14 @@ def _scale_reason(row: LabRow) -> str | None:
     if rr.low is not None and rr.low > 0 and 0 < value and value * SCALE_FOLD < rr.low:
         return f"value {row.printed_value} is not on the scale of the printed range {printed}"
     return None
+
+
+def _flag_reason(row: LabRow) -> str | None:
+    """A printed flag the value contradicts (H beside a value inside the range) is how a lost decimal point
+    or a neighbour's digits show: the number is not to be trusted until a person has looked."""
+    if not row.flag_disagrees:
+        return None
+    return f"the printed flag {row.flag or '(none)'} disagrees with the value {row.printed_value} and its range"
 
 
 def _decimals(number: Decimal | None) -> int:
