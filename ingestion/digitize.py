@@ -21,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Callable
 
 from django.conf import settings
@@ -30,10 +31,13 @@ from django.db.models import F, Q
 from fhirserver.core import bundles
 from fhirserver.core.errors import FhirError, operation_outcome
 from fhirserver.core.request import FhirRequest
+from fhirserver.search.api import match_records
 from fhirserver.storage import repository
 from ingestion import fhir_mapping, progress
 from ingestion.document import Document
-from ingestion.fhir_mapping import build_binary, build_document_reference
+from ingestion.fhir_mapping import ACCESSION_SYSTEM, accession_identifier, build_binary, build_document_reference
+from ingestion.fhir_mapping.codes import fhir_datetime
+from ingestion.fhir_mapping.delta import apply_delta, needs_check
 from ingestion.fhir_mapping.patients import match_patient
 from ingestion.labreport import LabReport
 from ingestion.models import DigitizeJob
@@ -52,11 +56,13 @@ class Upload:
     encounter: str | None = None  # "Encounter/<id>"
     performer: str | None = None  # "Organization/<id>" or "Practitioner/<id>"
     category: list[str] = field(default_factory=list)  # extra DiagnosticReport categories (v2-0074 codes or text)
+    date_order: str | None = None  # DMY, MDY or YMD: how the report writes dates, when the caller knows
 
     def options(self) -> dict:
         return {
             k: v
-            for k, v in (("encounter", self.encounter), ("performer", self.performer), ("category", self.category))
+            for k, v in (("encounter", self.encounter), ("performer", self.performer), ("category", self.category),
+                         ("date_order", self.date_order))
             if v
         }
 
@@ -77,7 +83,7 @@ class MappingContext:
 @dataclass
 class Stages:
     read: Callable[[bytes, str], Document]  # (the original's bytes, its media type as sniffed on upload)
-    understand: Callable[[Document], LabReport]
+    understand: Callable[..., LabReport]  # (document) or (document, date_order="DMY")
     # LabReport -> transaction entries ({"fullUrl": "urn:uuid:..", "resource": {..}}), POSTed as they are
     to_entries: Callable[[LabReport, MappingContext], list[dict]]
 
@@ -188,8 +194,11 @@ def run(job_id, *, stages: Stages | None = None, data: bytes | None = None) -> D
             _advance(job, "page images", 0.55, pages_done=pages, pages_total=pages, document=job.document)
             _tell(document_read, job=job, data=data, document=document)  # review stores its page images
             _advance(job, "understanding", 0.6)
-            report = stages.understand(document)
+            order = (job.options or {}).get("date_order")
+            report = stages.understand(document, date_order=order) if order else stages.understand(document)
         job.lab_report = report.to_json()
+        if not report.rows:
+            raise NotALabReport(_found(document, job))
         _advance(job, "storing", 0.8, lab_report=job.lab_report)
         _store(job, report, document, stages)
         log.info("digitize job %s done in %.1fs: %d rows", job.id, time.perf_counter() - started, len(report.rows))
@@ -197,6 +206,9 @@ def run(job_id, *, stages: Stages | None = None, data: bytes | None = None) -> D
         log.warning(
             "digitize job %s attempt %s was superseded by a later attempt; it stored nothing", job.id, job.attempts
         )
+    except NotALabReport as exc:
+        _mine(job).update(lab_report=job.lab_report)
+        _fail(job, 422, [_issue(str(exc), "business-rule", "DIGITIZE_NOT_A_LAB_REPORT")])
     except DocumentError as exc:
         reason = f"{exc.reason}; the original is kept as DocumentReference/{job.document_reference_id}"
         _fail(job, exc.status, [_issue(reason, "invalid" if exc.status != 413 else "too-costly", exc.code)])
@@ -220,6 +232,21 @@ def run(job_id, *, stages: Stages | None = None, data: bytes | None = None) -> D
         )
     job.refresh_from_db()
     return job
+
+
+class NotALabReport(Exception):
+    """No result rows were read: nothing but the original (Binary + DocumentReference) is stored."""
+
+
+def _found(document: Document, job: DigitizeJob) -> str:
+    """What was read off a document with no result rows, in words a person can act on."""
+    pages = len(document.pages)
+    lines = sum(len(p.lines) for p in document.pages)
+    words = sum(len(line.text.split()) for p in document.pages for line in p.lines)
+    seen = f"{pages} page{'s' * (pages != 1)}, {lines} line{'s' * (lines != 1)} of text ({words} words)"
+    return (f"Not a lab report: no result rows were found ({seen}; no row with a test name and a result). "
+            f"No Patient, Organization or DiagnosticReport was made; the original is kept as "
+            f"DocumentReference/{job.document_reference_id} and Binary/{job.binary_id}")
 
 
 class JobSuperseded(Exception):
@@ -329,9 +356,22 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
             raise JobSuperseded
         if locked.cancel_requested:
             raise JobCancelled
+        # One lab, one reader, one report, however often and in whatever form it comes: the lookups below
+        # and the conditional creates of the Organization and Device see every earlier store.
+        repository.lock_key("digitize:store")
         match = match_patient(report.patient, job.subject or None)
+        same = _same_report(report, match.reference)
+        if same is not None and not report.status:
+            _link(job, locked, report, same, match)
+            return
+        if match.reference:
+            _delta_checks(report, match.reference)
         patient_urn = f"urn:uuid:{uuid.uuid4()}"
         subject = match.reference or (patient_urn if match.new else None)
+        if same is not None:  # a corrected/amended report replaces the stored one: about its patient
+            subject = (same.get("subject") or {}).get("reference") or subject
+            if not subject or subject != patient_urn:
+                match.new = None
         context = MappingContext(
             subject=subject, document_reference=f"DocumentReference/{job.document_reference_id}",
             binary=f"Binary/{job.binary_id}", media_type=job.media_type, engine=document.engine,
@@ -344,13 +384,19 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
             for provenance in (e["resource"] for e in entries if e["resource"]["resourceType"] == "Provenance"):
                 provenance["target"].insert(0, {"reference": patient_urn})  # the Patient was made from the page too
         for entry in entries:
-            entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
+            entry["request"] = entry.get("request") or {"method": "POST", "url": entry["resource"]["resourceType"]}
+        replaced = _as_new_version(entries, same, report.status) if same is not None else []
         entries.append(_document_reference_update(job, subject))
         response = _transaction(job.base_url, [], entries)
         stored = [e.get("resource") for e in response["entry"]]
         warnings = match.warnings + [
             _issue(w, "informational", "DIGITIZE_READ_WARNING", "warning") for w in report.warnings
         ]
+        if same is not None:
+            warnings.append(_issue(
+                f"The report says it is {report.status}: DiagnosticReport/{same['id']} (accession {report.accession}) "
+                f"is now a new version with status {report.status}; {len(replaced)} of its results are new versions "
+                f"too", "informational", "DIGITIZE_REPORT_REPLACED", "warning"))
         # An existing subject is part of the answer too (unchanged): the Bundle says whom the results are about.
         existing = [repository.read("Patient", match.reference.split("/", 1)[1]).content] if match.reference else []
         result = _collection(job.base_url, existing + stored, warnings)
@@ -363,6 +409,124 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
         locked.rows = _row_index(report, observations)
         locked.heartbeat_at = _now()
         locked.save(update_fields=DONE_FIELDS)
+
+
+def _same_report(report: LabReport, subject: str | None) -> dict | None:
+    """The stored DiagnosticReport with this report's accession number from this lab (else with this
+    accession number read from the same page, the lab's name read otherwise), about the same patient."""
+    identifier = accession_identifier(report)
+    if identifier is None:
+        return _same_results(report, subject)
+    repository.lock_key(f"digitize:report:{identifier['value']}")
+    found = match_records("DiagnosticReport", [("identifier", f"{identifier['system']}|{identifier['value']}")])
+    if not found:
+        found = [r for r in match_records("DiagnosticReport", [("identifier", identifier["value"])])
+                 if any(i.get("system", "").startswith(ACCESSION_SYSTEM) and i.get("value") == identifier["value"]
+                        for i in r.content.get("identifier", []))]
+    for record in sorted(found, key=lambda r: r.logical_id):
+        stored_subject = (record.content.get("subject") or {}).get("reference")
+        # Another patient's report is never joined: a subject the caller named, or matched, must be its own.
+        if stored_subject == subject or subject is None:
+            return record.content
+    return _same_results(report, subject)
+
+
+SAME_RESULTS = 0.8  # the share of a report's (test, value) pairs another report of that day must hold to be it
+
+
+def _same_results(report: LabReport, subject: str | None) -> dict | None:
+    """Without a readable accession: the patient's stored report of the same collection day holding (nearly)
+    the same results is this report (another scan of it). One that carries a different accession is not."""
+    collected = fhir_datetime(report.collected)
+    ours = {(r.loinc, r.value) for r in report.rows if r.loinc and r.value is not None}
+    if not subject or not collected or len(ours) < 2:
+        return None
+    for record in match_records("DiagnosticReport", [("subject", subject), ("date", collected[:10])]):
+        if report.accession and any(i.get("value") != report.accession for i in record.content.get("identifier", [])):
+            continue
+        ids = [r["reference"].split("/", 1)[1] for r in record.content.get("result", [])
+               if r.get("reference", "").startswith("Observation/")]
+        theirs = set()
+        for stored in repository.current_many("Observation", ids).values():
+            quantity = (stored.content or {}).get("valueQuantity") or {}
+            text = (stored.content or {}).get("valueString", "").split(" ")[0]
+            value = quantity.get("value", text)
+            for code in (stored.content or {}).get("code", {}).get("coding", []):
+                with contextlib.suppress(ArithmeticError, ValueError, TypeError):
+                    theirs.add((code.get("code"), Decimal(str(value))))
+        if len(ours & theirs) >= SAME_RESULTS * len(ours):
+            return record.content
+    return None
+
+
+def _link(job: DigitizeJob, locked: DigitizeJob, report: LabReport, same: dict, match) -> None:
+    """The same report uploaded again: its original is kept and linked to the stored DiagnosticReport,
+    nothing else is written, and the answer is the stored report and results with a warning."""
+    reference = f"DiagnosticReport/{same['id']}"
+    subject = (same.get("subject") or {}).get("reference") or match.reference
+    update = _document_reference_update(job, subject)
+    update["resource"].setdefault("context", {})["related"] = [{"reference": reference}]
+    _transaction(job.base_url, [], [update])
+    results = [r["reference"] for r in same.get("result", []) if r.get("reference", "").startswith("Observation/")]
+    current = repository.current_many("Observation", [r.split("/", 1)[1] for r in results])
+    observations = [current[r.split("/", 1)[1]].content for r in results if r.split("/", 1)[1] in current]
+    patient = [repository.read("Patient", subject.split("/", 1)[1]).content] if subject else []
+    warnings = match.warnings if subject == match.reference else []
+    which = (f"accession {report.accession}{' from ' + report.lab_name if report.lab_name else ''}"
+             if report.accession else "the same results, collected the same day")
+    warnings = warnings + [_issue(
+        f"This report ({which}) is already stored as {reference}: this upload is kept as DocumentReference/"
+        f"{job.document_reference_id} and linked to it; no result was stored twice", "duplicate",
+        "DIGITIZE_SAME_REPORT", "warning")]
+    warnings += [_issue(w, "informational", "DIGITIZE_READ_WARNING", "warning") for w in report.warnings]
+    locked.status, locked.stage, locked.progress, locked.finished_at = DigitizeJob.DONE, "done", 1.0, _now()
+    locked.result = _collection(job.base_url, patient + [same] + observations, warnings)
+    locked.created_resources, locked.warnings, locked.rows = [], warnings, []
+    locked.patient, locked.diagnostic_report = subject or "", reference
+    locked.heartbeat_at = _now()
+    locked.save(update_fields=DONE_FIELDS)
+
+
+def _as_new_version(entries: list[dict], same: dict, status: str) -> list[str]:
+    """A corrected or amended report: the stored DiagnosticReport gets a new version with that status,
+    and each stored result of the same test a new version with the corrected value (the Observations
+    no longer in the report stay, listed as before). Returns the results replaced."""
+    old_results = [r["reference"] for r in same.get("result", []) if r.get("reference", "").startswith("Observation/")]
+    current = repository.current_many("Observation", [r.split("/", 1)[1] for r in old_results])
+    by_code: dict[str, list[str]] = {}
+    for id, stored in current.items():
+        for code in (stored.content or {}).get("code", {}).get("coding", []):
+            by_code.setdefault(code.get("code", ""), []).append(id)
+    replaced = []
+    for entry in entries:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Observation":
+            codes = [c.get("code", "") for c in resource.get("code", {}).get("coding", [])]
+            old = next((by_code[c].pop(0) for c in codes if by_code.get(c)), None)
+            if old:
+                resource.update(id=old, status=status)
+                entry["request"] = {"method": "PUT", "url": f"Observation/{old}"}
+                replaced.append(f"Observation/{old}")
+    for entry in entries:
+        resource = entry["resource"]
+        if resource["resourceType"] == "DiagnosticReport":
+            resource.update(id=same["id"], status=status)
+            kept = [{"reference": r} for r in old_results if r not in replaced]
+            resource["result"] = resource.get("result", []) + kept
+            entry["request"] = {"method": "PUT", "url": f"DiagnosticReport/{same['id']}"}
+    return replaced
+
+
+def _delta_checks(report: LabReport, subject: str) -> None:
+    """Each checked row against the patient's stored results of the same LOINC (fhir_mapping.delta)."""
+    for row in report.rows:
+        if not needs_check(row):
+            continue
+        previous = [r.content for r in match_records("Observation", [("subject", subject),
+                                                                     ("code", f"http://loinc.org|{row.loinc}")])]
+        apply_delta(row, row.effective or report.collected or report.reported, previous)
+        if row.review_reasons:
+            report.warnings.append(f"{row.printed_name}: {row.review_reasons[-1]}")
 
 
 DONE_FIELDS = ["status", "stage", "progress", "finished_at", "result", "created_resources", "warnings", "patient",

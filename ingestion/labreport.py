@@ -80,6 +80,7 @@ class LabReport:
     ordering_clinician: str | None = None
     lab_name: str | None = None
     accession: str | None = None
+    status: Literal["corrected", "amended"] | None = None  # the report says it replaces an earlier one
     rows: list[LabRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 

@@ -41,7 +41,8 @@ OPERATION_DEFINITION = {
         "created; at Patient/[id]/$digitize that patient is the subject), a DiagnosticReport, one Observation per "
         "result with LOINC code, UCUM quantity, reference range and interpretation, and a Provenance naming the "
         "reading Device. Accepts multipart/form-data (a `file` part plus optional `subject`, `encounter`, `performer`, "
-        "`category` fields), a raw body in the document's media type (PDF, PNG, JPEG, TIFF, WebP, HEIC), or this "
+        "`category`, `date-order` fields), a raw body in the document's media type (PDF, PNG, JPEG, TIFF, WebP, "
+        "HEIC), or this "
         "Parameters resource. Synchronous by default; with `Prefer: respond-async` it answers 202 with a "
         "Content-Location status URL (FHIR asynchronous request pattern). The same file for the same subject returns "
         "the existing result."
@@ -58,6 +59,11 @@ OPERATION_DEFINITION = {
                targetProfile=["http://hl7.org/fhir/StructureDefinition/Organization",
                               "http://hl7.org/fhir/StructureDefinition/Practitioner"]),
         _param("category", "in", 0, "*", "code", "Extra DiagnosticReport category (v2-0074 code, e.g. HM, CH)"),
+        _param("date-order", "in", 0, "1", "code", "How the report writes dates: DMY (day first), MDY (month "
+               "first) or YMD. Without it the page decides (a day above 12; an NHS number, glucose in mmol/L, British "
+               "spelling or a decimal comma for day-first; glucose in mg/dL or a CLIA number for month-first), and a "
+               "date left ambiguous is read month-first with a warning in the OperationOutcome. Multipart field, "
+               "Parameters valueCode, or URL parameter with a raw body"),
         _param("return", "out", 1, "1", "Bundle", "A collection Bundle of every stored resource, with an "
                "OperationOutcome entry carrying warnings (patient mismatches, unreadable cells) when there are any"),
     ],

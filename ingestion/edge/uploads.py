@@ -1,11 +1,12 @@
 """The three ways a client sends a document to `$digitize`, read into one `Upload`.
 
 - `multipart/form-data` with a `file` part (and optional `subject`, `encounter`, `performer`,
-  `category` fields), as a browser form or `curl -F` sends it;
+  `category`, `date-order` fields), as a browser form or `curl -F` sends it;
 - a raw body in the document's own media type (`application/pdf`, `image/jpeg`, ...);
 - a FHIR `Parameters` resource: `document` (valueAttachment with `contentType` + base64 `data`, or a
   `url` naming a stored Binary) and optional `subject`/`encounter`/`performer` (valueReference) and
-  `category` (valueCode/valueString/valueCodeableConcept).
+  `category` (valueCode/valueString/valueCodeableConcept) and `date-order` (valueCode DMY/MDY/YMD);
+  a raw body takes `date-order` as a URL parameter.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from fhirserver.core.errors import FhirError, bad_request
 from fhirserver.core.request import FhirRequest
 from fhirserver.storage import repository
 from ingestion.digitize import Upload  # noqa: F401 - the service's input, built here
+from ingestion.understanding.dates import DATE_ORDERS
 from resources.validation import is_valid_id
 
 JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
@@ -59,6 +61,13 @@ def read_upload(request: FhirRequest, *, max_bytes: int) -> Upload:
         upload.performer = _reference(
             upload.performer, "performer", ("Organization", "Practitioner", "PractitionerRole")
         )
+    if not upload.date_order:
+        upload.date_order = next((v for k, v in request.query if k == "date-order"), None)
+    if upload.date_order:
+        upload.date_order = upload.date_order.strip().upper()
+        if upload.date_order not in DATE_ORDERS:
+            raise bad_request(f"date-order must be one of {', '.join(DATE_ORDERS)}, not '{upload.date_order}'",
+                              code="DIGITIZE_BAD_DATE_ORDER", expression=["date-order"])
     if not upload.data:
         raise bad_request("The document is empty", code="DOCUMENT_EMPTY")
     if len(upload.data) > max_bytes:
@@ -145,6 +154,7 @@ def _from_multipart(request: FhirRequest) -> Upload:
     upload.encounter = _first(fields, "encounter")
     upload.performer = _first(fields, "performer")
     upload.category = [c for c in fields.get("category", []) if c]
+    upload.date_order = _first(fields, "date-order")
     return upload
 
 
@@ -194,6 +204,8 @@ def _from_parameters(request: FhirRequest) -> Upload:
         name = p.get("name")
         if name in ("subject", "encounter", "performer"):
             setattr(upload, name, _text(_reference_value(p, name), name))
+        elif name == "date-order":
+            upload.date_order = _text(p.get("valueCode") or p.get("valueString"), name)
         elif name == "category":
             concept = p.get("valueCodeableConcept") or {}
             codings = concept.get("coding", []) if isinstance(concept, dict) else None

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import uuid
 from collections import Counter
+from urllib.parse import urlencode
 
 from ingestion.labreport import LabReport
 from ingestion.terminology import match_panel
@@ -46,8 +48,34 @@ from .observations import ObservationContext, build_observation, context_element
 PIPELINE = "fhirserver-digitize"
 PIPELINE_VERSION = "1.0"
 
-__all__ = ["build_resources", "transaction_entries", "build_binary",
+__all__ = ["build_resources", "transaction_entries", "build_binary", "accession_identifier", "lab_key",
            "build_document_reference", "build_observation", "expected_flag", "flag_disagrees", "new_urn"]
+
+
+# Identifiers this server gives what it reads, so the same lab, reader and report are found again.
+LAB_SYSTEM = "urn:fhir-digitize:lab"  # value: the lab's name folded (case, spacing and punctuation ignored)
+DEVICE_SYSTEM = "urn:fhir-digitize:device"  # value: pipeline/version/engine-and-model
+ACCESSION_SYSTEM = "urn:fhir-digitize:accession"  # + ":" + the lab's folded name: the accession is the lab's
+
+
+def lab_key(name: str | None) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", (name or "").lower()).strip("-")
+
+
+def accession_identifier(report: LabReport) -> dict | None:
+    """The report's accession number with the lab that gave it: what makes one report one DiagnosticReport."""
+    if not report.accession:
+        return None
+    system = f"{ACCESSION_SYSTEM}:{lab_key(report.lab_name) or 'unknown-lab'}"
+    return {"type": concept("http://terminology.hl7.org/CodeSystem/v2-0203", "ACSN", "Accession ID"),
+            "system": system, "value": report.accession}
+
+
+def _if_none_exist(resource: dict) -> dict:
+    """A conditional create on the resource's own identifier: reused when it is already stored."""
+    identifier = resource["identifier"][0]
+    return {"method": "POST", "url": resource["resourceType"],
+            "ifNoneExist": urlencode({"identifier": f"{identifier['system']}|{identifier['value']}"})}
 
 
 def new_urn() -> str:
@@ -73,14 +101,18 @@ def build_resources(report: LabReport, *, patient_ref: str | None, document_refe
     effective_at = fhir_datetime(report.collected) or fhir_datetime(report.reported)
     entries: list[dict] = []
     performers: list[str] = []
-    if report.lab_name:
-        lab = _entry({"resourceType": "Organization", "meta": {"profile": [PROFILE_ORGANIZATION]},
-                      "active": True, "name": report.lab_name})
+    if report.lab_name and lab_key(report.lab_name):
+        organization = {"resourceType": "Organization", "meta": {"profile": [PROFILE_ORGANIZATION]},
+                        "identifier": [{"system": LAB_SYSTEM, "value": lab_key(report.lab_name)}],
+                        "active": True, "name": report.lab_name}
+        lab = _entry(organization)
+        lab["request"] = _if_none_exist(organization)  # one Organization per lab, however often it reports
         entries.append(lab)
         performers.append(lab["fullUrl"])
     if performer_ref:
         performers.append(performer_ref)
     device = _entry(_device(engine))
+    device["request"] = _if_none_exist(device["resource"])  # one Device per engine and model version
     entries.append(device)
 
     ctx = ObservationContext(subject=patient_ref, document_reference=document_reference_ref, effective=effective_at,
@@ -118,6 +150,7 @@ def _device(engine: str) -> dict:
         names.append({"name": engine, "type": "model-name"})
     return {
         "resourceType": "Device",
+        "identifier": [{"system": DEVICE_SYSTEM, "value": f"{PIPELINE}/{PIPELINE_VERSION}/{engine or 'none'}"}],
         "deviceName": names,
         "type": {"text": "Document reading and lab report understanding software"},
         "version": [{"type": {"text": "pipeline"}, "value": PIPELINE_VERSION},
@@ -159,9 +192,9 @@ def _diagnostic_report(report: LabReport, ctx: ObservationContext, results: list
         "category": _categories(categories),
         "code": _report_code(report),
     }
-    if report.accession:
-        dr["identifier"] = [{"type": concept("http://terminology.hl7.org/CodeSystem/v2-0203", "ACSN", "Accession ID"),
-                             "value": report.accession}]
+    accession = accession_identifier(report)
+    if accession:
+        dr["identifier"] = [accession]
     dr.update(context_elements(ctx))
     if results:
         dr["result"] = [{"reference": ref} for ref in results]

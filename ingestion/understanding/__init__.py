@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from ingestion.document import Document
 from ingestion.labreport import LabReport
-from ingestion.understanding.dates import day_first_habit
+from ingestion.understanding.dates import date_order as read_date_order
 from ingestion.understanding.geometry import document_rows
 from ingestion.understanding.header import read_header
+from ingestion.understanding.plausibility import check_rows
 from ingestion.understanding.rows import RowContext, build_row, mark_urine_sections, name_readings
 from ingestion.understanding.table import read_tables
 from ingestion.understanding.values import number_style
@@ -26,23 +27,32 @@ __all__ = ["understand"]
 _MISSING = object()
 
 
-def understand(document: Document, *, match_test=_MISSING) -> LabReport:
+def understand(document: Document, *, match_test=_MISSING, lookup_loinc=_MISSING,
+               date_order: str | None = None) -> LabReport:
     """Read header fields and result rows off a lab report document.
 
-    `match_test(printed_name, ucum_unit, *, specimen=None)` chooses the LOINC code; it defaults to
-    the project's terminology (`ingestion.terminology.match_test`).
+    `match_test(printed_name, ucum_unit, *, specimen=None)` chooses the LOINC code and
+    `lookup_loinc(code)` gives its term (property, units) for the plausibility checks; both default to
+    the project's terminology (`ingestion.terminology`). `date_order` (DMY, MDY, YMD) says how the
+    report writes dates; without it the page's evidence decides, and a date it leaves ambiguous is warned of.
     """
     if match_test is _MISSING:
         match_test = _default_matcher()
+    if lookup_loinc is _MISSING:
+        lookup_loinc = _default_lookup()
     rows = document_rows(document)
     words = [t.text for r in rows for t in r.tokens]
     style = number_style(words)
-    day_first = day_first_habit([r.text for r in rows], style.decimal_comma)
+    order = read_date_order([r.text for r in rows], style.decimal_comma, date_order)
     tables = read_tables(rows, style, normalize_unit, known_name=_known_name(match_test))
-    report = read_header([r for r in rows if id(r) not in tables.used], day_first=day_first)
+    # Header fields count only on pages that have results: a cover letter or a recipe page names nobody.
+    result_pages = {raw.page for raw in tables.rows}
+    report = read_header([r for r in rows if id(r) not in tables.used and r.page in result_pages],
+                         day_first=order.day_first, order=order)
     ctx = RowContext(style=style, sex=report.patient.sex, unit_of=normalize_unit, match_test=match_test)
     report.rows = [build_row(raw, ctx) for raw in tables.rows]
     mark_urine_sections(report.rows, ctx)
+    check_rows(report.rows, lookup_loinc)  # before a number is trusted: unit, limits, scale, merged cells
     if match_test is None:
         report.warnings.append("terminology unavailable: no LOINC codes assigned")
     if not report.rows:
@@ -77,6 +87,14 @@ def _sure(match) -> bool:
     if getattr(match, "kind", "") == "name-only":  # unsure of the unit variant, not of the name
         score /= 0.6
     return score >= 0.9
+
+
+def _default_lookup():
+    try:
+        from ingestion.terminology import lookup_loinc
+    except ImportError:  # no terminology: the checks that need the LOINC term are skipped
+        return None
+    return lookup_loinc
 
 
 def _default_matcher():

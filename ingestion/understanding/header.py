@@ -11,12 +11,15 @@ import re
 from dataclasses import dataclass
 
 from ingestion.labreport import LabReport, PatientHeader
-from ingestion.understanding.dates import parse_date
+from ingestion.understanding.dates import DateOrder, ambiguous
+from ingestion.understanding.dates import parse_date as _parse_date
 from ingestion.understanding.geometry import Cell, VisualRow
 
 LABELS: dict[str, tuple[str, ...]] = {
     "name": (
         "patient name",
+        "pt nm",
+        "pt.",
         "pt name",
         "patient",
         "name",
@@ -58,6 +61,18 @@ LABELS: dict[str, tuple[str, ...]] = {
     "age_sex": ("age/sex", "age / sex", "age/gender", "sex/age"),
     "identifier": (
         "mrn",
+        "nhs number",
+        "nhs",
+        "mrn no",
+        "med rec no",
+        "med rec #",
+        "pt id",
+        "pt #",
+        "pt no",
+        "chi",
+        "chi no",
+        "ssn",
+        "member id",
         "patient id",
         "hospital no",
         "hospital number",
@@ -86,6 +101,21 @@ LABELS: dict[str, tuple[str, ...]] = {
     ),
     "collected": (
         "collected",
+        "coll",
+        "coll date",
+        "coll dt",
+        "coll time",
+        "coll date/time",
+        "collect",
+        "collect date",
+        "collect dt",
+        "date coll",
+        "spec coll",
+        "specimen coll",
+        "coll'd",
+        "colltd",
+        "drawn dt",
+        "draw date",
         "collection date",
         "specimen collected",
         "date collected",
@@ -117,6 +147,13 @@ LABELS: dict[str, tuple[str, ...]] = {
     ),
     "reported": (
         "reported",
+        "rptd",
+        "rpt date",
+        "rpt dt",
+        "reported dt",
+        "resulted dt",
+        "final date",
+        "rep date",
         "report date",
         "date reported",
         "resulted",
@@ -163,6 +200,15 @@ LABELS: dict[str, tuple[str, ...]] = {
     # dates that are neither collection nor report: read so their values are not taken for something else
     "received": (
         "received",
+        "rcvd",
+        "rcvd date",
+        "rcvd dt",
+        "recd",
+        "rec'd",
+        "recv",
+        "recv'd",
+        "received dt",
+        "rec date",
         "date received",
         "received date",
         "received on",
@@ -181,6 +227,25 @@ LABELS: dict[str, tuple[str, ...]] = {
     ),
     "clinician": (
         "ordering physician",
+        "ord md",
+        "ord. md",
+        "ord dr",
+        "ord phys",
+        "ord physician",
+        "ord prov",
+        "ord provider",
+        "ordering",
+        "ref dr",
+        "ref. dr",
+        "ref doc",
+        "ref md",
+        "ref phys",
+        "ref physician",
+        "referring",
+        "req md",
+        "req dr",
+        "attn",
+        "md",
         "requested by",
         "referring dr",
         "referring doctor",
@@ -219,6 +284,15 @@ LABELS: dict[str, tuple[str, ...]] = {
     ),
     "accession": (
         "accession",
+        "acc",
+        "acc #",
+        "acc no",
+        "accn #",
+        "accn no",
+        "spec #",
+        "spec no",
+        "spec id",
+        "lab acc",
         "accession #",
         "accession no",
         "accession number",
@@ -258,12 +332,18 @@ LABELS: dict[str, tuple[str, ...]] = {
         "probennummer",
         "proben-nr",
     ),
+    # a labelled performing lab: the one way besides a letterhead that names the lab
+    "lab": ("lab", "laboratory", "performed at", "performing lab", "performing laboratory", "testing laboratory",
+            "lab name", "performed by", "performing site", "tested at", "testing site"),
     # "Specimen: S26-264795" names the accession; "Specimen: Serum" names a specimen type
-    "specimen": ("specimen", "sample"),
+    "specimen": ("specimen", "sample", "spec"),
+    # an account or visit number: read so its value is not taken for the MRN or the accession
+    "account": ("acct", "acct #", "acct no", "account", "account no", "account number", "account #", "visit no",
+                "visit number", "visit #", "fin", "fin #", "csn", "encounter no", "encounter #"),
 }
 # Longest wordings first, so "patient id" wins over "patient" and "collection date" over "collection".
 _ALL = sorted(((w, field) for field, words in LABELS.items() for w in words), key=lambda p: -len(p[0]))
-ABBREVIATIONS = {"mrn", "dob", "pid", "uhid", "mrn#", "mr#", "accn"}
+ABBREVIATIONS = {"mrn", "dob", "pid", "uhid", "mrn#", "mr#", "accn", "coll", "rcvd", "acct", "ord md", "ref dr"}
 GENERIC_TITLE = {"lab", "laboratory", "test", "tests", "report", "results", "result", "final", "cumulative",
                  "patient", "clinical", "medical", "pathology", "diagnostic", "analysis", "of", "the", "and", "&"}
 
@@ -313,19 +393,41 @@ def _after_chars(text: str, n: int) -> int:
     return len(text)
 
 
+# Fields a lab prints after another on one line ("DOB: 03/11/1958  Sex: M", "COLL: ... RCVD: ...").
+EMBEDDABLE = {"sex", "age_sex", "birth_date", "collected", "received", "reported", "printed", "account"}
+EMBEDDED_LABEL = re.compile(r"\s(?=[A-Za-z][A-Za-z .#/']{1,24}:)")
+
+
 def find_labels(rows: list[VisualRow]) -> list[tuple[VisualRow, FoundLabel]]:
-    found = []
+    """Every label: at the start of a cell, and inside one after a value ("DOB: 03/11/1958  Sex: M")."""
+    found, embedded = [], []
     for row in rows:
         for cell in row.cells:
             hit = match_label(cell.text)
             if hit:
                 found.append((row, FoundLabel(hit[0], cell, hit[1])))
-    return found
+                for m in EMBEDDED_LABEL.finditer(cell.text):
+                    inner = match_label(cell.text[m.end():])
+                    if inner and inner[1] and inner[0] in EMBEDDABLE and ":" in cell.text[m.end():m.end() + 30]:
+                        embedded.append((row, FoundLabel(inner[0], cell, inner[1])))
+    return found + embedded  # a label of its own cell wins over one found inside another's value
 
 
-def read_header(rows: list[VisualRow], *, day_first: bool) -> LabReport:
-    """Header fields from the rows above the first results table (and the report's first page)."""
+DATE_FIELDS = {"birth_date": "birth date", "collected": "collection date", "reported": "report date",
+               "printed": "print date", "received": "received date"}
+
+
+def read_header(rows: list[VisualRow], *, day_first: bool, order: DateOrder | None = None) -> LabReport:
+    """Header fields from the rows above the first results table (and the report's first page).
+
+    `order` says how dates are written and whether the page decided it: a date it leaves ambiguous
+    (03/11/1958) is read as `day_first` says and warned of, never guessed in silence."""
     report = LabReport()
+    year_first = bool(order and order.year_first)
+
+    def parse_date(text, *, day_first, with_time=True):
+        return _parse_date(text, day_first=day_first, with_time=with_time, year_first=year_first)
+
     labels = find_labels(rows)
     label_cells = {id(f.cell) for _, f in labels}
     values: dict[str, str] = {}
@@ -355,7 +457,7 @@ def read_header(rows: list[VisualRow], *, day_first: bool) -> LabReport:
         patient.birth_date = parse_date(values["birth_date"], day_first=day_first, with_time=False)
     patient.sex = parse_sex(values.get("sex") or values.get("age_sex") or "")
     if "identifier" in values:
-        patient.identifier = values["identifier"].split()[0]
+        patient.identifier = identifier_value(values["identifier"])
     report.patient = patient
     report.collected = parse_date(values.get("collected", ""), day_first=day_first)
     report.reported = parse_date(values.get("reported", ""), day_first=day_first) or \
@@ -364,9 +466,46 @@ def read_header(rows: list[VisualRow], *, day_first: bool) -> LabReport:
         report.ordering_clinician = clinician_name(values["clinician"])
     accession = values.get("accession") or values.get("specimen", "")
     if accession and (values.get("accession") or re.search(r"\d", accession)):
-        report.accession = accession.split()[0]
-    report.lab_name = lab_name(rows, label_cells)
+        report.accession = identifier_value(accession)
+    report.status = report_status(rows)
+    labelled_lab = values.get("lab", "")
+    if order is not None and not order.decided:
+        for name, words in DATE_FIELDS.items():
+            printed = values.get(name, "")
+            if printed and ambiguous(printed):
+                read = parse_date(printed, day_first=day_first, with_time=False)
+                report.warnings.append(
+                    f"The {words} '{printed}' could be day-first or month-first and nothing on the page decides: "
+                    f"read as {read} (month-first); set the date-order parameter (DMY, MDY or YMD) to be sure")
+    # A labelled "Lab:" / "Performed at:" line names the lab when its value is a name (letters, not a number).
+    named = len(re.findall(r"[A-Za-z]", labelled_lab)) >= 3 and not re.search(r"\d{3}", labelled_lab)
+    report.lab_name = labelled_lab if named else lab_name(rows, label_cells)
     return report
+
+
+REPORT_STATUS = re.compile(r"\b(corrected|amended|revised|addendum)\b(?:\s+(?:final\s+)?(?:report|result)s?)?|"
+                           r"(?:report\s+)?status\s*:?\s*(corrected|amended)\b", re.I)
+
+
+def report_status(rows: list[VisualRow]) -> str | None:
+    """'CORRECTED REPORT', 'Amended report', 'Status: Corrected': the report replaces an earlier one."""
+    for row in rows:
+        m = REPORT_STATUS.search(row.text)
+        if m and (m[2] or m[0].lower().endswith(("report", "reports", "result", "results")) or
+                  len(row.text.split()) <= 4):
+            word = (m[2] or m[1]).lower()
+            return "amended" if word in ("amended", "addendum") else "corrected"
+    return None
+
+
+def identifier_value(text: str) -> str:
+    """An identifier as printed, whole: '943 476 5919' (an NHS number in groups) -> '9434765919';
+    otherwise the first word ('MRN4711 (hospital)' -> 'MRN4711')."""
+    text = text.strip()
+    grouped = re.match(r"\d{2,5}(?: \d{2,5})+(?!\S)", text)
+    if grouped and 6 <= len(grouped[0].replace(" ", "")) <= 16:
+        return grouped[0].replace(" ", "")
+    return text.split()[0] if text else text
 
 
 PATIENT_TITLE = re.compile(r"^(patient|patient information|patient details|patient data|patient demographics|"
@@ -466,8 +605,20 @@ def clinician_name(text: str) -> str:
     return t
 
 
+# What makes a line evidently a lab's name: a word labs and hospitals name themselves with.
+LAB_WORDS = re.compile(r"lab(?!el)|patholog|diagnost|clinic|klinik|hospital|spital|krankenhaus|infirmary|"
+                       r"medical (cent|group|services)|health|nhs\b|institut|biolog|analys|biochem|haematolog|"
+                       r"hematolog|specimen|reference lab|quest|sonic|synevo|cerba|eurofins", re.I)
+
+
+def looks_like_org(text: str) -> bool:
+    """'Acme Labs Inc', 'Northside Clinical Services Ltd': a company form after a name."""
+    return bool(re.search(r"\b(inc|ltd|llc|gmbh|plc|pty|corp|s\.?a|lp|llp|pllc|ag)\.?$", text.strip(), re.I))
+
+
 def lab_name(rows: list[VisualRow], label_cells: set[int]) -> str | None:
-    """The letterhead: the topmost text of the first page that is not a generic title, a label or small print.
+    """The letterhead: the topmost text of the first page that is not a generic title, a label or small
+    print, and evidently a lab's name (LAB_WORDS): arbitrary text at the top is never taken for a lab.
 
     Position, not size, decides: OCR boxes are too uneven in height to compare font sizes.
     """
@@ -481,5 +632,6 @@ def lab_name(rows: list[VisualRow], label_cells: set[int]) -> str | None:
                 continue
             if match_label(c.text) or max(t.height for t in c.tokens) < 0.8 * typical:
                 continue
-            return c.text
+            if LAB_WORDS.search(c.text) or looks_like_org(c.text):
+                return c.text
     return None

@@ -126,6 +126,7 @@ def _specimen(panel: str | None, name: str) -> str | None:
 def _code(row: LabRow, ctx: RowContext) -> None:
     if ctx.match_test is None or not row.printed_name:
         return
+    row.review_reasons[:] = [r for r in row.review_reasons if not r.startswith(LOOSE_REASON)]  # coded afresh
     match = _first_match(row, ctx, row.unit)
     if match is None and row.unit is not None:
         by_name = _first_match(row, ctx, None)  # the unit may be an OCR slip: see what the test expects
@@ -143,6 +144,13 @@ def _code(row: LabRow, ctx: RowContext) -> None:
         if row.reference_range and (row.reference_range.low is not None or row.reference_range.high is not None):
             row.reference_range.unit = corrected
     row.loinc, row.loinc_display = match[1].loinc, match[1].display
+    score = getattr(match[1], "score", 1.0) / (0.6 if getattr(match[1], "kind", "") == "name-only" else 1.0)
+    if score < LOOSE_MATCH:  # a guessed code is a wrong code as often as not: a person checks it
+        row.review_reasons.append(f"{LOOSE_REASON}'{row.printed_name}' matched {row.loinc} only loosely")
+
+
+LOOSE_MATCH = 0.85
+LOOSE_REASON = "test name "
 
 
 def _first_match(row: LabRow, ctx: RowContext, unit: str | None):

@@ -101,3 +101,27 @@ def test_a_document_with_no_result_fails_the_command(tmp_path):
     with pytest.raises(CommandError, match="1 of 1"):
         call_command("digitize", str(letter), stdout=out)
     assert "letter.pdf: " in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_date_order_tells_how_an_ambiguous_date_is_written(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "ambiguous.pdf"
+    page = canvas.Canvas(str(path))
+    for y, text in ((760, "Northside Clinical Laboratory"), (730, "Patient Name: Novak, Petra"),
+                    (715, "DOB: 03/11/1958"), (700, "Collected: 04/02/2026")):
+        page.drawString(72, y, text)
+    for x, text in ((72, "Test"), (250, "Result"), (330, "Units"), (410, "Reference Range")):
+        page.drawString(x, 670, text)
+    for i, row in enumerate((("Sodium", "140", "mmol/L", "135 - 145"), ("Potassium", "4.1", "mmol/L", "3.5 - 5.1"))):
+        for x, text in zip((72, 250, 330, 410), row):
+            page.drawString(x, 650 - 16 * i, text)
+    page.save()
+    out = StringIO()
+    call_command("digitize", str(path), "--date-order", "dmy", "--json", stdout=out)
+    bundle = json.loads(out.getvalue())
+    patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    assert patient["birthDate"] == "1958-11-03"
+    with pytest.raises(CommandError):
+        call_command("digitize", str(path), "--date-order", "DDMM", stdout=StringIO())

@@ -1,4 +1,5 @@
-"""`python manage.py digitize FILE... [--subject Patient/ID] [--json]`: the $digitize service from a shell.
+"""`python manage.py digitize FILE... [--subject Patient/ID] [--date-order DMY|MDY|YMD] [--json]`: the
+$digitize service from a shell.
 
 Each file becomes a job exactly as an upload would (original stored first, idempotent by content),
 read in this process. A progress bar runs over batches. Each file's line names its results and lists
@@ -31,6 +32,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--subject", help="Patient/<id> the reports are about (else matched or created from the page)"
         )
+        parser.add_argument("--date-order", choices=("DMY", "MDY", "YMD"), type=str.upper,
+                            help="how the reports write dates (else decided from the page, with a warning when "
+                                 "it stays ambiguous)")
         parser.add_argument("--json", action="store_true", help="print the result Bundles as JSON (one per file)")
         parser.add_argument("--base-url", default=None,
                             help=f"FHIR base URL of the result Bundles' fullUrls (default: FHIR_BASE_URL, else "
@@ -46,7 +50,7 @@ class Command(BaseCommand):
         stages = digitize.default_stages(read=read_direct)
         results, failures = [], 0
         for path in tqdm(paths, desc="digitize", unit="file", disable=len(paths) < 2 or None):
-            job = self._one(path, subject, base_url, stages)
+            job = self._one(path, subject, base_url, stages, options["date_order"])
             failures += job.status != "done" or not _observations(job)
             results.append({"file": str(path), "job": str(job.id), "status": job.status,
                             "outcome": current_result(job, base_url) if job.status == "done" else job.error})
@@ -58,7 +62,7 @@ class Command(BaseCommand):
         if failures:
             raise CommandError(f"{failures} of {len(paths)} file(s) could not be digitized or gave no result")
 
-    def _one(self, path: Path, subject: str | None, base_url: str, stages):
+    def _one(self, path: Path, subject: str | None, base_url: str, stages, date_order: str | None = None):
         data = path.read_bytes()
         if len(data) > settings.INGESTION["MAX_FILE_BYTES"]:
             raise CommandError(
@@ -68,7 +72,7 @@ class Command(BaseCommand):
             media_type = sniff_media_type(data)
         except FhirError as exc:
             raise CommandError(f"{path}: {exc.diagnostics}") from None
-        upload = Upload(data=data, media_type=media_type, filename=path.name, subject=subject)
+        upload = Upload(data=data, media_type=media_type, filename=path.name, subject=subject, date_order=date_order)
         job, needs_run = digitize.submit(upload, base_url=base_url, requested_by="manage.py digitize")
         return digitize.run(job.id, stages=stages, data=data) if needs_run else digitize.wait(job.id)
 
@@ -90,7 +94,9 @@ class Command(BaseCommand):
 
 
 def _observations(job) -> int:
-    return sum(1 for r in job.created_resources if r.startswith("Observation/"))
+    """The results the job answered with: stored by it, or already stored when the report was there before."""
+    entries = (job.result or {}).get("entry", [])
+    return sum(1 for e in entries if e.get("resource", {}).get("resourceType") == "Observation")
 
 
 def _dumps(value) -> str:
