@@ -8,7 +8,6 @@ exit non-zero at the end. fullUrls use the configured base URL (FHIR_BASE_URL, e
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from ingestion import digitize
 from ingestion.edge.jobs.pool import read_direct
 from ingestion.edge.uploads import Upload, sniff_media_type
 from ingestion.results import current_result
+from resources import decimals
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/fhir"  # where `make run` serves when FHIR_BASE_URL is not set
 
@@ -100,4 +100,4 @@ def _observations(job) -> int:
 
 
 def _dumps(value) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return decimals.dumps(value, pretty=True)  # a printed 0.50 stays 0.50
