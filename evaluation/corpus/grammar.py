@@ -277,7 +277,10 @@ def _table(pr: _Printer, rows: list[LabRow], x0: float, width: float, kinds: lis
         for row in group:
             if not pr.room():
                 pr.new_page()  # continued without titles
-            text = {"name": row.printed_name, "value": pr.value(row), "unit": pr.unit(row), "range": pr.range(row),
+            value = pr.value(row)
+            if "flag" not in kinds and pr.flag(row):  # no flag column: the flag follows the result
+                value = f"{value} {pr.flag(row)}"
+            text = {"name": row.printed_name, "value": value, "unit": pr.unit(row), "range": pr.range(row),
                     "flag": pr.flag(row)}
             for a, b, k in zip(xs, xs[1:], kinds):
                 s = text[k]
@@ -298,11 +301,6 @@ def _kinds(rng: random.Random, flag: bool = True) -> list[str]:
     return ["name"] + rest
 
 
-def _flag_in_value(pr: _Printer, kinds: list[str]) -> None:
-    if "flag" not in kinds:
-        pr.style = replace(pr.style, value_flag="{v} {f}")
-
-
 def _print_columns(truth, locale, rng) -> bytes:
     pr = _Printer(truth, locale, rng, size=rng.choice((7.5, 8, 8.5)))
     pr.letterhead()
@@ -313,7 +311,6 @@ def _print_columns(truth, locale, rng) -> bytes:
     for i, (_, group) in enumerate(groups):
         buckets[i % n].extend(group)
     kinds = ["name", "value", "unit", "range"] + (["flag"] if n == 2 and rng.random() < 0.5 else [])
-    _flag_in_value(pr, kinds)
     gutter = rng.choice((14, 20, 28))
     width = (pr.width - (n - 1) * gutter) / n
     top = pr.y
@@ -407,10 +404,7 @@ def _print_table(truth, locale, rng, *, family: str) -> bytes:
     pr.letterhead()
     pr.header()
     kinds = _kinds(rng)
-    _flag_in_value(pr, kinds)
     pr.titles = {k: rng.choice(v) for k, v in COLUMN_TITLES.items()}
-    if family == "landscape":
-        kinds = kinds  # the same table, wider: the cells far apart
     _table(pr, truth.rows, pr.margin, pr.width, kinds, grid=family == "ruled" or rng.random() < 0.15,
            headings=family != "ruled" or rng.random() < 0.5)
     pr.end()
@@ -430,7 +424,6 @@ def _print_cumulative(truth, locale, rng) -> tuple[bytes, list[LabRow]]:
     newest_first = rng.random() < 0.6
     if not newest_first:
         dates = dates[::-1]
-    _flag_in_value(pr, [])
     rows_out: list[LabRow] = []
     titles = ["Test"] + [_date(d.isoformat(), locale, pr.date_style, time=False) for d in dates] + \
         ["Units", rng.choice(("Ref. Range", "Reference"))]

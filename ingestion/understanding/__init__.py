@@ -15,6 +15,7 @@ from ingestion.document import Document
 from ingestion.labreport import LabReport
 from ingestion.understanding.dates import day_first_habit
 from ingestion.understanding.geometry import document_rows
+from ingestion.understanding.groups import separate_tables
 from ingestion.understanding.header import read_header
 from ingestion.understanding.rows import RowContext, build_row, mark_urine_sections, name_readings
 from ingestion.understanding.table import read_tables
@@ -38,11 +39,15 @@ def understand(document: Document, *, match_test=_MISSING) -> LabReport:
     words = [t.text for r in rows for t in r.tokens]
     style = number_style(words)
     day_first = day_first_habit([r.text for r in rows], style.decimal_comma)
+    rows = separate_tables(rows, day_first=day_first)  # side-by-side groups, dated columns: one table each
     tables = read_tables(rows, style, normalize_unit, known_name=_known_name(match_test))
     report = read_header([r for r in rows if id(r) not in tables.used], day_first=day_first)
     ctx = RowContext(style=style, sex=report.patient.sex, unit_of=normalize_unit, match_test=match_test)
     report.rows = [build_row(raw, ctx) for raw in tables.rows]
     mark_urine_sections(report.rows, ctx)
+    for row in report.rows:  # the newest column of a cumulative report is the report's own collection
+        if row.effective and report.collected and report.collected.startswith(row.effective):
+            row.effective = None
     if match_test is None:
         report.warnings.append("terminology unavailable: no LOINC codes assigned")
     if not report.rows:

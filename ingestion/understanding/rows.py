@@ -14,7 +14,7 @@ from decimal import Decimal
 from ingestion.document import Box
 from ingestion.labreport import LabRow, Region
 from ingestion.understanding.geometry import union
-from ingestion.understanding.table import VALUE_KINDS, RawRow
+from ingestion.understanding.table import VALUE_KINDS, RawRow, doubtful_value
 from ingestion.understanding.values import (
     NumberStyle,
     Value,
@@ -71,6 +71,8 @@ def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
     if row.value is not None:
         row.flag_disagrees = flag_disagrees(row.flag, expected_flag(row.value, row.comparator, row.reference_range))
     row.specimen = _specimen(raw.panel, name)
+    row.effective = raw.effective
+    row.review_reasons += doubtful_value(raw, value_kind)
     _code(row, ctx)
     tokens = raw.tokens
     row.confidence = round(min(t.confidence for t in tokens), 4) if tokens else 0.0

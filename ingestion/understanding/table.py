@@ -86,6 +86,7 @@ class RawRow:
     panel: str | None = None
     comments: list[str] = field(default_factory=list)
     extra_range: list[Cell] = field(default_factory=list)  # wrapped continuation of the range cell
+    effective: str | None = None  # ISO date of the cumulative report's column the value was read under
 
     def text(self, kind: ColumnKind) -> str:
         return " ".join(c.text for c in self.cells.get(kind, []))
@@ -504,7 +505,7 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
             if kind == "unnamed" and prefix is not None and prefix.next_row is row:
                 kind = "result"
             if kind == "result":
-                last = RawRow(page=page, cells=cells, panel=panel)
+                last = RawRow(page=page, cells=cells, panel=panel, effective=row.effective)
                 if prefix is not None and prefix.next_row is row:
                     last.cells["name"] = [Cell(list(r.tokens)) for r in prefix.rows] + cells.get("name", [])
                     last.panel = panel = prefix.panel_before  # it was a name, not a heading
@@ -615,3 +616,21 @@ def _is_comment(text: str, cells, row: VisualRow, results: list[RawRow]) -> bool
 def _is_heading(text: str) -> bool:
     words = text.split()
     return 1 <= len(words) <= 8 and bool(re.search(r"[A-Za-z]{3}", text)) and not re.search(r"\d{3}", text)
+
+
+NUMBER = re.compile(r"^[<>≤≥=]{0,2}\d+(?:[.,]\d+)?$")
+
+
+def doubtful_value(raw: RawRow, value_kind: str | None) -> list[str]:
+    """Why a row's value cell cannot be trusted to be one number: two cells under the result column,
+    or two numbers in it ("330 277 314": values of neighbouring columns run together). The row is then
+    one for a person to check, never a value made of digits from two cells."""
+    if value_kind is None:
+        return []
+    cells = raw.cells.get(value_kind, [])
+    numbers = [t.text for c in cells for t in c.tokens if NUMBER.match(t.text)]
+    if len(numbers) >= 2:
+        return [f"the result cell holds more than one number ({' '.join(numbers)}): which is the result is unsure"]
+    if len(cells) >= 2:
+        return [f"the result was read from {len(cells)} separate cells ({' | '.join(c.text for c in cells)})"]
+    return []
