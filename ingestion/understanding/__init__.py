@@ -14,6 +14,7 @@ from __future__ import annotations
 from ingestion.document import Document
 from ingestion.labreport import LabReport
 from ingestion.understanding.dates import day_first_habit
+from ingestion.understanding.freetext import read_free_lines
 from ingestion.understanding.geometry import document_rows
 from ingestion.understanding.groups import separate_tables
 from ingestion.understanding.header import read_header
@@ -40,7 +41,11 @@ def understand(document: Document, *, match_test=_MISSING) -> LabReport:
     style = number_style(words)
     day_first = day_first_habit([r.text for r in rows], style.decimal_comma)
     rows = separate_tables(rows, day_first=day_first)  # side-by-side groups, dated columns: one table each
-    tables = read_tables(rows, style, normalize_unit, known_name=_known_name(match_test))
+    known = _known_name(match_test)
+    tables = read_tables(rows, style, normalize_unit, known_name=known)
+    free, free_used = read_free_lines([r for r in rows if id(r) not in tables.used], style, normalize_unit, known)
+    tables.rows += free  # one line per test, key: value, blocks
+    tables.used |= free_used
     report = read_header([r for r in rows if id(r) not in tables.used], day_first=day_first)
     ctx = RowContext(style=style, sex=report.patient.sex, unit_of=normalize_unit, match_test=match_test)
     report.rows = [build_row(raw, ctx) for raw in tables.rows]
