@@ -132,6 +132,7 @@ class _Printer:
                             decimal_comma=locale == "EU", range_dash=rng.choice(("-", " - ")),
                             range_style=rng.choice(("plain", "plain", "brackets", "parens")))
         self.pages = 1
+        self.spacing = 1.7  # line pitch over font size
 
     # text
     def text(self, x, y, s, font=None, size=None):
@@ -143,7 +144,7 @@ class _Printer:
         self.c.drawRightString(x, y, s)
 
     def line_height(self) -> float:
-        return self.size * 1.7
+        return self.size * self.spacing
 
     def down(self, lines: float = 1.0) -> float:
         self.y -= lines * self.line_height()
@@ -469,7 +470,8 @@ def _print_cumulative(truth, locale, rng) -> tuple[bytes, list[LabRow]]:
 
 def _print_dotted(truth, locale, rng) -> bytes:
     """An upright monospaced printout: NAME ........ value  unit  range, upper case, dotted leaders."""
-    pr = _Printer(truth, locale, rng, font="Courier", size=rng.choice((9, 10)))
+    pr = _Printer(truth, locale, rng, font="Courier", size=rng.choice((9, 10, 11, 12)))
+    pr.spacing = rng.choice((1.2, 1.3, 1.45, 1.7))  # line printers set lines tight
     pr.letterhead()
     pr.header()
     name_width = max(len(r.printed_name) for r in truth.rows) + 6
