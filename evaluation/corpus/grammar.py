@@ -33,7 +33,7 @@ import pypdfium2 as pdfium
 from reportlab.lib.pagesizes import A4, landscape, letter
 from reportlab.pdfgen import canvas
 
-from evaluation.corpus.catalogue import PANELS
+from evaluation.corpus.catalogue import ANALYTES, PANELS
 from evaluation.corpus.layouts import Layout, flag_text, number_text, range_cell, value_text
 from evaluation.corpus.render import _fonts
 from evaluation.corpus.reports import sample_report
@@ -75,7 +75,7 @@ class Case:
 def _truth(family: str, seed: int, locale: str, rng: random.Random) -> LabReport:
     units = "US" if locale == "US" else "SI"
     report = sample_report(seed * 7919 + LAB_FAMILIES.index(family), units=units,
-                           pages=2 if family == "multi-page" else 1, qualitative=rng.random() < 0.2)
+                           pages=2 if family in ("multi-page", "dotted-leader") else 1, qualitative=rng.random() < 0.2)
     if locale == "UK":  # an NHS number: ten digits printed 3-3-4
         digits = f"{rng.randrange(400, 999)}{rng.randrange(100, 999)}{rng.randrange(1000, 9999)}"
         report.patient.identifier = f"{digits[:3]} {digits[3:6]} {digits[6:]}"
@@ -469,15 +469,38 @@ def _print_cumulative(truth, locale, rng) -> tuple[bytes, list[LabRow]]:
 
 
 def _print_dotted(truth, locale, rng) -> bytes:
-    """An upright monospaced printout: NAME ........ value  unit  range, upper case, dotted leaders."""
-    pr = _Printer(truth, locale, rng, font="Courier", size=rng.choice((9, 10, 11, 12)))
+    """An upright monospaced printout: NAME ........ value  unit  range, upper case, dotted leaders.
+    Half of them are compact line-printer pages (the header a field a line, short result lines, no
+    ranges): their columns of monospaced characters make the ink profile look sideways."""
+    compact = rng.random() < 0.5
+    pr = _Printer(truth, locale, rng, font="Courier", size=rng.choice((10, 11, 12) if compact else (9, 10, 11)))
     pr.spacing = rng.choice((1.2, 1.3, 1.45, 1.7))  # line printers set lines tight
-    pr.letterhead()
-    pr.header()
-    name_width = max(len(r.printed_name) for r in truth.rows) + 6
+    if compact:
+        t, p = truth, truth.patient
+        lines = [t.lab_name.upper(), "",
+                 f"PATIENT: {p.family.upper()}, {' '.join(p.given).upper()}",
+                 f"DOB: {_date(p.birth_date, locale, 'numeric', time=False)}  SEX: {p.sex[0].upper()}",
+                 f"{'NHS NO' if locale == 'UK' else 'MRN'}: {p.identifier}",
+                 f"COLLECTED: {_date(t.collected, locale, 'numeric', time=True)}",
+                 f"REPORTED: {_date(t.reported, locale, 'numeric', time=True)}",
+                 f"DR: {t.ordering_clinician.upper()}", f"ACCESSION: {t.accession}", ""]
+        for line in lines:
+            pr.text(pr.margin, pr.y, line)
+            pr.down()
+        units = rng.random() < 0.5
+        for row in truth.rows:
+            row.reference_range = None
+            row.printed_name = _shortest_name(row)  # line printers abbreviate
+            if not units:
+                row.printed_unit = row.unit = None
+    else:
+        pr.letterhead()
+        pr.header()
+    name_width = max(len(r.printed_name) for r in truth.rows) + (3 if compact else 6)
     for panel, group in _panels(truth.rows):
-        pr.text(pr.margin, pr.y, f"--- {panel.upper()} ---", pr.bold)
-        pr.down()
+        if not compact:
+            pr.text(pr.margin, pr.y, f"--- {panel.upper()} ---", pr.bold)
+            pr.down()
         for row in group:
             if not pr.room():
                 pr.new_page()
@@ -486,10 +509,17 @@ def _print_dotted(truth, locale, rng) -> bytes:
             value = pr.value(row)
             flag = pr.flag(row)
             line = f"{name}{leader}{value:>8} {flag:<2} {pr.unit(row):<10} {pr.range(row)}"
-            pr.text(pr.margin, pr.y, line)
+            pr.text(pr.margin, pr.y, line.rstrip())
             pr.down()
     pr.end()
     return pr.save()
+
+
+def _shortest_name(row: LabRow) -> str:
+    for analyte in ANALYTES:
+        if any(m is not None and m.loinc == row.loinc for m in (analyte.us, analyte.si)):
+            return min(analyte.names, key=len)
+    return row.printed_name
 
 
 RECIPE = ("Grandma's Apple Crumble", "", "Serves 6. Preparation 20 min, baking 40 min.", "", "Ingredients",
