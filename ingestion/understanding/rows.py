@@ -74,10 +74,29 @@ def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
     row.effective = raw.effective
     row.review_reasons += doubtful_value(raw, value_kind)
     _code(row, ctx)
+    row.review_reasons += _doubtful_reading(row, ctx)
     tokens = raw.tokens
     row.confidence = round(min(t.confidence for t in tokens), 4) if tokens else 0.0
     row.region = Region(page=raw.page, box=_box(tokens))
     return row
+
+
+UNITLESS = {"1", "{ratio}", "{INR}", "[pH]", ""}
+
+
+def _doubtful_reading(row: LabRow, ctx: RowContext) -> list[str]:
+    """A number that cannot be stored as certain: its test is not recognised, or its unit was not
+    read although the test is reported in units (a unit lost, or taken by the row next to it)."""
+    if row.value is None or ctx.match_test is None:
+        return []
+    if row.loinc is None:
+        return [f"test not recognised ({row.printed_name!r}): no LOINC code, check what was measured"]
+    if row.unit is None:
+        match = _first_match(row, ctx, None)
+        units = tuple(getattr(match[1], "units", ()) or ()) if match else ()
+        if units and not set(units) & UNITLESS:
+            return [f"no unit read for {row.printed_name} (reported in {units[0]}): check the unit"]
+    return []
 
 
 # Words labs print instead of a result, and the data-absent-reason each means.
