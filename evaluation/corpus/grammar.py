@@ -249,7 +249,8 @@ COLUMN_TITLES = {"name": ("Test", "Analyte", "Investigation", "Parameter"), "val
 def _table(pr: _Printer, rows: list[LabRow], x0: float, width: float, kinds: list[str], *, grid=False,
            titles=True, headings=True) -> None:
     """One results table from pr.y down, between x0 and x0 + width; titles only when `titles`."""
-    shares = {"name": .36, "value": .16, "unit": .17, "range": .23, "flag": .08}
+    flag_share = .14 if pr.style.flag_style == "word" else .08  # "HIGH" needs room
+    shares = {"name": .36, "value": .16, "unit": .17, "range": .23, "flag": flag_share}
     total = sum(shares[k] for k in kinds)
     xs = [x0]
     for k in kinds:
@@ -262,9 +263,10 @@ def _table(pr: _Printer, rows: list[LabRow], x0: float, width: float, kinds: lis
                 pr.c.rect(a, y - 4, b - a, lh, stroke=1, fill=0)
 
     if titles:
-        for x, k in zip(xs, kinds):
-            pr.text(x + 3, pr.y, pr.rng.choice(COLUMN_TITLES[k]) if not hasattr(pr, "titles") else pr.titles[k],
-                    pr.bold)
+        for a, b, k in zip(xs, xs[1:], kinds):
+            title = pr.rng.choice(COLUMN_TITLES[k]) if not hasattr(pr, "titles") else pr.titles[k]
+            w = pr.c.stringWidth(title, pr.bold, pr.size)
+            pr.text(a + 3, pr.y, title, pr.bold, min(pr.size, pr.size * (b - a - 3 - pr.size / 2) / w))
         borders(pr.y)
         if not grid:
             pr.c.line(x0, pr.y - 5, x0 + width, pr.y - 5)
@@ -303,11 +305,12 @@ def _kinds(rng: random.Random, flag: bool = True) -> list[str]:
 
 
 def _print_columns(truth, locale, rng) -> bytes:
-    pr = _Printer(truth, locale, rng, size=rng.choice((7.5, 8, 8.5)))
-    pr.letterhead()
-    pr.header()
     groups = _panels(truth.rows)
     n = 3 if len(groups) >= 3 and rng.random() < 0.5 else 2
+    # three groups need a landscape page to stay readable
+    pr = _Printer(truth, locale, rng, size=rng.choice((7.5, 8, 8.5)), page=landscape(letter) if n == 3 else letter)
+    pr.letterhead()
+    pr.header()
     buckets: list[list[LabRow]] = [[] for _ in range(n)]
     for i, (_, group) in enumerate(groups):
         buckets[i % n].extend(group)
