@@ -40,7 +40,7 @@ class RowContext:
 
 
 def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
-    name = " ".join(raw.text("name").split()).strip(" .:")
+    name = " ".join(raw.text("name").split()).strip(" .:").rstrip(" .:…·_")  # dotted leaders, "…" as OCR reads them
     value_kind = next((k for k in VALUE_KINDS if raw.text(k)), None)
     value_text = raw.text(value_kind) if value_kind else ""
     unit_text = raw.text("unit").strip()
