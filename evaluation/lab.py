@@ -48,6 +48,7 @@ class CaseScore:
     lab: bool = True  # False: an input that is not a lab report (must be refused)
     refused: bool = False  # no result rows read (the in-process stand-in for a 422)
     turned: int = 0  # upright pages the reader turned (every generated page is upright)
+    to_review: int = 0  # rows read that a person must check (a review reason, or low confidence)
 
 
 # ---- scoring -------------------------------------------------------------------------------
@@ -140,6 +141,7 @@ def score(truth: LabReport, got: LabReport, score_: CaseScore) -> CaseScore:
     pairs, invented = pair_rows(truth.rows, got.rows, collected=truth.collected)
     score_.rows, score_.invented = len(truth.rows), len(invented)
     wrong = confident_wrong(pairs, invented)
+    score_.to_review = sum(1 for g in got.rows if g.needs_review)
     score_.confident_wrong = len(wrong)
     score_.misses += wrong
     for t, g in pairs:

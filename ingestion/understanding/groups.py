@@ -14,6 +14,8 @@ reader (table.py) one plain table at a time:
 """
 from __future__ import annotations
 
+import re
+
 from ingestion.understanding.dates import parse_date
 from ingestion.understanding.geometry import Token, VisualRow, split_cells, text_height
 from ingestion.understanding.table import END_OF_TABLE, VALUE_KINDS, Column, find_header
@@ -87,18 +89,26 @@ def _row(tokens: list[Token], like: VisualRow, height: float, effective: str | N
 # ---- cumulative reports --------------------------------------------------------------------
 
 def _dated_columns(row: VisualRow, day_first: bool) -> list[tuple[float, float, str]] | None:
-    """(x0, x1, ISO date) of each title cell that is a date alone, when there are two or more of them
-    beside the titles of a results table (a name column, and a unit or range column)."""
-    dated, others = [], []
-    for cell in row.cells:
-        iso = parse_date(cell.text, day_first=day_first, with_time=False)
-        if iso and sum(ch.isalpha() for ch in cell.text) <= 4 and len(cell.text) <= 12:
-            dated.append((cell.x0, cell.x1, iso))
+    """(x0, x1, ISO date) of each title that is a date alone ("06/01/2025", "06 Jan 2025"), when there
+    are two or more of them beside the titles of a results table (a test column, and a unit or range
+    column). Word by word: a reader may box the whole title line as one."""
+    tokens = row.tokens
+    dated, others, i = [], [], 0
+    while i < len(tokens):
+        for n in (3, 2, 1):
+            words = tokens[i:i + n]
+            text = " ".join(t.text for t in words)
+            if len(words) == n and len(text) <= 12 and sum(ch.isalpha() for ch in text) <= 4 and \
+                    re.search(r"\d{2,4}\D*$", text) and parse_date(text, day_first=day_first, with_time=False):
+                dated.append((words[0].x0, words[-1].x1, parse_date(text, day_first=day_first, with_time=False)))
+                i += n
+                break
         else:
-            others.append(cell)
+            others.append(tokens[i])
+            i += 1
     if len(dated) < 2 or not others:
         return None
-    words = " ".join(c.text for c in others).lower()
+    words = " ".join(t.text for t in others).lower()
     if not any(w in words for w in ("test", "analyte", "investigation", "parameter", "examination")) or \
             not any(w in words for w in ("unit", "range", "reference", "interval", "normal")):
         return None
@@ -107,8 +117,8 @@ def _dated_columns(row: VisualRow, day_first: bool) -> list[tuple[float, float, 
 
 def _dated_copies(title: VisualRow, body: list[VisualRow], dated, height: float) -> list[VisualRow]:
     """The table once per dated column: its title reads 'Result', the other dated columns are left out."""
-    starts = sorted([x0 for x0, _, _ in dated] + [c.x0 for c in title.cells if
-                                                    not any(abs(c.x0 - x0) < 1 for x0, _, _ in dated)])
+    inside = [t for t in title.tokens if any(x0 - 1 <= t.x0 <= x1 for x0, x1, _ in dated)]
+    starts = sorted([x0 for x0, _, _ in dated] + [t.x0 for t in title.tokens if t not in inside])
     spans = []
     for x0, x1, iso in dated:
         after = [s for s in starts if s > x0 + 1]

@@ -633,4 +633,29 @@ def doubtful_value(raw: RawRow, value_kind: str | None) -> list[str]:
         return [f"the result cell holds more than one number ({' '.join(numbers)}): which is the result is unsure"]
     if len(cells) >= 2:
         return [f"the result was read from {len(cells)} separate cells ({' | '.join(c.text for c in cells)})"]
+    return _off_the_line(raw, cells)
+
+
+def _off_the_line(raw: RawRow, value_cells: list[Cell]) -> list[str]:
+    """A result or unit read on its test name's line but set clearly above or below it (a curved or
+    tilted photo): it may be the neighbouring row's. Both the middle and the bottom must be off by more
+    than 0.3 of the text height, so a name set smaller on the same baseline is not taken for one; a
+    value on a line of its own under the name (blocks) is no such case."""
+    names = raw.cells.get("name", [])
+    if not names or not value_cells:
+        return []
+    numbers = [t for c in value_cells for t in c.tokens if re.search(r"\d", t.text)]
+    units = [t for c in raw.cells.get("unit", []) for t in c.tokens]
+    for kind, tokens in (("result", numbers), ("unit", units)):
+        for tok in tokens:  # word by word: a cell's box is as tall as its tallest word
+            y0, y1 = tok.y0, tok.y1
+            on_line = [n for n in names if min(y1, n.box[3]) - max(y0, n.box[1]) > 0]
+            if not on_line:
+                continue
+            offs = []
+            for n in on_line:
+                h = min(y1 - y0, n.box[3] - n.box[1])
+                offs.append(min(abs((y0 + y1) - (n.box[1] + n.box[3])) / 2, abs(y1 - n.box[3])) / max(h, 1e-6))
+            if min(offs) > 0.3:
+                return [f"the {kind} ({tok.text}) is not on its test name's line: it may be the next row's"]
     return []

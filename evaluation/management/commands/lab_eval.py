@@ -47,8 +47,8 @@ class Command(BaseCommand):
         def progress(case: ev.CaseScore) -> None:
             if case.lab:
                 line = (f"{case.layout:22} {case.degradation:14} seed {case.seed}: {case.exact}/{case.rows} exact, "
-                        f"confident-wrong {case.confident_wrong}, header {case.header_right}/{case.header_fields}, "
-                        f"invented {case.invented}")
+                        f"confident-wrong {case.confident_wrong}, to review {case.to_review}, "
+                        f"header {case.header_right}/{case.header_fields}, invented {case.invented}")
             else:
                 line = (f"{case.layout:22} {case.degradation:14} seed {case.seed}: "
                         f"{'refused' if case.refused else 'NOT REFUSED'}, confident-wrong {case.confident_wrong}")
