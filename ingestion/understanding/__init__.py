@@ -43,7 +43,10 @@ def understand(document: Document, *, match_test=_MISSING) -> LabReport:
     rows = separate_tables(rows, day_first=day_first)  # side-by-side groups, dated columns: one table each
     known = _known_name(match_test)
     tables = read_tables(rows, style, normalize_unit, known_name=known)
-    free, free_used = read_free_lines([r for r in rows if id(r) not in tables.used], style, normalize_unit, known)
+    # lines that gave no table result (a table reader's heading or noise may be a result line)
+    taken = {id(t) for raw in tables.rows for t in raw.tokens}
+    free, free_used = read_free_lines([r for r in rows if not any(id(t) in taken for t in r.tokens)], style,
+                                      normalize_unit, known)
     tables.rows += free  # one line per test, key: value, blocks
     tables.used |= free_used
     report = read_header([r for r in rows if id(r) not in tables.used], day_first=day_first)
