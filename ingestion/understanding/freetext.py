@@ -69,7 +69,7 @@ def read_free_lines(rows: list[VisualRow], style: NumberStyle, unit_of: Callable
 def _tokens(row: VisualRow) -> list[Token]:
     """The row's words with dotted leaders taken out (a word glued to its leader is split from it)."""
     out: list[Token] = []
-    for t in row.tokens:
+    for t in _unglued(row.tokens):
         pieces = [p for p in LEADER.split(t.text)]
         if len(pieces) == 1:
             out.append(t)
@@ -84,6 +84,21 @@ def _tokens(row: VisualRow) -> list[Token]:
                 out.append(Token(piece, t.x0 + start * per_char, t.y0, t.x0 + pos * per_char, t.y1, t.confidence,
                                  t.page))
     return [t for t in out if t.text.strip(".:")]
+
+
+def _unglued(tokens: list[Token]) -> list[Token]:
+    """A bracket glued to the word before it starts a word of its own ("m²(>=60)" -> "m²", "(>=60)")."""
+    out = []
+    for t in tokens:
+        cut = re.search(r"(?<=[^\s(\[])[(\[]", t.text)
+        if cut is None:
+            out.append(t)
+            continue
+        per_char = (t.x1 - t.x0) / max(len(t.text), 1)
+        x = t.x0 + cut.start() * per_char
+        out += [Token(t.text[:cut.start()], t.x0, t.y0, x, t.y1, t.confidence, t.page),
+                Token(t.text[cut.start():], x, t.y0, t.x1, t.y1, t.confidence, t.page)]
+    return out
 
 
 def _starts_value(tokens: list[Token], j: int, style: NumberStyle) -> bool:
@@ -133,7 +148,10 @@ def _tail(tokens: list[Token], style: NumberStyle, unit_of) -> dict | None:
         flag, rest = [rest[-1]], rest[:-1]
     if rest and parse_flag(rest[0].text) and not unit_of(rest[0].text):  # "112 H mg/dL"
         flag, rest = flag or [rest[0]], rest[1:]
-    if rest and not rest[0].text.startswith(("(", "[")) and not looks_like_range(rest[0].text) and \
+    if len(rest) >= 2 and not rest[1].text.startswith(("(", "[")) and unit_of(f"{rest[0].text} {rest[1].text}") \
+            and unit_of(rest[0].text) in (None, unit_of(f"{rest[0].text} {rest[1].text}")):  # "mL/min/1.73 m2"
+        out["unit"], rest = rest[:2], rest[2:]
+    elif rest and not rest[0].text.startswith(("(", "[")) and not looks_like_range(rest[0].text) and \
             (unit_of(rest[0].text) or re.search(r"[A-Za-z%µ/]", rest[0].text)) and not RANGE_LABEL.match(rest[0].text):
         out["unit"], rest = [rest[0]], rest[1:]
     if rest:
