@@ -21,6 +21,7 @@ install: .venv/.installed models $(R4_EXAMPLES)/package/package.json var/termino
 .venv/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv .venv
 	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q --no-deps "augraphy>=8.2,<9"  # not its opencv-python: the reader's cv2 is opencv-contrib-python's
 	touch $@
 
 # OS packages: Tesseract (the OCR baseline in evaluations), Chromium for the browser tests,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from evaluation.corpus import LAYOUTS, render_page_images, render_pdf
 from ingestion.document import Document
-from ingestion.labreport import LabReport, LabRow, ReferenceRange
+from ingestion.labreport import REVIEW_THRESHOLD, LabReport, LabRow, ReferenceRange
 from ingestion.understanding import understand
 
 TEXT_PDF = "text-pdf"
@@ -44,6 +44,11 @@ class CaseScore:
     seconds: float = 0.0
     misses: list[str] = field(default_factory=list)
     error: str | None = None
+    confident_wrong: int = 0
+    lab: bool = True  # False: an input that is not a lab report (must be refused)
+    refused: bool = False  # no result rows read (the in-process stand-in for a 422)
+    turned: int = 0  # upright pages the reader turned (every generated page is upright)
+    to_review: int = 0  # rows read that a person must check (a review reason, or low confidence)
 
 
 # ---- scoring -------------------------------------------------------------------------------
@@ -82,19 +87,46 @@ def row_differences(truth: LabRow, got: LabRow) -> list[str]:
     return diffs
 
 
-def pair_rows(truth: list[LabRow], got: list[LabRow]) -> tuple[list[tuple[LabRow, LabRow | None]], list[LabRow]]:
-    """Pair each true row with the read row of the same printed name (OCR-tolerant); the rest are invented."""
+def pair_rows(truth: list[LabRow], got: list[LabRow], *, collected: str | None = None
+              ) -> tuple[list[tuple[LabRow, LabRow | None]], list[LabRow]]:
+    """Pair each true row with the read row of the same printed name (OCR-tolerant) and the same date
+    (a cumulative report prints one test in several dated columns; a row without its own date is the
+    report's, `collected`); the rest are invented."""
     free = list(got)
     pairs = []
     for t in truth:
         key = _norm(t.printed_name)
-        best = max(free, key=lambda g: difflib.SequenceMatcher(None, key, _norm(g.printed_name)).ratio(), default=None)
+        when = row_date(t, collected)
+        best = max((g for g in free if row_date(g, collected) == when),
+                   key=lambda g: difflib.SequenceMatcher(None, key, _norm(g.printed_name)).ratio(), default=None)
         if best is not None and difflib.SequenceMatcher(None, key, _norm(best.printed_name)).ratio() >= 0.75:
             free.remove(best)
             pairs.append((t, best))
         else:
             pairs.append((t, None))
     return pairs, free
+
+
+def row_date(row: LabRow, collected: str | None) -> str:
+    return (row.effective or collected or "")[:10]
+
+
+def confident(row: LabRow) -> bool:
+    """Stored as a certain valueQuantity (CONTRACTS.md): a number, no review reason, confidence >= threshold."""
+    return row.value is not None and not row.review_reasons and row.confidence >= REVIEW_THRESHOLD
+
+
+def confident_wrong(pairs: list[tuple[LabRow, LabRow | None]], invented: list[LabRow]) -> list[str]:
+    """Rows stored as certain whose LOINC, value, comparator or unit is not the truth's, or that stand
+    for no row of the report at all."""
+    wrong = [f"confident-wrong invented: {g.printed_name} {g.printed_value}" for g in invented if confident(g)]
+    for t, g in pairs:
+        if g is None or not confident(g):
+            continue
+        diffs = [d for d in row_differences(t, g) if d.split()[0] in ("loinc", "value", "unit")]
+        if diffs:
+            wrong.append(f"confident-wrong {t.printed_name}: {', '.join(diffs)}")
+    return wrong
 
 
 def header_values(report: LabReport) -> dict[str, str]:
@@ -106,8 +138,12 @@ def header_values(report: LabReport) -> dict[str, str]:
 
 
 def score(truth: LabReport, got: LabReport, score_: CaseScore) -> CaseScore:
-    pairs, invented = pair_rows(truth.rows, got.rows)
+    pairs, invented = pair_rows(truth.rows, got.rows, collected=truth.collected)
     score_.rows, score_.invented = len(truth.rows), len(invented)
+    wrong = confident_wrong(pairs, invented)
+    score_.to_review = sum(1 for g in got.rows if g.needs_review)
+    score_.confident_wrong = len(wrong)
+    score_.misses += wrong
     for t, g in pairs:
         diffs = ["missing"] if g is None else row_differences(t, g)
         if diffs:
@@ -261,4 +297,107 @@ def markdown_table(scores: list[CaseScore]) -> str:
         s = summarise([c for c in scores if c.degradation == d])
         totals.append(f"**{s.exact_share:.3f}** / {s.header_share:.2f} / {s.invented} / {s.seconds_per_page:.2f}s")
     out.append("| **all layouts** | " + " | ".join(totals) + " |")
+    return "\n".join(out)
+
+
+# ---- the layout grammar (issue 12): per family and input kind ------------------------------
+
+# input kind -> the degradation applied to each page image (None: the text-layer PDF itself); a scan is
+# taken at the case's own resolution (the dotted-leader page at 150 dpi), photos from 300-dpi pages
+GRAMMAR_KINDS = {"text-pdf": None, "scan": "clean-300dpi", "photo": "phone-photo", "augraphy-photo": "augraphy-photo"}
+
+
+def grammar_uploads(case, kind: str) -> list[bytes]:
+    from evaluation.corpus.degrade import DEGRADATIONS
+
+    degradation = GRAMMAR_KINDS[kind]
+    if degradation is None:
+        return [case.pdf]
+    images = case.page_images(case.scan_dpi if kind == "scan" else 300)
+    degrade = DEGRADATIONS[degradation]
+    out = []
+    for number, image in enumerate(images, 1):
+        data, _ = degrade(image, random.Random(f"grammar-{case.family}-{case.seed}-{kind}-{number}"))
+        out.append(data)
+    return out
+
+
+def evaluate_grammar(
+    *,
+    families: Iterable[str] | None = None,
+    kinds: Iterable[str] = tuple(GRAMMAR_KINDS),
+    seeds: Iterable[int] = (1,),
+    engine: str | None = None,
+    progress: Callable[[CaseScore], None] | None = None,
+    cache: str | Path | None = None,
+) -> list[CaseScore]:
+    """Score the grammar's families: rows exact, confident-wrong rows, header fields, refusals of the
+    inputs that are not lab reports (no result rows read counts as refused: in process there is no
+    HTTP 422, which the $digitize tests check), upright pages turned, seconds per page."""
+    from evaluation.corpus.grammar import FAMILIES, generate
+
+    read = _reader(engine)
+    cache = Path(cache) if cache else None
+    scores = []
+    for family in families or FAMILIES:
+        for seed in seeds:
+            case = generate(family, seed)
+            for kind in kinds:
+                result = CaseScore(family, kind, seed, lab=case.lab)
+                files = grammar_uploads(case, kind)
+                started = time.perf_counter()
+                try:
+                    key = f"grammar|{family}|{seed}|{kind}|{engine}|{hashlib.sha256(b''.join(files)).hexdigest()}"
+                    doc, read_seconds = cached_read(files, read, cache, key)
+                    result.pages = len(doc.pages)
+                    result.turned = sum(1 for p in doc.pages if p.rotation)
+                    started -= read_seconds - (time.perf_counter() - started)
+                    got = understand(doc)
+                except Exception as exc:  # noqa: BLE001  (scored as all-missed, with the reason)
+                    result.error = f"{type(exc).__name__}: {exc}"
+                    result.rows = len(case.truth.rows) if case.truth else 0
+                    result.header_fields = len(HEADER_FIELDS) if case.truth else 0
+                    result.refused = not case.lab
+                else:
+                    result.refused = not got.rows
+                    if case.truth is not None:
+                        score(case.truth, got, result)
+                    else:
+                        result.misses += [f"read from a non-lab page: {g.printed_name} {g.printed_value}"
+                                          for g in got.rows]
+                        result.confident_wrong = sum(1 for g in got.rows if confident(g))
+                result.seconds = time.perf_counter() - started
+                scores.append(result)
+                if progress:
+                    progress(result)
+    return scores
+
+
+def grammar_table(scores: list[CaseScore]) -> str:
+    """Per family and input kind: rows exact / confident-wrong rows / header accuracy / s per page;
+    non-lab inputs: refused of all; every cell notes upright pages turned, if any."""
+    families = list(dict.fromkeys(s.layout for s in scores))
+    kinds = list(dict.fromkeys(s.degradation for s in scores))
+    out = ["| family | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+
+    def cell(cases: list[CaseScore]) -> str:
+        if not cases:
+            return ""
+        s = summarise(cases)
+        wrong = sum(c.confident_wrong for c in cases)
+        turned = sum(c.turned for c in cases)
+        turned_note = f" / **{turned} turned**" if turned else ""
+        if not any(c.lab for c in cases):
+            refused = sum(c.refused for c in cases)
+            return f"refused {refused}/{len(cases)} / {wrong} cw{turned_note} / {s.seconds_per_page:.2f}s"
+        return (f"{s.exact}/{s.rows} = {s.exact_share:.3f} / {wrong} cw / {s.header_share:.2f}{turned_note} / "
+                f"{s.seconds_per_page:.2f}s")
+
+    for family in families:
+        out.append(f"| {family} | " + " | ".join(
+            cell([c for c in scores if c.layout == family and c.degradation == k]) for k in kinds) + " |")
+    out.append("| **all lab families** | " + " | ".join(
+        cell([c for c in scores if c.lab and c.degradation == k]) for k in kinds) + " |")
+    out.append("| **non-lab inputs** | " + " | ".join(
+        cell([c for c in scores if not c.lab and c.degradation == k]) for k in kinds) + " |")
     return "\n".join(out)

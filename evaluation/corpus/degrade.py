@@ -108,3 +108,46 @@ DEGRADATIONS: dict[str, Degradation] = {
     "phone-photo": phone_photo,
     "scanned-pdf": scanned_pdf,
 }
+
+
+def augraphy_photo(page: Image.Image, rng: random.Random) -> tuple[bytes, str]:
+    """Realistic paper damage from Augraphy (folds, ink bleed, shadows, low light, a curved page), then
+    the page photographed at an angle on a desk (`phone_photo`). Augraphy draws from the global random
+    generators: they are seeded from `rng` so a case stays reproducible."""
+    from augraphy import AugraphyPipeline
+    from augraphy.augmentations import (
+        BookBinding,
+        Folding,
+        InkBleed,
+        LightingGradient,
+        LowLightNoise,
+        ShadowCast,
+    )
+
+    seed = rng.getrandbits(32)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    work = page.resize((page.width * 3 // 5, page.height * 3 // 5), Image.Resampling.LANCZOS)  # ~180 dpi: speed
+    ink = [InkBleed(intensity_range=(0.2, 0.4), kernel_size=(3, 3), severity=(0.2, 0.3), p=0.6)]
+    paper = [Folding(fold_count=rng.randint(1, 2), fold_noise=0.0, gradient_width=(0.05, 0.1),
+                     gradient_height=(0.005, 0.01), p=0.7)]
+    post = [
+        ShadowCast(shadow_side=rng.choice(("left", "right", "top", "bottom")), shadow_opacity_range=(0.3, 0.5),
+                   shadow_width_range=(0.3, 0.6), shadow_height_range=(0.3, 0.6), p=0.7),
+        LightingGradient(light_position=None, direction=None, max_brightness=255, min_brightness=90, mode="gaussian",
+                         transparency=0.5, p=0.5),
+        LowLightNoise(num_photons_range=(80, 120), alpha_range=(0.8, 0.95), beta_range=(10, 20),
+                      gamma_range=(1.0, 1.2), p=0.5),
+        BookBinding(shadow_radius_range=(30, 60), curve_range_right=(20, 50), curve_range_left=(10, 30),
+                    curve_ratio_right=(0.05, 0.1), curve_ratio_left=(0.3, 0.5), mirror_range=(0.0, 0.0),
+                    binding_align=-1, binding_pages=(1, 1), curling_direction=-1, backdrop_color=(255, 255, 255),
+                    enable_shadow=0, use_cache_images=0, p=0.5),
+    ]
+    pipeline = AugraphyPipeline(ink_phase=ink, paper_phase=paper, post_phase=post, random_seed=seed % 2**31)
+    damaged = pipeline(np.asarray(work.convert("RGB"))[:, :, ::-1].copy())  # augraphy works in BGR
+    damaged = Image.fromarray(np.ascontiguousarray(np.asarray(damaged)[:, :, ::-1]))
+    damaged = damaged.resize(page.size, Image.Resampling.BICUBIC)
+    return phone_photo(damaged, rng)
+
+
+DEGRADATIONS["augraphy-photo"] = augraphy_photo

@@ -15,8 +15,8 @@ from .engines.base import OcrEngine
 from .images import image_pages
 from .lines import group_lines
 from .pdf import pdf_pages
+from .quarter_turn import upright_reading
 from .sniff import media_type as sniff_media_type
-from .straighten import straighten
 
 
 def read_document(
@@ -101,9 +101,8 @@ class _Progress:
 
 def read_image_page(number: int, image: np.ndarray, engine: OcrEngine) -> Page:
     """OCR one page image; boxes and size refer to the straightened image."""
-    upright = straighten(image)
+    upright, lines = upright_reading(image, engine)  # a quarter turn only on the recogniser's evidence
     height, width = upright.image.shape[:2]
-    lines = engine.read(upright.image)
     return Page(number, float(width), float(height), "ocr", rotation=upright.rotation, skew=upright.skew, lines=lines)
 
 

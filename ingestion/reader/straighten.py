@@ -35,7 +35,9 @@ class Straightened:
     relit: bool = False
 
 
-def straighten(image: np.ndarray) -> Straightened:
+def straighten(image: np.ndarray, *, quarters: tuple[int, ...] = (0, 90)) -> Straightened:
+    """`quarters`: the quarter turns to choose from; (0,) or (90,) straightens the page as it would
+    be read unturned or turned, to compare the two readings (quarter_turn.py)."""
     image = scale(image)
     quad = find_page_quad(image)
     dewarped = quad is not None
@@ -45,7 +47,7 @@ def straighten(image: np.ndarray) -> Straightened:
     relit, gray_flat = flatten_light(image, gray)
     if relit is not None:
         image, gray = relit, gray_flat
-    quarter, skew = estimate_orientation(gray)
+    quarter, skew = estimate_orientation(gray, quarters=quarters)
     if quarter:
         image, gray = np.rot90(image, -quarter // 90).copy(), np.rot90(gray, -quarter // 90).copy()
     if abs(skew) >= 0.2:
@@ -142,15 +144,19 @@ def profile_sharpness(ink: np.ndarray, angle: float) -> float:
     return float(np.square(np.diff(rows)).sum())
 
 
-def estimate_orientation(gray: np.ndarray) -> tuple[int, float]:
-    """(clockwise quarter turn 0 or 90, then counter-clockwise skew degrees) that make text lines horizontal."""
+def estimate_orientation(gray: np.ndarray, quarters: tuple[int, ...] = (0, 90)) -> tuple[int, float]:
+    """(clockwise quarter turn 0 or 90, then counter-clockwise skew degrees) that make text lines horizontal.
+
+    The projection profile is only a first guess for the quarter turn: monospaced columns of short
+    lines (dotted leaders) make a sharp profile sideways too, so the reader confirms a turn by
+    recognition (orientation.confirm_quarter_turn)."""
     small, _ = _work_copy(gray)
     ink = ink_mask(small)
     if ink.sum() < 200:  # a blank page
-        return 0, 0.0
+        return quarters[0], 0.0
     coarse_ink = cv2.resize(ink * 255, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)  # coarse pass at half size
     best = (-1.0, 0, 0.0)
-    for quarter in (0, 90):
+    for quarter in quarters:
         view = coarse_ink if quarter == 0 else np.ascontiguousarray(np.rot90(coarse_ink, -1))
         for angle in np.arange(-MAX_SKEW, MAX_SKEW + 0.01, 1.0):
             best = max(best, (profile_sharpness(view, angle), quarter, float(angle)))

@@ -14,7 +14,9 @@ from __future__ import annotations
 from ingestion.document import Document
 from ingestion.labreport import LabReport
 from ingestion.understanding.dates import date_order as read_date_order
+from ingestion.understanding.freetext import read_free_lines
 from ingestion.understanding.geometry import document_rows
+from ingestion.understanding.groups import separate_tables
 from ingestion.understanding.header import read_header
 from ingestion.understanding.plausibility import check_rows
 from ingestion.understanding.rows import RowContext, build_row, mark_urine_sections, name_readings
@@ -44,7 +46,15 @@ def understand(document: Document, *, match_test=_MISSING, lookup_loinc=_MISSING
     words = [t.text for r in rows for t in r.tokens]
     style = number_style(words)
     order = read_date_order([r.text for r in rows], style.decimal_comma, date_order)
-    tables = read_tables(rows, style, normalize_unit, known_name=_known_name(match_test))
+    rows = separate_tables(rows, day_first=order.day_first)  # side-by-side groups, dated columns: one table each
+    known = _known_name(match_test)
+    tables = read_tables(rows, style, normalize_unit, known_name=known)
+    # lines that gave no table result (a table reader's heading or noise may be a result line)
+    taken = {id(t) for raw in tables.rows for t in raw.tokens}
+    free, free_used = read_free_lines([r for r in rows if not any(id(t) in taken for t in r.tokens)], style,
+                                      normalize_unit, known)
+    tables.rows += free  # one line per test, key: value, blocks
+    tables.used |= free_used
     # Header fields count only on pages that have results: a cover letter or a recipe page names nobody.
     result_pages = {raw.page for raw in tables.rows}
     report = read_header([r for r in rows if id(r) not in tables.used and r.page in result_pages],
@@ -52,6 +62,9 @@ def understand(document: Document, *, match_test=_MISSING, lookup_loinc=_MISSING
     ctx = RowContext(style=style, sex=report.patient.sex, unit_of=normalize_unit, match_test=match_test)
     report.rows = [build_row(raw, ctx) for raw in tables.rows]
     mark_urine_sections(report.rows, ctx)
+    for row in report.rows:  # the newest column of a cumulative report is the report's own collection
+        if row.effective and report.collected and report.collected.startswith(row.effective):
+            row.effective = None
     check_rows(report.rows, lookup_loinc)  # before a number is trusted: unit, limits, scale, merged cells
     if match_test is None:
         report.warnings.append("terminology unavailable: no LOINC codes assigned")

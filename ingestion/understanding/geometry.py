@@ -62,6 +62,7 @@ class VisualRow:
     page: int
     tokens: list[Token] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
+    effective: str | None = None  # the date of a cumulative report's column these words were read under
 
     @property
     def y0(self) -> float:

@@ -61,10 +61,13 @@ def check_row(row: LabRow, lookup: TermLookup | None) -> None:
     if row.value is None:
         return
     term = lookup(row.loinc) if lookup and row.loinc else None
-    if lookup is not None and not row.loinc:
+    said = " ".join(row.review_reasons)  # what the reading already said (rows.py): not said twice
+    if lookup is not None and not row.loinc and "not recognised" not in said:
         row.review_reasons.append(f"test '{row.printed_name}' is not one the terminology knows (no LOINC code)")
     for reason in (*_unit_reasons(row, term), _limit_reason(row, term), _scale_reason(row), _merged_reason(row),
                    _flag_reason(row)):
+        if reason and reason.startswith("no unit printed") and "no unit read" in said:
+            continue
         if reason and reason not in row.review_reasons:
             row.review_reasons.append(reason)
     if row.review_reasons:

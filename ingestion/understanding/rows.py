@@ -14,7 +14,7 @@ from decimal import Decimal
 from ingestion.document import Box
 from ingestion.labreport import LabRow, Region
 from ingestion.understanding.geometry import union
-from ingestion.understanding.table import VALUE_KINDS, RawRow
+from ingestion.understanding.table import VALUE_KINDS, RawRow, doubtful_value
 from ingestion.understanding.values import (
     NumberStyle,
     Value,
@@ -40,7 +40,7 @@ class RowContext:
 
 
 def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
-    name = " ".join(raw.text("name").split()).strip(" .:")
+    name = " ".join(raw.text("name").split()).strip(" .:").rstrip(" .:…·_")  # dotted leaders, "…" as OCR reads them
     value_kind = next((k for k in VALUE_KINDS if raw.text(k)), None)
     value_text = raw.text(value_kind) if value_kind else ""
     unit_text = raw.text("unit").strip()
@@ -71,11 +71,32 @@ def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
     if row.value is not None:
         row.flag_disagrees = flag_disagrees(row.flag, expected_flag(row.value, row.comparator, row.reference_range))
     row.specimen = _specimen(raw.panel, name)
+    row.effective = raw.effective
+    row.review_reasons += doubtful_value(raw, value_kind)
     _code(row, ctx)
+    row.review_reasons += _doubtful_reading(row, ctx)
     tokens = raw.tokens
     row.confidence = round(min(t.confidence for t in tokens), 4) if tokens else 0.0
     row.region = Region(page=raw.page, box=_box(tokens))
     return row
+
+
+UNITLESS = {"1", "{ratio}", "{INR}", "[pH]", ""}
+
+
+def _doubtful_reading(row: LabRow, ctx: RowContext) -> list[str]:
+    """A number that cannot be stored as certain: its test is not recognised, or its unit was not
+    read although the test is reported in units (a unit lost, or taken by the row next to it)."""
+    if row.value is None or ctx.match_test is None:
+        return []
+    if row.loinc is None:
+        return [f"test not recognised ({row.printed_name!r}): no LOINC code, check what was measured"]
+    if row.unit is None:
+        match = _first_match(row, ctx, None)
+        units = tuple(getattr(match[1], "units", ()) or ()) if match else ()
+        if units and not set(units) & UNITLESS:
+            return [f"no unit read for {row.printed_name} (reported in {units[0]}): check the unit"]
+    return []
 
 
 # Words labs print instead of a result, and the data-absent-reason each means.

@@ -86,6 +86,7 @@ class RawRow:
     panel: str | None = None
     comments: list[str] = field(default_factory=list)
     extra_range: list[Cell] = field(default_factory=list)  # wrapped continuation of the range cell
+    effective: str | None = None  # ISO date of the cumulative report's column the value was read under
 
     def text(self, kind: ColumnKind) -> str:
         return " ".join(c.text for c in self.cells.get(kind, []))
@@ -504,7 +505,7 @@ def read_tables(rows: list[VisualRow], style: NumberStyle, unit_of, known_name=N
             if kind == "unnamed" and prefix is not None and prefix.next_row is row:
                 kind = "result"
             if kind == "result":
-                last = RawRow(page=page, cells=cells, panel=panel)
+                last = RawRow(page=page, cells=cells, panel=panel, effective=row.effective)
                 if prefix is not None and prefix.next_row is row:
                     last.cells["name"] = [Cell(list(r.tokens)) for r in prefix.rows] + cells.get("name", [])
                     last.panel = panel = prefix.panel_before  # it was a name, not a heading
@@ -615,3 +616,46 @@ def _is_comment(text: str, cells, row: VisualRow, results: list[RawRow]) -> bool
 def _is_heading(text: str) -> bool:
     words = text.split()
     return 1 <= len(words) <= 8 and bool(re.search(r"[A-Za-z]{3}", text)) and not re.search(r"\d{3}", text)
+
+
+NUMBER = re.compile(r"^[<>≤≥=]{0,2}\d+(?:[.,]\d+)?$")
+
+
+def doubtful_value(raw: RawRow, value_kind: str | None) -> list[str]:
+    """Why a row's value cell cannot be trusted to be one number: two cells under the result column,
+    or two numbers in it ("330 277 314": values of neighbouring columns run together). The row is then
+    one for a person to check, never a value made of digits from two cells."""
+    if value_kind is None:
+        return []
+    cells = raw.cells.get(value_kind, [])
+    numbers = [t.text for c in cells for t in c.tokens if NUMBER.match(t.text)]
+    if len(numbers) >= 2:
+        return [f"the result cell holds more than one number ({' '.join(numbers)}): which is the result is unsure"]
+    if len(cells) >= 2:
+        return [f"the result was read from {len(cells)} separate cells ({' | '.join(c.text for c in cells)})"]
+    return _off_the_line(raw, cells)
+
+
+def _off_the_line(raw: RawRow, value_cells: list[Cell]) -> list[str]:
+    """A result or unit read on its test name's line but set clearly above or below it (a curved or
+    tilted photo): it may be the neighbouring row's. Both the middle and the bottom must be off by more
+    than 0.3 of the text height, so a name set smaller on the same baseline is not taken for one; a
+    value on a line of its own under the name (blocks) is no such case."""
+    names = raw.cells.get("name", [])
+    if not names or not value_cells:
+        return []
+    numbers = [t for c in value_cells for t in c.tokens if re.search(r"\d", t.text)]
+    units = [t for c in raw.cells.get("unit", []) for t in c.tokens]
+    for kind, tokens in (("result", numbers), ("unit", units)):
+        for tok in tokens:  # word by word: a cell's box is as tall as its tallest word
+            y0, y1 = tok.y0, tok.y1
+            on_line = [n for n in names if min(y1, n.box[3]) - max(y0, n.box[1]) > 0]
+            if not on_line:
+                continue
+            offs = []
+            for n in on_line:
+                h = min(y1 - y0, n.box[3] - n.box[1])
+                offs.append(min(abs((y0 + y1) - (n.box[1] + n.box[3])) / 2, abs(y1 - n.box[3])) / max(h, 1e-6))
+            if min(offs) > 0.3:
+                return [f"the {kind} ({tok.text}) is not on its test name's line: it may be the next row's"]
+    return []
