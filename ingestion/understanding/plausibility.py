@@ -31,6 +31,7 @@ from resources import ucum
 UNSURE = 0.5  # the confidence of a row a person must check, whatever the OCR said of its characters
 LIMITS_FILE = Path(__file__).with_name("physiological_limits.csv")
 FRACTIONS = {"MFr", "NFr", "VFr", "SFr"}  # LOINC properties that are a share of a whole
+PREFIX_SLIP_DIGITS = 3  # a unit 10^3 or more from every unit the test is reported in is a row to check
 SCALE_FOLD = Decimal(100)  # a value this many times beyond its printed range is on another scale
 TermLookup = Callable[[str], object]  # LOINC -> a term with .property, .units, .scale (or None)
 
@@ -87,9 +88,22 @@ def _unit_reasons(row: LabRow, term) -> list[str]:
         if all(_dimensionless(u) for u in units):
             return []
         return [f"no unit printed; {row.loinc} is reported in {units[0]}"]
-    if row.unit in units or any(ucum.convert(Decimal(1), row.unit, u) is not None for u in units):
+    if row.unit in units:
         return []
-    return [f"unit {row.unit} does not fit {row.loinc} ({_property_words(term)}, reported in {', '.join(units)})"]
+    factors = [f for u in units if (f := ucum.convert(Decimal(1), row.unit, u)) is not None]
+    if not factors:
+        return [f"unit {row.unit} does not fit {row.loinc} ({_property_words(term)}, reported in {', '.join(units)})"]
+    # Of the right kind but a thousand times or more from every unit the test is reported in: a prefix the
+    # reader lost or misread (umol/L read as mol/L, ng as g) is likelier than a lab printing such a unit.
+    if min(abs(f.adjusted()) for f in factors) >= PREFIX_SLIP_DIGITS:
+        return [f"unit {row.unit} is {_fold(factors)} the units {row.loinc} is reported in ({', '.join(units)}): "
+                f"a prefix (u, m, n) lost in reading?"]
+    return []
+
+
+def _fold(factors: list[Decimal]) -> str:
+    nearest = min(factors, key=lambda f: abs(f.adjusted()))
+    return f"10^{nearest.adjusted()} times" if nearest > 1 else f"1/10^{-nearest.adjusted()} of"
 
 
 def _dimensionless(code: str) -> bool:

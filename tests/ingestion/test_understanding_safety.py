@@ -36,6 +36,9 @@ def checked(**fields) -> LabRow:
     ({"loinc": "718-7", "value": D("14.2"), "unit": None, "printed_unit": None}, "no unit printed"),
     ({"loinc": None, "value": D("12"), "unit": "mg/dL", "name": "Zorbitol"}, "not one the terminology knows"),
     ({"loinc": "2823-3", "value": D("4.1"), "unit": "mmol/L", "flag": "H", "flag_disagrees": True}, "flag H"),
+    # the right kind of unit with its prefix lost (umol/L read as mol/L), for a test with no limits on file
+    ({"loinc": "14933-6", "value": D("350"), "unit": "mol/L"}, "a prefix (u, m, n) lost"),
+    ({"loinc": "2345-7", "value": D("0.105"), "unit": "g/dL"}, "a prefix (u, m, n) lost"),
 ])
 def test_an_implausible_row_gets_a_reason_and_a_low_confidence(fields, words):
     row = checked(**fields)
