@@ -73,7 +73,7 @@ def render(data: bytes, kind: str, pages: list[dict]) -> list[np.ndarray]:
     # The reader package (OpenCV, pdfplumber, pypdfium2) loads when a page is first drawn, not at start-up.
     from ingestion.reader.config import default_limits, reader_settings
     from ingestion.reader.images import image_pages
-    from ingestion.reader.pdf import pdf_pages
+    from ingestion.reader.pdf import PDFIUM, pdf_pages
     from ingestion.reader.straighten import straighten
 
     limits, dpi = default_limits(), reader_settings()["PDF_DPI"]
@@ -81,14 +81,15 @@ def render(data: bytes, kind: str, pages: list[dict]) -> list[np.ndarray]:
         return [straighten(image).image for image in image_pages(data, kind, limits)]
     import pypdfium2
 
-    pdf = pypdfium2.PdfDocument(data)
-    try:
-        out = []
-        for page, read in zip(pdf_pages(data, limits, dpi), pages):
-            if read["source"] == "ocr" and page.image is not None:
-                out.append(straighten(page.image).image)
-            else:
-                out.append(np.asarray(pdf[page.number - 1].render(scale=dpi / 72).to_pil().convert("RGB")))
-        return out
-    finally:
-        pdf.close()
+    with PDFIUM:  # pdfium is not thread-safe: several jobs draw their pages in this process at once
+        pdf = pypdfium2.PdfDocument(data)
+        try:
+            out = []
+            for page, read in zip(pdf_pages(data, limits, dpi), pages):
+                if read["source"] == "ocr" and page.image is not None:
+                    out.append(straighten(page.image).image)
+                else:
+                    out.append(np.asarray(pdf[page.number - 1].render(scale=dpi / 72).to_pil().convert("RGB")))
+            return out
+        finally:
+            pdf.close()

@@ -12,6 +12,7 @@ import io
 import logging
 import math
 import re
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,7 +108,18 @@ def open_pdf(data: bytes, limits: Limits) -> pypdfium2.PdfDocument:
     return document
 
 
+# pdfium is not thread-safe (pypdfium2 says so): in a process that reads or draws pages in several threads
+# (the web process drawing review page images, `read_direct` under a threaded server) one thread at a time
+# calls into it, or the process crashes. Reader-pool processes are single-threaded and never wait on it.
+PDFIUM = threading.RLock()
+
+
 def pdf_pages(data: bytes, limits: Limits, dpi: int) -> Iterator[PdfPage]:
+    with PDFIUM:
+        yield from _pdf_pages(data, limits, dpi)
+
+
+def _pdf_pages(data: bytes, limits: Limits, dpi: int) -> Iterator[PdfPage]:
     rendering = open_pdf(data, limits)
     scale = dpi / 72
     try:
