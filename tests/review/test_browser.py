@@ -47,6 +47,9 @@ def shot(page, name: str, *, full_page: bool = False) -> None:
 
 
 def style(page, selector: str, prop: str) -> str:
+    # After a click that navigates, the new page's HTML may be there before its stylesheet: wait for the
+    # load event (stylesheets included), so a style missing then is a stylesheet that did not come.
+    page.wait_for_load_state("load")
     return page.evaluate("([s, p]) => getComputedStyle(document.querySelector(s)).getPropertyValue(p)",
                          [selector, prop])
 
