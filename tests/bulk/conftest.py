@@ -9,11 +9,10 @@ import json
 import time
 
 import pytest
-from django.core.cache import cache
 
 from fhirserver import jobs
-from fhirserver.security import services, tokens
 from fhirserver.storage import repository
+from tests.security.oauth_helpers import client_token, security_on
 
 ACCEPT = {"HTTP_ACCEPT": "application/fhir+json", "HTTP_PREFER": "respond-async"}
 WAIT_SECONDS = 60  # an upper bound for a job on a loaded machine, never an assertion on time
@@ -70,20 +69,15 @@ def population(transactional_db, bulk_files):
 
 @pytest.fixture
 def secure(settings, transactional_db):
-    settings.FHIR = {**settings.FHIR, "AUTH_REQUIRED": True}
-    tokens.forget_all()
-    cache.clear()
-    yield settings
-    tokens.forget_all()
+    yield from security_on(settings)
 
 
 @pytest.fixture
 def token_for(transactional_db):
     """token_for("system/*.read") -> (client id, Authorization headers) of a freshly registered client."""
     def make(scopes: str, *, patient: str | None = None, user: str | None = None):
-        client = services.client_create(name=f"bulk-client-{next(_names)}", scopes=scopes)
-        raw = services.token_issue(client_id=client["client_id"], scopes=scopes, patient=patient, user=user)
-        return client["client_id"], {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+        client_id, raw = client_token(f"bulk-client-{next(_names)}", scopes, patient=patient, user=user)
+        return client_id, {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
 
     return make
 

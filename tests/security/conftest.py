@@ -4,32 +4,23 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from django.core.cache import cache
 
-from fhirserver.security import services, tokens
 from fhirserver.storage import repository
+from tests.security.oauth_helpers import client_token, security_on
 
 _names = itertools.count()
 
 
 @pytest.fixture
 def secure(settings, db):
-    """AUTH_REQUIRED on (the test settings turn it off for the other suites)."""
-    settings.FHIR = {**settings.FHIR, "AUTH_REQUIRED": True}
-    tokens.forget_all()
-    cache.clear()
-    yield settings
-    tokens.forget_all()
+    yield from security_on(settings)
 
 
 @pytest.fixture
 def token_for(db):
     """token_for("patient/*.rs", patient="a") -> a bearer token from a freshly registered client."""
     def make(scopes: str, *, patient: str | None = None, user: str | None = None, expires_in: int = 3600) -> str:
-        client = services.client_create(name=f"test-client-{next(_names)}", scopes=scopes)
-        return services.token_issue(
-            client_id=client["client_id"], scopes=scopes, patient=patient, user=user, expires_in=expires_in
-        )
+        return client_token(f"test-client-{next(_names)}", scopes, patient=patient, user=user, expires_in=expires_in)[1]
 
     return make
 

@@ -10,6 +10,9 @@ import uuid
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.core.cache import cache
+
+from fhirserver.security import services, tokens
 
 LAUNCH_SCOPES = "launch/patient openid fhirUser offline_access patient/*.rs"
 REDIRECT = "http://app.example/callback"
@@ -49,3 +52,19 @@ def client_assertion(client_id: str, token_url: str, private_key, kid: str, alg:
 
 def basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def security_on(settings):
+    """AUTH_REQUIRED on for one test (the test settings turn it off for the other suites); a generator
+    for a fixture to `yield from`."""
+    settings.FHIR = {**settings.FHIR, "AUTH_REQUIRED": True}
+    tokens.forget_all()
+    cache.clear()
+    yield settings
+    tokens.forget_all()
+
+
+def client_token(name: str, scopes: str, **claims) -> tuple[str, str]:
+    """A freshly registered client and a bearer token issued to it: (client id, raw token)."""
+    client = services.client_create(name=name, scopes=scopes)
+    return client["client_id"], services.token_issue(client_id=client["client_id"], scopes=scopes, **claims)
