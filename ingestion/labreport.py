@@ -15,6 +15,7 @@ from ingestion.document import Box
 Flag = Literal["H", "L", "HH", "LL", "A", "N"]
 # A row read less surely than this (or with any review reason) is one a person must check before confirming.
 REVIEW_THRESHOLD = 0.9
+CHECK_CONFIDENCE = 0.5  # a row a person must check is never reported surer than this, whatever its characters
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,12 @@ class LabRow:
     @property
     def needs_review(self) -> bool:
         return bool(self.review_reasons) or self.confidence < REVIEW_THRESHOLD
+
+    def check(self, reason: str) -> None:
+        """A reason a person must check this row: said once, and the row is no longer reported as sure."""
+        if reason not in self.review_reasons:
+            self.review_reasons.append(reason)
+        self.confidence = min(self.confidence, CHECK_CONFIDENCE)
 
 
 @dataclass

@@ -86,28 +86,21 @@ class OperationInput:
         return part["resource"]
 
     def coding(self, name: str) -> dict | None:
-        part = self._part(name)
-        if part is None:
-            return None
-        value = part.get("valueCoding")
-        if not isinstance(value, dict):
-            raise bad_request(
-                f"Parameter '{name}' of ${self.operation} is a Coding",
-                code="OPERATION_PARAMETER",
-                expression=[f"Parameters.parameter[{self.parts.index(part)}].valueCoding"],
-            )
-        return value
+        return self._complex(name, "Coding")
 
     def codeable_concept(self, name: str) -> dict | None:
+        return self._complex(name, "CodeableConcept")
+
+    def _complex(self, name: str, kind: str) -> dict | None:
         part = self._part(name)
         if part is None:
             return None
-        value = part.get("valueCodeableConcept")
+        value = part.get(f"value{kind}")
         if not isinstance(value, dict):
             raise bad_request(
-                f"Parameter '{name}' of ${self.operation} is a CodeableConcept",
+                f"Parameter '{name}' of ${self.operation} is a {kind}",
                 code="OPERATION_PARAMETER",
-                expression=[f"Parameters.parameter[{self.parts.index(part)}].valueCodeableConcept"],
+                expression=[f"Parameters.parameter[{self.parts.index(part)}].value{kind}"],
             )
         return value
 

@@ -14,7 +14,6 @@ from ingestion.labreport import LabRow
 from resources import ucum
 
 RULES_FILE = Path(__file__).with_name("delta_checks.csv")
-UNSURE = 0.5
 
 
 @dataclass(frozen=True)
@@ -99,5 +98,4 @@ def delta_reason(row: LabRow, effective: str | None, previous: list[dict]) -> st
 def apply_delta(row: LabRow, effective: str | None, previous: list[dict]) -> None:
     reason = delta_reason(row, effective, previous)
     if reason:
-        row.review_reasons.append(reason)
-        row.confidence = min(row.confidence, UNSURE)
+        row.check(reason)

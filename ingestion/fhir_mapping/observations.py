@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ingestion.labreport import LabRow, ReferenceRange
+from ingestion.labreport import CHECK_CONFIDENCE, LabRow, ReferenceRange
 from ingestion.terminology import lookup_loinc, normalize_answer
 from resources import ucum
 from resources.decimals import FhirDecimal
@@ -151,13 +151,10 @@ def build_observation(row: LabRow, ctx: ObservationContext) -> dict:
     return obs
 
 
-UNSURE_CONFIDENCE = 0.5
-
-
 def _extensions(row: LabRow) -> list[dict]:
     # Confidence is in the understanding of the row, not only in its characters: a row with a reason to
     # check is never reported as sure, whatever the OCR said.
-    confidence = min(row.confidence, UNSURE_CONFIDENCE) if row.review_reasons else row.confidence
+    confidence = min(row.confidence, CHECK_CONFIDENCE) if row.review_reasons else row.confidence
     out = [{"url": EXT_AI_CONFIDENCE, "valueDecimal": round(float(confidence), 4)}]
     if row.region:
         x0, y0, x1, y1 = row.region.box

@@ -1,7 +1,7 @@
 """Plausibility: reasons a read row must not be stored as a certain number.
 
 Run on every row once it is read and coded. Each check that fails adds a plain-words reason to
-`LabRow.review_reasons` and lowers the row's confidence to at most `UNSURE` (the row is then stored
+`LabRow.review_reasons` and lowers the row's confidence to at most `CHECK_CONFIDENCE` (the row is then stored
 as its printed text, never a `valueQuantity`, and shown on the review page as a row to check):
 
   unit      the printed unit is not UCUM this server knows, is missing where the test has one, or does
@@ -25,10 +25,9 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from ingestion.labreport import LabRow
+from ingestion.labreport import CHECK_CONFIDENCE, LabRow
 from resources import ucum
 
-UNSURE = 0.5  # the confidence of a row a person must check, whatever the OCR said of its characters
 LIMITS_FILE = Path(__file__).with_name("physiological_limits.csv")
 FRACTIONS = {"MFr", "NFr", "VFr", "SFr"}  # LOINC properties that are a share of a whole
 PREFIX_SLIP_DIGITS = 3  # a unit 10^3 or more from every unit the test is reported in is a row to check
@@ -69,10 +68,10 @@ def check_row(row: LabRow, lookup: TermLookup | None) -> None:
                    _flag_reason(row)):
         if reason and reason.startswith("no unit printed") and "no unit read" in said:
             continue
-        if reason and reason not in row.review_reasons:
-            row.review_reasons.append(reason)
-    if row.review_reasons:
-        row.confidence = min(row.confidence, UNSURE)
+        if reason:
+            row.check(reason)
+    if row.review_reasons:  # the reading's own reasons (rows.py) lower it too
+        row.confidence = min(row.confidence, CHECK_CONFIDENCE)
 
 
 def _unit_reasons(row: LabRow, term) -> list[str]:

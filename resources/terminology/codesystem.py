@@ -130,27 +130,22 @@ class CodeSystemView:
         return concept
 
     def descendants(self, code: str) -> set[str]:
-        out: set[str] = set()
-        frontier = [code]
-        while frontier:
-            current = self.concepts.get(frontier.pop())
-            if current is None:
-                continue
-            for child in current.children - out:
-                out.add(child)
-                frontier.append(child)
-        return out
+        return self._closure(code, lambda concept: concept.children)
 
     def ancestors(self, code: str) -> set[str]:
+        return self._closure(code, lambda concept: concept.parents)
+
+    def _closure(self, code: str, step) -> set[str]:
+        """Every code reached from `code` by `step` (children or parents), the code itself not counted."""
         out: set[str] = set()
         frontier = [code]
         while frontier:
             current = self.concepts.get(frontier.pop())
             if current is None:
                 continue
-            for parent in current.parents - out:
-                out.add(parent)
-                frontier.append(parent)
+            for nxt in step(current) - out:
+                out.add(nxt)
+                frontier.append(nxt)
         return out
 
     def subsumes(self, code_a: str, code_b: str) -> str:
