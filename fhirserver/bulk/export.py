@@ -22,6 +22,8 @@ from fhirserver import jobs
 from fhirserver.bulk import files, scope
 from fhirserver.bulk.models import ExportJob
 from fhirserver.core.errors import FhirError, operation_outcome
+from fhirserver.search import shaping
+from resources import decimals
 
 log = logging.getLogger("fhirserver.bulk")
 KIND = "bulk-export"
@@ -117,7 +119,7 @@ def _fail(job: ExportJob, out: files.NdjsonFiles, outcome: dict) -> str:
 def write_export(job: ExportJob, out: files.NdjsonFiles, beat: Heartbeat) -> tuple[list[dict], list[dict]]:
     """Stream every type of the export into `out`; (output entries, error entries) of the manifest."""
     plan = scope.plan(job)
-    problems = list(plan.problems)
+    problems = list(plan.problems) + list(job.notes)
     patients = None
     if job.level != "system":
         patients = scope.cohort(job)
@@ -131,12 +133,11 @@ def write_export(job: ExportJob, out: files.NdjsonFiles, beat: Heartbeat) -> tup
         nonlocal written
         for texts in scope.stream(condition):
             beat.check()
-            if scan_only:
-                references.collect(texts)
-                continue
-            out.write(resource_type, texts)
             if references is not None:
-                references.collect(texts)
+                references.collect(texts)  # from the whole resource, before any _elements subsetting
+            if scan_only:
+                continue
+            out.write(resource_type, subset(texts, resource_type, job.elements))
             written += len(texts)
             beat.progress = f"{written} resources written; exporting {resource_type}"
 
@@ -157,6 +158,16 @@ def write_export(job: ExportJob, out: files.NdjsonFiles, beat: Heartbeat) -> tup
     beat.check()
     errors = _error_file(job, problems)
     return [e for e in out.entries], errors
+
+
+def subset(texts: list[str], resource_type: str, elements: list[str]) -> list[str]:
+    """`_elements`: the stored text as it is when nothing is asked of this type; else the listed root
+    elements, the mandatory ones and the SUBSETTED tag (search's shaping), decimals kept as written."""
+    names = [e.split(".", 1)[1] if "." in e else e for e in elements
+             if "." not in e or e.split(".", 1)[0] == resource_type]
+    if not names:
+        return texts
+    return [decimals.dumps(shaping.shape(decimals.loads(text), None, names)) for text in texts]
 
 
 def _error_file(job: ExportJob, problems: list[str]) -> list[dict]:

@@ -8,6 +8,7 @@ user-scoped token (403), over the per-client limit of exports at once (429). Oth
 """
 from __future__ import annotations
 
+import re
 from datetime import timezone as dt_timezone
 from urllib.parse import urlencode
 
@@ -28,7 +29,9 @@ from resources.types import R4_RESOURCE_TYPES
 
 OUTPUT_FORMATS = {"application/fhir+ndjson", "application/ndjson", "ndjson"}
 ACCEPTED = {"application/fhir+json", "application/json"}
-KNOWN = {"_outputFormat", "_since", "_type", "_typeFilter", "patient"}
+KNOWN = {"_outputFormat", "_since", "_type", "_typeFilter", "patient", "_elements"}
+GENERAL = {"_format", "_pretty"}  # FHIR's own request parameters, not export's to refuse
+_ELEMENT = re.compile(r"[a-z][A-Za-z0-9]*")  # a root element's name (choice elements by their stem: value)
 
 
 def status_url(base_url: str, job_id) -> str:
@@ -39,12 +42,17 @@ def kick_off(request: FhirRequest, level: str) -> FhirResponse:
     _require_async(request)
     readable = export_scope(request)
     params = OperationInput(request, "export")
-    strict = "handling=strict" in (request.header("prefer") or "").replace(" ", "")
+    # The IG: a parameter the server cannot honour is an error, unless the client said it may be ignored
+    # (`Prefer: handling=lenient`); then each one ignored is an OperationOutcome in the manifest's error file.
+    lenient = "handling=lenient" in (request.header("prefer") or "").replace(" ", "").lower()
     names = [p.get("name") for p in params.parts] + [k for k, _ in request.query]
-    unknown = [name for name in names if name not in KNOWN]
-    if unknown and strict:  # lenient (the default): ignored, as the IG allows
-        raise bad_request(f"$export does not support the parameter '{unknown[0]}'", code="BULK_PARAMETER",
-                          issue_code="not-supported", expression=[unknown[0]])
+    notes = []
+    for name in dict.fromkeys(n for n in names if n not in KNOWN and n not in GENERAL):
+        if not lenient:
+            raise bad_request(f"$export does not support the parameter '{name}'; send 'Prefer: handling=lenient' "
+                              "to have it ignored", code="BULK_PARAMETER", issue_code="not-supported",
+                              expression=[name])
+        notes.append(f"The parameter '{name}' is not supported by this server and was ignored (handling=lenient)")
     output_format = params.text("_outputFormat") or "application/fhir+ndjson"
     if output_format.replace(" ", "+") not in OUTPUT_FORMATS:
         raise bad_request(f"_outputFormat '{output_format}' is not supported; this server writes "
@@ -53,10 +61,18 @@ def kick_off(request: FhirRequest, level: str) -> FhirResponse:
     types = _types(params)
     since = _since(params.text("_since"))
     type_filters = _type_filters(params, types)
+    elements = _elements(params)
     patients = _patients(params, request, level)
     group_id = request.id or ""
-    if level == "group":
-        scope.group_members(group_id)  # 404 now for an unknown Group, not a failed job later
+    members = scope.group_members(group_id) if level == "group" else None  # 404 now, not a failed job later
+    strangers = _strangers(patients, members)
+    if strangers and not lenient:
+        where = f"members of Group/{group_id}" if level == "group" else "on this server"
+        raise bad_request(f"patient: {', '.join('Patient/' + p for p in strangers)} are not {where}; send "
+                          "'Prefer: handling=lenient' to export the others", code="BULK_PATIENT",
+                          expression=["patient"])
+    if level == "patient":  # a Group's strangers are reported by the export itself, against the members then
+        notes += [f"Patient/{p} is not on this server; nothing exported for it" for p in strangers]
     client_id = getattr(request.access, "client_id", "") if request.access is not None else ""
     export.sweep_expired()
     for active in ExportJob.objects.filter(client_id=client_id, status__in=ExportJob.ACTIVE):
@@ -68,7 +84,7 @@ def kick_off(request: FhirRequest, level: str) -> FhirResponse:
         job = ExportJob.objects.create(
             client_id=client_id, level=level, group_id=group_id, request_url=_request_url(request, level),
             output_format="application/fhir+ndjson", types=types, type_filters=type_filters, patients=patients,
-            since=since, transaction_time=now, scope=readable, heartbeat_at=now,
+            elements=elements, notes=notes, since=since, transaction_time=now, scope=readable, heartbeat_at=now,
         )
         jobs.enqueue_on_commit(export.KIND, str(job.id))
     return FhirResponse(
@@ -152,6 +168,27 @@ def _type_filters(params: OperationInput, types: list[str]) -> dict[str, list[st
                                   expression=["_typeFilter"]) from None
             filters.setdefault(resource_type, []).append(query)
     return filters
+
+
+def _elements(params: OperationInput) -> list[str]:
+    """`_elements`: root elements, as `Type.element` (that type only) or `element` (every type it applies to)."""
+    items = [e.strip() for value in params.texts("_elements") for e in value.split(",") if e.strip()]
+    for item in items:
+        resource_type, dot, name = item.rpartition(".")
+        if (dot and resource_type not in R4_RESOURCE_TYPES) or not _ELEMENT.fullmatch(name):
+            raise bad_request(f"_elements '{item}' is not '[type].[element]' or '[element]' (root elements only)",
+                              code="BULK_ELEMENTS", expression=["_elements"])
+    return list(dict.fromkeys(items))
+
+
+def _strangers(patients: list[str], members: list[str] | None) -> list[str]:
+    """Patients asked for who are not in the Group (Group level) or not on the server (Patient level)."""
+    if not patients:
+        return []
+    if members is not None:
+        return [p for p in patients if p not in set(members)]
+    known = repository.current_many("Patient", patients)
+    return [p for p in patients if p not in known or known[p].deleted]
 
 
 def _patients(params: OperationInput, request: FhirRequest, level: str) -> list[str]:

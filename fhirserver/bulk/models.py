@@ -17,6 +17,8 @@ class ExportJob(models.Model):
     types = models.JSONField(default=list)  # types asked for (_type), [] = every type the scope allows
     type_filters = models.JSONField(default=dict)  # type -> [query string, ...] (ORed)
     patients = models.JSONField(default=list)  # the `patient` parameter: ids
+    elements = models.JSONField(default=list)  # `_elements`: "Type.element" or "element" (every type)
+    notes = models.JSONField(default=list)  # what a lenient kick-off ignored: one OperationOutcome each
     since = models.DateTimeField(null=True)
     transaction_time = models.DateTimeField()  # nothing modified after this instant is exported
     scope = models.JSONField(default=dict)  # what the token allowed: readable types and v2 query constraints

@@ -9,7 +9,8 @@ import pytest
 
 from fhirserver import jobs
 from fhirserver.bulk.models import ExportJob
-from tests.bulk.conftest import ACCEPT, contents, download, export, ids, kick_off, local, put, wait
+from resources import decimals
+from tests.bulk.conftest import ACCEPT, contents, download, export, ids, kick_off, local, observation, put, wait
 
 INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
@@ -66,17 +67,70 @@ def test_post_kick_off_with_parameters_and_patient(client, population):
     assert ids(found, "Observation") == {"glucose-b", "pulse-b"}
 
 
-def test_patient_parameter_outside_the_group_is_reported_in_the_error_file(client, population):
+def test_patient_parameter_outside_the_group_is_refused_unless_lenient(client, population):
     body = {"resourceType": "Parameters", "parameter": [
         {"name": "patient", "valueReference": {"reference": "Patient/a"}},
         {"name": "patient", "valueReference": {"reference": "Patient/c"}},
     ]}
-    manifest = export(client, "/fhir/Group/cohort/$export", body=body)
+    refused = kick_off(client, "/fhir/Group/cohort/$export", body=body)
+    assert refused.status_code == 400
+    outcome = json.loads(refused.content)
+    assert outcome["issue"][0]["expression"] == ["patient"] and "Patient/c" in outcome["issue"][0]["diagnostics"]
+    assert not ExportJob.objects.exists()
+    manifest = _lenient_export(client, "/fhir/Group/cohort/$export", body)
     assert ids(contents(client, manifest), "Patient") == {"a"}
     [error] = manifest["error"]
     assert error["type"] == "OperationOutcome"
     [outcome] = download(client, error["url"])
     assert "Patient/c" in outcome["issue"][0]["diagnostics"]
+
+
+def test_patient_level_patient_not_on_the_server_is_refused_unless_lenient(client, population):
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "patient", "valueReference": {"reference": "Patient/b"}},
+        {"name": "patient", "valueReference": {"reference": "Patient/nobody"}},
+    ]}
+    assert kick_off(client, "/fhir/Patient/$export", body=body).status_code == 400
+    manifest = _lenient_export(client, "/fhir/Patient/$export", body)
+    assert ids(contents(client, manifest), "Patient") == {"b"}
+    [outcome] = download(client, manifest["error"][0]["url"])
+    assert "Patient/nobody" in outcome["issue"][0]["diagnostics"]
+
+
+LENIENT = {**ACCEPT, "HTTP_PREFER": "respond-async, handling=lenient"}
+
+
+def _lenient_export(client, path: str, body: dict | None = None) -> dict:
+    if body is None:
+        started = client.get(path, **LENIENT)
+    else:
+        started = client.post(path, data=json.dumps(body), content_type="application/fhir+json", **LENIENT)
+    assert started.status_code == 202, started.content
+    done = wait(client, started["Content-Location"])
+    assert done.status_code == 200, done.content
+    return json.loads(done.content)
+
+
+def test_elements_keep_the_listed_root_elements_the_mandatory_ones_and_say_subsetted(client, population):
+    put(observation("exact", "a", valueQuantity=decimals.loads('{"value": 5.50, "unit": "mmol/L"}')))
+    manifest = export(client, "/fhir/Patient/$export?_type=Observation,Patient,Practitioner"
+                              "&_elements=Observation.valueQuantity,id")
+    found = contents(client, manifest)
+    [exact] = [o for o in found["Observation"] if o["id"] == "exact"]
+    assert set(exact) == {"resourceType", "id", "meta", "status", "code", "valueQuantity"}  # status, code: 1..1
+    assert {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED",
+            "display": "subsetted"} in exact["meta"]["tag"]
+    [patient] = [p for p in found["Patient"] if p["id"] == "a"]
+    assert "name" not in patient and patient["meta"]["tag"][-1]["code"] == "SUBSETTED"  # bare `id`: every type
+    assert ids(found, "Practitioner") == {"doc"}  # still what the whole resources refer to (performer)
+    download_text = client.get(local([i for i in manifest["output"] if i["type"] == "Observation"][0]["url"]))
+    assert b'"value":5.50' in b"".join(download_text.streaming_content)  # decimals as written
+
+
+def test_elements_must_be_root_elements(client, population):
+    response = kick_off(client, "/fhir/$export?_elements=Observation.code.coding")
+    assert response.status_code == 400
+    assert json.loads(response.content)["issue"][0]["expression"] == ["_elements"]
 
 
 def test_type_and_output_format_variants(client, population):
@@ -159,12 +213,15 @@ def test_bad_kick_offs_are_a_clear_400_and_start_nothing(client, population, pat
     assert not ExportJob.objects.exists()
 
 
-def test_strict_handling_refuses_unsupported_parameters(client, population):
-    strict = {**ACCEPT, "HTTP_PREFER": "respond-async, handling=strict"}
-    response = client.get("/fhir/$export?_elements=id", **strict)
+def test_unsupported_parameters_are_refused_unless_lenient(client, population):
+    response = client.get("/fhir/$export?includeAssociatedData=LatestProvenanceResources", **ACCEPT)
     assert response.status_code == 400
-    assert json.loads(response.content)["issue"][0]["expression"] == ["_elements"]
-    assert kick_off(client, "/fhir/$export?_elements=id&_type=Patient").status_code == 202  # lenient: ignored
+    assert json.loads(response.content)["issue"][0]["expression"] == ["includeAssociatedData"]
+    assert not ExportJob.objects.exists()
+    manifest = _lenient_export(client, "/fhir/$export?_type=Patient&includeAssociatedData=LatestProvenanceResources")
+    assert ids(contents(client, manifest), "Patient") == {"a", "b", "c"}
+    [outcome] = download(client, manifest["error"][0]["url"])  # one OperationOutcome per parameter ignored
+    assert "includeAssociatedData" in outcome["issue"][0]["diagnostics"]
 
 
 def test_unknown_group_is_404(client, population):
