@@ -39,17 +39,36 @@ class RowContext:
     match_test: TestMatcher | None
 
 
+def _limits_text(raw: RawRow) -> str:
+    """A range printed as a Low and a High column, written as one range: "65-99", "<200", ">60"."""
+    low, high = raw.text("range_low").strip(), raw.text("range_high").strip()
+    if low and high:
+        return f"{low} - {high}"
+    return f"<= {high}" if high else f">= {low}" if low else ""
+
+
+def _unit_in_name(name: str, ctx: RowContext) -> tuple[str, str]:
+    """"Glucose (mg/dL)" -> ("Glucose", "mg/dL"): a unit in the name's closing brackets, where a report has
+    no Units column; brackets holding anything that is not a unit ("(fasting)", "(CKD-EPI)") stay."""
+    m = re.fullmatch(r"(.*\S)\s+[(\[]\s*([^()\[\]]+?)\s*[)\]]", name)  # set apart: "Lp(a)" is a name
+    unit = ctx.unit_of(m[2]) if m and (len(m[2]) > 1 or m[2] == "%") and re.search(r"[A-Za-z%µμ/]", m[2]) else None
+    if unit and not unit.startswith("{"):  # "INR (ratio)", "(index)": words, not the unit of a column
+        return m[1], m[2]
+    return name, ""
+
+
 def build_row(raw: RawRow, ctx: RowContext) -> LabRow:
     name = " ".join(raw.text("name").split()).strip(" .:").rstrip(" .:…·_")  # dotted leaders, "…" as OCR reads them
+    name, unit_in_name = _unit_in_name(name, ctx)
     value_kind = next((k for k in VALUE_KINDS if raw.text(k)), None)
     value_text = raw.text(value_kind) if value_kind else ""
-    unit_text = raw.text("unit").strip()
+    unit_text = raw.text("unit").strip() or unit_in_name
     value = parse_value(value_text, ctx.style, qualitative_any=True) if value_text else None
     if value_text and (value is None or not value.readable):  # "14.2 g/dL" in one cell
         split = split_unit(value_text, ctx.style, ctx.unit_of)
         if split:
             value, unit_text = split[0], unit_text or split[1]
-    range_text = " ".join([raw.text("range")] + [c.text for c in raw.extra_range]).strip()
+    range_text = " ".join([raw.text("range")] + [c.text for c in raw.extra_range]).strip() or _limits_text(raw)
     if not unit_text and range_text:  # "13.5-17.5 g/dL" in the range cell
         tail = range_text.split()[-1]
         if re.search(r"[A-Za-z%µμ]", tail) and ctx.unit_of(tail):

@@ -25,8 +25,9 @@ from ingestion.understanding.values import (
 )
 from ingestion.understanding.wrapping import NameLine
 
-ColumnKind = str  # "name" | "value" | "unit" | "range" | "flag" | "in_range" | "out_of_range"
+ColumnKind = str  # "name" | "value" | "unit" | "range" | "range_low" | "range_high" | "flag" | "in_range" | ...
 VALUE_KINDS = ("value", "in_range", "out_of_range")
+RANGE_LIMITS = ("range_low", "range_high")  # a range printed as two columns
 
 HEADER_WORDS: dict[str, ColumnKind] = {}
 for _kind, _phrases in {
@@ -50,10 +51,17 @@ for _kind, _phrases in {
               "loinc", "code", "test code", "collected", "specimen", "sample", "result status", "report status",
               "previous result and date", "prior result and date", "lab site", "performing location"),
     "in_range": ("in range", "within range", "within limits", "in-range", "normal result"),
+    # the reference range printed as two columns, its lower and its upper limit
+    "range_low": ("low", "lower limit", "low limit", "ref low", "reference low", "normal low", "lower", "min",
+                  "minimum", "lower ref", "lower reference", "ll", "lower normal"),
+    "range_high": ("high", "upper limit", "high limit", "ref high", "reference high", "normal high", "upper", "max",
+                   "maximum", "upper ref", "upper reference", "ul", "upper normal"),
     # German-speaking laboratories
     "name_de": ("untersuchung", "analyse", "bezeichnung", "kenngröße", "analyt"),
     "value_de": ("ergebnis", "messwert", "resultat", "wert", "befund"),
     "unit_de": ("einheit", "einh", "maßeinheit"),
+    "range_low_de": ("untergrenze", "unterer grenzwert"),
+    "range_high_de": ("obergrenze", "oberer grenzwert"),
     "range_de": ("referenzbereich", "referenzwert", "referenzwerte", "normbereich", "normalbereich", "normwert",
                  "normwerte", "ref-bereich", "referenzintervall"),
     "other_de": ("vorwert", "vorbefund", "methode", "kommentar"),
@@ -215,6 +223,8 @@ def _fits(text: str, kind: ColumnKind) -> bool:
         return value is not None and not looks_like_range(text)
     if kind == "range":
         return looks_like_range(text)
+    if kind in RANGE_LIMITS:
+        return parse_value(text, NumberStyle()) is not None
     if kind == "flag":
         return parse_flag(text) is not None
     return kind == "unit" and not re.fullmatch(r"[<>=\d.,\s-]+", text)
