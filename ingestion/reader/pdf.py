@@ -158,6 +158,9 @@ def _pdf_pages(data: bytes, limits: Limits, dpi: int) -> Iterator[PdfPage]:
         rendering.close()
 
 
+RULE_CHARACTERS = frozenset("|¦│┃-–—_=+*.:#~┼├┤┬┴─━")
+
+
 def _media_box_usable(page: pypdfium2.PdfPage) -> bool:
     """False for a MediaBox the page states but that holds no area (NaN, 1e999, a zero side): pdfium then
     falls back to US Letter and would read a page whose size nobody wrote. An inherited box is not
@@ -202,5 +205,8 @@ def text_layer(page: pdfplumber.page.Page, scale: float, limits: Limits | None =
         for w in raw
         if "(cid:" not in w["text"]  # glyphs without a Unicode mapping: the text layer is unusable
     ]
+    # Rules drawn with characters (`|`, `----`, `+===+`) are neither words nor garbage: a table printed by a
+    # line printer has as many of them as words, and its text layer is as good as any.
+    rules = sum(1 for w in raw if RULE_CHARACTERS.issuperset(w["text"]))
     real = sum(1 for w in words if any(c.isalnum() for c in w.text))
-    return words if real >= MIN_TEXT_WORDS and real >= 0.8 * len(raw) else None
+    return words if real >= MIN_TEXT_WORDS and real >= 0.8 * (len(raw) - rules) else None

@@ -7,7 +7,9 @@ they hold at any resolution.
 """
 from __future__ import annotations
 
+import re
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ingestion.document import Box, Document, Page
@@ -159,11 +161,40 @@ def text_height(tokens: list[Token]) -> float:
     return statistics.median(t.height for t in tokens) if tokens else 10.0
 
 
+RULE = re.compile(r"[|¦│┃]+|[|+]?[-=_─━+|]{3,}[|+]?")  # `|`, `|------|`, `+====+`: a table drawn in characters
+BAR_READINGS = {"|", "1", "l", "I", "!", "¦", "│"}  # what OCR makes of a `|`
+
+
+def drop_rulings(tokens: list[Token]) -> list[Token]:
+    """A table drawn with characters: its rules are no words. A `|` is one wherever it stands. OCR reads
+    it as `1`, `l` or `I` (and drops some): such lone marks are rules only on a page with a ruled line
+    (three or more of them on one line: the borders and the separators), where they stand one above the
+    other on three lines or more with nothing else printed across that place between them. A column of
+    real 1s on a page without ruled lines is left alone."""
+    tokens = [t for t in tokens if not RULE.fullmatch(t.text)]
+    if not tokens:
+        return tokens
+    h = text_height(tokens)
+    bars = [t for t in tokens if t.text in BAR_READINGS]
+    per_line = Counter(round(t.yc / h) for t in bars)
+    if not per_line or max(per_line.values()) < 3:
+        return tokens
+    ruled: set[int] = set()
+    for bar in bars:
+        x = (bar.x0 + bar.x1) / 2
+        track = [t for t in bars if abs((t.x0 + t.x1) / 2 - x) < 0.35 * h]
+        top, bottom = min(t.yc for t in track), max(t.yc for t in track)
+        crossing = [t for t in tokens if t.x0 < x < t.x1 and top <= t.yc <= bottom and t.text not in BAR_READINGS]
+        if len({round(t.yc / h) for t in track}) >= 3 and not crossing:
+            ruled.update(id(t) for t in track)
+    return [t for t in tokens if id(t) not in ruled]
+
+
 def document_rows(document: Document) -> list[VisualRow]:
     """All visual rows of the document, page by page, with cells split at column gaps."""
     rows: list[VisualRow] = []
     for page in document.pages:
-        tokens = page_tokens(page)
+        tokens = drop_rulings(page_tokens(page))
         if not tokens:
             continue
         height = text_height(tokens)
