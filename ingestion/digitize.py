@@ -385,7 +385,7 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
                 provenance["target"].insert(0, {"reference": patient_urn})  # the Patient was made from the page too
         for entry in entries:
             entry["request"] = entry.get("request") or {"method": "POST", "url": entry["resource"]["resourceType"]}
-        replaced = _as_new_version(entries, same, report.status) if same is not None else []
+        replaced, kept = _as_new_version(entries, same, report.status) if same is not None else ([], [])
         entries.append(_document_reference_update(job, subject))
         response = _transaction(job.base_url, [], entries)
         stored = [e.get("resource") for e in response["entry"]]
@@ -397,6 +397,11 @@ def _store(job: DigitizeJob, report: LabReport, document: Document, stages: Stag
                 f"The report says it is {report.status}: DiagnosticReport/{same['id']} (accession {report.accession}) "
                 f"is now a new version with status {report.status}; {len(replaced)} of its results are new versions "
                 f"too", "informational", "DIGITIZE_REPORT_REPLACED", "warning"))
+            if kept:  # the lab may have withdrawn them, or printed only what it corrected: a person decides
+                warnings.append(_issue(
+                    f"{len(kept)} results of DiagnosticReport/{same['id']} are not on the {report.status} report and "
+                    f"stay as they were, still listed in it: {', '.join(kept)}; check whether the lab withdrew them",
+                    "warning", "DIGITIZE_RESULTS_NOT_ON_CORRECTION", "business-rule"))
         # An existing subject is part of the answer too (unchanged): the Bundle says whom the results are about.
         existing = [repository.read("Patient", match.reference.split("/", 1)[1]).content] if match.reference else []
         result = _collection(job.base_url, existing + stored, warnings)
@@ -487,10 +492,11 @@ def _link(job: DigitizeJob, locked: DigitizeJob, report: LabReport, same: dict, 
     locked.save(update_fields=DONE_FIELDS)
 
 
-def _as_new_version(entries: list[dict], same: dict, status: str) -> list[str]:
+def _as_new_version(entries: list[dict], same: dict, status: str) -> tuple[list[str], list[str]]:
     """A corrected or amended report: the stored DiagnosticReport gets a new version with that status,
     and each stored result of the same test a new version with the corrected value (the Observations
-    no longer in the report stay, listed as before). Returns the results replaced."""
+    no longer in the report stay, listed as before, and are named in a warning). Returns the results
+    replaced and those kept (as "Observation/id (test)")."""
     old_results = [r["reference"] for r in same.get("result", []) if r.get("reference", "").startswith("Observation/")]
     current = repository.current_many("Observation", [r.split("/", 1)[1] for r in old_results])
     by_code: dict[str, list[str]] = {}
@@ -514,7 +520,12 @@ def _as_new_version(entries: list[dict], same: dict, status: str) -> list[str]:
             kept = [{"reference": r} for r in old_results if r not in replaced]
             resource["result"] = resource.get("result", []) + kept
             entry["request"] = {"method": "PUT", "url": f"DiagnosticReport/{same['id']}"}
-    return replaced
+    return replaced, [f"{r} ({_test_name(current.get(r.split('/', 1)[1]))})" for r in old_results if r not in replaced]
+
+
+def _test_name(stored) -> str:
+    code = (stored.content or {}).get("code", {}) if stored is not None else {}
+    return code.get("text") or next((c.get("display") or c.get("code") for c in code.get("coding", [])), "?")
 
 
 def _delta_checks(report: LabReport, subject: str) -> None:

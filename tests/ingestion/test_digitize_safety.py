@@ -360,3 +360,18 @@ def test_a_corrected_report_becomes_a_new_version_with_status_corrected(client, 
     now = fhir.get(f"Observation/{potassium['id']}").json()
     assert now["valueQuantity"]["value"] == 5.9 and now["status"] == "corrected"
     assert any("corrected" in t for t in outcome_texts(second.json()))
+    assert not any("not on the corrected report" in t for t in outcome_texts(second.json()))
+
+
+@pytest.mark.django_db
+def test_results_a_correction_leaves_out_are_kept_and_named_for_a_person_to_check(client, fhir):
+    first = post(client, draw_report(SAME_HEADER, CHEMISTRY))
+    report = resources(first.json(), "DiagnosticReport")[0]
+    potassium = by_code(first.json())["2823-3"]
+    shorter = [r for r in CHEMISTRY if r[0] != "Potassium"]
+    second = post(client, draw_report(SAME_HEADER, shorter, title="CORRECTED REPORT"))
+    assert second.status_code == 200, second.content
+    stored = fhir.get(f"DiagnosticReport/{report['id']}").json()
+    assert {"reference": f"Observation/{potassium['id']}"} in stored["result"]  # kept: nothing is deleted
+    [note] = [t for t in outcome_texts(second.json()) if "not on the corrected report" in t]
+    assert f"Observation/{potassium['id']}" in note and "Potassium" in note
