@@ -137,6 +137,18 @@ def test_name_and_unit_pick_the_loinc(name, unit, loinc):
 
 
 
+@pytest.mark.parametrize("name,unit,loinc", [  # French, Spanish, Italian, Portuguese report wording
+    ("Glycémie", "g/L", "2345-7"), ("Glucosa", "mmol/L", "14749-6"), ("Glicemia a digiuno", "mg/dL", "1558-6"),
+    ("Créatinine", "umol/L", "14682-9"), ("Sodio", "mmol/L", "2951-2"), ("Potássio", "mmol/L", "2823-3"),
+    ("Plaquettes", "G/L", "777-3"), ("Leucocitos", "10*3/uL", "6690-2"), ("Hématies", "T/L", "789-8"),
+    ("Hémoglobine", "g/dL", "718-7"), ("Cholestérol total", "g/L", "2093-3"), ("ASAT", "U/L", "1920-8"),
+    ("Gamma-GT", "U/L", "2324-2"), ("Hémoglobine glyquée", "%", "4548-4"), ("VGM", "fL", "787-2"),
+])
+def test_report_wording_of_other_languages_picks_the_loinc(name, unit, loinc):
+    match = match_test(name, normalize_unit(unit))
+    assert match is not None and match.loinc == loinc, (name, unit, match)
+
+
 @pytest.mark.parametrize("name,qualitative,loinc", [
     ("Rubella IgM", True, "31616-6"), ("CMV IgG", True, "22244-8"), ("RA Factor", True, "33910-1"),
     ("RA Factor", False, "11572-5"), ("Dengue NS1 Antigen", True, "75377-2"), ("Malaria Parasite", True, "51587-4"),
