@@ -85,7 +85,7 @@ def run(job_id: str) -> str | None:
     out = files.NdjsonFiles(job.id)
     try:
         with Heartbeat(job) as beat:
-            output, errors = write_export(job, out, beat)
+            output, errors, deleted = write_export(job, out, beat)
     except Cancelled:
         out.discard()
         files.remove(job)
@@ -98,10 +98,10 @@ def run(job_id: str) -> str | None:
                                                    "diagnostics": f"The export failed: {type(exc).__name__}"}]))
     finished = timezone.now()
     done = ExportJob.objects.filter(id=job.id, status=ExportJob.RUNNING, attempts=job.attempts).update(
-        status=ExportJob.DONE, output=output, errors=errors, finished_at=finished, progress="complete",
+        status=ExportJob.DONE, output=output, errors=errors, deleted=deleted, finished_at=finished, progress="complete",
         expires_at=finished + timedelta(seconds=int(settings.BULK["EXPIRY_SECONDS"])))
     if not done:  # deleted in the last moment: nobody will ask for these files
-        job.output, job.errors = output, errors
+        job.output, job.errors, job.deleted = output, errors, deleted
         files.remove(job)
         return ExportJob.CANCELLED
     return ExportJob.DONE
@@ -116,8 +116,9 @@ def _fail(job: ExportJob, out: files.NdjsonFiles, outcome: dict) -> str:
     return ExportJob.FAILED
 
 
-def write_export(job: ExportJob, out: files.NdjsonFiles, beat: Heartbeat) -> tuple[list[dict], list[dict]]:
-    """Stream every type of the export into `out`; (output entries, error entries) of the manifest."""
+def write_export(job: ExportJob, out: files.NdjsonFiles, beat: Heartbeat
+                 ) -> tuple[list[dict], list[dict], list[dict]]:
+    """Stream every type of the export into `out`; (output, error, deleted entries) of the manifest."""
     plan = scope.plan(job)
     problems = list(plan.problems) + list(job.notes)
     patients = None
@@ -155,9 +156,27 @@ def write_export(job: ExportJob, out: files.NdjsonFiles, beat: Heartbeat) -> tup
             for condition in scope.by_ids(scope.base_condition(job, resource_type), ids):
                 copy(resource_type, condition)
     out.close_all()
+    deleted = _deleted_files(job, beat) if job.since is not None and job.level == "system" else []
+    if job.since is not None and job.level != "system":
+        problems.append("Resources deleted since _since are listed only by a system-level export (a deleted "
+                        "resource keeps no patient compartment here)")
     beat.check()
     errors = _error_file(job, problems)
-    return [e for e in out.entries], errors
+    return [e for e in out.entries], errors, deleted
+
+
+def _deleted_files(job: ExportJob, beat: Heartbeat) -> list[dict]:
+    """The manifest's `deleted`: each resource of an exported type deleted after `_since` (and by the
+    transaction time), as a transaction Bundle of one DELETE entry per line, one file per type."""
+    out = files.NdjsonFiles(job.id, prefix="deleted-")
+    for resource_type in scope.deleted_types(job):
+        for ids in scope.deleted_since(job, resource_type):
+            beat.check()
+            out.write(resource_type, [json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [
+                {"request": {"method": "DELETE", "url": f"{resource_type}/{id}"}}]}, separators=(",", ":"))
+                for id in ids])
+        out.close(resource_type)
+    return [{**entry, "type": "Bundle", "of": entry["type"]} for entry in out.entries]
 
 
 def subset(texts: list[str], resource_type: str, elements: list[str]) -> list[str]:

@@ -37,8 +37,8 @@ class Part:
 class NdjsonFiles:
     """The parts of one export. `entries` lists what was stored: type, storage name, count."""
 
-    def __init__(self, job_id, max_bytes: int | None = None):
-        self.job_id = job_id
+    def __init__(self, job_id, max_bytes: int | None = None, prefix: str = ""):
+        self.job_id, self.prefix = job_id, prefix  # prefix: "deleted-" files beside the output of one type
         self.max_bytes = int(max_bytes or settings.BULK["FILE_MAX_BYTES"])
         self.open: dict[str, Part] = {}
         self.numbers: dict[str, int] = {}
@@ -78,7 +78,8 @@ class NdjsonFiles:
         try:
             if part.count:
                 part.file.seek(0)
-                name = storage().save(f"{folder(self.job_id)}/{resource_type}-{part.number}.ndjson", File(part.file))
+                name = storage().save(f"{folder(self.job_id)}/{self.prefix}{resource_type}-{part.number}.ndjson",
+                                      File(part.file))
                 self.entries.append({"type": resource_type, "name": name, "count": part.count})
         finally:
             part.file.close()
@@ -96,7 +97,7 @@ class NdjsonFiles:
 def remove(job) -> None:
     """Every file of an export: the manifest's, and whatever an attempt that died left behind."""
     store = storage()
-    names = {entry["name"] for entry in list(job.output or []) + list(job.errors or [])}
+    names = {entry["name"] for entry in list(job.output or []) + list(job.errors or []) + list(job.deleted or [])}
     try:
         _, found = store.listdir(folder(job.id))
         names |= {f"{folder(job.id)}/{name}" for name in found}

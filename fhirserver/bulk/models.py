@@ -28,6 +28,7 @@ class ExportJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True)
     output = models.JSONField(default=list)  # manifest output entries (type, file name, count)
     errors = models.JSONField(default=list)  # manifest error entries (file name, count)
+    deleted = models.JSONField(default=list)  # manifest deleted entries: Bundles of DELETEs since `_since`
     failure = models.JSONField(null=True)  # the OperationOutcome of a failed export
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True)

@@ -140,6 +140,28 @@ def base_condition(job: ExportJob, resource_type: str) -> Q:
     return q
 
 
+def _deleted(job: ExportJob):
+    return ResourceRecord.objects.filter(deleted=True, last_updated__gt=job.since,
+                                         last_updated__lte=job.transaction_time)
+
+
+def deleted_types(job: ExportJob) -> list[str]:
+    """The types asked for (`_type`, else any) that the token may read and that had a deletion since `_since`."""
+    readable = job.scope.get("types")
+    found = set(_deleted(job).values_list("resource_type", flat=True).distinct())
+    return [t for t in sorted(found) if (not job.types or t in job.types) and (readable is None or t in readable)]
+
+
+def deleted_since(job: ExportJob, resource_type: str) -> Iterator[list[str]]:
+    """Batches of the ids of `resource_type` deleted after the export's `_since`, by its transaction time."""
+    rows = _deleted(job).filter(resource_type=resource_type).order_by("id")
+    size = int(settings.BULK["FETCH_ROWS"])
+    last = 0
+    while batch := list(rows.filter(id__gt=last).values_list("id", "logical_id")[:size]):
+        last = batch[-1][0]
+        yield [logical_id for _, logical_id in batch]
+
+
 def in_cohort(resource_type: str, patients: list[str] | None) -> Q:
     """Records of `resource_type` in the compartment of any of `patients` (None: of any patient)."""
     params = compartment_params("Patient", resource_type)

@@ -63,6 +63,7 @@ def manifest(job: ExportJob, base_url: str) -> dict:
         "requiresAccessToken": True,
         "output": [entry(item) for item in job.output],
         "error": [entry(item) for item in job.errors],
+        "deleted": [entry(item) for item in job.deleted],
     }
 
 
@@ -88,10 +89,10 @@ def stored_file(request: FhirRequest, job_id, name: str) -> str:
     """The storage name of file `name` of export `job_id`, for the client that started it and a token
     that may read its type; 404 / 403 otherwise."""
     job = _job(request, job_id)
-    items = {files.basename(item["name"]): item for item in list(job.output) + list(job.errors)}
+    items = {files.basename(item["name"]): item for item in list(job.output) + list(job.errors) + list(job.deleted)}
     if job.status != ExportJob.DONE or name not in items:
         raise FhirError(404, f"Export {job_id} has no file {name}", issue_code="not-found", code="BULK_NO_FILE")
-    resource_type = items[name]["type"]
+    resource_type = items[name].get("of") or items[name]["type"]  # a deleted file: the type it lists
     if request.access is not None and resource_type != "OperationOutcome" \
             and not request.access.can_read_type(resource_type):  # the client's token now has narrower scopes
         raise forbidden(f"The token's scopes do not allow reading {resource_type}", code="BULK_FILE_FORBIDDEN")

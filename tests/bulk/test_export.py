@@ -9,6 +9,7 @@ import pytest
 
 from fhirserver import jobs
 from fhirserver.bulk.models import ExportJob
+from fhirserver.storage import repository
 from resources import decimals
 from tests.bulk.conftest import ACCEPT, contents, download, export, ids, kick_off, local, observation, put, wait
 
@@ -157,6 +158,22 @@ def test_since_exports_only_what_changed_after_it(client, population):
     assert set(found) == {"Patient", "Practitioner"}
     assert ids(found, "Patient") == {"b"} and ids(found, "Practitioner") == {"late"}
     assert found["Patient"][0]["name"][0]["family"] == "Renamed"
+
+
+def test_since_lists_what_was_deleted_after_it_as_delete_bundles(client, population, secure, token_for):
+    before = datetime.now(timezone.utc)
+    repository.delete("Observation", "pulse-c")
+    repository.delete("Practitioner", "stranger")
+    stamp = before.isoformat().replace("+00:00", "Z")
+    _, headers = token_for("system/Observation.rs system/Patient.rs")
+    manifest = export(client, f"/fhir/$export?_since={stamp}", **headers)
+    [deleted] = manifest["deleted"]  # the Practitioner's deletion is not for a token that may not read it
+    assert deleted["type"] == "Bundle" and deleted["count"] == 1
+    [bundle] = download(client, deleted["url"], **headers)
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "transaction"
+    assert bundle["entry"] == [{"request": {"method": "DELETE", "url": "Observation/pulse-c"}}]
+    assert export(client, "/fhir/$export", **headers)["deleted"] == []  # without _since: nothing listed
+    assert export(client, f"/fhir/$export?_since={stamp}&_type=Patient", **headers)["deleted"] == []
 
 
 def test_delete_removes_the_export_and_its_files(client, population, bulk_files):
