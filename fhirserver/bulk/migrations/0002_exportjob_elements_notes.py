@@ -10,5 +10,4 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(model_name="exportjob", name="elements", field=models.JSONField(default=list)),
         migrations.AddField(model_name="exportjob", name="notes", field=models.JSONField(default=list)),
-        migrations.AddField(model_name="exportjob", name="deleted", field=models.JSONField(default=list)),
     ]
