@@ -8,8 +8,11 @@ tables grow. One gunicorn per database (production settings, authorisation off: 
 measured), all three up at once; the measurement runs in rounds, each round every query at every size
 in turn, so the machine's load drifts alike over all three. p50 over every request of a query at a size.
 
-    SCALING_DATABASES="100k=postgres://postgres@127.0.0.1:5432/s_100k,1M=...s_1m,3M=...s_3m" \\
-        .venv/bin/python benchmarks/search_scaling.py [--rounds 5] [--per-round 20]
+    .venv/bin/python benchmarks/search_scaling_bench.py [--rounds 5] [--per-round 20]
+
+loads what is missing first (`search_scale_100k`, `search_scale_1m`, `search_scale_3m` on 127.0.0.1:5432;
+about 3.3M resources through the write path, half an hour on a quiet 2-core machine, 22 GB), or measures
+the databases named in `SCALING_DATABASES="100k=postgres://...,1M=...,3M=..."`.
 
 The yardstick of each size is the read by id in the same rounds (`Patient/X`): what any request costs.
 """
@@ -19,6 +22,7 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 import urllib.request
@@ -43,6 +47,47 @@ QUERIES = {
     "Observation?patient&category&_total=accurate": lambda p: (
         f"/fhir/Observation?patient={p}&category=laboratory&_total=accurate"),
 }
+
+
+PG = "postgres://postgres@127.0.0.1:5432"
+SIZES = [("100k", 1_000), ("1M", 10_000), ("3M", 30_000)]  # (label, patients): 100 Observations each
+
+
+def _admin(sql: str) -> None:
+    import psycopg2
+
+    admin = psycopg2.connect(f"{PG}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(sql)
+    admin.close()
+
+
+def _exists(name: str) -> bool:
+    import psycopg2
+
+    try:
+        psycopg2.connect(f"{PG}/{name}").close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+def load_missing() -> list[tuple[str, str]]:
+    """The default databases, each loaded as a copy of the one below it plus its own patients."""
+    below = None
+    for label, patients in SIZES:
+        name = f"search_scale_{label.lower()}"
+        if not _exists(name) or len(patients_of(f"{PG}/{name}")[0]) < patients:
+            if _exists(name):
+                _admin(f'DROP DATABASE "{name}"')
+            _admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{below[0]}"' if below else ""))
+            first = below[1] if below else 0
+            subprocess.run([sys.executable, str(ROOT / "benchmarks/search_bulk_load.py"), "--panels", "10",
+                            "--first", str(first), "--patients", str(patients)], check=True,
+                           env=dict(os.environ, SEARCH_BENCH_DATABASE_URL=f"{PG}/{name}"))
+        below = (name, patients)
+    return [(label, f"{PG}/search_scale_{label.lower()}") for label, _ in SIZES]
 
 
 def patients_of(url: str) -> tuple[list[str], int]:
@@ -74,7 +119,8 @@ def main() -> None:
     parser.add_argument("--per-round", type=int, default=20, help="requests of each query at each size per round")
     parser.add_argument("--port", type=int, default=8790)
     args = parser.parse_args()
-    sizes = [item.split("=", 1) for item in os.environ["SCALING_DATABASES"].split(",")]
+    named = os.environ.get("SCALING_DATABASES")
+    sizes = [item.split("=", 1) for item in named.split(",")] if named else load_missing()
     servers, ports, people, counts = [], {}, {}, {}
     try:
         for number, (size, url) in enumerate(sizes):
