@@ -51,7 +51,9 @@ def _unit_in_name(name: str, ctx: RowContext) -> tuple[str, str]:
     """"Glucose (mg/dL)" -> ("Glucose", "mg/dL"): a unit in the name's closing brackets, where a report has
     no Units column; brackets holding anything that is not a unit ("(fasting)", "(CKD-EPI)") stay."""
     m = re.fullmatch(r"(.*\S)\s+[(\[]\s*([^()\[\]]+?)\s*[)\]]", name)  # set apart: "Lp(a)" is a name
-    unit = ctx.unit_of(m[2]) if m and (len(m[2]) > 1 or m[2] == "%") and re.search(r"[A-Za-z%µμ/]", m[2]) else None
+    symbol = m and re.fullmatch(r"[A-Z][a-z]?\d*[+-]*", m[2])  # "Magnesium (Mg)", "(Na+)": the element, not mg
+    unit = ctx.unit_of(m[2]) if m and not symbol and (len(m[2]) > 1 or m[2] == "%") and \
+        re.search(r"[A-Za-z%µμ/]", m[2]) else None
     if unit and not unit.startswith("{"):  # "INR (ratio)", "(index)": words, not the unit of a column
         return m[1], m[2]
     return name, ""

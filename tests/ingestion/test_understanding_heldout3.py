@@ -114,7 +114,8 @@ def test_brackets_that_are_no_unit_stay_in_the_name():
     ctx = RowContext(style=NumberStyle(), sex=None, unit_of=normalize_unit, match_test=None)
     assert _unit_in_name("Glucose (mg/dL)", ctx) == ("Glucose", "mg/dL")
     assert _unit_in_name("Hematocrit (%)", ctx) == ("Hematocrit", "%")
-    for name in ("Lp(a)", "eGFR (CKD-EPI)", "Glucose (fasting)", "INR (ratio)", "Vitamin D (25-OH)"):
+    for name in ("Lp(a)", "eGFR (CKD-EPI)", "Glucose (fasting)", "INR (ratio)", "Vitamin D (25-OH)", "Magnesium (Mg)",
+                 "Sodium (Na+)", "Potassium (K)"):
         assert _unit_in_name(name, ctx) == (name, "")
 
 
