@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from django.db.models import Q
-
 from resources import definitions
 
+from .conditions import NOTHING, Rows, Where, columns, eq, one_of
 from .models import ReferenceIndex
 from .params import reference
 from .registry import get_param
-from .sql import Rows
 
 
 @lru_cache(maxsize=1)
@@ -32,16 +30,16 @@ def compartment_types(compartment_type: str) -> list[str]:
     return sorted(set(_definitions().get(compartment_type, {})) | {compartment_type})
 
 
-def compartment_q(compartment_type: str, compartment_id: str, resource_type: str) -> Q:
-    """Q over ResourceRecord: records of `resource_type` in compartment `compartment_type/compartment_id`."""
+def compartment_q(compartment_type: str, compartment_id: str, resource_type: str) -> Where:
+    """Records of `resource_type` in compartment `compartment_type/compartment_id`."""
     params = compartment_params(compartment_type, resource_type)
-    q = Q(pk__in=[])
+    q = NOTHING
     if params:
-        rows = Rows(ReferenceIndex, Q(resource_type=resource_type, name__in=params, target_type=compartment_type,
-                                      target_id=compartment_id))
-        q = Q(id__in=rows)
+        q = Where.of(Rows(ReferenceIndex._meta.db_table,
+                          eq("resource_type", resource_type) & one_of("name", params)
+                          & columns(target_type=compartment_type, target_id=compartment_id)))
     if resource_type == compartment_type:
-        q |= Q(logical_id=compartment_id)
+        q |= Where(rest=eq("logical_id", compartment_id))
     return q
 
 

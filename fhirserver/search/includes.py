@@ -1,6 +1,7 @@
 """`_include` and `_revinclude` (with `:iterate` and `*`): resources the matches point to, or that
 point to the matches, read through the reference index. Only what the caller may see is included:
-`visible(type)` (the access decision's search filter) is part of every query that reads them."""
+`visible(type)` (the access decision's search filter) is part of every query that reads them, through
+the ORM (`Where.q()`, the one adapter)."""
 from __future__ import annotations
 
 from django.db.models import Q
@@ -16,7 +17,7 @@ FIELDS = ("id", "resource_type", "logical_id", "content")
 
 
 def _seen(resource_type: str, visible) -> Q:
-    return Q(resource_type=resource_type) & (visible(resource_type) if visible is not None else Q())
+    return Q(resource_type=resource_type) & (visible(resource_type).q() if visible is not None else Q())
 
 
 def _forward(include: Include, sources: list[dict], visible=None) -> list[dict]:

@@ -9,12 +9,11 @@ paging ask the type, so no table elsewhere repeats what a type is.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q
-
 from fhirserver.core.errors import bad_request
+
+from ..conditions import Sql, any_of, eq
 
 PREFIXED = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")  # the ordinary search prefixes
 
@@ -24,15 +23,14 @@ class Condition:
     """Rows of `model` matching `where`; `negated`: the records that have no such row (`:not`)."""
 
     model: type
-    where: Q
+    where: Sql
     negated: bool = False
 
 
-def any_of(conditions: Iterable[Q]) -> Q:
-    q = None
-    for c in conditions:
-        q = c if q is None else q | c
-    return q if q is not None else Q(pk__in=[])
+def refuse_modifier(modifier: str | None, allowed: tuple, kind: str, name: str) -> None:
+    if modifier not in allowed:
+        raise bad_request(f"Modifier :{modifier} is not supported on {kind} parameter {name}",
+                          code="SEARCH_BAD_MODIFIER")
 
 
 class ParamType:
@@ -58,14 +56,14 @@ class ParamType:
         value's condition refuses a modifier the type does not have)."""
         return Condition(self.model, any_of(self.value_condition(param, v, modifier, base_url) for v in values))
 
-    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         raise NotImplementedError
 
     def missing(self, param) -> Condition:
         """`:missing=false`: the records with a row of this parameter (the compiler negates for true)."""
         if self.model is None or not param.expression:
             raise bad_request(f"{param.name}:missing is not supported", code="SEARCH_BAD_MODIFIER")
-        return Condition(self.model, Q(name=param.name))
+        return Condition(self.model, eq("name", param.name))
 
     def sort_column(self, descending: bool) -> tuple[str, str] | None:
         """(index column, kind) a `_sort` on this type orders by, None when the type does not sort."""
