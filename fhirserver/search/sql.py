@@ -23,6 +23,17 @@ def _select(fields: tuple[str, ...], alias: str) -> str:
     return ", ".join(f'{alias}."{RECORD_COLUMNS[f]}" AS "{f}"' for f in fields)
 
 
+def record_fields(fields: tuple[str, ...]) -> str:
+    """The SELECT list of `fields` of the records table aliased `r`."""
+    return _select(fields, "r")
+
+
+def select(statement: str, where: Sql, tail: str = "") -> list[dict]:
+    """Rows of `statement WHERE where tail` (`where` always true: no WHERE)."""
+    text = statement + ("" if where.always else f" WHERE {where.text}") + (f" {tail}" if tail else "")
+    return [] if where.never else _fetch(text, where.params)
+
+
 def _fetch(sql: str, params) -> list[dict]:
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
