@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from resources import definitions
 
-from .conditions import NOTHING, Rows, Where, columns, eq, one_of
+from .conditions import NOTHING, Rows, Where, eq, one_of
 from .models import ReferenceIndex
 from .params import reference
 from .registry import get_param
@@ -32,14 +32,21 @@ def compartment_types(compartment_type: str) -> list[str]:
 
 def compartment_q(compartment_type: str, compartment_id: str, resource_type: str) -> Where:
     """Records of `resource_type` in compartment `compartment_type/compartment_id`."""
+    return in_compartments(compartment_type, [compartment_id], resource_type)
+
+
+def in_compartments(compartment_type: str, owner_ids: list[str] | None, resource_type: str) -> Where:
+    """Records of `resource_type` in the compartment of any of `owner_ids` (None: of any owner)."""
     params = compartment_params(compartment_type, resource_type)
     q = NOTHING
     if params:
-        q = Where.of(Rows(ReferenceIndex._meta.db_table,
-                          eq("resource_type", resource_type) & one_of("name", params)
-                          & columns(target_type=compartment_type, target_id=compartment_id)))
+        rows = eq("resource_type", resource_type) & one_of("name", params) & eq("target_type", compartment_type)
+        if owner_ids is not None:
+            rows &= one_of("target_id", owner_ids)
+        q = Where.of(Rows(ReferenceIndex._meta.db_table, rows))
     if resource_type == compartment_type:
-        q |= Where(rest=eq("logical_id", compartment_id))
+        owners = one_of("logical_id", owner_ids) if owner_ids is not None else eq("resource_type", resource_type)
+        q |= Where(rest=owners)
     return q
 
 

@@ -9,11 +9,11 @@ from django.conf import settings
 from fhirserver.core.errors import bad_request
 from resources.types import R4_RESOURCE_TYPES
 
-from ..conditions import NEVER, Sql, columns, eq, one_of
+from ..conditions import NEVER, Sql, any_of, columns, eq, one_of
 from ..models import ReferenceIndex
 from ..values import TEXT_LENGTH, split_escaped
 from . import token
-from .base import Condition, ParamType, any_of
+from .base import Condition, ParamType
 
 model = ReferenceIndex
 IDENTIFIER = ":identifier"

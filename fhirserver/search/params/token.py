@@ -8,11 +8,11 @@ from fhirserver.terminology.source import source as terminology_source
 from resources.terminology import TerminologyError
 from resources.terminology.valueset import members, resolve_value_set
 
-from ..conditions import NEVER, Sql, columns, eq, like, one_of
+from ..conditions import NEVER, Sql, any_of, columns, eq, like, one_of
 from ..models import TokenIndex
 from ..subsumption import codes_q
 from ..values import TEXT_LENGTH, normalize_text, split_escaped
-from .base import Condition, ParamType, any_of, refuse_modifier
+from .base import Condition, ParamType, refuse_modifier
 
 model = TokenIndex
 MODIFIERS = (None, "text", "not", "of-type", "in", "not-in", "below", "above")
