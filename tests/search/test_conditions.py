@@ -39,7 +39,8 @@ def test_always_and_never_fold_away_when_combined():
 def test_values_are_bound_never_written_into_the_text():
     hostile = "x' OR '1'='1"
     condition = columns(name="family", value=hostile) & like("value", "startswith", hostile)
-    assert hostile not in condition.text and "'" not in condition.text
+    written = condition.text.replace("ESCAPE '\\'", "")  # SQLite's LIKE names its escape character
+    assert hostile not in condition.text and "'" not in written
     assert condition.params[:2] == ("family", hostile)
 
 
