@@ -27,19 +27,18 @@ from .conditions import (
     Where,
     all_of,
     columns,
-    compare,
     eq,
     in_rows,
     like,
     one_of,
     where_any,
 )
-from .models import DateIndex, ReferenceIndex, StringIndex, TextIndex, TokenIndex, UriIndex
-from .params import TYPES, Condition, date, reference, token
-from .params.base import PREFIXED
+from .models import ReferenceIndex, TextIndex
+from .params import TYPES, Condition, date, reference
+from .params.base import PREFIXED, filter_literal
 from .parser import Filter, parse_name
 from .registry import SearchParam, get_param
-from .values import TEXT_LENGTH, normalize_text, split_escaped
+from .values import normalize_text, split_escaped
 
 MAX_CHAIN_DEPTH = 4
 
@@ -262,11 +261,6 @@ def _node_q(resource_type: str | None, node, ctx: Context, depth: int = 0) -> Wh
     return _test_q(resource_type, node, ctx, depth)
 
 
-def _escape(value: str) -> str:
-    """A literal filter value as an ordinary search value (commas and backslashes are syntax there)."""
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("$", "\\$")
-
-
 def _filter_param(resource_type: str | None, name: str) -> SearchParam:
     param = lookup(resource_type, name)
     if param is None or name == "_filter":
@@ -301,54 +295,20 @@ def _test_q(resource_type: str | None, test: filter_tree.Test, ctx: Context, dep
         if value.lower() not in ("true", "false"):
             raise filter_tree.error(f"'{param.name} pr' takes true or false, got '{value}'")
         return ordinary("missing", "false" if value.lower() == "true" else "true")
-    if param.type == "composite":
-        return ordinary(None, value.replace("\\", "\\\\").replace(",", "\\,"))
-    literal = _escape(value)
+    literal = filter_literal(value)
     if param.name == "_id":
         return ordinary(None if op == "eq" else "not", literal)
     if param.name in ("_text", "_content", "_list"):  # words that must all occur; a List's id
         return ordinary(None, literal)
-    if param.name == "_lastUpdated" and op == "po":
-        low, high = date.search_date_range(value, name=param.name)
-        return Where(rest=date.compare("eq", low, high, "last_updated", "last_updated"))
-    if op in PREFIXED and param.type in ("date", "number", "quantity"):
+    if param.name == "_lastUpdated":
+        if op == "po":
+            low, high = date.search_date_range(value, name=param.name)
+            return Where(rest=date.compare("eq", low, high, "last_updated", "last_updated"))
         return ordinary(None, op + literal)
-    if param.type == "string":
-        return _string_q(resource_type, param, op, value, ctx)
-    if param.type == "date":  # po: the stored period overlaps the value's implied period
-        low, high = date.search_date_range(value, name=param.name)
-        return _filter_rows(DateIndex, resource_type, eq("name", param.name) & date.overlaps(low, high), ctx)
-    if op in ("ss", "sb"):  # the value subsumes / is subsumed by an item in the set
-        return ordinary("below" if op == "ss" else "above", literal)
-    if op in ("in", "ni"):
-        return ordinary("in" if op == "in" else "not-in", literal)
-    if param.type == "uri" and op in ("ne", "co", "sw", "ew"):
-        uri = value[:TEXT_LENGTH]
-        condition = ~eq("uri", uri) if op == "ne" else like("uri", LIKE_OPS[op], uri)
-        return _filter_rows(UriIndex, resource_type, eq("name", param.name) & condition, ctx)
-    if op == "ne" and param.type == "token":
-        other = ~token.token_q(literal, name=param.name)
-        return _filter_rows(TokenIndex, resource_type, eq("name", param.name) & other, ctx)
-    if op == "ne" and param.type == "reference":
-        same = reference.condition(param.name, literal, None, param.targets, ctx.base_url)
-        return _filter_rows(ReferenceIndex, resource_type, eq("name", param.name) & ~same, ctx)
-    return ordinary(None, literal)  # eq (token, reference, uri, composite, near) and re
-
-
-def _filter_rows(model, resource_type: str | None, condition: Sql, ctx: Context) -> Where:
-    return Where.of(_rows(model, resource_type, condition, ctx))
-
-
-LIKE_OPS = {"co": "contains", "sw": "startswith", "ew": "endswith"}
-ORDER_OPS = {"eq": "=", "ne": "=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
-
-
-def _string_q(resource_type: str | None, param: SearchParam, op: str, value: str, ctx: Context) -> Where:
-    """Strings compare case- and accent-insensitively (the normalised column), whole values for eq/ne."""
-    norm = normalize_text(value)
-    condition = like("value", LIKE_OPS[op], norm) if op in LIKE_OPS else compare("value", ORDER_OPS[op], norm)
-    return _filter_rows(StringIndex, resource_type, eq("name", param.name) & (~condition if op == "ne" else condition),
-                        ctx)
+    asked = TYPES[param.type].filter_test(param, op, value, ctx.base_url)
+    if isinstance(asked, Condition):
+        return _matching(asked, resource_type, ctx)
+    return ordinary(*asked)
 
 
 def _filter_chain_q(

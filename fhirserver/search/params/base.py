@@ -27,6 +27,14 @@ class Condition:
     negated: bool = False
 
 
+FILTER_LIKE = {"co": "contains", "sw": "startswith", "ew": "endswith"}  # `_filter` string operations
+
+
+def filter_literal(value: str) -> str:
+    """A literal `_filter` value as an ordinary search value (commas, `$` and backslashes are syntax there)."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("$", "\\$")
+
+
 def refuse_modifier(modifier: str | None, allowed: tuple, kind: str, name: str) -> None:
     if modifier not in allowed:
         raise bad_request(f"Modifier :{modifier} is not supported on {kind} parameter {name}",
@@ -64,6 +72,11 @@ class ParamType:
         if self.model is None or not param.expression:
             raise bad_request(f"{param.name}:missing is not supported", code="SEARCH_BAD_MODIFIER")
         return Condition(self.model, eq("name", param.name))
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition | tuple[str | None, str]:
+        """What `_filter`'s `param op value` asks of this type (`op` one of `filter_ops`, not `pr`):
+        rows of its table (a Condition), or the ordinary search `(modifier, value)` meaning the same."""
+        return None, filter_literal(value)  # eq, re
 
     def sort_column(self, descending: bool) -> tuple[str, str] | None:
         """(index column, kind) a `_sort` on this type orders by, None when the type does not sort."""

@@ -143,5 +143,8 @@ class CompositeType(ParamType):
     def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         return condition(param.name, value, modifier, param.components, base_url)
 
+    def filter_test(self, param, op: str, value: str, base_url: str) -> tuple[str | None, str]:
+        return None, value.replace("\\", "\\\\").replace(",", "\\,")  # `$` still joins the components
+
 
 TYPE = CompositeType()

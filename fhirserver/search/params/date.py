@@ -8,7 +8,7 @@ from ..conditions import Sql, eq
 from ..conditions import compare as column_is
 from ..models import DateIndex
 from ..values import MAX_DATETIME, MIN_DATETIME, date_range, search_date_range, split_prefix
-from .base import PREFIXED, ParamType, refuse_modifier
+from .base import PREFIXED, Condition, ParamType, filter_literal, refuse_modifier
 
 model = DateIndex
 MODIFIERS = (None,)
@@ -99,6 +99,12 @@ class DateType(ParamType):
 
     def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         return condition(param.name, value, modifier)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition | tuple[str | None, str]:
+        if op == "po":  # the stored period overlaps the value's implied period
+            low, high = search_date_range(value, name=param.name)
+            return Condition(self.model, eq("name", param.name) & overlaps(low, high))
+        return None, op + filter_literal(value)  # a prefix
 
 
 TYPE = DateType()

@@ -10,7 +10,7 @@ from ..conditions import Sql, eq
 from ..conditions import compare as column_is
 from ..models import NumberIndex
 from ..values import implicit_range, parse_decimal, split_prefix
-from .base import PREFIXED, ParamType, refuse_modifier
+from .base import PREFIXED, ParamType, filter_literal, refuse_modifier
 
 model = NumberIndex
 MODIFIERS = (None,)
@@ -70,6 +70,9 @@ class NumberType(ParamType):
 
     def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         return self.condition_of(param.name, value, modifier)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> tuple[str | None, str]:
+        return None, op + filter_literal(value)  # a prefix
 
 
 TYPE = NumberType()

@@ -13,7 +13,7 @@ from ..conditions import NEVER, Sql, any_of, columns, eq, one_of
 from ..models import ReferenceIndex
 from ..values import TEXT_LENGTH, split_escaped
 from . import token
-from .base import Condition, ParamType
+from .base import Condition, ParamType, filter_literal
 
 model = ReferenceIndex
 IDENTIFIER = ":identifier"
@@ -99,6 +99,13 @@ class ReferenceType(ParamType):
             )
         return Condition(self.model, any_of(condition(param.name, v, modifier, param.targets, base_url)
                                             for v in values))
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition | tuple[str | None, str]:
+        literal = filter_literal(value)
+        if op == "ne":  # a row pointing elsewhere
+            same = condition(param.name, literal, None, param.targets, base_url)
+            return Condition(self.model, eq("name", param.name) & ~same)
+        return None, literal  # eq, re
 
 
 TYPE = ReferenceType()

@@ -1,10 +1,12 @@
 """string parameters: case- and accent-insensitive prefix by default, `:exact`, `:contains`."""
 from __future__ import annotations
 
-from ..conditions import Sql, columns, eq, like
+from ..conditions import Sql, columns, compare, eq, like
 from ..models import StringIndex
 from ..values import TEXT_LENGTH, normalize_text, split_escaped
-from .base import ParamType, refuse_modifier
+from .base import FILTER_LIKE, Condition, ParamType, refuse_modifier
+
+ORDER = {"eq": "=", "ne": "=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
 
 model = StringIndex
 MODIFIERS = (None, "exact", "contains")
@@ -58,6 +60,12 @@ class StringType(ParamType):
 
     def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         return condition(param.name, value, modifier)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition:
+        """Case- and accent-insensitive (the normalised column), whole values for eq/ne."""
+        norm = normalize_text(value)
+        test = like("value", FILTER_LIKE[op], norm) if op in FILTER_LIKE else compare("value", ORDER[op], norm)
+        return Condition(self.model, eq("name", param.name) & (~test if op == "ne" else test))
 
 
 TYPE = StringType()

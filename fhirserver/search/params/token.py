@@ -12,12 +12,13 @@ from ..conditions import NEVER, Sql, any_of, columns, eq, like, one_of
 from ..models import TokenIndex
 from ..subsumption import codes_q
 from ..values import TEXT_LENGTH, normalize_text, split_escaped
-from .base import Condition, ParamType, refuse_modifier
+from .base import Condition, ParamType, filter_literal, refuse_modifier
 
 model = TokenIndex
 MODIFIERS = (None, "text", "not", "of-type", "in", "not-in", "below", "above")
 CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 OF_TYPE = ":of-type"
+FILTER_MODIFIERS = {"ss": "below", "sb": "above", "in": "in", "ni": "not-in"}  # `_filter` ops as modifiers
 
 
 def _row(system, code, text="") -> dict:
@@ -131,6 +132,13 @@ class TokenType(ParamType):
         if negated:
             modifier = None if modifier == "not" else "in"
         return Condition(self.model, any_of(condition(param.name, v, modifier) for v in values), negated)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition | tuple[str | None, str]:
+        literal = filter_literal(value)
+        if op == "ne":  # a row with another code (R4 _filter: not the :not of ordinary search)
+            return Condition(self.model, eq("name", param.name) & ~token_q(literal, name=param.name))
+        # ss/sb: the value subsumes / is subsumed by a code of the resource; in/ni: a ValueSet
+        return FILTER_MODIFIERS.get(op), literal
 
 
 TYPE = TokenType()

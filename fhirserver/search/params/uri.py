@@ -12,7 +12,7 @@ from fhirserver.core.errors import bad_request
 from ..conditions import Sql, columns, eq, like, one_of
 from ..models import UriIndex
 from ..values import TEXT_LENGTH, split_escaped
-from .base import ParamType, refuse_modifier
+from .base import FILTER_LIKE, Condition, ParamType, filter_literal, refuse_modifier
 
 model = UriIndex
 MODIFIERS = (None, "below", "above")
@@ -69,6 +69,15 @@ class UriType(ParamType):
 
     def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         return condition(param.name, value, modifier)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition | tuple[str | None, str]:
+        if op in ("ss", "sb"):
+            return ("below" if op == "ss" else "above"), filter_literal(value)
+        if op == "eq":
+            return None, filter_literal(value)
+        uri = value[:TEXT_LENGTH]
+        test = ~eq("uri", uri) if op == "ne" else like("uri", FILTER_LIKE[op], uri)
+        return Condition(self.model, eq("name", param.name) & test)
 
 
 TYPE = UriType()
