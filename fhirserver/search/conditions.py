@@ -29,6 +29,7 @@ RECORDS = "storage_resourcerecord"
 class Sql:
     text: str = ""  # "" holds for every row
     params: tuple = ()
+    joined: str = ""  # "AND" / "OR": the text is "(a AND b ...)", which a further AND / OR extends
 
     @property
     def always(self) -> bool:
@@ -38,19 +39,26 @@ class Sql:
     def never(self) -> bool:
         return self.text == _NEVER
 
+    def _join(self, op: str, other: Sql) -> Sql:
+        """Flat: `a OR b OR c`, never `((a OR b) OR c)`; SQLite's parser refuses deep nesting (a
+        compartment search ORs some sixty types)."""
+        left = self.text[1:-1] if self.joined == op else self.text
+        right = other.text[1:-1] if other.joined == op else other.text
+        return Sql(f"({left} {op} {right})", self.params + other.params, op)
+
     def __and__(self, other: Sql) -> Sql:
         if self.never or other.always:
             return self
         if other.never or self.always:
             return other
-        return Sql(f"({self.text} AND {other.text})", self.params + other.params)
+        return self._join("AND", other)
 
     def __or__(self, other: Sql) -> Sql:
         if self.always or other.never:
             return self
         if other.always or self.never:
             return other
-        return Sql(f"({self.text} OR {other.text})", self.params + other.params)
+        return self._join("OR", other)
 
     def __invert__(self) -> Sql:
         if self.always:

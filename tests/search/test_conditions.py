@@ -36,6 +36,25 @@ def test_always_and_never_fold_away_when_combined():
     assert EVERYTHING & Where.of(Rows("search_token", a)) == Where.of(Rows("search_token", a))
 
 
+def test_long_ors_and_ands_stay_flat():
+    """SQLite's parser refuses deeply nested parentheses: a compartment search ORs ~60 types."""
+    many = NEVER
+    for i in range(200):
+        many |= eq("code", str(i)) & eq("system", "s")
+    depth = deepest = 0
+    for character in many.text:
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        deepest = max(deepest, depth)
+    assert deepest == 2 and many.text.count(" OR ") == 199 and len(many.params) == 400
+    assert (eq("a", 1) & eq("b", 2) & eq("c", 3)).text == '("a" = %s AND "b" = %s AND "c" = %s)'
+
+
+def test_a_compartment_search_of_every_type_answers_on_every_database(store, fhir):
+    store({"resourceType": "Patient"}, id="p1")
+    store(observation(patient="p1"), id="o1")
+    assert ids(search(fhir, "Patient/p1/*?_count=10")) and ids(search(fhir, "Patient/p1/*?_total=accurate"))
+
+
 def test_values_are_bound_never_written_into_the_text():
     hostile = "x' OR '1'='1"
     condition = columns(name="family", value=hostile) & like("value", "startswith", hostile)
