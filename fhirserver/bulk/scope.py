@@ -25,8 +25,7 @@ from django.db.models import Q
 from fhirserver.bulk.models import ExportJob
 from fhirserver.core.errors import FhirError
 from fhirserver.search import api as search_api
-from fhirserver.search.compartments import compartment_params, compartment_types
-from fhirserver.search.models import ReferenceIndex
+from fhirserver.search.compartments import compartment_params, compartment_types, in_compartments
 from fhirserver.storage import repository
 from fhirserver.storage.models import ResourceRecord
 from resources.types import R4_RESOURCE_TYPES
@@ -164,16 +163,7 @@ def deleted_since(job: ExportJob, resource_type: str) -> Iterator[list[str]]:
 
 def in_cohort(resource_type: str, patients: list[str] | None) -> Q:
     """Records of `resource_type` in the compartment of any of `patients` (None: of any patient)."""
-    params = compartment_params("Patient", resource_type)
-    q = Q(pk__in=[])
-    if params:
-        refs = ReferenceIndex.objects.filter(resource_type=resource_type, name__in=params, target_type="Patient")
-        if patients is not None:
-            refs = refs.filter(target_id__in=patients)
-        q = Q(id__in=refs.values("record_id"))
-    if resource_type == "Patient":
-        q |= Q(logical_id__in=patients) if patients is not None else Q(resource_type="Patient")
-    return q
+    return in_compartments("Patient", patients, resource_type).q()
 
 
 def validate_filter(resource_type: str, query: str) -> None:

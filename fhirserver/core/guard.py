@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import Q
-
 from fhirserver.core.request import FhirRequest
+from fhirserver.search.conditions import Where
 
 
 def check(
@@ -35,9 +34,9 @@ def can_see(request: FhirRequest, resource_type: str, resource: dict | None) -> 
     return request.access.can_read(resource_type, resource)
 
 
-def visible(request: FhirRequest) -> Callable[[str], Q] | None:
+def visible(request: FhirRequest) -> Callable[[str], Where] | None:
     """What the caller may see of a resource type, as a condition on stored records (the access
-    decision's `search_q`); None when the request is trusted. The search engine holds a search, each
+    decision's `search_q`, a search `Where`); None when the request is trusted. The search engine holds a search, each
     chain, `_has` and `_filter` step and each `_include`/`_revinclude` to it."""
     return request.access.search_q if request.access is not None else None
 

@@ -13,15 +13,17 @@ from fhirserver.core import guard
 from fhirserver.core.errors import FhirError, bad_request, not_found
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations.registry import Operation, register
-from fhirserver.search import includes
+from fhirserver.search import includes, sql
 from fhirserver.search.compartments import compartment_params, outside_compartments
+from fhirserver.search.conditions import compare, one_of
 from fhirserver.search.models import ReferenceIndex
 from fhirserver.search.paging import OrderKey, fetch_page
 from fhirserver.search.parser import Include
 from fhirserver.search.values import search_date_range
 from fhirserver.storage.models import ResourceRecord
+from resources import decimals
 
-FIELDS = ("id", "resource_type", "logical_id", "content")
+FIELDS = ("id", "resource_type", "logical_id", "text")  # "text": the stored JSON, parsed once here
 
 
 def _patient_ids(request: FhirRequest) -> list[str]:
@@ -60,13 +62,15 @@ def everything(request: FhirRequest) -> FhirResponse:
         raise bad_request("_count must be a non-negative integer", code="SEARCH_BAD_COUNT")
     count = min(int(count), settings.FHIR["MAX_COUNT"])
     patient_ids = _patient_ids(request)
-    queryset = ResourceRecord.objects.filter(id__in=compartment_record_ids(patient_ids), deleted=False)
+    condition = one_of("id", sorted(compartment_record_ids(patient_ids)))
     types = [t for t in params.get("_type", "").split(",") if t]
     if types:
-        queryset = queryset.filter(resource_type__in=types)
+        condition &= one_of("resource_type", types)
     if params.get("_since"):
-        queryset = queryset.filter(last_updated__gte=search_date_range(params["_since"], name="_since")[0])
-    page = fetch_page(queryset, [OrderKey("id", None, False, "int")], count, params.get("_cursor"), FIELDS)
+        condition &= compare("last_updated", ">=", search_date_range(params["_since"], name="_since")[0])
+    page = fetch_page(condition, [OrderKey("id", False, "int")], count, params.get("_cursor"), FIELDS)
+    for row in page.rows:
+        row["content"] = decimals.loads(row.pop("text"))
     # Every row passes the same read decision as a direct read (v2 scope queries included).
     visible = [row for row in page.rows if guard.can_see(request, row["resource_type"], row["content"])]
     entries = [_entry(request, row, "match") for row in visible]
@@ -97,7 +101,7 @@ def everything(request: FhirRequest) -> FhirResponse:
             links.append({"relation": relation, "url": f"{path}?{urlencode(kept + [('_cursor', cursor)])}"})
     bundle = {"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries}
     if len(visible) == len(page.rows):  # a total that counted unreadable rows would tell of them
-        bundle["total"] = queryset.count()
+        bundle["total"] = sql.count(sql.record_ids(condition))
     return FhirResponse(status=200, resource=bundle)
 
 

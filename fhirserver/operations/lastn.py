@@ -12,9 +12,10 @@ from fhirserver.core.errors import bad_request
 from fhirserver.core.request import FhirRequest, FhirResponse
 from fhirserver.operations.registry import Operation, register
 from fhirserver.search.compiler import Context
-from fhirserver.search.engine import build_queryset, strict_handling
+from fhirserver.search.engine import build_where, strict_handling
 from fhirserver.search.paging import order_keys
 from fhirserver.search.parser import SortKey, parse
+from fhirserver.storage.models import ResourceRecord
 
 SCAN_LIMIT = 50_000  # rows examined at most; a patient or category filter keeps it far below
 
@@ -37,11 +38,12 @@ def lastn(request: FhirRequest) -> FhirResponse:
     )
     search = parse(search_request.query)
     ctx = Context(base_url=request.base_url)
-    queryset, _, _ = build_queryset(search_request, search, ctx)
+    where, _, _ = build_where(search_request, search, ctx)
+    queryset = ResourceRecord.objects.filter(where.q(), deleted=False)
     if ctx.ignored and strict_handling(request):
         raise bad_request(f"Unknown search parameters: {', '.join(ctx.ignored)}", code="SEARCH_UNKNOWN_PARAMETER")
     keys, _ = order_keys("Observation", [SortKey("date", True)], [])
-    queryset = queryset.annotate(**{k.alias: k.expression for k in keys if k.expression is not None})
+    queryset = queryset.annotate(**{k.alias: k.annotation() for k in keys if k.source is not None})
     ordered = queryset.order_by(*(k.alias if not k.descending else f"-{k.alias}" for k in keys))
     seen: dict[tuple, int] = {}
     entries = []

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from django.db.models import Q
-
 from resources import definitions
 
+from .conditions import NOTHING, Rows, Where, eq, one_of
 from .models import ReferenceIndex
 from .params import reference
 from .registry import get_param
-from .sql import Rows
 
 
 @lru_cache(maxsize=1)
@@ -32,16 +30,23 @@ def compartment_types(compartment_type: str) -> list[str]:
     return sorted(set(_definitions().get(compartment_type, {})) | {compartment_type})
 
 
-def compartment_q(compartment_type: str, compartment_id: str, resource_type: str) -> Q:
-    """Q over ResourceRecord: records of `resource_type` in compartment `compartment_type/compartment_id`."""
+def compartment_q(compartment_type: str, compartment_id: str, resource_type: str) -> Where:
+    """Records of `resource_type` in compartment `compartment_type/compartment_id`."""
+    return in_compartments(compartment_type, [compartment_id], resource_type)
+
+
+def in_compartments(compartment_type: str, owner_ids: list[str] | None, resource_type: str) -> Where:
+    """Records of `resource_type` in the compartment of any of `owner_ids` (None: of any owner)."""
     params = compartment_params(compartment_type, resource_type)
-    q = Q(pk__in=[])
+    q = NOTHING
     if params:
-        rows = Rows(ReferenceIndex, Q(resource_type=resource_type, name__in=params, target_type=compartment_type,
-                                      target_id=compartment_id))
-        q = Q(id__in=rows)
+        rows = eq("resource_type", resource_type) & one_of("name", params) & eq("target_type", compartment_type)
+        if owner_ids is not None:
+            rows &= one_of("target_id", owner_ids)
+        q = Where.of(Rows(ReferenceIndex._meta.db_table, rows))
     if resource_type == compartment_type:
-        q |= Q(logical_id=compartment_id)
+        owners = one_of("logical_id", owner_ids) if owner_ids is not None else eq("resource_type", resource_type)
+        q |= Where(rest=owners)
     return q
 
 

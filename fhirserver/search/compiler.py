@@ -1,31 +1,44 @@
-"""Compile parsed filters into a `Q` over ResourceRecord, the one way a search becomes a condition.
+"""Compile parsed filters into SQL on stored records (a `Where`, conditions.py), the one way a search
+becomes a condition: the statements of sql.py embed it as it is, nothing takes it apart again.
 
-Each filter becomes `id IN (SELECT record_id FROM search_<type> WHERE name=... AND <OR of values>)`,
-the condition its parameter type gives (params/: `TYPES[param.type].condition`); repeating a
-parameter ANDs such conditions. Chains (`chain_q`, one step for ordinary chains and `_filter` paths)
-select target ids with a nested search on the target type; `_has` selects the ids referenced by a
-nested search on the referring type; both only reach what the caller may see (`Context.visible`).
-`_filter` expressions (parsed by filter.py) compile here too, test by test, through the same types.
+Each filter becomes `id IN (SELECT record_id FROM search_<type> WHERE name=... AND <OR of values>)`
+(a driver of the `Where`), the condition its parameter type gives (params/:
+`TYPES[param.type].condition`); repeating a parameter ANDs such conditions. Chains (`chain_q`,
+one step for ordinary chains and `_filter` paths) select target ids with a nested search on the
+target type; `_has` selects the ids referenced by a nested search on the referring type; both only
+reach what the caller may see (`Context.visible`). `_filter` expressions (parsed by filter.py)
+compile here too, test by test, through the same types.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db.models import Q
-
 from fhirserver.core.errors import bad_request
 from fhirserver.storage.models import ResourceRecord
 from resources.types import R4_RESOURCE_TYPES
 
 from . import filter as filter_tree
-from .models import DateIndex, ReferenceIndex, StringIndex, TextIndex, TokenIndex, UriIndex
-from .params import TYPES, Condition, any_of, date, reference, token
-from .params.base import PREFIXED
+from .conditions import (
+    EVERYTHING,
+    RECORDS,
+    Rows,
+    Sql,
+    Where,
+    all_of,
+    columns,
+    eq,
+    in_rows,
+    like,
+    one_of,
+    where_any,
+)
+from .models import ReferenceIndex, TextIndex
+from .params import TYPES, Condition, date, reference
+from .params.base import PREFIXED, filter_literal
 from .parser import Filter, parse_name
 from .registry import SearchParam, get_param
-from .sql import Rows
-from .values import TEXT_LENGTH, normalize_text, split_escaped
+from .values import normalize_text, split_escaped
 
 MAX_CHAIN_DEPTH = 4
 
@@ -35,10 +48,9 @@ class Context:
     base_url: str = ""
     contained: bool = False  # match contained resources (index rows typed "#Type")
     ignored: list[str] = field(default_factory=list)
-    where: Q | None = None  # the compiled condition, once built (the engine reads it to plan the page)
     # What the caller may see of a type (the access decision's search filter); None = everything.
     # Every step a search takes into other resources (chain, `_has`, `_filter` path) is held to it.
-    visible: Callable[[str], Q] | None = None
+    visible: Callable[[str], Where] | None = None
 
     def index_type(self, resource_type: str) -> str:
         return "#" + resource_type if self.contained else resource_type
@@ -47,8 +59,8 @@ class Context:
         """The context of a search on other resources a step away (chain target, `_has` source)."""
         return Context(self.base_url, visible=self.visible)
 
-    def reach(self, resource_type: str) -> Q:
-        return self.visible(resource_type) if self.visible is not None else Q()
+    def reach(self, resource_type: str) -> Where:
+        return self.visible(resource_type) if self.visible is not None else EVERYTHING
 
 
 class UnknownParameter(Exception):
@@ -62,9 +74,10 @@ def lookup(resource_type: str | None, name: str) -> SearchParam | None:
     return get_param(resource_type, name)
 
 
-def compile_filters(resource_type: str | None, filters: list[Filter], ctx: Context) -> tuple[Q, list[Filter]]:
-    """(Q over ResourceRecord, the filters applied). Unknown parameters are left out and noted in ctx.ignored."""
-    q, applied = Q(), []
+def compile_filters(resource_type: str | None, filters: list[Filter], ctx: Context) -> tuple[Where, list[Filter]]:
+    """(condition on stored records, the filters applied). Unknown parameters are left out and noted
+    in ctx.ignored."""
+    q, applied = EVERYTHING, []
     for f in filters:
         try:
             q &= filter_q(resource_type, f, ctx, depth=0)
@@ -74,13 +87,13 @@ def compile_filters(resource_type: str | None, filters: list[Filter], ctx: Conte
     return q, applied
 
 
-def _rows(model, resource_type: str | None, condition: Q, ctx: Context) -> Rows:
+def _rows(model, resource_type: str | None, condition: Sql, ctx: Context) -> Rows:
     if resource_type is not None:
-        condition = Q(resource_type=ctx.index_type(resource_type)) & condition
-    return Rows(model, condition)
+        condition = eq("resource_type", ctx.index_type(resource_type)) & condition
+    return Rows(model._meta.db_table, condition)
 
 
-def filter_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Q:
+def filter_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Where:
     if depth > MAX_CHAIN_DEPTH:
         raise bad_request("Chains are limited to four levels", code="SEARCH_CHAIN_TOO_DEEP")
     if f.name == "_has":
@@ -102,22 +115,21 @@ def filter_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> 
     return _matching(kind.condition(param, f.values, f.modifier, ctx.base_url), resource_type, ctx)
 
 
-def _matching(condition: Condition, resource_type: str | None, ctx: Context) -> Q:
+def _matching(condition: Condition, resource_type: str | None, ctx: Context) -> Where:
     """Records with a row of `condition` (or, negated, without one)."""
-    matched = Q(id__in=_rows(condition.model, resource_type, condition.where, ctx))
+    matched = Where.of(_rows(condition.model, resource_type, condition.where, ctx))
     return ~matched if condition.negated else matched
 
 
-def record_ids(resource_type: str, q: Q):
-    """Ids of the records matching `q`. A plain index condition is already that (index rows exist
+def record_ids(resource_type: str, where: Where) -> Rows:
+    """Ids of the records matching `where`. Index conditions alone are already that (index rows exist
     only for current, non-deleted records of their type): no need to visit the records themselves."""
-    if not q.negated and q.connector == Q.AND and len(q.children) == 1 and isinstance(q.children[0], tuple) \
-            and q.children[0][0] == "id__in":
-        return q.children[0][1]
-    return Rows(ResourceRecord, Q(resource_type=resource_type, deleted=False) & q, "id")
+    if where.drivers and where.rest.always:
+        return where.drivers[0].narrowed(where.drivers[1:])
+    return Rows(RECORDS, columns(resource_type=resource_type, deleted=False) & where.sql(), "id")
 
 
-def _chain_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: Context, depth: int) -> Q:
+def _chain_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: Context, depth: int) -> Where:
     """`subject:Patient.name=x`: references whose target matches a search on the target type."""
     if param.type != "reference":
         raise bad_request(f"Only reference parameters can be chained ({f.raw_name})", code="SEARCH_BAD_CHAIN")
@@ -133,26 +145,22 @@ def _chain_q(resource_type: str | None, param: SearchParam, f: Filter, ctx: Cont
                    lambda target, inner_ctx: filter_q(target, inner, inner_ctx, depth + 1), ctx)
 
 
-def chain_q(resource_type: str | None, param: SearchParam, targets: list[str], inner, ctx: Context) -> Q:
+def chain_q(resource_type: str | None, param: SearchParam, targets: list[str], inner, ctx: Context) -> Where:
     """Records whose reference `param` points at a `targets` resource the caller may see and that
     matches `inner(target, context)`: the one chain step of both ordinary chains and `_filter` paths."""
-    q = Q(pk__in=[])
+    alternatives = []
     for target in targets:
         inner_ctx = ctx.nested()
-        target_ids = Rows(
-            ResourceRecord,
-            Q(resource_type=target, deleted=False) & inner(target, inner_ctx) & ctx.reach(target),
-            "logical_id",
-        )
-        q |= Q(
-            id__in=_rows(
-                ReferenceIndex, resource_type, Q(name=param.name, target_type=target, target_id__in=target_ids), ctx
-            )
-        )
-    return q
+        matched = inner(target, inner_ctx) & ctx.reach(target)
+        target_ids = Rows(RECORDS, columns(resource_type=target, deleted=False) & matched.sql(), "logical_id")
+        alternatives.append(Where.of(_rows(
+            ReferenceIndex, resource_type,
+            columns(name=param.name, target_type=target) & in_rows("target_id", target_ids), ctx,
+        )))
+    return where_any(alternatives)
 
 
-def _has_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Q:
+def _has_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Where:
     """`_has:Observation:patient:code=x`: resources referenced (through `patient`) by matching Observations."""
     source_type, ref_name, rest = f.has
     if resource_type is None:
@@ -167,52 +175,51 @@ def _has_q(resource_type: str | None, f: Filter, ctx: Context, depth: int) -> Q:
     # only sources the caller may see answer: else `_has` tells what another patient's records say
     source_ids = record_ids(source_type, filter_q(source_type, inner, ctx.nested(), depth + 1) & ctx.reach(source_type))
     target_ids = Rows(
-        ReferenceIndex,
-        Q(resource_type=source_type, name=ref_name, target_type=resource_type),
+        ReferenceIndex._meta.db_table,
+        columns(resource_type=source_type, name=ref_name, target_type=resource_type) & in_rows("record_id", source_ids),
         "target_id",
-        within=(source_ids,),
     )
-    return Q(logical_id__in=target_ids)
+    return Where(rest=in_rows("logical_id", target_ids))
 
 
 # --- parameters answered from the record row or computed at query time ---------------------------
 
-def _id_q(resource_type, f: Filter, ctx: Context) -> Q:
+def _id_q(resource_type, f: Filter, ctx: Context) -> Where:
     if f.modifier not in (None, "not"):
         raise bad_request(f"Modifier :{f.modifier} is not supported on _id", code="SEARCH_BAD_MODIFIER")
-    ids = ["".join(split_escaped(v, ",")) for v in f.values]
-    return ~Q(logical_id__in=ids) if f.modifier == "not" else Q(logical_id__in=ids)
+    ids = Where(rest=one_of("logical_id", ["".join(split_escaped(v, ",")) for v in f.values]))
+    return ~ids if f.modifier == "not" else ids
 
 
-def _last_updated_q(resource_type, f: Filter, ctx: Context) -> Q:
+def _last_updated_q(resource_type, f: Filter, ctx: Context) -> Where:
     if f.modifier:
         raise bad_request(f"Modifier :{f.modifier} is not supported on _lastUpdated", code="SEARCH_BAD_MODIFIER")
-    return any_of(date.compare(*date.parse("_lastUpdated", v), "last_updated", "last_updated") for v in f.values)
+    return where_any(Where(rest=date.compare(*date.parse("_lastUpdated", v), "last_updated", "last_updated"))
+                     for v in f.values)
 
 
 def _text_q(field_name: str):
-    def q(resource_type, f: Filter, ctx: Context) -> Q:
+    def q(resource_type, f: Filter, ctx: Context) -> Where:
         if f.modifier not in (None, "contains"):
             raise bad_request(f"Modifier :{f.modifier} is not supported on {f.name}", code="SEARCH_BAD_MODIFIER")
         alternatives = []
         for value in f.values:
             words = normalize_text("".join(split_escaped(value, ",")), limit=None).split()
-            condition = Q()
-            for word in words:
-                condition &= Q(**{f"{field_name}__contains": word})
+            condition = all_of(like(field_name, "contains", word) for word in words)
             if resource_type is not None:
-                condition &= Q(resource_type=resource_type)
-            alternatives.append(Q(id__in=Rows(TextIndex, condition)))
-        return any_of(alternatives)
+                condition &= eq("resource_type", resource_type)
+            alternatives.append(Where.of(Rows(TextIndex._meta.db_table, condition)))
+        return where_any(alternatives)
 
     return q
 
 
-def _list_q(resource_type, f: Filter, ctx: Context) -> Q:
+def _list_q(resource_type, f: Filter, ctx: Context) -> Where:
     ids: list[str] = []
     # only Lists the caller may see: else `_list=<another patient's List>` tells what it holds
-    lists = ResourceRecord.objects.filter(Q(resource_type="List", deleted=False, logical_id__in=f.values)
-                                          & ctx.reach("List"))
+    lists = ResourceRecord.objects.filter(
+        (Where(rest=columns(resource_type="List", deleted=False) & one_of("logical_id", f.values))
+         & ctx.reach("List")).q())
     for record in lists:
         for entry in record.content.get("entry", []):
             target_type, target_id, _ = reference.parse_reference(
@@ -220,7 +227,7 @@ def _list_q(resource_type, f: Filter, ctx: Context) -> Q:
             )
             if target_id and (resource_type is None or target_type == resource_type):
                 ids.append(target_id)
-    return Q(logical_id__in=ids)
+    return Where(rest=one_of("logical_id", ids))
 
 
 # What `_filter` may ask of the parameters above (the types' own operations are in params/).
@@ -235,14 +242,14 @@ SPECIAL_FILTER_OPS = {
 
 # --- _filter: the expression's tree through the same conditions ----------------------------------
 
-def _filter_q(resource_type: str | None, f: Filter, ctx: Context) -> Q:
-    """`_filter=...`: a Q over ResourceRecord."""
+def _filter_q(resource_type: str | None, f: Filter, ctx: Context) -> Where:
+    """`_filter=...`: a condition on stored records."""
     if f.modifier:
         raise filter_tree.error(f"modifier :{f.modifier} is not allowed on _filter", code="SEARCH_BAD_MODIFIER")
     return _node_q(resource_type, filter_tree.parse_filter(f.raw_value), ctx)
 
 
-def _node_q(resource_type: str | None, node, ctx: Context, depth: int = 0) -> Q:
+def _node_q(resource_type: str | None, node, ctx: Context, depth: int = 0) -> Where:
     if isinstance(node, filter_tree.Logical):
         q = _node_q(resource_type, node.parts[0], ctx, depth)
         for part in node.parts[1:]:
@@ -252,11 +259,6 @@ def _node_q(resource_type: str | None, node, ctx: Context, depth: int = 0) -> Q:
     if isinstance(node, filter_tree.Not):
         return ~_node_q(resource_type, node.part, ctx, depth)
     return _test_q(resource_type, node, ctx, depth)
-
-
-def _escape(value: str) -> str:
-    """A literal filter value as an ordinary search value (commas and backslashes are syntax there)."""
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("$", "\\$")
 
 
 def _filter_param(resource_type: str | None, name: str) -> SearchParam:
@@ -269,7 +271,7 @@ def _filter_param(resource_type: str | None, name: str) -> SearchParam:
     return param
 
 
-def _test_q(resource_type: str | None, test: filter_tree.Test, ctx: Context, depth: int) -> Q:
+def _test_q(resource_type: str | None, test: filter_tree.Test, ctx: Context, depth: int) -> Where:
     if depth > MAX_CHAIN_DEPTH:
         raise bad_request("Chains are limited to four levels", code="SEARCH_CHAIN_TOO_DEEP")
     param = _filter_param(resource_type, test.path[0])
@@ -284,7 +286,7 @@ def _test_q(resource_type: str | None, test: filter_tree.Test, ctx: Context, dep
             issue_code="not-supported",
         )
 
-    def ordinary(modifier: str | None, value: str) -> Q:
+    def ordinary(modifier: str | None, value: str) -> Where:
         raw = f"{param.name}:{modifier}" if modifier else param.name
         return filter_q(resource_type, Filter(param.name, modifier, None, [value], raw, value), ctx, depth)
 
@@ -293,57 +295,25 @@ def _test_q(resource_type: str | None, test: filter_tree.Test, ctx: Context, dep
         if value.lower() not in ("true", "false"):
             raise filter_tree.error(f"'{param.name} pr' takes true or false, got '{value}'")
         return ordinary("missing", "false" if value.lower() == "true" else "true")
-    if param.type == "composite":
-        return ordinary(None, value.replace("\\", "\\\\").replace(",", "\\,"))
-    literal = _escape(value)
+    literal = filter_literal(value)
     if param.name == "_id":
         return ordinary(None if op == "eq" else "not", literal)
     if param.name in ("_text", "_content", "_list"):  # words that must all occur; a List's id
         return ordinary(None, literal)
-    if param.name == "_lastUpdated" and op == "po":
-        low, high = date.search_date_range(value, name=param.name)
-        return Q(last_updated__gte=low, last_updated__lte=high)
-    if op in PREFIXED and param.type in ("date", "number", "quantity"):
+    if param.name == "_lastUpdated":
+        if op == "po":
+            low, high = date.search_date_range(value, name=param.name)
+            return Where(rest=date.compare("eq", low, high, "last_updated", "last_updated"))
         return ordinary(None, op + literal)
-    if param.type == "string":
-        return _string_q(resource_type, param, op, value, ctx)
-    if param.type == "date":  # po: the stored period overlaps the value's implied period
-        low, high = date.search_date_range(value, name=param.name)
-        return _filter_rows(DateIndex, resource_type, Q(name=param.name, low__lte=high, high__gte=low), ctx)
-    if op in ("ss", "sb"):  # the value subsumes / is subsumed by an item in the set
-        return ordinary("below" if op == "ss" else "above", literal)
-    if op in ("in", "ni"):
-        return ordinary("in" if op == "in" else "not-in", literal)
-    if param.type == "uri" and op in ("ne", "co", "sw", "ew"):
-        lookup = {"ne": "uri", "co": "uri__contains", "sw": "uri__startswith", "ew": "uri__endswith"}[op]
-        condition = Q(**{lookup: value[:TEXT_LENGTH]})
-        condition = ~condition if op == "ne" else condition
-        return _filter_rows(UriIndex, resource_type, Q(name=param.name) & condition, ctx)
-    if op == "ne" and param.type == "token":
-        other = ~token.token_q(literal, name=param.name)
-        return _filter_rows(TokenIndex, resource_type, Q(name=param.name) & other, ctx)
-    if op == "ne" and param.type == "reference":
-        same = reference.condition(param.name, literal, None, param.targets, ctx.base_url)
-        return _filter_rows(ReferenceIndex, resource_type, Q(name=param.name) & ~same, ctx)
-    return ordinary(None, literal)  # eq (token, reference, uri, composite, near) and re
-
-
-def _filter_rows(model, resource_type: str | None, condition: Q, ctx: Context) -> Q:
-    return Q(id__in=_rows(model, resource_type, condition, ctx))
-
-
-def _string_q(resource_type: str | None, param: SearchParam, op: str, value: str, ctx: Context) -> Q:
-    """Strings compare case- and accent-insensitively (the normalised column), whole values for eq/ne."""
-    norm = normalize_text(value)
-    lookup = {"eq": "value", "ne": "value", "co": "value__contains", "sw": "value__startswith", "ew": "value__endswith",
-              "gt": "value__gt", "lt": "value__lt", "ge": "value__gte", "le": "value__lte"}[op]
-    condition = Q(**{lookup: norm})
-    return _filter_rows(StringIndex, resource_type, Q(name=param.name) & (~condition if op == "ne" else condition), ctx)
+    asked = TYPES[param.type].filter_test(param, op, value, ctx.base_url)
+    if isinstance(asked, Condition):
+        return _matching(asked, resource_type, ctx)
+    return ordinary(*asked)
 
 
 def _filter_chain_q(
     resource_type: str | None, param: SearchParam, test: filter_tree.Test, ctx: Context, depth: int
-) -> Q:
+) -> Where:
     """`subject.name co "pet"`: references whose target matches the rest of the path (the one chain step)."""
     if param.type != "reference":
         raise filter_tree.error(f"only reference parameters can be chained ('{'.'.join(test.path)}')",

@@ -1,7 +1,6 @@
 """The search interaction: parse, compile, page, include, shape, and build the searchset Bundle."""
 from __future__ import annotations
 
-import json
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -19,8 +18,9 @@ from . import includes as includes_
 from . import sql
 from .compartments import compartment_q, compartment_types
 from .compiler import Context, compile_filters
+from .conditions import NOTHING, Rows, Sql, Where, columns, eq
 from .models import ReferenceIndex, TokenIndex
-from .paging import fetch_page, fetch_page_by_index, index_ids, order_keys
+from .paging import fetch_page, fetch_page_by_index, order_keys
 from .parser import SearchRequest, parse
 from .shaping import shape
 
@@ -40,10 +40,11 @@ def _types(request: FhirRequest, search: SearchRequest) -> list[str] | None:
     return types or None
 
 
-def _type_query(resource_type: str | None, search: SearchRequest, request: FhirRequest, ctx: Context) -> tuple[Q, list]:
+def _type_query(resource_type: str | None, search: SearchRequest, request: FhirRequest,
+                ctx: Context) -> tuple[Where, list]:
     q, applied = compile_filters(resource_type, search.filters, ctx)
     if resource_type is not None and not ctx.contained:
-        q &= Q(resource_type=resource_type)
+        q &= Where(rest=eq("resource_type", resource_type))
     if request.compartment and resource_type is not None:
         q &= compartment_q(request.compartment[0], request.compartment[1], resource_type)
     if ctx.visible is not None and resource_type is not None:
@@ -51,15 +52,16 @@ def _type_query(resource_type: str | None, search: SearchRequest, request: FhirR
     return q, applied
 
 
-def build_queryset(request: FhirRequest, search: SearchRequest, ctx: Context):
-    """(queryset of matching ResourceRecords, filters applied, types searched)."""
-    q, applied, types = build_where(request, search, ctx)
-    return ResourceRecord.objects.filter(q, deleted=False), applied, types
+def build_where(request: FhirRequest, search: SearchRequest, ctx: Context) -> tuple[Where, list, list[str] | None]:
+    """(condition on stored records, filters applied, types searched). `_contained=both`: the
+    records that match themselves or through a resource they contain."""
+    where, applied, types = _build_where(request, search, ctx)
+    if search.contained == "both":
+        where |= _build_where(request, search, Context(base_url=request.base_url, contained=True))[0]
+    return where, applied, types
 
 
-def build_where(request: FhirRequest, search: SearchRequest, ctx: Context) -> tuple[Q, list, list[str] | None]:
-    """(condition on ResourceRecord, filters applied, types searched); the queryset is built only if
-    needed: resolving its nested subqueries costs more CPU than a page found from the index."""
+def _build_where(request: FhirRequest, search: SearchRequest, ctx: Context) -> tuple[Where, list, list[str] | None]:
     types = _types(request, search)
     ctx.visible = guard.visible(request)
     if types is None:
@@ -70,41 +72,29 @@ def build_where(request: FhirRequest, search: SearchRequest, ctx: Context) -> tu
     elif len(types) == 1:
         q, applied = _type_query(types[0], search, request, ctx)
     else:
-        q, applied = Q(pk__in=[]), None
+        q, applied = NOTHING, None
         for resource_type in types:
             tq, type_applied = _type_query(resource_type, search, request, ctx)
             if applied is None or len(type_applied) > len(applied):
                 applied = type_applied
             q |= tq
         ctx.ignored[:] = list(dict.fromkeys(ctx.ignored))
-    ctx.where = q
     return q, applied, types
 
 
-DRIVER_PREFERENCE = (ReferenceIndex, TokenIndex)  # usually the most selective: walk these first
+# usually the most selective: walk these first
+DRIVER_PREFERENCE = (ReferenceIndex._meta.db_table, TokenIndex._meta.db_table)
 
 
-def index_drivers(q: Q) -> list | None:
-    """The `record_id` subqueries of `q` when it is nothing but an AND of them (and the resource type,
-    which every index row carries): then a page can be found from the index tables alone."""
-    drivers = []
-
-    def walk(node) -> bool:
-        if isinstance(node, tuple):
-            if node[0] == "id__in" and hasattr(node[1], "model") and node[1].model is not ResourceRecord:
-                drivers.append(node[1])
-                return True
-            return node[0] == "resource_type"
-        if node.negated or node.connector != Q.AND:
-            return False
-        return all(walk(child) for child in node.children)
-
-    if not walk(q) or not drivers:
+def index_drivers(where: Where, types: list[str] | None) -> list[Rows] | None:
+    """The index conditions of `where` when it holds nothing else (but the resource type, which every
+    index row carries): then a page can be found from the index tables alone."""
+    if not where.drivers:
         return None
-    return sorted(
-        drivers,
-        key=lambda d: next((i for i, m in enumerate(DRIVER_PREFERENCE) if d.model is m), len(DRIVER_PREFERENCE)),
-    )
+    if not where.rest.always and not (types and len(types) == 1 and where.rest == eq("resource_type", types[0])):
+        return None
+    rank = {table: i for i, table in enumerate(DRIVER_PREFERENCE)}
+    return sorted(where.drivers, key=lambda d: rank.get(d.table, len(DRIVER_PREFERENCE)))
 
 
 def content_of(row: dict) -> dict:
@@ -165,40 +155,15 @@ def _entry(request: FhirRequest, row: dict, mode: str, search: SearchRequest) ->
     return {"fullUrl": full_url, "resource": resource, "search": {"mode": mode}}
 
 
-class Matches:
-    """What counting the matches runs: SQL from sql.py when it writes the shape, else the ORM's."""
-
-    def __init__(self, rows, queryset):
-        self.rows, self.queryset = rows, queryset  # callables: (SELECT of the matches, params), QuerySet
-
-    def _sql(self):
-        try:
-            return self.rows()
-        except sql.Unsupported:
-            return None
-
-    def count(self) -> int:
-        statement = self._sql()
-        if statement:
-            return sql.scalar(f"SELECT COUNT(*) FROM ({statement[0]}) c", statement[1])
-        return self.queryset().count()
-
-    def planned(self) -> int:
-        statement = self._sql()
-        if statement:
-            return sql.planned_rows(*statement)
-        return int(json.loads(self.queryset().explain(format="json"))[0]["Plan"]["Plan Rows"])
-
-
-def count_matches(matches: Matches, mode: str, seen: int | None = None) -> int:
+def count_matches(matches: Sql, mode: str, seen: int | None = None) -> int:
     """Bundle.total. `accurate` (or SQLite): COUNT(*). Otherwise (default, `estimate`) on PostgreSQL,
     the planner's row estimate first (planning only, no rows read): above
     FHIR["TOTAL_ESTIMATE_ABOVE"] (500) it is the answer (never below `seen`, the matches already
     known); below, the exact count when it finishes within FHIR["TOTAL_TIMEOUT_MS"], else the
     estimate. Counting 50,000 index rows exactly costs far more than the page itself."""
     if mode == "accurate" or connection.vendor != "postgresql":
-        return matches.count()
-    estimate = max(matches.planned(), seen or 0)
+        return sql.count(matches)
+    estimate = max(sql.planned_rows(matches), seen or 0)
     if estimate > int(settings.FHIR.get("TOTAL_ESTIMATE_ABOVE", 500)):
         return estimate
     timeout_ms = int(settings.FHIR.get("TOTAL_TIMEOUT_MS", 15))
@@ -209,7 +174,7 @@ def count_matches(matches: Matches, mode: str, seen: int | None = None) -> int:
                 cursor.execute("SHOW statement_timeout")
                 previous = cursor.fetchone()[0]
             cursor.execute("SET LOCAL statement_timeout = %s", [timeout_ms])
-            count = matches.count()
+            count = sql.count(matches)
             if nested:
                 cursor.execute("SET LOCAL statement_timeout = %s", [previous])
             return count
@@ -217,7 +182,7 @@ def count_matches(matches: Matches, mode: str, seen: int | None = None) -> int:
         return estimate
 
 
-def _total(search: SearchRequest, drivers: list | None, where: Q, records, page, matched: int) -> int:
+def _total(search: SearchRequest, drivers: list[Rows] | None, where: Where, page, matched: int) -> int:
     """Bundle.total when the first page does not hold every match (see count_matches).
 
     A page found from the index (`drivers`) is also a sample: `matched` of the first index's rows up
@@ -227,22 +192,14 @@ def _total(search: SearchRequest, drivers: list | None, where: Q, records, page,
     if page is not None and page.next:
         matched += 1  # a lower bound for any estimate: there is at least one more match
     if not drivers:
-        def rows():
-            if search.contained == "both":
-                raise sql.Unsupported("contained=both")
-            return sql.record_ids(where)
-
-        return count_matches(Matches(rows, lambda: records().values("id")), search.total, matched)
+        return count_matches(sql.record_ids(where.sql()), search.total, matched)
     # index rows belong to current records only: no need to visit the records to count
-    matches = Matches(lambda: sql.index_ids(drivers), lambda: index_ids(drivers).values("record_id").distinct())
+    matches = sql.index_ids(drivers)
     if search.total == "accurate" or connection.vendor != "postgresql" or search.cursor is not None \
             or page is None or not page.rows or len(drivers) == 1:
         return count_matches(matches, search.total, matched)
     first = drivers[0]
-    try:
-        candidates = sql.planned_rows(*first.sql("d"))
-    except sql.Unsupported:
-        return count_matches(matches, search.total, matched)
+    candidates = sql.planned_rows(first.sql())
     if candidates <= int(settings.FHIR.get("TOTAL_ESTIMATE_ABOVE", 500)):
         return count_matches(matches, search.total, matched)
     walked = sql.walked_count(first, page.rows[-1]["id"])
@@ -288,12 +245,6 @@ def search_result(request: FhirRequest) -> dict:
     ctx = Context(base_url=request.base_url, contained=search.contained == "true")
     where, applied, types = build_where(request, search, ctx)
 
-    def records():
-        queryset = ResourceRecord.objects.filter(where, deleted=False)
-        if search.contained == "both":
-            queryset = queryset | build_queryset(request, search, Context(base_url=request.base_url, contained=True))[0]
-        return queryset
-
     keys, sorted_by = order_keys(types[0] if types and len(types) == 1 else None, search.sort, ctx.ignored)
     search.sort = sorted_by
     search.controls = [c for c in search.controls if c[0] != "_sort"]
@@ -309,14 +260,13 @@ def search_result(request: FhirRequest) -> dict:
     links = [{"relation": "self", "url": _self_url(request, applied, search, search.cursor)}]
     entries: list[dict] = []
     page = None
-    drivers = index_drivers(where) if len(keys) == 1 and search.contained != "both" else None
+    drivers = index_drivers(where, types) if len(keys) == 1 else None
     if search.summary != "count" and search.count > 0:
         if drivers:
             page = fetch_page_by_index(drivers, keys, search.count, search.cursor, FIELDS)
         else:
             counted = len(keys) > 1 and search.cursor is None and search.total != "none"
-            page = fetch_page(records, keys, search.count, search.cursor, FIELDS, with_total=counted,
-                              where=where if search.contained != "both" else None)
+            page = fetch_page(where.sql(), keys, search.count, search.cursor, FIELDS, with_total=counted)
         rows = page.rows
         if search.contained == "true" and search.contained_type == "contained":
             rows = _contained_rows(rows, search, types)
@@ -343,7 +293,7 @@ def search_result(request: FhirRequest) -> dict:
         ):
             bundle["total"] = matched  # the whole result is on this first page
         else:
-            bundle["total"] = _total(search, drivers, where, records, page, matched)
+            bundle["total"] = _total(search, drivers, where, page, matched)
         bundle = {"resourceType": "Bundle", "type": "searchset", "total": bundle["total"]}
     if ctx.ignored:
         entries.append(
@@ -366,21 +316,22 @@ def search_result(request: FhirRequest) -> dict:
 
 def match_records(resource_type: str, query: list[tuple[str, str]]) -> list[ResourceRecord]:
     """Current records of `resource_type` matching `query` (conditional create/update/delete)."""
-    search = parse(query)
-    ctx = Context()
-    q, _ = compile_filters(resource_type, search.filters, ctx)
-    if ctx.ignored:
-        raise bad_request(f"Unknown search parameters in a conditional request: {', '.join(ctx.ignored)}",
-                          code="SEARCH_UNKNOWN_PARAMETER", issue_code="not-supported")
-    return list(ResourceRecord.objects.filter(q, resource_type=resource_type, deleted=False).order_by("id"))
+    where = matching(resource_type, query, "in a conditional request")
+    return list(ResourceRecord.objects.filter(where.q()).order_by("id"))
 
 
 def match_condition(resource_type: str, query: list[tuple[str, str]]) -> Q:
-    """`match_records` as a condition, nothing fetched: the caller combines it and streams the rows."""
+    """`match_records` as a condition for a queryset, nothing fetched: the caller combines it and
+    streams the rows."""
+    return matching(resource_type, query, f"for {resource_type}").q()
+
+
+def matching(resource_type: str, query: list[tuple[str, str]], asked: str) -> Where:
+    """The current records of `resource_type` matching `query`; an unknown parameter is a 400."""
     search = parse(query)
     ctx = Context()
-    q, _ = compile_filters(resource_type, search.filters, ctx)
+    condition, _ = compile_filters(resource_type, search.filters, ctx)
     if ctx.ignored:
-        raise bad_request(f"Unknown search parameters for {resource_type}: {', '.join(ctx.ignored)}",
+        raise bad_request(f"Unknown search parameters {asked}: {', '.join(ctx.ignored)}",
                           code="SEARCH_UNKNOWN_PARAMETER", issue_code="not-supported")
-    return q & Q(resource_type=resource_type, deleted=False)
+    return condition & Where(rest=columns(resource_type=resource_type, deleted=False))

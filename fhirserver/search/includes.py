@@ -1,42 +1,57 @@
 """`_include` and `_revinclude` (with `:iterate` and `*`): resources the matches point to, or that
 point to the matches, read through the reference index. Only what the caller may see is included:
-`visible(type)` (the access decision's search filter) is part of every query that reads them."""
+`visible(type)` (the access decision's search filter, a `Where`) is part of every statement that reads them."""
 from __future__ import annotations
 
-from django.db.models import Q
+from resources import decimals
 
-from fhirserver.storage.models import ResourceRecord
-
+from . import sql
+from .conditions import NEVER, RECORDS, Rows, Sql, Where, columns, eq, in_rows, one_of, where_any
 from .models import ReferenceIndex
 from .parser import Include
 
 MAX_ITERATIONS = 4
 MAX_INCLUDED = 2000
-FIELDS = ("id", "resource_type", "logical_id", "content")
+FIELDS = ("id", "resource_type", "logical_id", "text")
+REFERENCES = ReferenceIndex._meta.db_table
 
 
-def _seen(resource_type: str, visible) -> Q:
-    return Q(resource_type=resource_type) & (visible(resource_type) if visible is not None else Q())
+def _seen(resource_type: str, visible) -> Where:
+    return Where(rest=eq("resource_type", resource_type)) & (visible(resource_type) if visible is not None else Where())
+
+
+def _references(condition: Sql, *columns_: str) -> list[tuple]:
+    names = ", ".join('"' + c + '"' for c in columns_)
+    found = sql.select(f'SELECT DISTINCT {names} FROM "{REFERENCES}"', condition)
+    return [tuple(row.values()) for row in found]
+
+
+def _records(where: Where) -> list[dict]:
+    """The current records `where` selects (at most MAX_INCLUDED), their content parsed once."""
+    condition = sql.matching_records(where.sql())
+    rows = sql.select(f'SELECT {sql.record_fields(FIELDS)} FROM "{RECORDS}" r', condition,
+                      f"LIMIT {MAX_INCLUDED}")
+    for row in rows:
+        row["content"] = decimals.loads(row["text"])
+    return rows
 
 
 def _forward(include: Include, sources: list[dict], visible=None) -> list[dict]:
     ids = [r["id"] for r in sources if include.source_type in ("*", r["resource_type"])]
     if not ids:
         return []
-    rows = ReferenceIndex.objects.filter(record_id__in=ids).exclude(target_id="")
+    rows = one_of("record_id", ids) & ~eq("target_id", "")
     if include.param != "*":
-        rows = rows.filter(resource_type=include.source_type, name=include.param)
+        rows &= columns(resource_type=include.source_type, name=include.param)
     if include.target_type:
-        rows = rows.filter(target_type=include.target_type)
+        rows &= eq("target_type", include.target_type)
     by_type: dict[str, set[str]] = {}
-    for target_type, target_id in rows.values_list("target_type", "target_id").distinct():
+    for target_type, target_id in _references(rows, "target_type", "target_id"):
         by_type.setdefault(target_type, set()).add(target_id)
     if not by_type:
         return []
-    q = Q(pk__in=[])
-    for target_type, target_ids in by_type.items():
-        q |= _seen(target_type, visible) & Q(logical_id__in=target_ids)
-    return list(ResourceRecord.objects.filter(q, deleted=False).values(*FIELDS)[:MAX_INCLUDED])
+    return _records(where_any(_seen(target_type, visible) & Where(rest=one_of("logical_id", sorted(target_ids)))
+                              for target_type, target_ids in by_type.items()))
 
 
 def _reverse(include: Include, targets: list[dict], visible=None) -> list[dict]:
@@ -46,26 +61,21 @@ def _reverse(include: Include, targets: list[dict], visible=None) -> list[dict]:
             by_type.setdefault(r["resource_type"], []).append(r["logical_id"])
     if not by_type:
         return []
-    q = Q(pk__in=[])
+    rows = NEVER
     for target_type, ids in by_type.items():
-        q |= Q(target_type=target_type, target_id__in=ids)
-    rows = ReferenceIndex.objects.filter(q)
+        rows |= eq("target_type", target_type) & one_of("target_id", ids)
     if include.source_type != "*":
-        rows = rows.filter(resource_type=include.source_type)
+        rows &= eq("resource_type", include.source_type)
     if include.param != "*":
-        rows = rows.filter(name=include.param)
+        rows &= eq("name", include.param)
     if include.source_type != "*":
         source_types = [include.source_type]
     else:
-        source_types = list(rows.values_list("resource_type", flat=True).distinct())
-    seen = Q(pk__in=[])
-    for source_type in source_types:
-        seen |= _seen(source_type, visible)
-    return list(
-        ResourceRecord.objects.filter(seen, id__in=rows.values("record_id"), deleted=False).values(*FIELDS)[
-            :MAX_INCLUDED
-        ]
-    )
+        source_types = [t for (t,) in _references(rows, "resource_type")]
+    seen = where_any(_seen(source_type, visible) for source_type in source_types)
+    if seen.never:
+        return []
+    return _records(seen & Where(rest=in_rows("id", Rows(REFERENCES, rows))))
 
 
 def resolve(includes: list[Include], matches: list[dict], allowed=None, visible=None) -> list[dict]:

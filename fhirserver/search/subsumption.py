@@ -8,11 +8,10 @@ subsumed: that is a 400 `SEARCH_CANNOT_SUBSUME`, never an equality search in dis
 """
 from __future__ import annotations
 
-from django.db.models import Q
-
 from fhirserver.core.errors import bad_request
 from fhirserver.storage.models import ResourceRecord
 
+from .conditions import Sql, eq, one_of
 from .models import UriIndex
 from .values import TEXT_LENGTH, split_escaped
 
@@ -20,8 +19,8 @@ PARENT_PROPERTIES = ("parent", "subsumedBy")
 CHILD_PROPERTIES = ("child",)
 
 
-def codes_q(name: str, value: str, modifier: str, *, system_field: str = "system", code_field: str = "code") -> Q:
-    """`system|code` under `:below` or `:above` as a Q on (system_field, code_field)."""
+def codes_q(name: str, value: str, modifier: str, *, system_field: str = "system", code_field: str = "code") -> Sql:
+    """`system|code` under `:below` or `:above` as a condition on (system_field, code_field)."""
     parts = split_escaped(value, "|")
     if len(parts) != 2 or not all(parts):
         raise bad_request(
@@ -39,7 +38,7 @@ def codes_q(name: str, value: str, modifier: str, *, system_field: str = "system
             issue_code="not-supported",
         )
     related = _closure(code, parents if modifier == "above" else _invert(parents))
-    return Q(**{system_field: system, f"{code_field}__in": sorted(c[:TEXT_LENGTH] for c in related)})
+    return eq(system_field, system) & one_of(code_field, sorted(c[:TEXT_LENGTH] for c in related))
 
 
 def hierarchy(system: str) -> dict[str, set[str]] | None:

@@ -6,7 +6,7 @@ Every path asks the `Access` of its request, through `fhirserver.core.guard`:
 - `check(interaction, type, resource)`: read, vread, history, writes, operations, `$digitize`;
 - `can_read(type, resource)`: results assembled from many resources (history, `$everything`, Bundles,
   export, subscription notifications);
-- `search_q(type)`: the same rules as a condition on stored records, which the search engine ANDs
+- `search_q(type)`: the same rules as a condition on stored records (a search `Where`), which the search engine ANDs
   into a search, into every chain, `_has` and `_filter` step, and into `_include`/`_revinclude`.
 So one class says what a token may see, and a search can reach nothing a read would refuse.
 """
@@ -14,18 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q
-
 from fhirserver.core.errors import FhirError
 from fhirserver.core.request import FhirRequest
 from fhirserver.search.compartments import compartment_q, in_patient_compartment
 from fhirserver.search.compiler import Context, compile_filters
+from fhirserver.search.conditions import EVERYTHING, NOTHING, RECORDS, Rows, Where, columns, in_rows
 from fhirserver.search.models import ReferenceIndex
 from fhirserver.search.params import token
 from fhirserver.search.params.reference import parse_reference
 from fhirserver.search.parser import parse
 from fhirserver.search.registry import get_param
-from fhirserver.search.sql import Rows
 from fhirserver.security.scopes import ScopeRule, Scopes
 from fhirserver.storage import repository
 from fhirserver.storage.models import ResourceRecord
@@ -93,13 +91,13 @@ class Access:
         """What can be refused from the request alone (operations, other patients' compartments...)."""
         check_request(self, request)
 
-    def search_q(self, resource_type: str) -> Q:
+    def search_q(self, resource_type: str) -> Where:
         """What this token may see of `resource_type`, as a condition on ResourceRecord: the patient
         compartment and the v2 scope query constraints (an OR of ANDs). Nothing when no rule lets it
         search the type: a chain or include cannot reach a type the token may not search itself."""
         if not self.can_read_type(resource_type):
-            return Q(pk__in=[])
-        q = Q()
+            return NOTHING
+        q = EVERYTHING
         if self.patient_id:
             compartment = compartment_q("Patient", self.patient_id, resource_type)
             if resource_type == "Provenance":
@@ -107,7 +105,7 @@ class Access:
             q &= compartment
         constraints = self.allowed_query(resource_type)
         if constraints is not None:
-            alternatives = Q(pk__in=[])
+            alternatives = NOTHING
             for conjunction in constraints:
                 condition, _ = compile_filters(resource_type, parse(list(conjunction)).filters, Context())
                 alternatives |= condition
@@ -136,14 +134,17 @@ class Access:
     # `_revinclude=Provenance:target`) would be hidden from the patient's own app. A patient-confined
     # token also sees a Provenance whose every target it may see (and nothing else: one target
     # outside its reach hides it), in searches and on single reads alike.
-    def _provenance_of_visible_q(self) -> Q:
-        targets = Q(resource_type="Provenance", name="target")
-        seen = Q(pk__in=[])
-        for target_type in ReferenceIndex.objects.filter(targets).values_list("target_type", flat=True).distinct():
+    def _provenance_of_visible_q(self) -> Where:
+        targets = columns(resource_type="Provenance", name="target")
+        seen = NOTHING.rest
+        stored = ReferenceIndex.objects.filter(resource_type="Provenance", name="target")
+        for target_type in stored.values_list("target_type", flat=True).distinct():
             if target_type and target_type != "Provenance" and self.can_read_type(target_type):
-                readable = Q(resource_type=target_type, deleted=False) & self.search_q(target_type)
-                seen |= Q(target_type=target_type, target_id__in=Rows(ResourceRecord, readable, "logical_id"))
-        return Q(id__in=Rows(ReferenceIndex, targets & seen)) & ~Q(id__in=Rows(ReferenceIndex, targets & ~seen))
+                readable = Where(rest=columns(resource_type=target_type, deleted=False)) & self.search_q(target_type)
+                seen |= columns(target_type=target_type) & in_rows(
+                    "target_id", Rows(RECORDS, readable.sql(), "logical_id"))
+        table = ReferenceIndex._meta.db_table
+        return Where.of(Rows(table, targets & seen)) & ~Where.of(Rows(table, targets & ~seen))
 
     def _provenance_of_visible(self, provenance: dict) -> bool:
         references = [t.get("reference") if isinstance(t, dict) else None for t in provenance.get("target") or []]
@@ -199,7 +200,7 @@ def query_admits(resource_type: str, resource: dict, query: tuple[tuple[str, str
         return False
     condition, _ = compile_filters(resource_type, parse(list(query)).filters, Context())
     return ResourceRecord.objects.filter(
-        condition, resource_type=resource_type, logical_id=resource["id"], version=int(version), deleted=False
+        condition.q(), resource_type=resource_type, logical_id=resource["id"], version=int(version), deleted=False
     ).exists()
 
 

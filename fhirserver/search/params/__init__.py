@@ -4,7 +4,7 @@ the type is: index table, extraction (write), condition (read), sort column, `:m
 from __future__ import annotations
 
 from . import composite, date, number, quantity, reference, special, string, token, uri
-from .base import Condition, ParamType, any_of  # noqa: F401  (what the compiler builds with)
+from .base import Condition, ParamType  # noqa: F401  (what the compiler builds with)
 
 TYPES: dict[str, ParamType] = {
     t.name: t

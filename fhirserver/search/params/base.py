@@ -9,12 +9,11 @@ paging ask the type, so no table elsewhere repeats what a type is.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q
-
 from fhirserver.core.errors import bad_request
+
+from ..conditions import Sql, any_of, eq
 
 PREFIXED = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")  # the ordinary search prefixes
 
@@ -24,15 +23,22 @@ class Condition:
     """Rows of `model` matching `where`; `negated`: the records that have no such row (`:not`)."""
 
     model: type
-    where: Q
+    where: Sql
     negated: bool = False
 
 
-def any_of(conditions: Iterable[Q]) -> Q:
-    q = None
-    for c in conditions:
-        q = c if q is None else q | c
-    return q if q is not None else Q(pk__in=[])
+FILTER_LIKE = {"co": "contains", "sw": "startswith", "ew": "endswith"}  # `_filter` string operations
+
+
+def filter_literal(value: str) -> str:
+    """A literal `_filter` value as an ordinary search value (commas, `$` and backslashes are syntax there)."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("$", "\\$")
+
+
+def refuse_modifier(modifier: str | None, allowed: tuple, kind: str, name: str) -> None:
+    if modifier not in allowed:
+        raise bad_request(f"Modifier :{modifier} is not supported on {kind} parameter {name}",
+                          code="SEARCH_BAD_MODIFIER")
 
 
 class ParamType:
@@ -58,14 +64,19 @@ class ParamType:
         value's condition refuses a modifier the type does not have)."""
         return Condition(self.model, any_of(self.value_condition(param, v, modifier, base_url) for v in values))
 
-    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         raise NotImplementedError
 
     def missing(self, param) -> Condition:
         """`:missing=false`: the records with a row of this parameter (the compiler negates for true)."""
         if self.model is None or not param.expression:
             raise bad_request(f"{param.name}:missing is not supported", code="SEARCH_BAD_MODIFIER")
-        return Condition(self.model, Q(name=param.name))
+        return Condition(self.model, eq("name", param.name))
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition | tuple[str | None, str]:
+        """What `_filter`'s `param op value` asks of this type (`op` one of `filter_ops`, not `pr`):
+        rows of its table (a Condition), or the ordinary search `(modifier, value)` meaning the same."""
+        return None, filter_literal(value)  # eq, re
 
     def sort_column(self, descending: bool) -> tuple[str, str] | None:
         """(index column, kind) a `_sort` on this type orders by, None when the type does not sort."""

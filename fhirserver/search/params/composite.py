@@ -5,15 +5,14 @@ from __future__ import annotations
 from functools import lru_cache
 from itertools import product
 
-from django.db.models import Q
-
 from fhirserver.core.errors import bad_request
 
+from ..conditions import Sql, eq, like
 from ..models import CompositeIndex
 from ..paths import compile_expression
 from ..values import normalize_text, parse_decimal, split_escaped, split_prefix
 from . import date, number, quantity, reference, string, token
-from .base import ParamType
+from .base import ParamType, refuse_modifier
 
 model = CompositeIndex
 MODIFIERS = (None,)
@@ -80,27 +79,24 @@ def extract(elements: list, components) -> list[dict]:
     return rows
 
 
-def condition(name: str, value: str, modifier: str | None, components, base_url: str = "") -> Q:
-    if modifier not in MODIFIERS:
-        raise bad_request(
-            f"Modifier :{modifier} is not supported on composite parameter {name}", code="SEARCH_BAD_MODIFIER"
-        )
+def condition(name: str, value: str, modifier: str | None, components, base_url: str = "") -> Sql:
+    refuse_modifier(modifier, MODIFIERS, "composite", name)
     parts = split_escaped(value, "$")
     if len(parts) != len(components):
         raise bad_request(
             f"{name} needs {len(components)} values joined by '$', got '{value}'", code="SEARCH_BAD_COMPOSITE"
         )
-    q = Q(name=name)
+    q = eq("name", name)
     for position, (part, component) in enumerate(zip(parts, components)):
         q &= _component_q(name, position, component.type, part, base_url)
     return q
 
 
-def _component_q(name: str, position: int, kind: str, text: str, base_url: str) -> Q:
+def _component_q(name: str, position: int, kind: str, text: str, base_url: str) -> Sql:
     if position == 0:
         if kind == "reference":
             target_type, target_id, url = reference.parse_reference(text, base_url)
-            return Q(code1=f"{target_type}/{target_id}" if target_id else url)
+            return eq("code1", f"{target_type}/{target_id}" if target_id else url)
         return token.token_q(text, system_field="system1", code_field="code1", name=name)
     if position == 2:
         prefix, raw = split_prefix_number(name, text)
@@ -127,7 +123,7 @@ def _component_q(name: str, position: int, kind: str, text: str, base_url: str) 
         prefix, low, high = date.parse(name, text)
         return date.compare(prefix, low, high, "low2", "high2")
     if kind == "string":
-        return Q(code2__startswith=normalize_text(text))
+        return like("code2", "startswith", normalize_text(text))
     raise bad_request(f"Composite component type {kind} is not supported ({name})", code="SEARCH_BAD_COMPOSITE")
 
 
@@ -144,8 +140,11 @@ class CompositeType(ParamType):
     def rows(self, param, values: list) -> list[dict]:
         return extract(values, param.components)
 
-    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         return condition(param.name, value, modifier, param.components, base_url)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> tuple[str | None, str]:
+        return None, value.replace("\\", "\\\\").replace(",", "\\,")  # `$` still joins the components
 
 
 TYPE = CompositeType()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from django.db.models import Q
-
-from fhirserver.core.errors import bad_request
-
+from ..conditions import Sql, eq
+from ..conditions import compare as column_is
 from ..models import DateIndex
 from ..values import MAX_DATETIME, MIN_DATETIME, date_range, search_date_range, split_prefix
-from .base import PREFIXED, ParamType
+from .base import PREFIXED, Condition, ParamType, filter_literal, refuse_modifier
 
 model = DateIndex
 MODIFIERS = (None,)
@@ -44,32 +42,36 @@ def extract(values: list) -> list[dict]:
     return rows
 
 
-def compare(prefix: str, low: datetime, high: datetime, low_field: str, high_field: str) -> Q:
+def compare(prefix: str, low: datetime, high: datetime, low_field: str, high_field: str) -> Sql:
     """Target range [low_field, high_field] against search range [low, high] under `prefix`."""
-    contained = Q(**{f"{low_field}__gte": low, f"{high_field}__lte": high})
+    contained = column_is(low_field, ">=", low) & column_is(high_field, "<=", high)
     if prefix == "eq":
         return contained
     if prefix == "ne":
         return ~contained
     if prefix == "gt":
-        return Q(**{f"{high_field}__gt": high})
+        return column_is(high_field, ">", high)
     if prefix == "lt":
-        return Q(**{f"{low_field}__lt": low})
+        return column_is(low_field, "<", low)
     if prefix == "ge":
-        return Q(**{f"{high_field}__gt": high}) | contained
+        return column_is(high_field, ">", high) | contained
     if prefix == "le":
-        return Q(**{f"{low_field}__lt": low}) | contained
+        return column_is(low_field, "<", low) | contained
     if prefix == "sa":
-        return Q(**{f"{low_field}__gt": high})
+        return column_is(low_field, ">", high)
     if prefix == "eb":
-        return Q(**{f"{high_field}__lt": low})
+        return column_is(high_field, "<", low)
     # ap: overlaps the search range widened by 10% of its distance from now (at least a day)
     now = datetime.now(timezone.utc)
     gap = max(abs(now - low), abs(now - high)) * 0.1
     slack = max(gap, timedelta(days=1))
-    return Q(
-        **{f"{low_field}__lte": min(high + slack, MAX_DATETIME), f"{high_field}__gte": max(low - slack, MIN_DATETIME)}
-    )
+    return column_is(low_field, "<=", min(high + slack, MAX_DATETIME)) & \
+        column_is(high_field, ">=", max(low - slack, MIN_DATETIME))
+
+
+def overlaps(low: datetime, high: datetime, low_field: str = "low", high_field: str = "high") -> Sql:
+    """`_filter`'s `po`: the stored range overlaps [low, high]."""
+    return column_is(low_field, "<=", high) & column_is(high_field, ">=", low)
 
 
 def parse(name: str, value: str) -> tuple[str, datetime, datetime]:
@@ -78,11 +80,10 @@ def parse(name: str, value: str) -> tuple[str, datetime, datetime]:
     return prefix, low, high
 
 
-def condition(name: str, value: str, modifier: str | None) -> Q:
-    if modifier not in MODIFIERS:
-        raise bad_request(f"Modifier :{modifier} is not supported on date parameter {name}", code="SEARCH_BAD_MODIFIER")
+def condition(name: str, value: str, modifier: str | None) -> Sql:
+    refuse_modifier(modifier, MODIFIERS, "date", name)
     prefix, low, high = parse(name, value)
-    return Q(name=name) & compare(prefix, low, high, "low", "high")
+    return eq("name", name) & compare(prefix, low, high, "low", "high")
 
 
 class DateType(ParamType):
@@ -96,8 +97,14 @@ class DateType(ParamType):
 
     extract = staticmethod(extract)
 
-    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         return condition(param.name, value, modifier)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition | tuple[str | None, str]:
+        if op == "po":  # the stored period overlaps the value's implied period
+            low, high = search_date_range(value, name=param.name)
+            return Condition(self.model, eq("name", param.name) & overlaps(low, high))
+        return None, op + filter_literal(value)  # a prefix
 
 
 TYPE = DateType()

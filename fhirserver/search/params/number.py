@@ -1,15 +1,16 @@
-"""number parameters: prefixes, with the spec's implicit precision for eq/ne (100 = [99.5, 100.5))."""
+"""number parameters: prefixes, with the spec's implicit precision for eq/ne (100 = [99.5, 100.5)).
+
+`NumberType` is also what quantity.py's type is, but for its value's parsing and its index table:
+both are a prefixed comparison of a float column, sorted by that column."""
 from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Q
-
-from fhirserver.core.errors import bad_request
-
+from ..conditions import Sql, eq
+from ..conditions import compare as column_is
 from ..models import NumberIndex
 from ..values import implicit_range, parse_decimal, split_prefix
-from .base import PREFIXED, ParamType
+from .base import PREFIXED, ParamType, filter_literal, refuse_modifier
 
 model = NumberIndex
 MODIFIERS = (None,)
@@ -32,36 +33,31 @@ def extract(values: list) -> list[dict]:
     return [{"value": n} for n in (as_number(v) for v in values) if n is not None]
 
 
-def compare(prefix: str, value: Decimal, field: str, low: Decimal | None = None, high: Decimal | None = None) -> Q:
+ORDER = {"gt": ">", "sa": ">", "lt": "<", "eb": "<", "ge": ">=", "le": "<="}
+
+
+def compare(prefix: str, value: Decimal, field: str, low: Decimal | None = None, high: Decimal | None = None) -> Sql:
     """`field` against `value` under `prefix`; [low, high) is the implicit-precision range of eq/ne."""
+    if prefix in ORDER:
+        return column_is(field, ORDER[prefix], float(value))
+    if prefix == "ap":  # within 10%
+        slack = abs(value) * Decimal("0.1")
+        return column_is(field, ">=", float(value - slack)) & column_is(field, "<=", float(value + slack))
     if low is None or high is None:
         low, high = implicit_range(value)
-    if prefix == "eq":
-        return Q(**{f"{field}__gte": float(low), f"{field}__lt": float(high)})
-    if prefix == "ne":
-        return ~Q(**{f"{field}__gte": float(low), f"{field}__lt": float(high)})
-    if prefix in ("gt", "sa"):
-        return Q(**{f"{field}__gt": float(value)})
-    if prefix in ("lt", "eb"):
-        return Q(**{f"{field}__lt": float(value)})
-    if prefix == "ge":
-        return Q(**{f"{field}__gte": float(value)})
-    if prefix == "le":
-        return Q(**{f"{field}__lte": float(value)})
-    slack = abs(value) * Decimal("0.1")  # ap: within 10%
-    return Q(**{f"{field}__gte": float(value - slack), f"{field}__lte": float(value + slack)})
+    within = column_is(field, ">=", float(low)) & column_is(field, "<", float(high))
+    return ~within if prefix == "ne" else within
 
 
-def condition(name: str, value: str, modifier: str | None) -> Q:
-    if modifier not in MODIFIERS:
-        raise bad_request(
-            f"Modifier :{modifier} is not supported on number parameter {name}", code="SEARCH_BAD_MODIFIER"
-        )
+def condition(name: str, value: str, modifier: str | None) -> Sql:
+    refuse_modifier(modifier, MODIFIERS, "number", name)
     prefix, text = split_prefix(value, name=name)
-    return Q(name=name) & compare(prefix, parse_decimal(text, name=name), "value")
+    return eq("name", name) & compare(prefix, parse_decimal(text, name=name), "value")
 
 
 class NumberType(ParamType):
+    """A prefixed comparison of a float column (`value`), which `_sort` orders by."""
+
     name = "number"
     model = model
     modifiers = MODIFIERS
@@ -70,9 +66,13 @@ class NumberType(ParamType):
     sort_kind = "float"
 
     extract = staticmethod(extract)
+    condition_of = staticmethod(condition)  # (name, value, modifier) -> Sql: the type's own parsing
 
-    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
-        return condition(param.name, value, modifier)
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
+        return self.condition_of(param.name, value, modifier)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> tuple[str | None, str]:
+        return None, op + filter_literal(value)  # a prefix
 
 
 TYPE = NumberType()

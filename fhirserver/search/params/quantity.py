@@ -9,15 +9,14 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
-from django.db.models import Q
-
 from fhirserver.core.errors import bad_request
 from resources.ucum import canonical as ucum_canonical
 
+from ..conditions import Sql, eq
 from ..models import QuantityIndex
 from ..values import implicit_range, parse_decimal, split_escaped, split_prefix
-from .base import PREFIXED, ParamType
-from .number import as_number, compare
+from .base import refuse_modifier
+from .number import NumberType, as_number, compare
 
 model = QuantityIndex
 MODIFIERS = (None,)
@@ -87,13 +86,13 @@ def parse(name: str, value: str) -> tuple[str, Decimal, str, str]:
 
 
 def quantity_q(prefix: str, number: Decimal, system: str, code: str, *, value: str, system_field: str,
-               code_field: str, canonical_value: str, canonical_unit: str) -> Q:
-    """Q over the given columns: by canonical UCUM value when the unit allows, else value+system+code."""
+               code_field: str, canonical_value: str, canonical_unit: str) -> Sql:
+    """A condition on the given columns: by canonical UCUM value when the unit allows, else value+system+code."""
     direct = compare(prefix, number, value)
     if code:
-        direct &= Q(**{code_field: code})
+        direct &= eq(code_field, code)
     if system:
-        direct &= Q(**{system_field: system})
+        direct &= eq(system_field, system)
     if not code or system not in ("", UCUM):
         return direct
     found = canonical(number, code)
@@ -101,19 +100,16 @@ def quantity_q(prefix: str, number: Decimal, system: str, code: str, *, value: s
         return direct
     low, high = implicit_range(number)
     canon_low, canon_high = canonical(low, code), canonical(high, code)
-    by_canonical = Q(**{canonical_unit: found[1]}) & compare(
+    by_canonical = eq(canonical_unit, found[1]) & compare(
         prefix, found[0], canonical_value, canon_low[0], canon_high[0]
     )
     return direct | by_canonical
 
 
-def condition(name: str, value: str, modifier: str | None) -> Q:
-    if modifier not in MODIFIERS:
-        raise bad_request(
-            f"Modifier :{modifier} is not supported on quantity parameter {name}", code="SEARCH_BAD_MODIFIER"
-        )
+def condition(name: str, value: str, modifier: str | None) -> Sql:
+    refuse_modifier(modifier, MODIFIERS, "quantity", name)
     prefix, number, system, code = parse(name, value)
-    return Q(name=name) & quantity_q(
+    return eq("name", name) & quantity_q(
         prefix,
         number,
         system,
@@ -126,18 +122,15 @@ def condition(name: str, value: str, modifier: str | None) -> Q:
     )
 
 
-class QuantityType(ParamType):
+class QuantityType(NumberType):
+    """A number type (prefixes, sorting by `value`) over its own table, with units."""
+
     name = "quantity"
     model = model
     modifiers = MODIFIERS
-    filter_ops = PREFIXED + ("pr",)
-    sort_by = "value"
-    sort_kind = "float"
 
     extract = staticmethod(extract)
-
-    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
-        return condition(param.name, value, modifier)
+    condition_of = staticmethod(condition)
 
 
 TYPE = QuantityType()

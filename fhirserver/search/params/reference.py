@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.db.models import Q
 
 from fhirserver.core.errors import bad_request
 from resources.types import R4_RESOURCE_TYPES
 
+from ..conditions import NEVER, Sql, any_of, columns, eq, one_of
 from ..models import ReferenceIndex
 from ..values import TEXT_LENGTH, split_escaped
 from . import token
-from .base import Condition, ParamType, any_of
+from .base import Condition, ParamType, filter_literal
 
 model = ReferenceIndex
 IDENTIFIER = ":identifier"
@@ -55,29 +55,29 @@ def extract_identifiers(values: list) -> list[dict]:
     )
 
 
-def condition(name: str, value: str, modifier: str | None, targets: tuple[str, ...], base_url: str) -> Q:
-    """A Q over ReferenceIndex; `modifier` is None or a resource type (`subject:Patient`)."""
+def condition(name: str, value: str, modifier: str | None, targets: tuple[str, ...], base_url: str) -> Sql:
+    """A condition on ReferenceIndex rows; `modifier` is None or a resource type (`subject:Patient`)."""
     text = "".join(split_escaped(value, ","))
     if not text:
         raise bad_request(f"Empty reference value for {name}", code="SEARCH_BAD_REFERENCE")
     target_type, target_id, url = parse_reference(text, base_url)
     if modifier and target_type and target_type != modifier:
-        return Q(pk__in=[])
+        return NEVER
     if target_type:
-        local = Q(name=name, target_type=target_type, target_id=target_id)
-        return local | Q(name=name, url=text[:TEXT_LENGTH]) if "://" in text else local
+        local = columns(name=name, target_type=target_type, target_id=target_id)
+        return local | columns(name=name, url=text[:TEXT_LENGTH]) if "://" in text else local
     if "/" not in text and ":" not in text:  # a bare id
         if not re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", text):
             raise bad_request(f"'{text}' is not a valid id (parameter {name})", code="SEARCH_BAD_REFERENCE")
         if modifier:
-            return Q(name=name, target_type=modifier, target_id=text)
-        q = Q(name=name, target_id=text)
-        return q & Q(target_type__in=targets) if targets else q
-    return Q(name=name, url=url)
+            return columns(name=name, target_type=modifier, target_id=text)
+        q = columns(name=name, target_id=text)
+        return q & one_of("target_type", targets) if targets else q
+    return columns(name=name, url=url)
 
 
-def identifier_condition(name: str, value: str) -> Q:
-    return Q(name=name + IDENTIFIER) & token.token_q(value, name=name)
+def identifier_condition(name: str, value: str) -> Sql:
+    return eq("name", name + IDENTIFIER) & token.token_q(value, name=name)
 
 
 class ReferenceType(ParamType):
@@ -99,6 +99,13 @@ class ReferenceType(ParamType):
             )
         return Condition(self.model, any_of(condition(param.name, v, modifier, param.targets, base_url)
                                             for v in values))
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition | tuple[str | None, str]:
+        literal = filter_literal(value)
+        if op == "ne":  # a row pointing elsewhere
+            same = condition(param.name, literal, None, param.targets, base_url)
+            return Condition(self.model, eq("name", param.name) & ~same)
+        return None, literal  # eq, re
 
 
 TYPE = ReferenceType()

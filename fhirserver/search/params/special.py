@@ -10,16 +10,13 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from django.db.models import F, Q
-from django.db.models.functions import Cos, Power, Radians, Sin
-from django.db.models.lookups import LessThanOrEqual
-
 from fhirserver.core.errors import bad_request
 from resources import ucum
 
+from ..conditions import ALWAYS, Sql, compare, eq, raw
 from ..models import PositionIndex
 from ..values import parse_decimal, split_escaped
-from .base import ParamType
+from .base import ParamType, refuse_modifier
 
 model = PositionIndex
 MODIFIERS = (None,)
@@ -81,37 +78,38 @@ def parse_near(name: str, value: str) -> tuple[float, float, float]:
 
 def within(
     latitude: float, longitude: float, km: float, lat_field: str = "latitude", lon_field: str = "longitude"
-) -> Q:
+) -> Sql:
     """Positions whose great-circle distance from (latitude, longitude) is at most `km`."""
     angle = km / EARTH_RADIUS_KM  # central angle, radians
     if angle >= math.pi:
-        return Q()  # the whole sphere
+        return ALWAYS  # the whole sphere
     band = math.degrees(angle) + 1e-9
-    q = Q(**{f"{lat_field}__gte": latitude - band, f"{lat_field}__lte": latitude + band})
+    condition = compare(lat_field, ">=", latitude - band) & compare(lat_field, "<=", latitude + band)
     if abs(latitude) + band < 90:  # away from the poles a longitude band holds every match too
         spread = math.degrees(math.asin(min(1.0, math.sin(angle) / math.cos(math.radians(latitude))))) + 1e-9
         low, high = longitude - spread, longitude + spread
         if low < -180:
-            q &= Q(**{f"{lon_field}__gte": low + 360}) | Q(**{f"{lon_field}__lte": high})
+            condition &= compare(lon_field, ">=", low + 360) | compare(lon_field, "<=", high)
         elif high > 180:
-            q &= Q(**{f"{lon_field}__gte": low}) | Q(**{f"{lon_field}__lte": high - 360})
+            condition &= compare(lon_field, ">=", low) | compare(lon_field, "<=", high - 360)
         else:
-            q &= Q(**{f"{lon_field}__gte": low, f"{lon_field}__lte": high})
-    # haversine: hav(d/R) = hav(dlat) + cos(lat1) cos(lat2) hav(dlon), compared without asin/sqrt
+            condition &= compare(lon_field, ">=", low) & compare(lon_field, "<=", high)
+    # haversine: hav(d/R) = hav(dlat) + cos(lat1) cos(lat2) hav(dlon), compared without asin/sqrt;
+    # SIN, COS, RADIANS and POWER are PostgreSQL's, and Django gives SQLite connections the same.
     phi, lam = math.radians(latitude), math.radians(longitude)
-    haversine = (Power(Sin((Radians(F(lat_field)) - phi) / 2), 2)
-                 + math.cos(phi) * Cos(Radians(F(lat_field))) * Power(Sin((Radians(F(lon_field)) - lam) / 2), 2))
-    return q & Q(LessThanOrEqual(haversine, math.sin(angle / 2) ** 2 + 1e-15))
+    lat, lon = f'RADIANS("{lat_field}")', f'RADIANS("{lon_field}")'
+    haversine = raw(f"(POWER(SIN(({lat} - %s) / 2), 2) + %s * COS({lat}) * POWER(SIN(({lon} - %s) / 2), 2)) <= %s",
+                    phi, math.cos(phi), lam, math.sin(angle / 2) ** 2 + 1e-15)
+    return condition & haversine
 
 
-def condition(name: str, value: str, modifier: str | None) -> Q:
+def condition(name: str, value: str, modifier: str | None) -> Sql:
     if name != "near":
         raise bad_request(
             f"Special parameter {name} is not supported", code="SEARCH_BAD_MODIFIER", issue_code="not-supported"
         )
-    if modifier not in MODIFIERS:
-        raise bad_request(f"Modifier :{modifier} is not supported on {name}", code="SEARCH_BAD_MODIFIER")
-    return Q(name=name) & within(*parse_near(name, value))
+    refuse_modifier(modifier, MODIFIERS, "special", name)
+    return eq("name", name) & within(*parse_near(name, value))
 
 
 class SpecialType(ParamType):
@@ -122,7 +120,7 @@ class SpecialType(ParamType):
 
     extract = staticmethod(extract)
 
-    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         return condition(param.name, value, modifier)
 
 

@@ -1,13 +1,12 @@
 """string parameters: case- and accent-insensitive prefix by default, `:exact`, `:contains`."""
 from __future__ import annotations
 
-from django.db.models import Q
-
-from fhirserver.core.errors import bad_request
-
+from ..conditions import Sql, columns, compare, eq, like
 from ..models import StringIndex
 from ..values import TEXT_LENGTH, normalize_text, split_escaped
-from .base import ParamType
+from .base import FILTER_LIKE, Condition, ParamType, refuse_modifier
+
+ORDER = {"eq": "=", "ne": "=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
 
 model = StringIndex
 MODIFIERS = (None, "exact", "contains")
@@ -41,18 +40,12 @@ def extract(values: list) -> list[dict]:
     return rows
 
 
-def condition(name: str, value: str, modifier: str | None) -> Q:
-    if modifier not in MODIFIERS:
-        raise bad_request(
-            f"Modifier :{modifier} is not supported on string parameter {name}", code="SEARCH_BAD_MODIFIER"
-        )
+def condition(name: str, value: str, modifier: str | None) -> Sql:
+    refuse_modifier(modifier, MODIFIERS, "string", name)
     text = "".join(split_escaped(value, ","))
     if modifier == "exact":
-        return Q(name=name, exact=text[:TEXT_LENGTH])
-    norm = normalize_text(text)
-    if modifier == "contains":
-        return Q(name=name, value__contains=norm)
-    return Q(name=name, value__startswith=norm)
+        return columns(name=name, exact=text[:TEXT_LENGTH])
+    return eq("name", name) & like("value", modifier or "startswith", normalize_text(text))
 
 
 class StringType(ParamType):
@@ -65,8 +58,14 @@ class StringType(ParamType):
 
     extract = staticmethod(extract)
 
-    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         return condition(param.name, value, modifier)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition:
+        """Case- and accent-insensitive (the normalised column), whole values for eq/ne."""
+        norm = normalize_text(value)
+        test = like("value", FILTER_LIKE[op], norm) if op in FILTER_LIKE else compare("value", ORDER[op], norm)
+        return Condition(self.model, eq("name", param.name) & (~test if op == "ne" else test))
 
 
 TYPE = StringType()

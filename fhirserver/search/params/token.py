@@ -3,22 +3,22 @@
 hierarchies of CodeSystems stored on this server, see subsumption.py), booleans and identifiers."""
 from __future__ import annotations
 
-from django.db.models import Q
-
 from fhirserver.core.errors import bad_request
 from fhirserver.terminology.source import source as terminology_source
 from resources.terminology import TerminologyError
 from resources.terminology.valueset import members, resolve_value_set
 
+from ..conditions import NEVER, Sql, any_of, columns, eq, like, one_of
 from ..models import TokenIndex
 from ..subsumption import codes_q
 from ..values import TEXT_LENGTH, normalize_text, split_escaped
-from .base import Condition, ParamType, any_of
+from .base import Condition, ParamType, filter_literal, refuse_modifier
 
 model = TokenIndex
 MODIFIERS = (None, "text", "not", "of-type", "in", "not-in", "below", "above")
 CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 OF_TYPE = ":of-type"
+FILTER_MODIFIERS = {"ss": "below", "sb": "above", "in": "in", "ni": "not-in"}  # `_filter` ops as modifiers
 
 
 def _row(system, code, text="") -> dict:
@@ -63,43 +63,40 @@ def extract(values: list) -> list[dict]:
     return rows
 
 
-def token_q(value: str, *, system_field: str = "system", code_field: str = "code", name: str = "") -> Q:
-    """`code`, `system|code`, `|code`, `system|` as a Q on (system_field, code_field)."""
+def token_q(value: str, *, system_field: str = "system", code_field: str = "code", name: str = "") -> Sql:
+    """`code`, `system|code`, `|code`, `system|` as a condition on (system_field, code_field)."""
     parts = split_escaped(value, "|")
     if len(parts) == 1:
-        return Q(**{code_field: parts[0][:TEXT_LENGTH]})
+        return eq(code_field, parts[0][:TEXT_LENGTH])
     if len(parts) != 2:
         raise bad_request(f"'{value}' is not a token (parameter {name})", code="SEARCH_BAD_TOKEN")
     system, code = parts
     if not system and not code:  # "|" names neither a system nor a code: not "every token"
         raise bad_request(f"'{value}' names neither a system nor a code (parameter {name})", code="SEARCH_BAD_TOKEN")
     if not code:
-        return Q(**{system_field: system})
-    return Q(**{system_field: system, code_field: code[:TEXT_LENGTH]})
+        return eq(system_field, system)
+    return eq(system_field, system) & eq(code_field, code[:TEXT_LENGTH])
 
 
-def condition(name: str, value: str, modifier: str | None) -> Q:
-    """A Q over TokenIndex for one value; `:not` and `:not-in` are negated by the compiler."""
-    if modifier not in MODIFIERS:
-        raise bad_request(
-            f"Modifier :{modifier} is not supported on token parameter {name}", code="SEARCH_BAD_MODIFIER"
-        )
+def condition(name: str, value: str, modifier: str | None) -> Sql:
+    """A condition on TokenIndex rows for one value; `:not` and `:not-in` are negated by the compiler."""
+    refuse_modifier(modifier, MODIFIERS, "token", name)
     if modifier == "text":
-        return Q(name=name, text__contains=normalize_text("".join(split_escaped(value, ","))))
+        return eq("name", name) & like("text", "contains", normalize_text("".join(split_escaped(value, ","))))
     if modifier == "of-type":
         parts = split_escaped(value, "|")
         if len(parts) != 3 or not all(parts):
             raise bad_request(f"{name}:of-type needs system|code|value, got '{value}'", code="SEARCH_BAD_TOKEN")
-        return Q(name=name + OF_TYPE, system=parts[0], code=f"{parts[1]}|{parts[2]}"[:TEXT_LENGTH])
+        return columns(name=name + OF_TYPE, system=parts[0], code=f"{parts[1]}|{parts[2]}"[:TEXT_LENGTH])
     if modifier in ("in", "not-in"):
-        return Q(name=name) & valueset_q("".join(split_escaped(value, ",")))
+        return eq("name", name) & valueset_q("".join(split_escaped(value, ",")))
     if modifier in ("below", "above"):
-        return Q(name=name) & codes_q(name, value, modifier)
-    return Q(name=name) & token_q(value, name=name)
+        return eq("name", name) & codes_q(name, value, modifier)
+    return eq("name", name) & token_q(value, name=name)
 
 
-def valueset_q(url: str) -> Q:
-    """Codes of the value set `url` (`|version` allowed) as a Q on (system, code), as the terminology
+def valueset_q(url: str) -> Sql:
+    """Codes of the value set `url` (`|version` allowed) as a condition on (system, code), as the terminology
     engine expands it (stored first, then the packages the server ships): the same answer as
     `ValueSet/$expand` and required-binding validation give. A value set the server cannot expand is a 400."""
     try:
@@ -113,9 +110,9 @@ def valueset_q(url: str) -> Q:
     by_system: dict[str, list[str]] = {}
     for member in held:
         by_system.setdefault(member.system or "", []).append(member.code[:TEXT_LENGTH])
-    q = Q(pk__in=[])
+    q = NEVER
     for system, system_codes in by_system.items():
-        q |= Q(system=system, code__in=system_codes)
+        q |= eq("system", system) & one_of("code", system_codes)
     return q
 
 
@@ -135,6 +132,13 @@ class TokenType(ParamType):
         if negated:
             modifier = None if modifier == "not" else "in"
         return Condition(self.model, any_of(condition(param.name, v, modifier) for v in values), negated)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition | tuple[str | None, str]:
+        literal = filter_literal(value)
+        if op == "ne":  # a row with another code (R4 _filter: not the :not of ordinary search)
+            return Condition(self.model, eq("name", param.name) & ~token_q(literal, name=param.name))
+        # ss/sb: the value subsumes / is subsumed by a code of the resource; in/ni: a ValueSet
+        return FILTER_MODIFIERS.get(op), literal
 
 
 TYPE = TokenType()

@@ -7,13 +7,12 @@ modifiers only apply to URLs: on a URN (`urn:oid:...`) they are a 400, never a g
 """
 from __future__ import annotations
 
-from django.db.models import Q
-
 from fhirserver.core.errors import bad_request
 
+from ..conditions import Sql, columns, eq, like, one_of
 from ..models import UriIndex
 from ..values import TEXT_LENGTH, split_escaped
-from .base import ParamType
+from .base import FILTER_LIKE, Condition, ParamType, filter_literal, refuse_modifier
 
 model = UriIndex
 MODIFIERS = (None, "below", "above")
@@ -34,29 +33,28 @@ def _url_parts(name: str, uri: str, modifier: str) -> tuple[str, list[str]]:
     return f"{scheme}://{authority}", [s for s in path.split("/") if s] if path else []
 
 
-def below(name: str, uri: str, field: str = "uri") -> Q:
+def below(name: str, uri: str, field: str = "uri") -> Sql:
     """The URL itself (with or without a trailing slash) and every URL under it by path segment."""
     root, segments = _url_parts(name, uri, "below")
     base = "/".join([root, *segments])
-    return Q(**{f"{field}__in": [base, base + "/"]}) | Q(**{f"{field}__startswith": base + "/"})
+    return one_of(field, [base, base + "/"]) | like(field, "startswith", base + "/")
 
 
-def above(name: str, uri: str, field: str = "uri") -> Q:
+def above(name: str, uri: str, field: str = "uri") -> Sql:
     """The URL itself and each of its ancestors, down to `scheme://authority`."""
     root, segments = _url_parts(name, uri, "above")
     ancestors = ["/".join([root, *segments[:i]]) for i in range(len(segments) + 1)]
-    return Q(**{f"{field}__in": ancestors + [a + "/" for a in ancestors] + ([uri] if uri not in ancestors else [])})
+    return one_of(field, ancestors + [a + "/" for a in ancestors] + ([uri] if uri not in ancestors else []))
 
 
-def condition(name: str, value: str, modifier: str | None) -> Q:
-    if modifier not in MODIFIERS:
-        raise bad_request(f"Modifier :{modifier} is not supported on uri parameter {name}", code="SEARCH_BAD_MODIFIER")
+def condition(name: str, value: str, modifier: str | None) -> Sql:
+    refuse_modifier(modifier, MODIFIERS, "uri", name)
     uri = "".join(split_escaped(value, ","))
     if modifier == "below":
-        return Q(name=name) & below(name, uri)
+        return eq("name", name) & below(name, uri)
     if modifier == "above":
-        return Q(name=name) & above(name, uri)
-    return Q(name=name, uri=uri)
+        return eq("name", name) & above(name, uri)
+    return columns(name=name, uri=uri)
 
 
 class UriType(ParamType):
@@ -69,8 +67,17 @@ class UriType(ParamType):
 
     extract = staticmethod(extract)
 
-    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Q:
+    def value_condition(self, param, value: str, modifier: str | None, base_url: str) -> Sql:
         return condition(param.name, value, modifier)
+
+    def filter_test(self, param, op: str, value: str, base_url: str) -> Condition | tuple[str | None, str]:
+        if op in ("ss", "sb"):
+            return ("below" if op == "ss" else "above"), filter_literal(value)
+        if op == "eq":
+            return None, filter_literal(value)
+        uri = value[:TEXT_LENGTH]
+        test = ~eq("uri", uri) if op == "ne" else like("uri", FILTER_LIKE[op], uri)
+        return Condition(self.model, eq("name", param.name) & test)
 
 
 TYPE = UriType()
