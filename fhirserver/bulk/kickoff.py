@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from fhirserver import jobs
@@ -80,7 +79,7 @@ def kick_off(request: FhirRequest, level: str) -> FhirResponse:
     with transaction.atomic():  # two kick-offs of one client at once: the limit still holds
         repository.lock_key(f"bulk-export:{client_id}")
         _check_concurrency(client_id)
-        now = timezone.now()
+        now = repository.now()  # whole milliseconds, as resources are stamped and the manifest says
         job = ExportJob.objects.create(
             client_id=client_id, level=level, group_id=group_id, request_url=_request_url(request, level),
             output_format="application/fhir+ndjson", types=types, type_filters=type_filters, patients=patients,
@@ -150,7 +149,9 @@ def _since(value: str | None):
                           expression=["_since"])
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt_timezone.utc)
-    return when
+    # Resources are stamped in whole milliseconds: a change in the same millisecond as `_since` is
+    # exported again rather than lost (an incremental export from a manifest's transactionTime).
+    return when.replace(microsecond=when.microsecond // 1000 * 1000)
 
 
 def _type_filters(params: OperationInput, types: list[str]) -> dict[str, list[str]]:

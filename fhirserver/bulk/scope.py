@@ -128,7 +128,7 @@ def base_condition(job: ExportJob, resource_type: str) -> Q:
     changed since `_since`, matching a `_typeFilter` of its type and the token's query constraints."""
     q = Q(resource_type=resource_type, deleted=False, last_updated__lte=job.transaction_time)
     if job.since is not None:
-        q &= Q(last_updated__gt=job.since)
+        q &= Q(last_updated__gte=job.since)  # stored times are whole milliseconds: the since's own one counts
     filters = job.type_filters.get(resource_type)
     if filters:
         q &= reduce(or_, (search_api.match_condition(resource_type, parse_qsl(f, keep_blank_values=True))
@@ -140,7 +140,7 @@ def base_condition(job: ExportJob, resource_type: str) -> Q:
 
 
 def _deleted(job: ExportJob):
-    return ResourceRecord.objects.filter(deleted=True, last_updated__gt=job.since,
+    return ResourceRecord.objects.filter(deleted=True, last_updated__gte=job.since,
                                          last_updated__lte=job.transaction_time)
 
 

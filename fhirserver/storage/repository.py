@@ -66,10 +66,11 @@ def new_id() -> str:
     return str(uuid.UUID(int=value))
 
 
-def _now() -> datetime:
-    # Millisecond precision: what meta.lastUpdated carries, so stored and served values agree.
-    now = datetime.now(timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+def now() -> datetime:
+    """The time a write is stamped with. Millisecond precision: what meta.lastUpdated carries, so stored
+    and served values agree."""
+    moment = datetime.now(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _stamp(content: dict, resource_type: str, id: str, version: int, when: datetime) -> dict:
@@ -325,7 +326,7 @@ def vread(resource_type: str, id: str, version: str) -> StoredResource:
 def create(resource_type: str, content: dict, *, id: str | None = None) -> StoredResource:
     """Store a new resource with a server-assigned id (or `id` for update-as-create)."""
     id = id or new_id()
-    when = _now()
+    when = now()
     stamped = _stamp(content, resource_type, id, 1, when)
     pending = _pending()
     if pending is not None:  # inside a transaction Bundle: written with the others at the end
@@ -388,7 +389,7 @@ def update(
                 code="VERSION_CONFLICT",
             )
         version = record.version + 1
-        when = _now()
+        when = now()
         stamped = _stamp(content, resource_type, id, version, when)
         record.version, record.last_updated, record.deleted, record.content = version, when, False, stamped
         record.save(update_fields=["version", "last_updated", "deleted", "content"])
@@ -408,7 +409,7 @@ def delete(resource_type: str, id: str) -> StoredResource | None:
         if record is None or record.deleted:
             return None
         version = record.version + 1
-        when = _now()
+        when = now()
         record.version, record.last_updated, record.deleted, record.content = version, when, True, None
         record.save(update_fields=["version", "last_updated", "deleted", "content"])
         ResourceVersion.objects.create(
