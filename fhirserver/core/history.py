@@ -35,6 +35,7 @@ def history(request: FhirRequest) -> FhirResponse:
                 code="BAD_SINCE",
                 expression=["_since"],
             )
+        since = since.replace(microsecond=since.microsecond // 1000 * 1000)  # versions are stamped in whole ms
     at_text = (request.params("_at") or [None])[-1]
     current_during = _period(at_text) if at_text else None
     versions, total, snapshot = repository.history(
