@@ -121,6 +121,7 @@ class Table:
         self.defaults = {f.attname: (None if f.null else f.get_default()) for f in fields[3:]}
         self._default_values = [self.defaults[c] for c in self.value_columns]
         self.datetimes = {i for i, f in enumerate(fields) if f.get_internal_type() == "DateTimeField"}
+        self.floats = [i for i, f in enumerate(fields) if f.get_internal_type() == "FloatField"]
 
     def row(self, record_id: int, resource_type: str, name: str, values: dict) -> tuple:
         return (record_id, resource_type, name, *map(values.get, self.value_columns, self._default_values))
@@ -142,7 +143,8 @@ class Table:
         and parsing them back as a VALUES list (PostgreSQL) cost more than the rows themselves;
         orjson and jsonb are cheap on both sides. None when a value has no JSON form (NaN, which
         orjson would write as null)."""
-        if any(type(v) is float and not isfinite(v) for row in rows for v in row):
+        floats = self.floats  # only float columns can hold one; a check of every value cost more than the dump
+        if floats and any(not isfinite(row[i]) for row in rows for i in floats if row[i] is not None):
             return None
         try:
             payload = orjson.dumps(rows, default=str).decode()  # datetimes as RFC 3339, Decimals as text
@@ -225,18 +227,20 @@ def _strings(node, out: list[str]) -> None:
     """Every string under `node` in document order, but those of the keys in _NOT_TEXT. Leaves are
     taken in the loop, not by a call each: most of a resource's nodes are leaves."""
     if isinstance(node, dict):
-        items = (value for key, value in node.items() if key not in _NOT_TEXT)
+        for key, value in node.items():
+            if isinstance(value, str):
+                if key not in _NOT_TEXT:
+                    out.append(value)
+            elif isinstance(value, (dict, list)) and key not in _NOT_TEXT:
+                _strings(value, out)
     elif isinstance(node, list):
-        items = node
-    else:
-        if isinstance(node, str):
-            out.append(node)
-        return
-    for value in items:
-        if isinstance(value, str):
-            out.append(value)
-        elif isinstance(value, (dict, list)):
-            _strings(value, out)
+        for value in node:
+            if isinstance(value, str):
+                out.append(value)
+            elif isinstance(value, (dict, list)):
+                _strings(value, out)
+    elif isinstance(node, str):
+        out.append(node)
 
 
 def full_text(content: dict) -> tuple[str, str]:
