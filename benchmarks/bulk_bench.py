@@ -105,7 +105,7 @@ def bench_import(observations: int, processes: int) -> dict:
     started = time.perf_counter()
     result = importer.import_files([path], processes=processes)
     imported = time.perf_counter() - started
-    cpu, pg_cpu = _own_cpu_s() - cpu, _backend_cpu_s(backend) - pg_cpu
+    cpu, pg_cpu = tuple(b - a for a, b in zip(cpu, _own_cpu_s())), _backend_cpu_s(backend) - pg_cpu
     assert result.stored == count and not result.errors, (result.stored, result.errors[:3])
 
     # Yardstick: the same repository writes, batch for batch, without validation (other ids), on a
@@ -125,10 +125,10 @@ def bench_import(observations: int, processes: int) -> dict:
             "yardstick_s": stored, "ndjson_bytes": path.stat().st_size}
 
 
-def _own_cpu_s() -> float:
+def _own_cpu_s() -> tuple[float, float]:
     """CPU seconds of this process and of its finished children (the import's worker processes)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def _backend_pid() -> int:
@@ -230,8 +230,9 @@ def main() -> None:
               f"{rate / yard:.2f} |")
         pg = (f", PostgreSQL backend {loaded['pg_cpu_s'] / loaded['count'] * 1000:.3f} ms"
               if loaded["pg_cpu_s"] is not None else "")
-        print(f"| import CPU per resource | Python (every process) {loaded['cpu_s'] / loaded['count'] * 1000:.3f} ms"
-              f"{pg} | | |")
+        own, workers = (seconds / loaded["count"] * 1000 for seconds in loaded["cpu_s"])
+        split = f" (this process {own:.3f}, worker processes {workers:.3f})" if workers else ""
+        print(f"| import CPU per resource | Python {own + workers:.3f} ms{split}{pg} | | |")
     rate = exported["exported"] / exported["export_s"]
     yard = exported["rows"] / exported["select_s"]
     print(f"| system $export ({exported['exported']:,} resources, {exported['files']} files) | {rate:,.0f} "
