@@ -144,7 +144,7 @@ class Table:
         orjson and jsonb are cheap on both sides. None when a value has no JSON form (NaN, which
         orjson would write as null)."""
         floats = self.floats  # only float columns can hold one; a check of every value cost more than the dump
-        if floats and any(not isfinite(row[i]) for row in rows for i in floats if row[i] is not None):
+        if floats and any(type(row[i]) is float and not isfinite(row[i]) for row in rows for i in floats):
             return None
         try:
             payload = orjson.dumps(rows, default=str).decode()  # datetimes as RFC 3339, Decimals as text
