@@ -100,9 +100,12 @@ def bench_import(observations: int, processes: int) -> dict:
             out.write(json.dumps(item, separators=(",", ":")) + "\n")
     count = observations + max(1, observations // 10)
 
+    backend = _backend_pid() if processes == 1 else None
+    cpu, pg_cpu = _own_cpu_s(), _backend_cpu_s(backend)
     started = time.perf_counter()
     result = importer.import_files([path], processes=processes)
     imported = time.perf_counter() - started
+    cpu, pg_cpu = tuple(b - a for a, b in zip(cpu, _own_cpu_s())), _backend_cpu_s(backend) - pg_cpu
     assert result.stored == count and not result.errors, (result.stored, result.errors[:3])
 
     # Yardstick: the same repository writes, batch for batch, without validation (other ids), on a
@@ -117,8 +120,31 @@ def bench_import(observations: int, processes: int) -> dict:
             batch = []
     _store(repository, batch)
     stored = time.perf_counter() - started
-    return {"count": count, "import_s": imported, "yard_count": yard_observations + max(1, yard_observations // 10),
+    return {"count": count, "import_s": imported, "cpu_s": cpu, "pg_cpu_s": pg_cpu if backend else None,
+            "yard_count": yard_observations + max(1, yard_observations // 10),
             "yardstick_s": stored, "ndjson_bytes": path.stat().st_size}
+
+
+def _own_cpu_s() -> tuple[float, float]:
+    """CPU seconds of this process and of its finished children (the import's worker processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _backend_cpu_s(pid: int | None) -> float:
+    """CPU seconds of the PostgreSQL backend serving this process (a local server: /proc)."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _store(repository, batch: list[dict]) -> None:
@@ -202,6 +228,11 @@ def main() -> None:
               f"{rate:,.0f} resources/s | repository writes without validation ({loaded['yard_count']:,}): "
               f"{yard:,.0f}/s | "
               f"{rate / yard:.2f} |")
+        pg = (f", PostgreSQL backend {loaded['pg_cpu_s'] / loaded['count'] * 1000:.3f} ms"
+              if loaded["pg_cpu_s"] is not None else "")
+        own, workers = (seconds / loaded["count"] * 1000 for seconds in loaded["cpu_s"])
+        split = f" (this process {own:.3f}, worker processes {workers:.3f})" if workers else ""
+        print(f"| import CPU per resource | Python {own + workers:.3f} ms{split}{pg} | | |")
     rate = exported["exported"] / exported["export_s"]
     yard = exported["rows"] / exported["select_s"]
     print(f"| system $export ({exported['exported']:,} resources, {exported['files']} files) | {rate:,.0f} "

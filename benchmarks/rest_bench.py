@@ -5,6 +5,8 @@ reads, a Python client for transaction Bundles). Prints a Markdown table for doc
 
     .venv/bin/python benchmarks/rest_bench.py   (REST_BENCH_DATABASE_URL to choose the database)
     BENCH_PARTS=ingest .venv/bin/python benchmarks/rest_bench.py   (transaction ingest only)
+    BENCH_PARTS=ingest,secure-ingest ...   (and the same ingest with a system token and its audit rows, issue 17:
+        a second server with authorisation on, the security-off ingest of the same run its yardstick)
     BENCH_NICE=-10 nice -n -10 .venv/bin/python benchmarks/rest_bench.py   (a busy shared machine, as root:
         the server, the client and the benchmark's PostgreSQL backends ahead of other work)
 
@@ -40,10 +42,32 @@ DB = os.environ.get("REST_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:54
 ENV = bench_env(DB)
 
 
-def start_server(workers: int) -> subprocess.Popen:
+# Authorisation on: tokens checked on every request, every Bundle audited; rate limits out of the way.
+SECURE_ENV = {**ENV, "FHIR_AUTH_REQUIRED": "true", "FHIR_RATE_API_PER_CLIENT": "0", "FHIR_RATE_API_PER_IP": "0"}
+_headers: dict[str, str] = {}  # the bearer token while the secured server runs
+
+
+def start_server(workers: int, env: dict = ENV) -> subprocess.Popen:
     ensure_database(DB)
-    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=ENV, check=True)
-    return start_gunicorn(PORT, ENV, "-w", str(workers), "--worker-class", "sync")
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    return start_gunicorn(PORT, env, "-w", str(workers), "--worker-class", "sync")
+
+
+def system_token() -> str:
+    """A backend-services client and its token (system/*.cruds), minted in the benchmark database."""
+    code = ("import django;django.setup();from fhirserver.security import services as s;"
+            "c=s.client_create(name='rest bench',scopes='system/*.cruds');"
+            "print(s.token_issue(client_id=c['client_id'],scopes='system/*.cruds'))")
+    out = subprocess.run([PY, "-c", code], cwd=ROOT, env=SECURE_ENV, check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def audit_rows() -> int:
+    import psycopg2
+
+    with psycopg2.connect(DB) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM security_auditrecord")
+        return cursor.fetchone()[0]
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -84,7 +108,8 @@ def prioritise(backends: list[int]) -> None:
 
 def post(path: str, body: dict) -> dict:
     request = urllib.request.Request(f"{BASE}{path}", data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/fhir+json", "Prefer": "return=minimal"})
+                                     headers={"Content-Type": "application/fhir+json", "Prefer": "return=minimal",
+                                              **_headers})
     with urllib.request.urlopen(request, timeout=120) as response:
         return json.loads(response.read() or b"{}")
 
@@ -242,6 +267,17 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    if "secure-ingest" in parts:
+        server = start_server(workers, SECURE_ENV)
+        try:
+            _headers["Authorization"] = f"Bearer {system_token()}"
+            audited = audit_rows()
+            secure = ingest(server, [f"bench-{i}" for i in range(1000)])
+            secure["audited"] = audit_rows() - audited
+        finally:
+            _headers.clear()
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
 
     if "read" in parts:
         print("| measure | FHIR read `GET /fhir/Patient/id` | bare Django view by pk |")
@@ -258,6 +294,15 @@ def main() -> None:
             f"transaction ingest: {r['bundles']} Bundles x 100 Observations in {r['elapsed']:.1f} s = "
             f"{r['rate']:.0f} resources/s (load {r['load']} at start); CPU per resource: gunicorn "
             f"{r['server_ms']:.3f} ms, PostgreSQL backends {r['db_ms']:.3f} ms"
+        )
+    if "secure-ingest" in parts:
+        r = secure
+        print(
+            f"transaction ingest with a system token and audit: {r['rate']:.0f} resources/s (load {r['load']} at "
+            f"start), {r['audited']} audit rows; CPU per resource: gunicorn {r['server_ms']:.3f} ms, PostgreSQL "
+            f"backends {r['db_ms']:.3f} ms"
+            + (f"; secured / security off of the same run: {r['rate'] / result['rate']:.2f}x" if "ingest" in parts
+               else "")
         )
 
 

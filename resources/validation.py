@@ -47,9 +47,33 @@ def _model(resource_type: str):
 # Validation of an element depends only on its own content; only elements of resources that
 # validated without an error are remembered, so every error is still found and reported. Nothing
 # of the library is replaced: when its models change shape, elements are simply validated again.
-_valid = threading.local()  # .seen: {(model class, JSON text): model instance} of this thread
-_SEEN_LIMIT = 1024
-_SEEN_MAX_BYTES = 4096  # so the memo stays under ~10 MB per thread
+_valid = threading.local()  # .seen: the _Memo of this thread
+_SEEN_LIMIT = 1024  # per generation
+_SEEN_MAX_BYTES = 4096  # so the memo stays under ~20 MB per thread
+
+
+class _Memo:
+    """{(model class, JSON text): model instance} in two generations. When the young one is full it
+    becomes the old one and the old one is dropped; a hit in the old one moves back to the young. So
+    what every resource repeats (category, code, referenceRange) outlives the one-off elements
+    (each value, each subject) that filled the memo: clearing it all lost them every ~500 resources."""
+
+    __slots__ = ("young", "old")
+
+    def __init__(self) -> None:
+        self.young: dict = {}
+        self.old: dict = {}
+
+    def get(self, key):
+        found = self.young.get(key)
+        if found is None and (found := self.old.pop(key, None)) is not None:
+            self.put(key, found)
+        return found
+
+    def put(self, key, model) -> None:
+        if len(self.young) >= _SEEN_LIMIT:
+            self.old, self.young = self.young, {}
+        self.young[key] = model
 
 ElementPath = tuple[tuple[str, int | None], ...]  # attribute names (and list indexes) from the resource's model
 
@@ -84,7 +108,7 @@ def _element_type(annotation, repeats: bool = False) -> tuple[type, bool] | None
     return None
 
 
-def _with_known_elements(model, content: dict, seen: dict, misses: list, path: ElementPath = ()) -> dict:
+def _with_known_elements(model, content: dict, seen: _Memo, misses: list, path: ElementPath = ()) -> dict:
     """`content` with every remembered element replaced by its model instance (a copy where one is);
     the elements to remember once the resource is valid are added to `misses` as (key, path)."""
     changed = None
@@ -111,7 +135,7 @@ def _with_known_elements(model, content: dict, seen: dict, misses: list, path: E
     return content if changed is None else changed
 
 
-def _known(element, value, seen: dict, misses: list, path: ElementPath):
+def _known(element, value, seen: _Memo, misses: list, path: ElementPath):
     """The remembered model for this element, else the element (with its own remembered parts)."""
     if not isinstance(value, dict):
         return value
@@ -128,7 +152,7 @@ def _known(element, value, seen: dict, misses: list, path: ElementPath):
     return _with_known_elements(element, value, seen, misses, path)
 
 
-def _remember(validated, misses: list, seen: dict) -> None:
+def _remember(validated, misses: list, seen: _Memo) -> None:
     for key, path in misses:
         found = validated
         try:
@@ -138,14 +162,12 @@ def _remember(validated, misses: list, seen: dict) -> None:
                     found = found[index]
         except (AttributeError, IndexError, TypeError):  # a model of another shape: not remembered
             continue
-        if len(seen) >= _SEEN_LIMIT:
-            seen.clear()
-        seen[key] = found
+        seen.put(key, found)
 
 
 def _validate_model(model, content: dict) -> None:
     if not hasattr(_valid, "seen"):
-        _valid.seen = {}
+        _valid.seen = _Memo()
     misses: list = []
     validated = model.model_validate(_with_known_elements(model, content, _valid.seen, misses))
     _remember(validated, misses, _valid.seen)

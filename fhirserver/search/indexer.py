@@ -40,18 +40,17 @@ def _collect(out: dict, resource_type: str, stored_type: str, content: dict, rec
     plan = (
         _plan_for(resource_type, keys) if len(keys) <= 80 else _plan_for.__wrapped__(resource_type, keys)
     )  # no odd shapes in the cache
-    for param, extract in plan:
+    for param, extract, type_rows, table_row, kind in plan:
         values = extract(content)
         if not values:
             continue
-        rows = TYPES[param.type].rows(param, values)
-        table = TABLES[param.type]
-        for row in rows:
-            name = param.name + row.pop("name_suffix", "")
-            out[param.type].append(table.row(record_id, stored_type, name, row))
-        if param.type == "reference":
+        name, add = param.name, out[kind].append
+        for row in type_rows(param, values):
+            suffix = row.pop("name_suffix", None)
+            add(table_row(record_id, stored_type, name + suffix if suffix else name, row))
+        if kind == "reference":
             for row in reference.extract_identifiers(values):
-                out["token"].append(TABLES["token"].row(record_id, stored_type, param.name + reference.IDENTIFIER, row))
+                out["token"].append(TABLES["token"].row(record_id, stored_type, name + reference.IDENTIFIER, row))
 
 
 @lru_cache(maxsize=None)
@@ -62,11 +61,12 @@ def _plan(resource_type: str) -> list[tuple]:
 
 @lru_cache(maxsize=4096)
 def _plan_for(resource_type: str, keys: tuple[str, ...]) -> list[tuple]:
-    """(param, extractor) of the parameters that can give values for a resource with these
-    top-level keys: resources of one kind share their keys, so the check runs once per shape."""
+    """(param, extractor, its type's rows(), its table's row(), type) of the parameters that can give
+    values for a resource with these top-level keys: resources of one kind share their keys, so the
+    check runs once per shape, and what each parameter needs is looked up then, not per resource."""
     present = present_elements(dict.fromkeys(keys))
     return [
-        (param, extract)
+        (param, extract, TYPES[param.type].rows, TABLES[param.type].row, param.type)
         for param, extract, roots in _plan(resource_type)
         if roots is None
         or (not roots.isdisjoint(present) if type(roots) is frozenset else _any_complete(roots, present))
@@ -119,11 +119,12 @@ class Table:
         self.columns = [f.column for f in fields]
         self.value_columns = [f.attname for f in fields[3:]]  # after record, resource_type, name
         self.defaults = {f.attname: (None if f.null else f.get_default()) for f in fields[3:]}
+        self._default_values = [self.defaults[c] for c in self.value_columns]
         self.datetimes = {i for i, f in enumerate(fields) if f.get_internal_type() == "DateTimeField"}
+        self.floats = [i for i, f in enumerate(fields) if f.get_internal_type() == "FloatField"]
 
     def row(self, record_id: int, resource_type: str, name: str, values: dict) -> tuple:
-        defaults = self.defaults
-        return (record_id, resource_type, name, *(values.get(c, defaults[c]) for c in self.value_columns))
+        return (record_id, resource_type, name, *map(values.get, self.value_columns, self._default_values))
 
     def adapt(self, rows: list[tuple]) -> list[tuple]:
         if not self.datetimes:
@@ -142,7 +143,8 @@ class Table:
         and parsing them back as a VALUES list (PostgreSQL) cost more than the rows themselves;
         orjson and jsonb are cheap on both sides. None when a value has no JSON form (NaN, which
         orjson would write as null)."""
-        if any(type(v) is float and not isfinite(v) for row in rows for v in row):
+        floats = self.floats  # only float columns can hold one; a check of every value cost more than the dump
+        if floats and any(type(row[i]) is float and not isfinite(row[i]) for row in rows for i in floats):
             return None
         try:
             payload = orjson.dumps(rows, default=str).decode()  # datetimes as RFC 3339, Decimals as text
@@ -218,16 +220,27 @@ def _run_ctes(cursor, statements: list[str], params: list) -> None:
     cursor.execute(f"WITH {ctes} SELECT 1", params)
 
 
+_NOT_TEXT = frozenset({"div", "reference", "system", "url", "resourceType"})
+
+
 def _strings(node, out: list[str]) -> None:
-    if isinstance(node, str):
-        out.append(node)
-    elif isinstance(node, dict):
+    """Every string under `node` in document order, but those of the keys in _NOT_TEXT. Leaves are
+    taken in the loop, not by a call each: most of a resource's nodes are leaves."""
+    if isinstance(node, dict):
         for key, value in node.items():
-            if key not in ("div", "reference", "system", "url", "resourceType"):
+            if isinstance(value, str):
+                if key not in _NOT_TEXT:
+                    out.append(value)
+            elif isinstance(value, (dict, list)) and key not in _NOT_TEXT:
                 _strings(value, out)
     elif isinstance(node, list):
         for value in node:
-            _strings(value, out)
+            if isinstance(value, str):
+                out.append(value)
+            elif isinstance(value, (dict, list)):
+                _strings(value, out)
+    elif isinstance(node, str):
+        out.append(node)
 
 
 def full_text(content: dict) -> tuple[str, str]:

@@ -77,3 +77,31 @@ def test_the_official_examples_validate_the_same_with_and_without_the_memo():
 
     for resource in examples + broken + examples + broken:  # the second pass meets remembered elements
         assert validation_issues(resource) == fresh(resource), resource.get("id")
+
+
+def test_what_every_resource_repeats_outlives_the_one_off_elements_that_fill_the_memo():
+    import threading
+
+    from fhir.resources.R4B.observation import Observation
+
+    from resources import validation
+
+    codeable_concept = validation._element_fields(Observation)["code"][1]
+    failures = []
+
+    def run():  # in a thread of its own: a memo of its own
+        try:
+            for n in range(3 * validation._SEEN_LIMIT):  # a new value each time, the same code every time
+                if n:
+                    handed_in = validation._with_known_elements(Observation, observation(), validation._valid.seen, [])
+                    assert isinstance(handed_in["code"], codeable_concept), f"code forgotten after {n} resources"
+                assert validation_issues(observation(valueQuantity={"value": n, "unit": "g/dL"})) == []
+            memo = validation._valid.seen
+            assert len(memo.young) <= validation._SEEN_LIMIT and len(memo.old) <= validation._SEEN_LIMIT
+        except AssertionError as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert not failures, failures[0]

@@ -150,3 +150,61 @@ def test_http_import_fetches_nothing_from_elsewhere(client, population):
     response = _import(client, body, content_type="application/fhir+json")
     assert response.status_code == 400
     assert "fetches nothing" in json.loads(response.content)["issue"][0]["diagnostics"]
+
+
+# --- the same write path as REST ---------------------------------------------------------------------
+RICH_OBSERVATION = {
+    "resourceType": "Observation", "id": "rich", "status": "final",
+    "identifier": [{"system": "urn:lab", "value": "L-1", "type": {"coding": [{"system": "urn:t", "code": "FILL"}]}}],
+    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                              "code": "laboratory"}]}],
+    "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}], "text": "Glucose"},
+    "subject": {"reference": "Patient/p1"}, "performer": [{"reference": "Practitioner/doc", "display": "Dr Who"}],
+    "effectivePeriod": {"start": "2025-03-01T08:00:00Z", "end": "2025-03-01T09:00:00Z"},
+    "issued": "2025-03-01T10:00:00.000Z",
+    "valueQuantity": {"value": 5.50, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"},
+    "referenceRange": [{"low": {"value": 3.9, "unit": "mmol/L", "system": "http://unitsofmeasure.org",
+                                "code": "mmol/L"}}],
+    "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                   "valueQuantity": {"value": 120, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org",
+                                     "code": "mm[Hg]"}}],
+    "note": [{"text": "fasting sample"}],
+}
+
+
+def _index_rows(logical_id: str) -> dict[str, list]:
+    from fhirserver.search.params import INDEX_MODELS
+
+    record = ResourceRecord.objects.get(resource_type="Observation", logical_id=logical_id)
+    return {kind: sorted(tuple(sorted((k, str(v)) for k, v in row.items() if k not in ("id", "record_id")))
+                         for row in model.objects.filter(record_id=record.id).values())
+            for kind, model in INDEX_MODELS.items()}
+
+
+def test_an_imported_resource_gets_every_index_row_a_rest_write_gives_it(client, transactional_db, tmp_path):
+    path = tmp_path / "rich.ndjson"
+    path.write_text(json.dumps(RICH_OBSERVATION) + "\n")
+    call_command("import_ndjson", str(path), stdout=io.StringIO())
+    imported = _index_rows("rich")
+    ResourceRecord.objects.all().delete()  # the index rows go with it
+    response = client.put("/fhir/Observation/rich", json.dumps(RICH_OBSERVATION), content_type="application/fhir+json")
+    assert response.status_code == 201, response.content
+    assert imported == _index_rows("rich")
+    assert {kind for kind, rows in imported.items() if rows} >= {"token", "reference", "date", "quantity", "composite"}
+    for query in ("identifier=urn:lab|L-1", "code=http://loinc.org|2345-7", "performer=Practitioner/doc",
+                  "date=2025-03-01", "value-quantity=5.5|http://unitsofmeasure.org|mmol/L",
+                  "component-code-value-quantity=http://loinc.org|8480-6$120", "_content=fasting"):
+        found = json.loads(client.get(f"/fhir/Observation?{query}").content)
+        assert found["total"] == 1, query
+
+
+def test_decimals_are_imported_as_written(transactional_db, tmp_path):
+    path = tmp_path / "decimals.ndjson"
+    line = json.dumps(RICH_OBSERVATION).replace('"value": 5.5,', '"value": 5.50,')
+    assert '"value": 5.50,' in line
+    path.write_text(line + "\n" + json.dumps({**RICH_OBSERVATION, "id": "plain"}) + "\n")
+    call_command("import_ndjson", str(path), stdout=io.StringIO())
+    from fhirserver.storage import repository
+
+    assert '"valueQuantity":{"value":5.50,' in repository.read_text("Observation", "rich")[1]
+    assert '"valueQuantity":{"value":5.5,' in repository.read_text("Observation", "plain")[1]

@@ -17,7 +17,7 @@ from .base import ParamType, refuse_modifier
 model = CompositeIndex
 MODIFIERS = (None,)
 _EXTRACT = {"token": token.extract, "quantity": quantity.extract, "number": number.extract, "date": date.extract,
-            "string": string.extract}
+            "string": string.extract, "reference": reference.extract}
 
 
 @lru_cache(maxsize=None)
@@ -50,27 +50,32 @@ def _columns(position: int, kind: str, row: dict) -> dict | None:
     return {"value3": row["value"]} if kind == "number" else None
 
 
+@lru_cache(maxsize=None)
+def _plan(components) -> tuple:
+    """(position, relative path, type extractor, type) per component, the last first: later
+    components (value[x] of one type) are the ones usually absent, so they are looked at first."""
+    return tuple(
+        (position, _relative(c.expression), _EXTRACT.get(c.type), c.type)
+        for position, c in reversed(list(enumerate(components)))
+    )
+
+
 def extract(elements: list, components) -> list[dict]:
     rows = []
+    plan = _plan(components)
     for element in elements:
         if not isinstance(element, dict):
             continue
         per_component = []
-        # Later components (value[x] of one type) are the ones usually absent: look at them first.
-        for position in reversed(range(len(components))):
-            component = components[position]
-            values = _relative(component.expression)(element)
-            extractor = reference.extract if component.type == "reference" else _EXTRACT.get(component.type)
-            columns = [
-                c
-                for c in (_columns(position, component.type, r) for r in (extractor(values) if extractor else []))
-                if c
-            ]
+        for position, relative, extractor, kind in plan:
+            values = relative(element)
+            columns = [c for c in (_columns(position, kind, r) for r in extractor(values)) if c] if extractor else []
             if not columns:
                 break
-            per_component.insert(0, columns)
+            per_component.append(columns)
         if len(per_component) != len(components):
             continue
+        per_component.reverse()
         for combination in product(*per_component):
             row: dict = {}
             for columns in combination:
