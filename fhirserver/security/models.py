@@ -76,6 +76,8 @@ class AuditRecord(models.Model):
     patient = models.CharField(max_length=64, blank=True, db_index=True)
     address = models.GenericIPAddressField(null=True)
     request_id = models.CharField(max_length=128, blank=True)
+    # Set by the audit spool (security/spool.py): a record drained twice is stored once.
+    key = models.UUIDField(unique=True, null=True, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["client_id", "recorded"], name="audit_client_recorded")]

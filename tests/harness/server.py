@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -66,6 +67,8 @@ class Server:
             "SECURE_SSL_REDIRECT": "false",
             "REQUEST_LOG_LEVEL": "WARNING",
             "INGESTION_WORKERS": "1",
+            # Its own audit spool: its workers reclaim each other's records, never another run's.
+            "FHIR_AUDIT_SPOOL_DIR": tempfile.mkdtemp(prefix=f"audit-spool-{self.port}-"),
         })
         environment.update(env or {})
         self.log = open(ROOT / "var" / f"harness-server-{self.port}.log", "w")
