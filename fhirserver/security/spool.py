@@ -71,6 +71,7 @@ class Spool:
         self.pid = os.getpid()
         self.append_lock = threading.Lock()  # appends and the swap of the current file
         self.drain_lock = threading.Lock()  # one drain at a time in this process
+        self.start_lock = threading.Lock()
         self.wake = threading.Event()
         self.current: SpoolFile | None = None
         self.pending: list[SpoolFile] = []  # swapped out, not yet drained (the database was away)
@@ -172,7 +173,7 @@ class Spool:
 
     # --- internals -------------------------------------------------------------------------------
     def _start(self) -> None:
-        with self.drain_lock:
+        with self.start_lock:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="audit-spool-drainer", daemon=True)
                 self.thread.start()
