@@ -13,7 +13,8 @@ Then the same read over HTTP: two gunicorns (production settings, 2 sync workers
 PostgreSQL database of their own (SECURITY_BENCH_DATABASE_URL), one with security off, one with a
 system token and its audit records, driven in turn by wrk; throughput and CPU per request (workers +
 PostgreSQL backends, from /proc) of each, and the check that every audited request has its record.
-BENCH_PARTS=inprocess or BENCH_PARTS=http runs one half.
+With "ingest" in BENCH_PARTS (the default) both servers also take transaction Bundles (issue 17
+item 4). BENCH_PARTS=inprocess, =http or =http,ingest runs a part.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,8 +46,10 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from benchmarks.rest_bench import observation_bundle  # noqa: E402
 from benchmarks.server import bench_env, ensure_database, start_gunicorn  # noqa: E402
 
+PARTS = os.environ.get("BENCH_PARTS", "inprocess,http,ingest").split(",")
 ROUNDS, PER_ROUND = 15, 200  # short interleaved rounds: each ratio is taken within one round
 
 
@@ -198,9 +203,12 @@ from fhirserver.security.models import AuditRecord
 from fhirserver.storage import repository
 for i in range(200):
     repository.update("Patient", f"sec-{i}", {"resourceType": "Patient", "id": f"sec-{i}", "name": [{"family": "B"}]})
-client = services.client_create(name="security bench", scopes="system/*.rs")
-print(json.dumps({"token": services.token_issue(client_id=client["client_id"], scopes="system/*.rs",
-                                                expires_in=7200), "audit": AuditRecord.objects.count()}))
+reader = services.client_create(name="security bench reader", scopes="system/*.rs")
+writer = services.client_create(name="security bench writer", scopes="system/*.cruds")
+print(json.dumps({"token": services.token_issue(client_id=reader["client_id"], scopes="system/*.rs", expires_in=7200),
+                  "writer": services.token_issue(client_id=writer["client_id"], scopes="system/*.cruds",
+                                                 expires_in=7200),
+                  "audit": AuditRecord.objects.count()}))
 """
 COUNT = ("import django; django.setup(); from fhirserver.security.models import AuditRecord as A; "
          "print(A.objects.count())")
@@ -245,6 +253,30 @@ def _wrk(port: int, token: str | None, seconds: int) -> dict:
             "errors": int(errors.group(1)) if errors else 0}
 
 
+BUNDLES = 16
+
+
+def _ingest(port: int, token: str | None) -> dict:
+    """Transaction Bundles of 100 Observations from two client threads (as rest_bench.py), after 2 to warm up."""
+    headers = {"Content-Type": "application/fhir+json", "Prefer": "return=minimal"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+
+    def post(bundle: dict) -> None:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/fhir", data=json.dumps(bundle).encode(),
+                                         method="POST", headers=headers)
+        with urllib.request.urlopen(request, timeout=300) as response:
+            response.read()
+
+    bundles = [observation_bundle(f"Patient/sec-{i % 200}", 100) for i in range(BUNDLES + 2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(post, bundles[:2]))
+        load, started = os.getloadavg()[0], time.perf_counter()
+        list(pool.map(post, bundles[2:]))
+    elapsed = time.perf_counter() - started
+    return {"elapsed": elapsed, "rate": 100 * BUNDLES / elapsed, "load": load}
+
+
 def http_comparison() -> None:
     ensure_database(HTTP_DB)
     spool_dir = tempfile.mkdtemp(prefix="security-bench-spool-")
@@ -276,6 +308,13 @@ def http_comparison() -> None:
                 runs[name].append(result)
                 if tokens_of[name]:
                     audited += result["requests"]
+        ingest: dict[str, dict] = {}
+        for _ in range(2 if "ingest" in PARTS else 0):
+            for name in envs:
+                result = _ingest(ports[name], setup["writer"] if tokens_of[name] else None)
+                if name not in ingest or result["rate"] > ingest[name]["rate"]:
+                    ingest[name] = result
+        audited += 2 * (2 + BUNDLES) if ingest else 0
     finally:
         for server in servers.values():
             server.send_signal(signal.SIGTERM)
@@ -298,13 +337,18 @@ def http_comparison() -> None:
     cpu_ratio = statistics.median(b["cpu_ms"] / a["cpu_ms"] for a, b in zip(off, on))
     print(f"\nthroughput token + audit / security off (median of rounds, each against the run just before it): "
           f"**{paired:.2f}x**; CPU per request: {cpu_ratio:.2f}x")
+    for name, result in ingest.items():
+        print(f"transaction ingest, {name}, best round: {BUNDLES} Bundles x 100 Observations from 2 clients in "
+              f"{result['elapsed']:.1f} s = {result['rate']:.0f} resources/s (load {result['load']:.1f})")
+    if ingest:
+        ratio = ingest["system token + audit"]["rate"] / ingest["security off"]["rate"]
+        print(f"ingest token + audit / security off (best of 2 rounds each, in turn): {ratio:.2f}x")
     print(f"audit records stored for the audited server: {stored} for {audited} requests wrk counted as answered "
           f"(a request still in flight when wrk stops is answered and audited, but not counted by wrk)")
 
 
 if __name__ == "__main__":
-    parts = os.environ.get("BENCH_PARTS", "inprocess,http").split(",")
-    if "inprocess" in parts:
+    if "inprocess" in PARTS:
         main()
-    if "http" in parts:
+    if "http" in PARTS:
         http_comparison()
