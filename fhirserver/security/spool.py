@@ -300,8 +300,15 @@ def this_process() -> Spool:
 def _drain_at_exit() -> None:
     """A process that stops cleanly stores its records itself (else another process reclaims them)."""
     spool = _spool
-    if spool is not None and spool.pid == os.getpid() and (spool.current or spool.pending):
-        try:
-            spool.drain()
-        except Exception:  # noqa: BLE001 - left spooled: the next process to start reclaims the file
-            log.warning("audit spool: could not drain at exit; the records stay spooled", exc_info=True)
+    if spool is None or spool.pid != os.getpid() or not (spool.current or spool.pending):
+        return
+    try:
+        spool.drain()
+    except Exception:  # noqa: BLE001 - left spooled: the next process to start reclaims the file
+        log.warning("audit spool: could not drain at exit; the records stay spooled", exc_info=True)
+        return
+    with spool.append_lock:
+        if spool.current is not None and not spool.current.written:  # an empty file: nothing to leave behind
+            os.unlink(spool.current.path)
+            os.close(spool.current.fd)
+            spool.current = None

@@ -123,9 +123,13 @@ def test_a_worker_killed_right_after_answering_loses_no_audit_record(faulty, two
         for _ in range(4):  # answered at once, though no audit row can be written
             assert faulty.get("/fhir/Patient/a", headers=headers, timeout=30).status_code == 200
         _blocked_backends(count=1)  # a drainer waits in its INSERT: the records are only in the spools
+        killed = {w.pid for w in faulty.workers()}
         _kill_workers(faulty)
     finally:
         lock.release()
+    deadline = time.monotonic() + 60  # until gunicorn has reaped them (a zombie still counts as a child)
+    while killed & {w.pid for w in faulty.workers()} and time.monotonic() < deadline:
+        time.sleep(0.1)
     faulty.wait_workers(2)
     for _ in range(4):
         assert faulty.get("/fhir/Patient/a", headers=headers).status_code == 200
