@@ -41,6 +41,7 @@ log = logging.getLogger("fhirserver.security")
 DRAIN_SECONDS = 0.2  # how stale the audit table may be behind the spool, at most, on a live process
 BATCH_LINES = 500  # a drain starts early once this many records wait
 RECLAIM_SECONDS = 2.0  # how often a drainer looks for the files of dead processes
+IDLE_CYCLES = 10  # a drainer with nothing to store for this many cycles (2 s) closes its connection
 COLUMNS = [f.column for f in AuditRecord._meta.concrete_fields if not f.primary_key]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -70,7 +71,7 @@ class Spool:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.append_lock = threading.Lock()  # appends and the swap of the current file
-        self.drain_lock = threading.Lock()  # one drain at a time in this process
+        self.drain_lock = threading.RLock()  # one drain or reclaim at a time in this process
         self.start_lock = threading.Lock()
         self.wake = threading.Event()
         self.current: SpoolFile | None = None
@@ -127,6 +128,10 @@ class Spool:
     def reclaim(self, *, live_too: bool = False) -> None:
         """Drain and delete the spool files of dead processes; with `live_too`, also store the complete
         lines of live processes' files (their owners store them again later: nothing twice)."""
+        with self.drain_lock:
+            self._reclaim(live_too)
+
+    def _reclaim(self, live_too: bool) -> None:
         self.last_reclaim = time.monotonic()
         folder = self._folder()
         mine = {f.path for f in self.pending} | ({self.current.path} if self.current else set())
@@ -154,7 +159,7 @@ class Spool:
 
     def _run(self) -> None:
         _lower_priority()
-        failures = 0
+        failures = idle = 0
         while True:
             self.wake.wait(DRAIN_SECONDS if not failures else min(30.0, DRAIN_SECONDS * 2 ** failures))
             self.wake.clear()
@@ -162,7 +167,8 @@ class Spool:
                 stored = self.drain()
                 if time.monotonic() - self.last_reclaim >= RECLAIM_SECONDS:
                     self.reclaim()
-                if not stored and connection.connection is not None:
+                idle = 0 if stored else idle + 1
+                if idle >= IDLE_CYCLES and connection.connection is not None:
                     connection.close()  # idle: hold no session (a test database can then be dropped)
                 failures = 0
             except Exception:  # noqa: BLE001 - the records stay spooled; the next cycle retries
@@ -294,6 +300,23 @@ def this_process() -> Spool:
                 _spool = Spool()
             spool = _spool
     return spool
+
+
+def _forget_in_child() -> None:
+    """A forked child must not hold its parent's spool files open: the parent's flocks would outlive the
+    parent in the child, and nobody could reclaim the parent's records. (Spawned processes inherit no
+    file descriptor: Python opens them non-inheritable.)"""
+    global _spool
+    spool, _spool = _spool, None
+    for spooled in ([spool.current] + spool.pending) if spool is not None else []:
+        if spooled is not None:
+            try:
+                os.close(spooled.fd)
+            except OSError:
+                pass
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 @atexit.register

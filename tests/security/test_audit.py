@@ -165,3 +165,31 @@ def test_a_record_the_table_refuses_does_not_hold_back_the_others(spooled, caplo
     assert spool.store([good, b"{not json", bad]) == 3
     assert list(AuditRecord.objects.values_list("resource_id", flat=True)) == ["good"]
     assert "could not be stored" in caplog.text and "not json" in caplog.text  # never silently
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forked_child_does_not_keep_its_parents_spool_locked(spooled):
+    """A parent that dies leaves its spool to be reclaimed, even while a child it forked lives on."""
+    spooled.append({"recorded": "2026-01-02T03:04:05+00:00", "action": "R", "interaction": "read", "method": "GET",
+                    "path": "/fhir/Patient/a", "resource_type": "Patient", "resource_id": "fork", "status": 200,
+                    "client_id": "", "username": "", "fhir_user": "", "patient": "", "address": None,
+                    "request_id": ""})
+    with spooled.drain_lock:  # no drain or reclaim by the drainer thread meanwhile
+        orphan = spooled.current
+        ready, tell = os.pipe()
+        child = os.fork()
+        if child == 0:  # lives on while the "parent" dies; by now the fork hooks have run in it
+            os.write(tell, b".")
+            time.sleep(5)
+            os._exit(0)
+        try:
+            assert os.read(ready, 1) == b"."
+            os.close(orphan.fd)  # as if this process had died: its own hold on the lock is gone
+            spooled.current = None
+            spooled.reclaim()  # the child's copy of the descriptor (closed at fork) holds nothing
+            assert AuditRecord.objects.filter(resource_id="fork").count() == 1 and not orphan.path.exists()
+        finally:
+            os.kill(child, 9)
+            os.waitpid(child, 0)
+            os.close(ready)
+            os.close(tell)
