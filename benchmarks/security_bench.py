@@ -50,7 +50,7 @@ from benchmarks.rest_bench import observation_bundle  # noqa: E402
 from benchmarks.server import bench_env, ensure_database, start_gunicorn  # noqa: E402
 
 PARTS = os.environ.get("BENCH_PARTS", "inprocess,http,ingest").split(",")
-ROUNDS, PER_ROUND = 15, 200  # short interleaved rounds: each ratio is taken within one round
+ROUNDS, PER_ROUND = 25, 200  # short interleaved rounds: each ratio is taken within one round
 
 
 def per_call_us(fn, n: int = 20000) -> float:
