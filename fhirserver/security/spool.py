@@ -41,6 +41,7 @@ log = logging.getLogger("fhirserver.security")
 DRAIN_SECONDS = 0.2  # how stale the audit table may be behind the spool, at most, on a live process
 BATCH_LINES = 500  # a drain starts early once this many records wait
 RECLAIM_SECONDS = 2.0  # how often a drainer looks for the files of dead processes
+STORE_CHUNK = 2000  # records per INSERT
 IDLE_CYCLES = 10  # a drainer with nothing to store for this many cycles (2 s) closes its connection
 COLUMNS = [f.column for f in AuditRecord._meta.concrete_fields if not f.primary_key]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -203,19 +204,26 @@ class Spool:
 
 
 def store(lines: list[bytes]) -> int:
-    """Insert spooled records (ON CONFLICT DO NOTHING on their key) in one transaction; how many."""
+    """Insert spooled records (ON CONFLICT DO NOTHING on their key), a transaction per chunk; how many.
+    (A file that grew while the database was away is not one giant statement; a crash between chunks
+    leaves the file to be stored again, which adds nothing twice.)"""
+    for start in range(0, len(lines), STORE_CHUNK):
+        _store_chunk(lines[start:start + STORE_CHUNK])
+    return len(lines)
+
+
+def _store_chunk(lines: list[bytes]) -> None:
     if not lines:
-        return 0
+        return
     try:
         with transaction.atomic():
             _insert_batch(lines)
-    except DatabaseError as error:
+    except (DatabaseError, ValueError, TypeError) as error:  # ValueError: a line that is not JSON (SQLite)
         if _database_away(error):
             raise
         log.warning("audit spool: a batch of %d failed (%s); storing its records one by one", len(lines), error)
         for line in lines:
             _insert_one(line)
-    return len(lines)
 
 
 def _insert_batch(lines: list[bytes]) -> None:
