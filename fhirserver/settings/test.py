@@ -1,4 +1,6 @@
 """Tests: base settings, quiet request log, fast password hashing."""
+import atexit
+import shutil
 import tempfile
 
 from .base import *  # noqa: F401,F403
@@ -20,3 +22,4 @@ FHIR["AUTH_REQUIRED"] = False
 FHIR["RATE_LIMITS"] = {name: "0" for name in FHIR["RATE_LIMITS"]}
 # Each test process its own audit spool: records left by a killed run never reach a later run's database.
 FHIR["AUDIT_SPOOL_DIR"] = tempfile.mkdtemp(prefix="audit-spool-")
+atexit.register(shutil.rmtree, FHIR["AUDIT_SPOOL_DIR"], ignore_errors=True)  # after the spool's own exit drain
