@@ -55,6 +55,9 @@ class Access:
     token_id: int | None = None
     rules: tuple[ScopeRule, ...] = field(init=False)
     patient_id: str | None = field(init=False)
+    # (type, letters) -> the rules that apply: an Access lives as long as its token's cache entry,
+    # so what one read works out the next read of the same token reuses.
+    _applying: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # patient/ scopes without a launch patient stand for nobody's data: they grant nothing.
@@ -172,8 +175,14 @@ class Access:
         )
 
     # --- internals -----------------------------------------------------------------------------------
-    def _rules(self, resource_type: str, letters: frozenset[str]) -> list[ScopeRule]:
-        return [r for r in self.rules if r.applies_to(resource_type) and r.permissions & letters]
+    def _rules(self, resource_type: str, letters: frozenset[str]) -> tuple[ScopeRule, ...]:
+        key = (resource_type, letters)
+        rules = self._applying.get(key)
+        if rules is None:
+            rules = tuple(r for r in self.rules if r.applies_to(resource_type) and r.permissions & letters)
+            if len(self._applying) < 512:  # types x letter sets: bounded, so a crafted type cannot grow it
+                self._applying[key] = rules
+        return rules
 
     def _rule_admits(self, rule: ScopeRule, resource_type: str, resource: dict) -> bool:
         if rule.context == "patient":

@@ -1,31 +1,36 @@
 """Audit: every API request that touches (or is refused) data becomes one append-only row, served
 back as AuditEvent resources at /fhir/AuditEvent to administrators (user/system scopes only).
 
-One INSERT per request, outside the request's own transaction (a refused or failed request is
-recorded too); no resource versioning or search indexing on this path, so auditing does not
-slow writes down the way storing AuditEvent resources would.
+A request's record is spooled (security/spool.py) before its response goes to the WSGI server: one
+JSON line appended to a file of this process, which survives the process being killed; a thread
+stores the spooled records in batches, so a request costs no database round trip for its audit.
+No resource versioning or search indexing on this path: the log is a plain table.
 """
 from __future__ import annotations
 
 import base64
 import logging
+from datetime import datetime
 from datetime import timezone as dt_timezone
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from fhirserver.core.errors import bad_request, not_found
 from fhirserver.core.request import FhirRequest, FhirResponse
+from fhirserver.security import spool
 from fhirserver.security.access import forbidden
 from fhirserver.security.models import AuditRecord
 
 log = logging.getLogger("fhirserver.security")
 ACTIONS = {"GET": "R", "HEAD": "R", "POST": "C", "PUT": "U", "PATCH": "U", "DELETE": "D"}
 ID_PREFIX = "audit-"
+# (column, longest text it holds) of every text column: a crafted request is recorded like any other.
+TEXT_COLUMNS = [(f.column, f.max_length) for f in AuditRecord._meta.concrete_fields
+                if f.get_internal_type() in ("CharField", "TextField")]
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -37,9 +42,9 @@ class AuditMiddleware:
         response = self.get_response(request)
         fhir_request = getattr(request, "fhir_audit", None)
         if fhir_request is not None:
-            # Written when the response is closed: after a WSGI server has sent it, so the
-            # caller does not wait for the audit INSERT (the worker still does it, every time).
-            response._resource_closers.append(lambda: _record_safely(request, fhir_request, response.status_code))
+            # Spooled before the response is handed on: a worker that dies after answering has
+            # already written its record where another process will find it.
+            _record_safely(request, fhir_request, response.status_code)
         return response
 
 
@@ -74,7 +79,21 @@ def interaction_of(request: FhirRequest) -> tuple[str, str]:
     return ACTIONS.get(method, "E"), names.get((kind, method), kind or "unknown")
 
 
-def record(request: HttpRequest, fhir_request: FhirRequest, status: int) -> AuditRecord:
+def record(request: HttpRequest, fhir_request: FhirRequest, status: int) -> None:
+    row = audit_row(request, fhir_request, status)
+    if connection.in_atomic_block:
+        # The caller holds a transaction open around the request (a test does): the row shares its fate.
+        _insert(row)
+        return
+    try:
+        spool.this_process().append(row)
+    except OSError:  # the spool's disk refused it: straight to the table, as before there was a spool
+        log.exception("audit spool: could not spool a record; storing it directly")
+        _insert(row)
+
+
+def audit_row(request: HttpRequest, fhir_request: FhirRequest, status: int) -> dict:
+    """The record as column -> JSON value, fitted to its columns (a 65-character id, a NUL)."""
     access = getattr(request, "fhir_access", None)
     action, interaction = interaction_of(fhir_request)
     patient = access.launch_patient if access is not None else ""
@@ -82,73 +101,33 @@ def record(request: HttpRequest, fhir_request: FhirRequest, status: int) -> Audi
         patient = patient or fhir_request.compartment[1]
     elif fhir_request.resource_type == "Patient" and fhir_request.id:
         patient = patient or fhir_request.id
-    row = AuditRecord(
-        recorded=timezone.now(),
-        action=action,
-        interaction=interaction,
-        method=request.method,
-        path=request.get_full_path()[:4000],
-        resource_type=fhir_request.resource_type or "",
-        resource_id=fhir_request.id or "",
-        status=status,
-        client_id=access.client_id if access else "",
-        username=(access.username or "") if access else "",
-        fhir_user=(access.fhir_user or "") if access else "",
-        patient=patient or "",
-        address=request.META.get("REMOTE_ADDR") or None,
-        request_id=getattr(request, "request_id", ""),
-    )
-    _fit_columns(row)
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        _insert_without_fsync(row)
-    else:
-        row.save(force_insert=True)
+    row = {
+        "recorded": datetime.now(dt_timezone.utc).isoformat(),
+        "action": action,
+        "interaction": interaction,
+        "method": request.method,
+        "path": request.get_full_path()[:4000],
+        "resource_type": fhir_request.resource_type or "",
+        "resource_id": fhir_request.id or "",
+        "status": status,
+        "client_id": access.client_id if access else "",
+        "username": (access.username or "") if access else "",
+        "fhir_user": (access.fhir_user or "") if access else "",
+        "patient": patient or "",
+        "address": request.META.get("REMOTE_ADDR") or None,
+        "request_id": getattr(request, "request_id", ""),
+    }
+    for column, longest in TEXT_COLUMNS:
+        value = row.get(column)
+        if value:
+            if "\x00" in value:
+                value = value.replace("\x00", "\ufffd")
+            row[column] = value[:longest] if longest else value
     return row
 
 
-def _fit_columns(row: AuditRecord) -> None:
-    """Whatever the request carried (a 65-character id, a NUL), the row fits its columns: a crafted
-    request is recorded like any other instead of failing its INSERT."""
-    for field in AuditRecord._meta.concrete_fields:
-        value = getattr(row, field.attname)
-        if isinstance(value, str):
-            value = value.replace("\x00", "\ufffd")
-            if field.max_length:
-                value = value[: field.max_length]
-            setattr(row, field.attname, value)
-
-
-def _insert_without_fsync(row: AuditRecord) -> None:
-    """One round trip: the row is committed at once and reaches disk with the next WAL flush (well
-    under a second) instead of waiting for an fsync of its own, which would cost more than the read."""
-    fields = [f for f in AuditRecord._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
-    placeholders = ", ".join(["%s"] * len(fields))
-    table = connection.ops.quote_name(AuditRecord._meta.db_table)
-    connection.ensure_connection()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"BEGIN; SET LOCAL synchronous_commit TO OFF; "
-                f"INSERT INTO {table} ({columns}) VALUES ({placeholders}); COMMIT;",
-                values,
-            )
-    except Exception:
-        _end_open_transaction()
-        raise
-
-
-def _end_open_transaction() -> None:
-    """A failed statement inside our explicit BEGIN leaves the session in an aborted transaction that
-    Django does not know about: every later query of this worker would fail. Roll it back, or drop
-    the connection when even that fails (Django opens a new one for the next request)."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("ROLLBACK")
-    except Exception:  # noqa: BLE001 - the connection is unusable: close it
-        log.warning("audit: could not roll back after a failed insert; closing the connection", exc_info=True)
-        connection.close()
+def _insert(row: dict) -> None:
+    spool.store([spool.dumps(row)])
 
 
 # --- reading: AuditEvent resources (the HTTP edge is fhirserver/api/audit.py) ---------------------
@@ -164,6 +143,8 @@ def read_log(request: FhirRequest, target: str) -> FhirResponse:
         raise forbidden(
             "Audit records need an administrator's user/ or system/ scope for AuditEvent", code="AUDIT_FORBIDDEN"
         )
+    if not connection.in_atomic_block:  # a drained file is deleted after its commit, never inside a caller's
+        spool.this_process().catch_up()  # every request answered so far, by any worker here, is in the log
     if target.startswith(ID_PREFIX):
         return FhirResponse(status=200, resource=_read(request, target))
     return FhirResponse(status=200, resource=_search(request))

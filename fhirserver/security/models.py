@@ -70,15 +70,22 @@ class AuditRecord(models.Model):
     resource_type = models.CharField(max_length=64, blank=True)
     resource_id = models.CharField(max_length=64, blank=True)
     status = models.PositiveSmallIntegerField()
-    client_id = models.CharField(max_length=100, blank=True, db_index=True)
+    client_id = models.CharField(max_length=100, blank=True)  # indexed with `recorded` (Meta)
     username = models.CharField(max_length=150, blank=True)
     fhir_user = models.CharField(max_length=140, blank=True)
-    patient = models.CharField(max_length=64, blank=True, db_index=True)
+    patient = models.CharField(max_length=64, blank=True)
     address = models.GenericIPAddressField(null=True)
     request_id = models.CharField(max_length=128, blank=True)
+    # Set by the audit spool (security/spool.py): a record drained twice is stored once.
+    key = models.UUIDField(unique=True, null=True, editable=False)
 
     class Meta:
-        indexes = [models.Index(fields=["client_id", "recorded"], name="audit_client_recorded")]
+        # Every index is paid by every request's record: only those the AuditEvent search uses (no
+        # LIKE indexes, no client_id index of its own beside the composite one that starts with it).
+        indexes = [
+            models.Index(fields=["client_id", "recorded"], name="audit_client_recorded"),
+            models.Index(fields=["patient"], name="audit_patient"),
+        ]
 
 
 class RateCounter(models.Model):

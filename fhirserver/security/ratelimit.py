@@ -24,6 +24,16 @@ TOKEN_PATH = "/oauth2/token"
 
 def _limit(name: str) -> tuple[int, int] | None:
     text = (settings.FHIR.get("RATE_LIMITS") or {}).get(name) or ""
+    parsed = _parsed.get(text, False)
+    if parsed is False:
+        parsed = _parsed[text] = _parse(text)
+    return parsed
+
+
+_parsed: dict[str, tuple[int, int] | None] = {}  # "COUNT/SECONDS" -> (count, seconds): parsed once, asked per request
+
+
+def _parse(text: str) -> tuple[int, int] | None:
     count, _, seconds = text.partition("/")
     if not count.strip().isdigit() or int(count) <= 0:
         return None

@@ -1,5 +1,7 @@
 """Bearer token -> Access, with a short per-process cache so a read costs no token query.
 
+The cache is keyed by the bearer token itself (no hash per request; the token is in the request's
+memory anyway), and the `Access` it holds keeps what it works out per token (its rules per type).
 A revoked or deleted token leaves this process's cache at once (signals); other worker processes
 forget it within FHIR["TOKEN_CACHE_SECONDS"]. Expiry is checked on every request, cached or not.
 """
@@ -25,7 +27,8 @@ class TokenState:
     cached_at: float
 
 
-_cache: dict[str, TokenState] = {}
+_cache: dict[str, TokenState] = {}  # bearer token -> its state
+_tokens_of: dict[str, str] = {}  # checksum (what the database and its signals know) -> bearer token
 _MAX_ENTRIES = 10_000
 
 
@@ -35,18 +38,19 @@ def checksum(raw_token: str) -> str:
 
 def lookup(raw_token: str) -> TokenState | None:
     """The token's state if it exists (expired or not), else None."""
-    key = checksum(raw_token)
     now = time.time()
-    state = _cache.get(key)
+    state = _cache.get(raw_token)
     if state is not None and now - state.cached_at < settings.FHIR.get("TOKEN_CACHE_SECONDS", 10):
         return state
+    key = checksum(raw_token)
     state = _load(key, now)
     if state is None:
-        _cache.pop(key, None)
+        _cache.pop(raw_token, None)
         return None
     if len(_cache) >= _MAX_ENTRIES:
-        _cache.clear()
-    _cache[key] = state
+        forget_all()
+    _cache[raw_token] = state
+    _tokens_of[key] = raw_token
     return state
 
 
@@ -74,10 +78,14 @@ def _load(key: str, now: float) -> TokenState | None:
 
 def forget_all() -> None:
     _cache.clear()
+    _tokens_of.clear()
 
 
 @receiver(post_delete, sender=AccessToken)
 @receiver(post_save, sender=AccessToken)
 def _forget(sender, instance: AccessToken, **kwargs) -> None:
-    if instance.token_checksum:
-        _cache.pop(instance.token_checksum, None)
+    raw = _tokens_of.pop(instance.token_checksum, None) if instance.token_checksum else None
+    if raw is not None:
+        _cache.pop(raw, None)
+    if instance.token:  # a token saved with its own text (DOT keeps it): whatever its checksum says
+        _cache.pop(instance.token, None)

@@ -153,6 +153,8 @@ FHIR.update({
     "AUTHENTICATOR": "fhirserver.security.authenticator.authenticate",
     "CAPABILITY_SECURITY": "fhirserver.security.discovery.capability_security",
     "TOKEN_CACHE_SECONDS": int(os.environ.get("FHIR_TOKEN_CACHE_SECONDS", "10")),
+    # Audit records are spooled here (one folder per database) until a thread stores them in batches.
+    "AUDIT_SPOOL_DIR": os.environ.get("FHIR_AUDIT_SPOOL_DIR") or str(BASE_DIR / "var" / "audit-spool"),
     # "COUNT/SECONDS"; "0" turns a limit off.
     "RATE_LIMITS": {
         "API_PER_CLIENT": os.environ.get("FHIR_RATE_API_PER_CLIENT", "6000/60"),

@@ -1,4 +1,8 @@
 """Tests: base settings, quiet request log, fast password hashing."""
+import atexit
+import shutil
+import tempfile
+
 from .base import *  # noqa: F401,F403
 from .base import FHIR, LOGGING
 
@@ -16,3 +20,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Security off unless a test turns it on (tests/security): other suites run without tokens.
 FHIR["AUTH_REQUIRED"] = False
 FHIR["RATE_LIMITS"] = {name: "0" for name in FHIR["RATE_LIMITS"]}
+# Each test process its own audit spool: records left by a killed run never reach a later run's database.
+FHIR["AUDIT_SPOOL_DIR"] = tempfile.mkdtemp(prefix="audit-spool-")
+atexit.register(shutil.rmtree, FHIR["AUDIT_SPOOL_DIR"], ignore_errors=True)  # after the spool's own exit drain

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from fhirserver.bulk.models import ExportJob
-from fhirserver.security import services
+from fhirserver.security import services, spool
 from fhirserver.security.models import AuditRecord
 from fhirserver.storage.models import ResourceRecord
 from tests.bulk.conftest import contents, download, export, ids, kick_off, local, wait
@@ -85,6 +85,7 @@ def test_every_export_is_audited(client, population, secure, token_for):
     client_id, headers = token_for("system/*.read")
     manifest = export(client, "/fhir/Group/cohort/$export?_type=Patient", **headers)
     download(client, manifest["output"][0]["url"], **headers)
+    spool.this_process().catch_up()  # as an AuditEvent search does: every answered request is stored
     rows = AuditRecord.objects.filter(client_id=client_id)
     kick = rows.get(interaction="operation $export")
     assert kick.status == 202 and kick.resource_type == "Group" and kick.resource_id == "cohort"

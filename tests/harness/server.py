@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,6 +58,7 @@ def serve_command(port: int, workers: int, timeout: int) -> tuple[dict, list[str
 class Server:
     def __init__(self, database: str, *, workers: int = 2, timeout: int = 300, env: dict | None = None):
         self.port = free_port()
+        self.spool = tempfile.mkdtemp(prefix=f"audit-spool-{self.port}-")
         self.url = f"http://127.0.0.1:{self.port}"
         make_env, argv = serve_command(self.port, workers, timeout)
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("FHIR_", "PYTEST", "REDIS_URL"))}
@@ -66,6 +69,8 @@ class Server:
             "SECURE_SSL_REDIRECT": "false",
             "REQUEST_LOG_LEVEL": "WARNING",
             "INGESTION_WORKERS": "1",
+            # Its own audit spool: its workers reclaim each other's records, never another run's.
+            "FHIR_AUDIT_SPOOL_DIR": self.spool,
         })
         environment.update(env or {})
         self.log = open(ROOT / "var" / f"harness-server-{self.port}.log", "w")
@@ -114,6 +119,7 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log.close()
+        shutil.rmtree(self.spool, ignore_errors=True)
 
     def log_text(self) -> str:
         self.log.flush()
