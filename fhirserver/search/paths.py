@@ -226,8 +226,28 @@ def expression_roots(expression: str, resource_type: str) -> frozenset[str] | No
     return _compile(expression, resource_type)[1]
 
 
+_PRESENT_AND_NOT_FALSE = re.compile(rf"({_IDENT})\.({_IDENT})\.exists\(\) and \1\.\2 != false")
+
+
+def _present_and_not_false(element: str) -> Extractor:
+    """`Patient.deceased.exists() and Patient.deceased != false`: true for deceasedBoolean true or a
+    deceasedDateTime, false otherwise (absent included), as FHIRPath says, without its evaluator (it cost
+    40 % of a Patient's indexing)."""
+    keys = [element] if element not in CHOICE_NAMES else None
+
+    def extract(resource: dict) -> list:
+        names = keys or [k for k in resource if k.startswith(element) and k[len(element):][:1].isupper()]
+        values = [resource[k] for k in names if resource.get(k) is not None]
+        return [bool(values) and all(v is not False for v in values)]
+
+    return extract
+
+
 @lru_cache(maxsize=None)
 def _compile(expression: str, resource_type: str) -> tuple[Extractor, frozenset[str] | None]:
+    fixed = _PRESENT_AND_NOT_FALSE.fullmatch(expression.strip())
+    if fixed and fixed[1] == resource_type:
+        return _present_and_not_false(fixed[2]), None  # None: evaluated on every resource (absent is false)
     parts = split_top(expression, "|")
     try:
         compiled = [(p, _compile_path(p, resource_type)) for p in parts]

@@ -69,8 +69,11 @@ def test_every_r4_parameter_compiles_and_common_shapes_take_the_fast_path():
     assert paths.evaluate("Condition.code | Observation.code", "Observation", {"code": {"text": "y"}}) == [
         {"text": "y"}
     ]
-    deceased = get_param("Patient", "deceased").extractor("Patient")  # fhirpathpy fallback
-    assert deceased({"resourceType": "Patient", "deceasedBoolean": True}) == [True]
+    deceased = get_param("Patient", "deceased").extractor("Patient")
+    general = paths._fhirpath_fallback("Patient.deceased.exists() and Patient.deceased != false")
+    for extra in ({}, {"deceasedBoolean": False}, {"deceasedBoolean": True}, {"deceasedDateTime": "2020-01-01"}):
+        patient = {"resourceType": "Patient", "name": [{"family": "X"}], **extra}
+        assert deceased(patient) == general(patient) == [bool(extra) and extra != {"deceasedBoolean": False}]
 
 
 def test_registry_lists_every_parameter_with_its_definition():
