@@ -190,12 +190,14 @@ def record_pks(ids: list[str]) -> list[int]:
     return json.loads(out)
 
 
-def wrk(paths: list[str], seconds: int, connections: int) -> dict:
+def wrk(paths: list[str], seconds: int, connections: int, headers: dict[str, str] | None = None) -> dict:
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    sent = {"Accept": "application/fhir+json", **(headers or {})}
+    table = ", ".join(f"[{json.dumps(k)}]={json.dumps(v)}" for k, v in sent.items())
     script.write(
         "paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
         "counter = 0\nrequest = function()\n counter = counter + 1\n"
-        " return wrk.format('GET', paths[(counter % #paths) + 1], {['Accept']='application/fhir+json'})\nend\n"
+        f" return wrk.format('GET', paths[(counter % #paths) + 1], {{{table}}})\nend\n"
     )
     script.close()
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, BASE],

@@ -8,7 +8,9 @@ the EXPLAIN ANALYZE plan of the slowest query. Prints Markdown for docs/benchmar
         .venv/bin/python benchmarks/search_bench.py
 
 On an empty database it first loads BENCH_SEARCH_PATIENTS (100) patients through HTTP (search_load.py);
-load bigger sets beforehand with search_load.py or search_bulk_load.py.
+load bigger sets beforehand with search_load.py or search_bulk_load.py. BENCH_SECURE=1 runs the mixed
+workload once more on a server with authorisation on, a system token and an audit record per request
+(issue 17), beside the security-off run.
 """
 from __future__ import annotations
 
@@ -167,6 +169,16 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    secured = None
+    if os.environ.get("BENCH_SECURE"):  # the same mixed workload with a system token and an audit record each
+        server = rest_bench.start_server(workers, rest_bench.SECURE_ENV)
+        try:
+            headers = {"Authorization": f"Bearer {rest_bench.system_token()}"}
+            rest_bench.wrk(mixed, 3, 8, headers)
+            secured = rest_bench.wrk(mixed, seconds, 8, headers)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
     machine = os.getloadavg()
     print(
         f"data: {counts()} ({len(patients):,} benchmark patients); "
@@ -183,6 +195,10 @@ def main() -> None:
         f"non-2xx {load['errors']}; "
         f"CPU per request: gunicorn {cpu[0]:.2f} ms + PostgreSQL {cpu[1]:.2f} ms\n"
     )
+    if secured is not None:
+        print(f"the same mixed workload with a system token and its audit record on every request: "
+              f"{secured['rps']:.0f} requests/s, p50 {secured['p50_ms']:.1f} ms, non-2xx {secured['errors']}; "
+              f"{secured['rps'] / load['rps']:.2f}x the security-off run above\n")
     for slowest in sorted(QUERIES, key=lambda k: -results[k][0])[:int(os.environ.get("BENCH_PLANS", "2"))]:
         print(
             f"EXPLAIN (ANALYZE, BUFFERS) of `{slowest}`:\n\n"
