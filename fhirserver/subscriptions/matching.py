@@ -15,11 +15,13 @@ the notifications, the counters and the deletion of the outbox rows commit toget
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import threading
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timezone
 
@@ -30,7 +32,7 @@ from fhirserver import jobs
 from fhirserver.core.errors import FhirError
 from fhirserver.search import api as search_api
 from fhirserver.storage import repository
-from fhirserver.storage.models import ResourceVersion
+from fhirserver.storage.models import ResourceRecord, ResourceVersion
 from fhirserver.subscriptions import delivery, topics, websocket
 from fhirserver.subscriptions.background import background_priority, now
 from fhirserver.subscriptions.models import Notification, OutboxEvent, SubscriptionState
@@ -55,8 +57,23 @@ def wake() -> None:
 
 
 def run(key: str = "outbox") -> int:
-    global _again
+    """Match until the outbox is empty. One pass at a time in all processes: each web worker wakes its
+    own matcher after its commits, and two passes over the same rows would do all the work twice (one
+    of them thrown away). A pass that finds another one running leaves its rows to it; the running
+    pass looks at the outbox once more after it lets go, so no row waits for the sweep."""
     background_priority()
+    total = 0
+    while True:
+        with _sole_pass() as ours:
+            if not ours:
+                return total
+            total += _drain()
+        if not OutboxEvent.objects.exists():
+            return total
+
+
+def _drain() -> int:
+    global _again
     total = 0
     while True:
         with _lock:
@@ -69,7 +86,37 @@ def run(key: str = "outbox") -> int:
                     return total
 
 
-_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_PASS_KEY = int.from_bytes(hashlib.blake2b(b"subscriptions:matching-pass", digest_size=8).digest(), "big", signed=True)
+_pass = threading.Lock()  # this process's own matcher threads (Celery workers may run several)
+
+
+@contextmanager
+def _sole_pass():
+    """True when this is the only matching pass running (a session advisory lock on PostgreSQL)."""
+    if not _pass.acquire(blocking=False):
+        yield False
+        return
+    try:
+        if connection.vendor != "postgresql":  # SQLite: one process, the thread lock is enough
+            yield True
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_PASS_KEY])
+            ours = cursor.fetchone()[0]
+        try:
+            yield ours
+        finally:
+            if ours:
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_unlock(%s)", [_PASS_KEY])
+                except Exception:  # noqa: BLE001 - a broken connection: closing it (job end) lets go
+                    log.warning("could not release the matching lock; it goes with the connection")
+    finally:
+        _pass.release()
+
+
+_STRING = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"')  # a JSON string (the unrolled form: no step per character)
 _BOOLEAN = re.compile(r":\s*(true|false)\b")
 
 
@@ -320,11 +367,12 @@ def _search(resource_type: str, query: list[tuple[str, str]], ids: list[str]) ->
     found: set[str] = set()
     for chunk in _chunks(ids, 100):
         try:
-            records = search_api.match_records(resource_type, query + [("_id", ",".join(chunk))])
+            condition = search_api.match_condition(resource_type, query + [("_id", ",".join(chunk))])
         except FhirError as error:  # a filter the engine refuses: nothing matches (refused at creation normally)
             log.warning("subscription query %s?%s failed: %s", resource_type, query, error.diagnostics)
             return set()
-        found.update(r.logical_id for r in records)
+        # Only the ids: the matches' content is not needed (the events hold it), nor parsed.
+        found.update(ResourceRecord.objects.filter(condition).values_list("logical_id", flat=True))
     return found
 
 
