@@ -170,27 +170,36 @@ def match_batch() -> int:
     types = {r.resource_type for r in rows}
     matched = _match(rows, view, running) if types & view.types else {}
     woken = []
+    adapt = connection.ops.adapt_datetimefield_value
     with repository.write_transaction():
         repository.lock_key("subscriptions:match")
         taken = OutboxEvent.objects.filter(id__in=[r.id for r in rows]).delete()[0]
         if taken != len(rows):  # another matcher took some of them first: leave the batch to it
             transaction.set_rollback(True)
             return len(rows)
+        notifications = []
         for state in SubscriptionState.objects.select_for_update().filter(pk__in=list(matched)).order_by("pk"):
-            events = matched[state.pk]
             number = state.events_since_start
-            notifications = []
-            for event, context in events:
+            for event, context in matched[state.pk]:
                 number += 1
-                notifications.append(Notification(
-                    subscription=state, event_number=number, timestamp=event.timestamp,
-                    focus=f"{event.row.resource_type}/{event.row.logical_id}/_history/{event.row.version}",
-                    interaction=event.interaction, additional_context=context))
-            Notification.objects.bulk_create(notifications)
+                focus = f"{event.row.resource_type}/{event.row.logical_id}/_history/{event.row.version}"
+                notifications.append((state.pk, number, adapt(event.timestamp), focus, event.interaction,
+                                      json.dumps(context)))
             SubscriptionState.objects.filter(pk=state.pk).update(events_since_start=number)
             woken.append(state)
+        _insert_notifications(notifications)
         transaction.on_commit(lambda: _deliver(woken))
     return len(rows)
+
+
+def _insert_notifications(rows: list[tuple]) -> None:
+    """Multi-row INSERTs: a model instance per notification cost more than matching the event."""
+    table = Notification._meta.db_table
+    for chunk in _chunks(rows, 1000):
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} (subscription_id, event_number, timestamp, focus, interaction, "
+                           "additional_context) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk)),
+                           [value for row in chunk for value in row])
 
 
 def _deliver(states: list[SubscriptionState]) -> None:
