@@ -46,13 +46,33 @@ _lock = threading.Lock()
 _SIMPLE = re.compile(r"^[A-Za-z0-9._\-]+$")
 
 
+CELERY_COALESCE_SECONDS = 0.1
+_to_send: threading.Timer | None = None
+
+
 def wake() -> None:
     """Ask for a matching pass (after a commit that recorded events)."""
-    global _again
+    global _again, _to_send
     with _lock:
         _again = True
-        if not jobs.uses_celery() and jobs.is_queued_here(KIND, "outbox"):
-            return  # the running pass sees _again and goes round once more
+        if not jobs.uses_celery():
+            if jobs.is_queued_here(KIND, "outbox"):
+                return  # the running pass sees _again and goes round once more
+        else:
+            # A task per commit (and per sweep tick) queued hundreds of passes in front of the deliveries;
+            # one task a moment later covers every commit until it is sent, as it starts after them.
+            if _to_send is None:
+                _to_send = threading.Timer(CELERY_COALESCE_SECONDS, _send_pass)
+                _to_send.daemon = True
+                _to_send.start()
+            return
+    jobs.enqueue(KIND, "outbox")
+
+
+def _send_pass() -> None:
+    global _to_send
+    with _lock:
+        _to_send = None
     jobs.enqueue(KIND, "outbox")
 
 
