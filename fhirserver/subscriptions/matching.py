@@ -24,6 +24,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timezone
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Max
@@ -136,13 +137,23 @@ def _sole_pass():
         _pass.release()
 
 
+class Row(NamedTuple):
+    """An outbox row as matching reads it (plain values: hundreds of model instances per batch cost CPU)."""
+    id: int
+    resource_type: str
+    logical_id: str
+    version: int
+    deleted: bool
+    recorded_at: object
+
+
 _STRING = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"')  # a JSON string (the unrolled form: no step per character)
 _BOOLEAN = re.compile(r":\s*(true|false)\b")
 
 
 @dataclass
 class Event:
-    row: OutboxEvent
+    row: Row
     text: str | None  # the version's stored JSON text (None: a deletion)
     previous_text: str | None  # the version before it (None: none, or a deletion)
     timestamp: object
@@ -182,7 +193,7 @@ class Event:
 
 
 def match_batch() -> int:
-    rows = list(OutboxEvent.objects.order_by("id")[:BATCH])
+    rows = [Row(*values) for values in OutboxEvent.objects.order_by("id").values_list(*Row._fields)[:BATCH]]
     if not rows:
         return 0
     running = now()  # past its `end`, a subscription hears nothing more
@@ -268,7 +279,7 @@ def _view() -> View:
     return _cached
 
 
-def _match(rows: list[OutboxEvent], view: View, moment) -> dict[int, list]:
+def _match(rows: list[Row], view: View, moment) -> dict[int, list]:
     """{subscription pk: [(event, additional context), ...] in event order}."""
     events = _load(rows)
     watchers, everyone = view.watchers, view.everyone
@@ -309,11 +320,11 @@ def _match(rows: list[OutboxEvent], view: View, moment) -> dict[int, list]:
     return result
 
 
-def _load(rows: list[OutboxEvent]) -> list[Event]:
+def _load(rows: list[Row]) -> list[Event]:
     """The versions written and the ones before them, as stored text (one query per type and chunk)."""
     table = ResourceVersion._meta.db_table
     found = {}
-    by_type: dict[str, list[OutboxEvent]] = defaultdict(list)
+    by_type: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_type[row.resource_type].append(row)
     for resource_type, typed in by_type.items():
