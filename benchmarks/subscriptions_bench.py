@@ -183,6 +183,13 @@ def main() -> None:
         print(f"\ningest slowdown, {label}: median {statistics.median(slowdowns):.1f} % "
               f"(rounds: {', '.join(f'{x:.1f}' for x in slowdowns)} %)", end="")
     print()
+    # CPU per resource of everything serving the ingest (web workers, their database backends, the Celery
+    # worker): what a shared machine's changing load moves far less than the wall-clock rate.
+    cpu = [statistics.median(r[i]["server_ms"] + r[i]["db_ms"] + r[i].get("worker_ms", 0) for r in rounds)
+           for i in range(3)]
+    print(f"CPU per resource, all the server's processes: {cpu[0]:.3f} ms -> {cpu[1]:.3f} ms notified "
+          f"({100 * (cpu[1] / cpu[0] - 1):+.1f} %), {cpu[2]:.3f} ms nothing notified "
+          f"({100 * (cpu[2] / cpu[0] - 1):+.1f} %)")
     delivered = sum(r[1]["delivered"] for r in rounds)
     events = sum(r[1]["events"] for r in rounds)
     span = sum(r[1]["span"] for r in rounds)
