@@ -48,6 +48,8 @@ _SIMPLE = re.compile(r"^[A-Za-z0-9._\-]+$")
 
 
 CELERY_COALESCE_SECONDS = 0.1
+LINGER_SECONDS = 1.0
+_woken = threading.Event()
 _to_send: threading.Timer | None = None
 
 
@@ -58,7 +60,8 @@ def wake() -> None:
         _again = True
         if not jobs.uses_celery():
             if jobs.is_queued_here(KIND, "outbox"):
-                return  # the running pass sees _again and goes round once more
+                _woken.set()
+                return  # the running (or lingering) pass sees it and goes round once more
         else:
             # A task per commit (and per sweep tick) queued hundreds of passes in front of the deliveries;
             # one task a moment later covers every commit until it is sent, as it starts after them.
@@ -85,11 +88,16 @@ def run(key: str = "outbox") -> int:
     background_priority()
     total = 0
     while True:
+        _woken.clear()
         with _sole_pass() as ours:
-            if not ours:
-                return total
-            total += _drain()
-        if not OutboxEvent.objects.exists():
+            if ours:
+                total += _drain()
+        if ours and OutboxEvent.objects.exists():
+            continue
+        # In process, the job stays a moment for the next commit: a job ends by closing its database
+        # connection, and during an ingest a new connection (a PostgreSQL backend) per commit cost more
+        # than the matching. A Celery worker keeps its connection and its slot is for other tasks.
+        if jobs.uses_celery() or not _woken.wait(LINGER_SECONDS):
             return total
 
 
