@@ -34,7 +34,7 @@ from fhirserver.core.errors import FhirError
 from fhirserver.search import api as search_api
 from fhirserver.storage import repository
 from fhirserver.storage.models import ResourceRecord, ResourceVersion
-from fhirserver.subscriptions import delivery, topics, websocket
+from fhirserver.subscriptions import delivery, outbox, topics, websocket
 from fhirserver.subscriptions.background import background_priority, now
 from fhirserver.subscriptions.models import Notification, OutboxEvent, SubscriptionState
 from fhirserver.subscriptions.owner import access_of
@@ -92,7 +92,7 @@ def run(key: str = "outbox") -> int:
         with _sole_pass() as ours:
             if ours:
                 total += _drain()
-        if ours and OutboxEvent.objects.exists():
+        if ours and outbox.waiting():
             continue
         # In process, the job stays a moment for the next commit: a job ends by closing its database
         # connection, and during an ingest a new connection (a PostgreSQL backend) per commit cost more

@@ -20,9 +20,9 @@ from django.db import close_old_connections, connections
 from django.db.models import Exists, F, OuterRef, Q
 
 from fhirserver import jobs
-from fhirserver.subscriptions import delivery, matching, websocket
+from fhirserver.subscriptions import delivery, matching, outbox, websocket
 from fhirserver.subscriptions.background import background_priority, now
-from fhirserver.subscriptions.models import Notification, OutboxEvent, SubscriptionState
+from fhirserver.subscriptions.models import Notification, SubscriptionState
 
 log = logging.getLogger("fhirserver.subscriptions")
 _thread: threading.Thread | None = None
@@ -63,7 +63,7 @@ def _loop() -> None:
 def tick() -> None:
     if settings.SUBSCRIPTIONS["WEBSOCKET_PORT"]:
         websocket.start()
-    if OutboxEvent.objects.exists():
+    if outbox.waiting():
         matching.wake()
     moment = now()
     pending = Notification.objects.filter(subscription=OuterRef("pk"), event_number__gt=OuterRef("delivered_upto"))
