@@ -49,7 +49,13 @@ def _held_elsewhere():
     other.autocommit = True
     with other.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [matching._PASS_KEY])
-    return other.close
+
+    def release():
+        with other.cursor() as cursor:  # at once: a closed connection's backend lets go a moment later
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [matching._PASS_KEY])
+        other.close()
+
+    return release
 
 
 def test_a_pass_leaves_the_outbox_to_the_one_running_then_matches_it(fhir, transactional_db, settings):
