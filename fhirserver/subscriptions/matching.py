@@ -1,7 +1,7 @@
 """Matching: outbox events -> numbered notifications of the subscriptions they concern.
 
-One matcher at a time (an advisory lock on PostgreSQL, the writer lock on SQLite) takes a batch of
-outbox rows in order and, for each subscription watching their type, asks in turn:
+One pass at a time in all processes (a session advisory lock on PostgreSQL, taken before any work;
+a thread lock on SQLite) takes batches of outbox rows in order and, for each subscription watching their type, asks in turn:
 1. the topic's trigger: the interaction, and its FHIRPath test on %previous / %current;
 2. the owner's access (`Access.can_read` on the version written): a patient-scoped app never hears
    of another patient's resources, not even their ids;
@@ -95,8 +95,8 @@ def run(key: str = "outbox") -> int:
         if ours and outbox.waiting():
             continue
         # In process, the job stays a moment for the next commit: a job ends by closing its database
-        # connection, and during an ingest a new connection (a PostgreSQL backend) per commit cost more
-        # than the matching. A Celery worker keeps its connection and its slot is for other tasks.
+        # connection, and an ingest would open a new one (a PostgreSQL backend) for every commit's pass.
+        # A Celery worker keeps its connection, and its slot is for other tasks.
         if jobs.uses_celery() or not _woken.wait(LINGER_SECONDS):
             return total
 
