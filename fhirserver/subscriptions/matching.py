@@ -1,7 +1,8 @@
 """Matching: outbox events -> numbered notifications of the subscriptions they concern.
 
 One pass at a time in all processes (a session advisory lock on PostgreSQL, taken before any work;
-a thread lock on SQLite) takes batches of outbox rows in order and, for each subscription watching their type, asks in turn:
+a thread lock on SQLite) takes batches of outbox rows in order and, for each subscription watching
+their type, asks in turn:
 1. the topic's trigger: the interaction, and its FHIRPath test on %previous / %current;
 2. the owner's access (`Access.can_read` on the version written): a patient-scoped app never hears
    of another patient's resources, not even their ids;
