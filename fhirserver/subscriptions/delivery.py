@@ -79,8 +79,7 @@ def _deliver(state: SubscriptionState) -> None:
     limit = max(1, min(state.max_count or config("MAX_EVENTS_PER_NOTIFICATION"), config("MAX_EVENTS_PER_NOTIFICATION")))
     sent = False
     while True:
-        events = list(state.notifications.filter(event_number__gt=state.delivered_upto)
-                      .order_by("event_number")[:limit])
+        events = notifications.pending(state, limit)
         if not events:
             break
         last = events[-1].event_number

@@ -1,7 +1,8 @@
 """Matching: outbox events -> numbered notifications of the subscriptions they concern.
 
-One matcher at a time (an advisory lock on PostgreSQL, the writer lock on SQLite) takes a batch of
-outbox rows in order and, for each subscription watching their type, asks in turn:
+One pass at a time in all processes (a session advisory lock on PostgreSQL, taken before any work;
+a thread lock on SQLite) takes batches of outbox rows in order and, for each subscription watching
+their type, asks in turn:
 1. the topic's trigger: the interaction, and its FHIRPath test on %previous / %current;
 2. the owner's access (`Access.can_read` on the version written): a patient-scoped app never hears
    of another patient's resources, not even their ids;
@@ -15,13 +16,16 @@ the notifications, the counters and the deletion of the outbox rows commit toget
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import threading
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timezone
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Max
@@ -30,8 +34,8 @@ from fhirserver import jobs
 from fhirserver.core.errors import FhirError
 from fhirserver.search import api as search_api
 from fhirserver.storage import repository
-from fhirserver.storage.models import ResourceVersion
-from fhirserver.subscriptions import delivery, topics, websocket
+from fhirserver.storage.models import ResourceRecord, ResourceVersion
+from fhirserver.subscriptions import delivery, outbox, topics, websocket
 from fhirserver.subscriptions.background import background_priority, now
 from fhirserver.subscriptions.models import Notification, OutboxEvent, SubscriptionState
 from fhirserver.subscriptions.owner import access_of
@@ -44,19 +48,62 @@ _lock = threading.Lock()
 _SIMPLE = re.compile(r"^[A-Za-z0-9._\-]+$")
 
 
+CELERY_COALESCE_SECONDS = 0.1
+LINGER_SECONDS = 1.0
+_woken = threading.Event()
+_to_send: threading.Timer | None = None
+
+
 def wake() -> None:
     """Ask for a matching pass (after a commit that recorded events)."""
-    global _again
+    global _again, _to_send
     with _lock:
         _again = True
-        if not jobs.uses_celery() and jobs.is_queued_here(KIND, "outbox"):
-            return  # the running pass sees _again and goes round once more
+        if not jobs.uses_celery():
+            if jobs.is_queued_here(KIND, "outbox"):
+                _woken.set()
+                return  # the running (or lingering) pass sees it and goes round once more
+        else:
+            # A task per commit (and per sweep tick) queued hundreds of passes in front of the deliveries;
+            # one task a moment later covers every commit until it is sent, as it starts after them.
+            if _to_send is None:
+                _to_send = threading.Timer(CELERY_COALESCE_SECONDS, _send_pass)
+                _to_send.daemon = True
+                _to_send.start()
+            return
+    jobs.enqueue(KIND, "outbox")
+
+
+def _send_pass() -> None:
+    global _to_send
+    with _lock:
+        _to_send = None
     jobs.enqueue(KIND, "outbox")
 
 
 def run(key: str = "outbox") -> int:
-    global _again
+    """Match until the outbox is empty. One pass at a time in all processes: each web worker wakes its
+    own matcher after its commits, and two passes over the same rows would do all the work twice (one
+    of them thrown away). A pass that finds another one running leaves its rows to it; the running
+    pass looks at the outbox once more after it lets go, so no row waits for the sweep."""
     background_priority()
+    total = 0
+    while True:
+        _woken.clear()
+        with _sole_pass() as ours:
+            if ours:
+                total += _drain()
+        if ours and outbox.waiting():
+            continue
+        # In process, the job stays a moment for the next commit: a job ends by closing its database
+        # connection, and an ingest would open a new one (a PostgreSQL backend) for every commit's pass.
+        # A Celery worker keeps its connection, and its slot is for other tasks.
+        if jobs.uses_celery() or not _woken.wait(LINGER_SECONDS):
+            return total
+
+
+def _drain() -> int:
+    global _again
     total = 0
     while True:
         with _lock:
@@ -69,13 +116,53 @@ def run(key: str = "outbox") -> int:
                     return total
 
 
-_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_PASS_KEY = int.from_bytes(hashlib.blake2b(b"subscriptions:matching-pass", digest_size=8).digest(), "big", signed=True)
+_pass = threading.Lock()  # this process's own matcher threads (Celery workers may run several)
+
+
+@contextmanager
+def _sole_pass():
+    """True when this is the only matching pass running (a session advisory lock on PostgreSQL)."""
+    if not _pass.acquire(blocking=False):
+        yield False
+        return
+    try:
+        if connection.vendor != "postgresql":  # SQLite: one process, the thread lock is enough
+            yield True
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_PASS_KEY])
+            ours = cursor.fetchone()[0]
+        try:
+            yield ours
+        finally:
+            if ours:
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_unlock(%s)", [_PASS_KEY])
+                except Exception:  # noqa: BLE001 - a broken connection: closing it (job end) lets go
+                    log.warning("could not release the matching lock; it goes with the connection")
+    finally:
+        _pass.release()
+
+
+class Row(NamedTuple):
+    """An outbox row as matching reads it (plain values: hundreds of model instances per batch cost CPU)."""
+    id: int
+    resource_type: str
+    logical_id: str
+    version: int
+    deleted: bool
+    recorded_at: object
+
+
+_STRING = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"')  # a JSON string (the unrolled form: no step per character)
 _BOOLEAN = re.compile(r":\s*(true|false)\b")
 
 
 @dataclass
 class Event:
-    row: OutboxEvent
+    row: Row
     text: str | None  # the version's stored JSON text (None: a deletion)
     previous_text: str | None  # the version before it (None: none, or a deletion)
     timestamp: object
@@ -115,7 +202,7 @@ class Event:
 
 
 def match_batch() -> int:
-    rows = list(OutboxEvent.objects.order_by("id")[:BATCH])
+    rows = [Row(*values) for values in OutboxEvent.objects.order_by("id").values_list(*Row._fields)[:BATCH]]
     if not rows:
         return 0
     running = now()  # past its `end`, a subscription hears nothing more
@@ -123,27 +210,36 @@ def match_batch() -> int:
     types = {r.resource_type for r in rows}
     matched = _match(rows, view, running) if types & view.types else {}
     woken = []
+    adapt = connection.ops.adapt_datetimefield_value
     with repository.write_transaction():
         repository.lock_key("subscriptions:match")
         taken = OutboxEvent.objects.filter(id__in=[r.id for r in rows]).delete()[0]
         if taken != len(rows):  # another matcher took some of them first: leave the batch to it
             transaction.set_rollback(True)
             return len(rows)
+        notifications = []
         for state in SubscriptionState.objects.select_for_update().filter(pk__in=list(matched)).order_by("pk"):
-            events = matched[state.pk]
             number = state.events_since_start
-            notifications = []
-            for event, context in events:
+            for event, context in matched[state.pk]:
                 number += 1
-                notifications.append(Notification(
-                    subscription=state, event_number=number, timestamp=event.timestamp,
-                    focus=f"{event.row.resource_type}/{event.row.logical_id}/_history/{event.row.version}",
-                    interaction=event.interaction, additional_context=context))
-            Notification.objects.bulk_create(notifications)
+                focus = f"{event.row.resource_type}/{event.row.logical_id}/_history/{event.row.version}"
+                notifications.append((state.pk, number, adapt(event.timestamp), focus, event.interaction,
+                                      json.dumps(context)))
             SubscriptionState.objects.filter(pk=state.pk).update(events_since_start=number)
             woken.append(state)
+        _insert_notifications(notifications)
         transaction.on_commit(lambda: _deliver(woken))
     return len(rows)
+
+
+def _insert_notifications(rows: list[tuple]) -> None:
+    """Multi-row INSERTs: a model instance per notification cost more than matching the event."""
+    table = Notification._meta.db_table
+    for chunk in _chunks(rows, 1000):
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} (subscription_id, event_number, timestamp, focus, interaction, "
+                           "additional_context) VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk)),
+                           [value for row in chunk for value in row])
 
 
 def _deliver(states: list[SubscriptionState]) -> None:
@@ -192,7 +288,7 @@ def _view() -> View:
     return _cached
 
 
-def _match(rows: list[OutboxEvent], view: View, moment) -> dict[int, list]:
+def _match(rows: list[Row], view: View, moment) -> dict[int, list]:
     """{subscription pk: [(event, additional context), ...] in event order}."""
     events = _load(rows)
     watchers, everyone = view.watchers, view.everyone
@@ -233,11 +329,11 @@ def _match(rows: list[OutboxEvent], view: View, moment) -> dict[int, list]:
     return result
 
 
-def _load(rows: list[OutboxEvent]) -> list[Event]:
+def _load(rows: list[Row]) -> list[Event]:
     """The versions written and the ones before them, as stored text (one query per type and chunk)."""
     table = ResourceVersion._meta.db_table
     found = {}
-    by_type: dict[str, list[OutboxEvent]] = defaultdict(list)
+    by_type: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_type[row.resource_type].append(row)
     for resource_type, typed in by_type.items():
@@ -320,11 +416,12 @@ def _search(resource_type: str, query: list[tuple[str, str]], ids: list[str]) ->
     found: set[str] = set()
     for chunk in _chunks(ids, 100):
         try:
-            records = search_api.match_records(resource_type, query + [("_id", ",".join(chunk))])
+            condition = search_api.match_condition(resource_type, query + [("_id", ",".join(chunk))])
         except FhirError as error:  # a filter the engine refuses: nothing matches (refused at creation normally)
             log.warning("subscription query %s?%s failed: %s", resource_type, query, error.diagnostics)
             return set()
-        found.update(r.logical_id for r in records)
+        # Only the ids: the matches' content is not needed (the events hold it), nor parsed.
+        found.update(ResourceRecord.objects.filter(condition).values_list("logical_id", flat=True))
     return found
 
 

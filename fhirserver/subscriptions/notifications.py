@@ -9,11 +9,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from fhirserver.storage import repository
 from fhirserver.subscriptions import topics
 from fhirserver.subscriptions.models import Notification, SubscriptionState
 from fhirserver.subscriptions.owner import access_of
+
+
+class Event(NamedTuple):
+    """A Notification row as the Bundles read it (plain values: a model instance each cost more than the rest)."""
+    event_number: int
+    timestamp: datetime
+    focus: str
+    interaction: str
+    additional_context: list
+
+
+def pending(state: SubscriptionState, limit: int) -> list[Event]:
+    """The oldest events not yet accepted by the endpoint, in eventNumber order."""
+    rows = (Notification.objects.filter(subscription_id=state.pk, event_number__gt=state.delivered_upto)
+            .order_by("event_number").values_list(*Event._fields)[:limit])
+    return [Event(*row) for row in rows]
 
 
 def instant(value: datetime | None = None) -> str:

@@ -19,9 +19,10 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.models import Exists, F, OuterRef, Q
 
-from fhirserver.subscriptions import delivery, matching, websocket
+from fhirserver import jobs
+from fhirserver.subscriptions import delivery, matching, outbox, websocket
 from fhirserver.subscriptions.background import background_priority, now
-from fhirserver.subscriptions.models import Notification, OutboxEvent, SubscriptionState
+from fhirserver.subscriptions.models import Notification, SubscriptionState
 
 log = logging.getLogger("fhirserver.subscriptions")
 _thread: threading.Thread | None = None
@@ -62,7 +63,7 @@ def _loop() -> None:
 def tick() -> None:
     if settings.SUBSCRIPTIONS["WEBSOCKET_PORT"]:
         websocket.start()
-    if OutboxEvent.objects.exists():
+    if outbox.waiting():
         matching.wake()
     moment = now()
     pending = Notification.objects.filter(subscription=OuterRef("pk"), event_number__gt=OuterRef("delivered_upto"))
@@ -72,13 +73,35 @@ def tick() -> None:
     work = rest_hooks.filter(Q(status=SubscriptionState.REQUESTED)
                              | Q(Exists(pending), status=SubscriptionState.ACTIVE)
                              | Q(status=SubscriptionState.ACTIVE, heartbeat_seconds__gt=0))
-    for pk, heartbeat, last_sent, status, has_pending in work.annotate(has_pending=Exists(pending)).values_list(
-            "pk", "heartbeat_seconds", "last_sent_at", "status", "has_pending"):
+    for pk, heartbeat, last_sent, status, has_pending, retry_at, upto in work.annotate(
+            has_pending=Exists(pending)).values_list("pk", "heartbeat_seconds", "last_sent_at", "status",
+                                                     "has_pending", "next_attempt_at", "delivered_upto"):
         if status == SubscriptionState.ACTIVE and not has_pending and heartbeat:
             if last_sent is not None and last_sent + timedelta(seconds=heartbeat) > moment:
                 continue
+        if _sent_already(pk, (status, retry_at, upto, last_sent)):
+            continue
         delivery.wake(pk)
     _cleanup(moment)
+
+
+_sent_to_celery: dict[int, tuple] = {}  # pk -> (what its state was, when) at the last task sent for it
+
+
+def _sent_already(pk: int, state: tuple) -> bool:
+    """On Celery, whether a task for this very work was sent less than a lease ago and may still be queued.
+    The in-process pool knows what it holds; a broker does not, and a sweep sending a task per second for
+    each of a thousand subscriptions waiting for their handshake buried the workers under duplicates. Any
+    change of the state (delivered further, a retry scheduled, a status) is new work and sent at once; a
+    task lost with its worker is sent again once a lease has passed."""
+    if not jobs.uses_celery():
+        return False
+    clock = time.monotonic()
+    last = _sent_to_celery.get(pk)
+    if last is not None and last[0] == state and clock - last[1] < settings.SUBSCRIPTIONS["LEASE_SECONDS"]:
+        return True
+    _sent_to_celery[pk] = (state, clock)
+    return False
 
 
 def _cleanup(moment) -> None:
