@@ -1,0 +1,162 @@
+"""Flatten a curved page (a book binding, a fold, a sagging sheet) by the curvature of its text lines.
+
+A 4-corner page outline (straighten.warp_quad) only undoes perspective; a bent sheet also bends its
+text lines, and the detector then merges two lines into one box. Printed text lines are straight and
+level on the paper, so their measured slope everywhere on the photo is the page's distortion:
+  1. words: the ink (rules removed) closed sideways into word and phrase blobs, each with its local
+     slope (a line through the middle of its top and bottom edges) and its length as weight;
+  2. a slope field s(x, y): a low-order polynomial over the page, fitted to the blobs' slopes by
+     weighted least squares, outliers (a blob spanning two lines, a stamp) dropped and refitted;
+  3. the vertical displacement of each point, g(x, y) = integral of s along x from the page's middle;
+  4. applied only when the text moves by more than a fraction of a line height somewhere on the
+     text block (a flat scan is left pixel-identical), by cv2.remap: output (x, y) takes input
+     (x, y + g(x, y)), so every text line comes out level and straight.
+Only vertical displacement is modelled: lines are what the detector and row grouping need level.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WORK_SIDE = 1600  # analysis resolution: text lines ~10 px high, far enough apart to stay separate
+MIN_BLOBS = 12  # fewer words than this is no evidence of a page's shape
+# slope field: up to quadratic across the page (a binding's kink) and down it; fewer terms for fewer words
+DEGREES = ((2, 2), (2, 1), (1, 1), (1, 0), (0, 0))
+BLOBS_PER_TERM = 5
+APPLY_SHARE = 0.35  # displacement, as a share of the text height, above which the page is flattened
+MAX_SLOPE = 0.2  # a blob steeper than ~11 degrees is not a text line (skew is removed before)
+
+
+@dataclass
+class Curvature:
+    """The fitted distortion, in full-resolution pixels."""
+
+    coefficients: np.ndarray  # slope field over normalised (u, v) in [-1, 1]
+    terms: list[tuple[int, int]]  # the powers (a, b) of u^a v^b, one per coefficient
+    width: int
+    height: int
+    text_box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the measured words
+    text_height: float  # median word height
+    blobs: int
+
+    def displacement(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """g(x, y): how far below its level position the text at (x, y) sits."""
+        # beyond the measured words the field is held at its edge value, never extrapolated
+        x0, y0, x1, y1 = self.text_box
+        u = _normalise(np.clip(xs, x0, x1), self.width)
+        v = _normalise(np.clip(ys, y0, y1), self.height)
+        total = np.zeros_like(u, dtype=np.float64)
+        for (a, b), c in zip(self.terms, self.coefficients):
+            # integral over u of c u^a v^b from 0, back in pixels (du = 2 dx / width)
+            total += c * (u ** (a + 1)) / (a + 1) * (v ** b)
+        # past the words' ends a line carries on at the slope it had there
+        edge_slope = self.slope(np.clip(xs, x0, x1), np.clip(ys, y0, y1))
+        return total * self.width / 2 + edge_slope * (xs - np.clip(xs, x0, x1))
+
+    def slope(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        u, v = _normalise(xs, self.width), _normalise(ys, self.height)
+        return sum(c * (u ** a) * (v ** b) for (a, b), c in zip(self.terms, self.coefficients))
+
+    def largest_shift(self) -> float:
+        x0, y0, x1, y1 = self.text_box
+        xs, ys = np.meshgrid(np.linspace(x0, x1, 24), np.linspace(y0, y1, 24))
+        shift = self.displacement(xs, ys)
+        # a shift that is the same along each line is no bend; what matters is how far a line departs from level
+        return float(np.max(shift.max(axis=1) - shift.min(axis=1)))
+
+    @property
+    def needed(self) -> bool:
+        return self.blobs >= MIN_BLOBS and self.largest_shift() > APPLY_SHARE * self.text_height
+
+
+def _terms(x_degree: int, y_degree: int) -> list[tuple[int, int]]:
+    return [(a, b) for a in range(x_degree + 1) for b in range(y_degree + 1)]
+
+
+def _normalise(values: np.ndarray, size: int) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64) * 2 / size - 1
+
+
+def word_slopes(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """Rows of (x, y, slope, weight) for the word blobs of a work copy, and their median height."""
+    _, ink = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    length = max(25, max(ink.shape) // 30)
+    rules = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
+    rules |= cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length)))
+    ink = ink & (1 - cv2.dilate(rules, np.ones((3, 3), np.uint8)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink)
+    heights = stats[1:count, cv2.CC_STAT_HEIGHT]
+    letters = heights[(heights >= 4) & (heights <= max(ink.shape) // 40)]
+    if len(letters) < MIN_BLOBS:
+        return np.zeros((0, 4)), 0.0
+    letter = float(np.median(letters))
+    # close the gaps between letters and single spaces, never the gap between two lines
+    closing = cv2.getStructuringElement(cv2.MORPH_RECT, (int(letter * 1.2) | 1, 1))
+    words = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, closing)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(words)
+    rows = []
+    for index in range(1, count):
+        x, y, w, h, _ = stats[index]
+        if w < 4 * letter or not 0.6 * letter <= h <= 2.6 * letter:
+            continue  # a letter or a number alone says little about slope; a tall blob spans lines
+        mask = labels[y:y + h, x:x + w] == index
+        filled = mask.any(axis=0)
+        columns = np.nonzero(filled)[0]
+        tops = mask.argmax(axis=0)[columns]
+        bottoms = h - 1 - mask[::-1].argmax(axis=0)[columns]
+        middles = (tops + bottoms) / 2.0
+        slope, _ = np.polyfit(columns.astype(np.float64), middles, 1)
+        if abs(slope) > MAX_SLOPE:
+            continue
+        rows.append((x + w / 2.0, y + float(middles.mean()), slope, float(w)))
+    return np.array(rows, dtype=np.float64).reshape(-1, 4), letter
+
+
+def measure(gray: np.ndarray) -> Curvature | None:
+    """The page's curvature from its words, or None when there are too few words to tell."""
+    height, width = gray.shape[:2]
+    factor = min(1.0, WORK_SIDE / max(height, width))
+    small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else gray
+    blobs, letter = word_slopes(small)
+    if len(blobs) < MIN_BLOBS:
+        return None
+    xs, ys, slopes, weights = blobs[:, 0] / factor, blobs[:, 1] / factor, blobs[:, 2], blobs[:, 3]
+    u, v = _normalise(xs, width), _normalise(ys, height)
+    keep = np.ones(len(blobs), dtype=bool)
+    for _ in range(3):  # refit without the blobs that disagree with the page (two lines merged, a stamp)
+        if keep.sum() < MIN_BLOBS:
+            return None
+        terms = next(_terms(*d) for d in DEGREES if len(_terms(*d)) * BLOBS_PER_TERM <= keep.sum()
+                     or d == DEGREES[-1])
+        design = np.stack([(u ** a) * (v ** b) for a, b in terms], axis=1)
+        root = np.sqrt(weights[keep])
+        coefficients, *_ = np.linalg.lstsq(design[keep] * root[:, None], slopes[keep] * root, rcond=None)
+        residual = np.abs(design @ coefficients - slopes)
+        spread = 1.4826 * np.median(residual[keep]) + 1e-4
+        keep = residual <= 3 * spread
+    half = weights[keep] / factor / 2  # a blob's weight is its width
+    box = (int((xs[keep] - half).min()), int(ys[keep].min()), int((xs[keep] + half).max()), int(ys[keep].max()))
+    return Curvature(coefficients, terms, width, height, box, letter / factor, int(keep.sum()))
+
+
+def flatten(image: np.ndarray, curvature: Curvature) -> np.ndarray:
+    """Remap so every text line is level: output (x, y) takes input (x, y + g(x, y))."""
+    height, width = image.shape[:2]
+    step = 8  # the field is smooth: compute it on a coarse grid, interpolate to every pixel
+    xs, ys = np.meshgrid(np.linspace(0, width - 1, max(2, width // step)),
+                         np.linspace(0, height - 1, max(2, height // step)))
+    shift = curvature.displacement(xs, ys)
+    shift = curvature.displacement(xs, ys + shift)  # the text at output y came from y + g: evaluate g there
+    shift = cv2.resize(shift.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    map_x, map_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(image, map_x, map_y + shift, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def dewarp(image: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, Curvature | None]:
+    """(image, gray, curvature applied or None): the page flattened when its text lines bend."""
+    curvature = measure(gray)
+    if curvature is None or not curvature.needed:
+        return image, gray, None
+    return flatten(image, curvature), flatten(gray, curvature), curvature
