@@ -26,6 +26,7 @@ MAX_SIDE = 3508  # A4 at 300 dpi
 MIN_SIDE = 1200  # smaller images are upscaled 2x so small print reaches the recogniser's 48 px
 WORK_SIDE = 1000  # analysis resolution
 MAX_SKEW = 10.0
+MIN_VOTERS = 4  # text-line blobs needed before the 0/180 classifier may turn a page
 
 
 @dataclass
@@ -215,7 +216,7 @@ def is_upside_down(gray: np.ndarray) -> bool:
         (x, y, w, h) for x, y, w, h, _ in stats[1:count]
         if 6 <= h <= 40 and w >= 2 * h  # word- or line-shaped ink, not specks or rules
     ]
-    if not boxes:
+    if len(boxes) < MIN_VOTERS:  # a speck or two on a blank page is no evidence: an upright page is never turned
         return False
     boxes = sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)[:16]
     crops = []
