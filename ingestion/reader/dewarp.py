@@ -15,19 +15,20 @@ Only vertical displacement is modelled: lines are what the detector and row grou
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 WORK_SIDE = 1600  # analysis resolution: text lines ~10 px high, far enough apart to stay separate
 MIN_BLOBS = 12  # fewer words than this is no evidence of a page's shape
+MIN_WORD = 3.0  # letters: a blob narrower than this says little about its slope
 # slope field: up to quadratic across the page (a binding's kink) and down it; fewer terms for fewer words
 DEGREES = ((2, 2), (2, 1), (1, 1), (1, 0), (0, 0))
-LINES_PER_TERM = 3
-APPLY_SHARE = 0.35  # displacement, as a share of the text height, above which the page is flattened
+BLOBS_PER_TERM = 6
+APPLY_SHARE = 0.6  # displacement, as a share of the text height, above which the page is flattened
 MAX_SLOPE = 0.2  # a blob steeper than ~11 degrees is not a text line (skew is removed before)
-MAX_GAP = 30  # letters: the widest gap between two cells of one table row
+RIDGE = 100.0  # px per unit of a slope term: a term of 0.03 costs as much as one word 3 px off at its ends
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Curvature:
     text_box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the measured words
     text_height: float  # median word height
     blobs: int
+    spans: list[tuple[float, float, float]] = field(default_factory=list)  # text rows: x0, x1, y
 
     def displacement(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """g(x, y): how far below its level position the text at (x, y) sits."""
@@ -61,10 +63,14 @@ class Curvature:
         return sum(c * (u ** a) * (v ** b) for (a, b), c in zip(self.terms, self.coefficients))
 
     def largest_shift(self) -> float:
-        x0, y0, x1, y1 = self.text_box
-        xs, ys = np.meshgrid(np.linspace(x0, x1, 24), np.linspace(y0, y1, 24))
-        shift = self.displacement(xs, ys)
-        # a shift that is the same along each line is no bend; what matters is how far a line departs from level
+        """How far the field bends a measured text line from level, at most (where there is no text the
+        field is free, and a page is not flattened for that)."""
+        if not self.spans:
+            return 0.0
+        spans = np.array(self.spans, dtype=np.float64)
+        along = np.linspace(0.0, 1.0, 12)
+        xs = spans[:, :1] + (spans[:, 1:2] - spans[:, :1]) * along
+        shift = self.displacement(xs, np.repeat(spans[:, 2:3], len(along), axis=1))
         return float(np.max(shift.max(axis=1) - shift.min(axis=1)))
 
     @property
@@ -101,8 +107,8 @@ def word_blobs(gray: np.ndarray) -> tuple[np.ndarray, float]:
     rows = []
     for index in range(1, count):
         x, y, w, h, _ = stats[index]
-        if w < 1.5 * letter or not 0.6 * letter <= h <= 2.6 * letter:
-            continue  # a speck, or a tall blob that spans lines
+        if w < MIN_WORD * letter or not 0.6 * letter <= h <= 2.6 * letter:
+            continue  # a short number (its glyphs tilt its baseline), a speck, or a tall blob spanning lines
         mask = labels[y:y + h, x:x + w] == index
         columns = np.nonzero(mask.any(axis=0))[0]
         if len(columns) < 3:
@@ -124,119 +130,62 @@ def word_blobs(gray: np.ndarray) -> tuple[np.ndarray, float]:
     return np.array(rows, dtype=np.float64).reshape(-1, 4), letter
 
 
-def _field_columns(xs: np.ndarray, ys: np.ndarray, terms: list[tuple[int, int]], width: int, height: int
-                   ) -> np.ndarray:
-    """Per point and term, the displacement a unit coefficient makes (the slope term integrated along x)."""
-    u, v = _normalise(xs, width), _normalise(ys, height)
-    return np.stack([(u ** (a + 1)) / (a + 1) * (v ** b) * width / 2 for a, b in terms], axis=-1)
+def _choose_terms(evidence: int) -> list[tuple[int, int]]:
+    return next(_terms(*d) for d in DEGREES if len(_terms(*d)) * BLOBS_PER_TERM <= evidence or d == DEGREES[-1])
 
 
-def _choose_terms(evidence: int, per_term: int) -> list[tuple[int, int]]:
-    return next(_terms(*d) for d in DEGREES if len(_terms(*d)) * per_term <= evidence or d == DEGREES[-1])
-
-
-def first_guess(blobs: np.ndarray, width: int, height: int, factor: float, letter: float
-                ) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """The slope field from the long blobs' own slopes (weighted by length squared: a short word's
-    slope is skewed by its ascenders); only good enough to chain blobs into lines."""
-    long = blobs[blobs[:, 1] - blobs[:, 0] >= 4 * letter]
-    terms = _choose_terms(len(long), 6)
-    if len(long) < MIN_BLOBS:
-        return np.zeros(1), _terms(0, 0)
-    u = _normalise((long[:, 0] + long[:, 1]) / 2 / factor, width)
-    v = _normalise(long[:, 2] / factor, height)
-    design = np.stack([(u ** a) * (v ** b) for a, b in terms], axis=1)
-    weight = (long[:, 1] - long[:, 0]) / letter
-    coefficients, *_ = np.linalg.lstsq(design * weight[:, None], long[:, 3] * weight, rcond=None)
-    return coefficients, terms
-
-
-def text_lines(blobs: np.ndarray, letter: float, shift) -> list[list[int]]:
-    """Blobs chained left to right into text lines: the next blob starts where the line, carried on
-    along the field so far (`shift(x, y)`: work-copy displacement), arrives within half a letter."""
-    lines: list[list[int]] = []
-    ends: list[tuple[float, float]] = []  # per line: right end x, y there
-    for index in np.argsort(blobs[:, 0]):
-        x0, x1, y, slope = blobs[index]
-        centre = (x0 + x1) / 2
-        best, best_miss = None, None
-        for number, (end_x, end_y) in enumerate(ends):
-            gap = x0 - end_x
-            if not -0.5 * letter <= gap <= MAX_GAP * letter:
-                continue
-            arrives = end_y + shift(centre, end_y) - shift(end_x, end_y)
-            miss = abs(arrives - y)
-            if miss <= 0.5 * letter + 0.01 * gap and (best_miss is None or miss < best_miss):
-                best, best_miss = number, miss
-        end = (x1, y + shift(x1, y) - shift(centre, y))
-        if best is None:
-            lines.append([int(index)])
-            ends.append(end)
-        else:
-            lines[best].append(int(index))
-            ends[best] = end
-    return lines
-
-
-def line_points(blobs: np.ndarray, lines: list[list[int]], letter: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points (x, y) on the lines' middles, work-copy pixels, and the line each belongs to: a blob's
-    centre, or for a long blob its two halves' centres, on its own slope."""
-    points, line_of = [], []
-    for number, line in enumerate(lines):
-        for index in line:
-            x0, x1, y, slope = blobs[index]
-            centre, half = (x0 + x1) / 2, (x1 - x0) / 2
-            for x in ((centre,) if half < 4 * letter else (centre - half / 2, centre + half / 2)):
-                points.append((x, y + slope * (x - centre)))
-                line_of.append(number)
-    return np.array(points, dtype=np.float64).reshape(-1, 2), np.array(line_of, dtype=int)
-
-
-def fit_lines(points: np.ndarray, line_of: np.ndarray, lines: int, width: int, height: int, scale: float
-              ) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray] | None:
-    """Each line i is level on the paper at its own height f_i; its point (x, y) on the photo sits at
-    f_i + g(x, y). The f_i and the field's coefficients in one least-squares fit, points that disagree
-    (two lines merged into one chain, a stamp) dropped and the fit made again."""
-    xs, ys = points[:, 0] / scale, points[:, 1] / scale
-    offsets = np.zeros((len(points), lines))
-    offsets[np.arange(len(points)), line_of] = 1.0
-    keep = np.ones(len(points), dtype=bool)
+def fit_slopes(blobs: np.ndarray, width: int, height: int, factor: float
+               ) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray] | None:
+    """The slope field s(x, y) from the blobs' baseline slopes, by least squares. A blob's equation
+    is weighed by its half-width, so its residual is the height error at its ends in pixels: a long
+    phrase pins the slope down far better than a short number. Blobs that disagree with the page (two
+    lines merged, a stamp, an italic note) are dropped and the fit made again; a term the text does not
+    pin down (no words where it would bend) stays near 0."""
+    u = _normalise((blobs[:, 0] + blobs[:, 1]) / 2 / factor, width)
+    v = _normalise(blobs[:, 2] / factor, height)
+    weight = (blobs[:, 1] - blobs[:, 0]) / 2 / factor
+    keep = np.ones(len(blobs), dtype=bool)
     for _ in range(3):
-        spanned = sum(1 for n in range(lines) if keep[line_of == n].sum() >= 2)
-        if keep.sum() < MIN_BLOBS or spanned < 3:
+        if keep.sum() < MIN_BLOBS:
             return None
-        terms = _choose_terms(spanned, LINES_PER_TERM)
-        design = np.hstack([_field_columns(xs, ys, terms, width, height), offsets])
-        solution, *_ = np.linalg.lstsq(design[keep], ys[keep], rcond=None)
-        residual = np.abs(design @ solution - ys)
-        spread = 1.4826 * np.median(residual[keep]) + 0.5 / scale
+        terms = _choose_terms(int(keep.sum()))
+        design = np.stack([(u ** a) * (v ** b) for a, b in terms], axis=1)
+        rows = np.vstack([design[keep] * weight[keep, None], np.eye(len(terms)) * RIDGE])
+        target = np.concatenate([blobs[keep, 3] * weight[keep], np.zeros(len(terms))])
+        coefficients, *_ = np.linalg.lstsq(rows, target, rcond=None)
+        residual = np.abs(design @ coefficients - blobs[:, 3]) * weight
+        spread = 1.4826 * np.median(residual[keep]) + 0.5 / factor
         keep = residual <= 3 * spread
-    return solution[:len(terms)], terms, keep
+    return coefficients, terms, keep
+
+
+def text_rows(blobs: np.ndarray, letter: float, factor: float) -> list[tuple[float, float, float]]:
+    """(x0, x1, y) of the page's text, band by band a letter high: where a bend would move text."""
+    spans = []
+    for top in np.arange(blobs[:, 2].min(), blobs[:, 2].max() + letter, letter):
+        inside = blobs[(blobs[:, 2] >= top) & (blobs[:, 2] < top + letter)]
+        if len(inside):
+            spans.append((inside[:, 0].min() / factor, inside[:, 1].max() / factor, (top + letter / 2) / factor))
+    return spans
 
 
 def measure(gray: np.ndarray) -> Curvature | None:
-    """The page's curvature from its text lines, or None when there are too few words to tell."""
+    """The page's curvature from its words' baselines, or None when there are too few words to tell."""
     height, width = gray.shape[:2]
     factor = min(1.0, WORK_SIDE / max(height, width))
     small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else gray
     blobs, letter = word_blobs(small)
     if len(blobs) < MIN_BLOBS:
         return None
-    coefficients, terms = first_guess(blobs, width, height, factor, letter)
-    fitted = None
-    for _ in range(2):  # chain along the guess, fit; chain again along the fit, fit again
-        def shift(x, y, c=coefficients, t=terms):
-            return float(_field_columns(np.array(x / factor), np.array(y / factor), t, width, height) @ c) * factor
-        lines = text_lines(blobs, letter, shift)
-        points, line_of = line_points(blobs, lines, letter)
-        fitted = fit_lines(points, line_of, len(lines), width, height, factor) if len(points) else None
-        if fitted is None:
-            return None
-        coefficients, terms, keep = fitted
-    ys = points[keep, 1] / factor
-    used = blobs[[index for line in lines for index in line]]
-    box = (int(used[:, 0].min() / factor), int(ys.min()), int(used[:, 1].max() / factor), int(ys.max()))
-    return Curvature(coefficients, terms, width, height, box, letter / factor, int(keep.sum()))
+    fitted = fit_slopes(blobs, width, height, factor)
+    if fitted is None:
+        return None
+    coefficients, terms, keep = fitted
+    used = blobs[keep]
+    box = (int(used[:, 0].min() / factor), int(used[:, 2].min() / factor),
+           int(used[:, 1].max() / factor), int(used[:, 2].max() / factor))
+    return Curvature(coefficients, terms, width, height, box, letter / factor, int(keep.sum()),
+                     text_rows(used, letter, factor))
 
 
 def flatten(image: np.ndarray, curvature: Curvature) -> np.ndarray:

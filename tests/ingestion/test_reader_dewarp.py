@@ -53,7 +53,7 @@ def test_the_reader_reads_a_bent_page_row_by_row(flat_page):
     [page] = document.pages
     words = [word for line in page.lines for word in line.words]
     for name, value, unit, *_ in ROWS:
-        named = [w for w in words if w.text == name]
+        named = [w for w in words if w.text == name.split()[0]]
         valued = [w for w in words if w.text == value]
         assert named and valued, f"{name} {value} not read"
         # the value sits on its name's line: level, not half a line up or down the bend
