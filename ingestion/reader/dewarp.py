@@ -27,6 +27,8 @@ MIN_WORD = 3.0  # letters: a blob narrower than this says little about its slope
 DEGREES = ((2, 2), (2, 1), (1, 1), (1, 0), (0, 0))
 BLOBS_PER_TERM = 6
 APPLY_SHARE = 0.6  # displacement, as a share of the text height, above which the page is flattened
+REFINE_SHARE = 0.25  # ...and above which a flattened page is flattened once more
+PASSES = 2
 MAX_SLOPE = 0.2  # a blob steeper than ~11 degrees is not a text line (skew is removed before)
 RIDGE = 100.0  # px per unit of a slope term: a term of 0.03 costs as much as one word 3 px off at its ends
 
@@ -202,8 +204,14 @@ def flatten(image: np.ndarray, curvature: Curvature) -> np.ndarray:
 
 
 def dewarp(image: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, Curvature | None]:
-    """(image, gray, curvature applied or None): the page flattened when its text lines bend."""
-    curvature = measure(gray)
+    """(image, gray, first curvature applied or None): the page flattened when its text lines bend.
+    A strong bend is measured again once flattened: the fit's pull towards level leaves a remainder."""
+    first = curvature = measure(gray)
     if curvature is None or not curvature.needed:
         return image, gray, None
-    return flatten(image, curvature), flatten(gray, curvature), curvature
+    for _ in range(PASSES):
+        image, gray = flatten(image, curvature), flatten(gray, curvature)
+        curvature = measure(gray)
+        if curvature is None or curvature.largest_shift() <= REFINE_SHARE * curvature.text_height:
+            break
+    return image, gray, first
