@@ -22,7 +22,7 @@ import numpy as np
 
 WORK_SIDE = 1600  # analysis resolution: text lines ~10 px high, far enough apart to stay separate
 MIN_BLOBS = 12  # fewer words than this is no evidence of a page's shape
-MIN_WORD = 5.0  # letters: a blob narrower than this says little about its slope
+MIN_WORD = 4.0  # letters: a blob narrower than this says little about its slope
 # slope field: up to quadratic across the page (a binding's kink) and down it; fewer terms for fewer words
 DEGREES = ((2, 2), (2, 1), (1, 1), (1, 0), (0, 0))
 BLOBS_PER_TERM = 6
@@ -190,15 +190,19 @@ def measure(gray: np.ndarray) -> Curvature | None:
                      text_rows(used, letter, factor))
 
 
-def flatten(image: np.ndarray, curvature: Curvature) -> np.ndarray:
-    """Remap so every text line is level: output (x, y) takes input (x, y + g(x, y))."""
+def flatten(image: np.ndarray, curvatures: list[Curvature]) -> np.ndarray:
+    """Remap so every text line is level: output (x, y) takes input (x, y + g(x, y)). Several fields
+    (a first fit, then what was left of the bend) are composed into one remap, so the page is
+    interpolated once and small print is not blurred twice."""
     height, width = image.shape[:2]
     step = 8  # the field is smooth: compute it on a coarse grid, interpolate to every pixel
     xs, ys = np.meshgrid(np.linspace(0, width - 1, max(2, width // step)),
                          np.linspace(0, height - 1, max(2, height // step)))
-    shift = curvature.displacement(xs, ys)
-    shift = curvature.displacement(xs, ys + shift)  # the text at output y came from y + g: evaluate g there
-    shift = cv2.resize(shift.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    source = ys
+    for curvature in reversed(curvatures):  # the last field applied is the first one undone
+        shift = curvature.displacement(xs, source)
+        source = source + curvature.displacement(xs, source + shift)  # g evaluated where the text came from
+    shift = cv2.resize((source - ys).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     map_x, map_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     return cv2.remap(image, map_x, map_y + shift, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -206,12 +210,13 @@ def flatten(image: np.ndarray, curvature: Curvature) -> np.ndarray:
 def dewarp(image: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, Curvature | None]:
     """(image, gray, first curvature applied or None): the page flattened when its text lines bend.
     A strong bend is measured again once flattened: the fit's pull towards level leaves a remainder."""
-    first = curvature = measure(gray)
+    curvature = measure(gray)
     if curvature is None or not curvature.needed:
         return image, gray, None
-    for _ in range(PASSES):
-        image, gray = flatten(image, curvature), flatten(gray, curvature)
-        curvature = measure(gray)
-        if curvature is None or curvature.largest_shift() <= REFINE_SHARE * curvature.text_height:
+    fields = [curvature]
+    for _ in range(PASSES - 1):
+        left = measure(flatten(gray, fields))
+        if left is None or left.largest_shift() <= REFINE_SHARE * left.text_height:
             break
-    return image, gray, first
+        fields.append(left)
+    return flatten(image, fields), flatten(gray, fields), fields[0]
