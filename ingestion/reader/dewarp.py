@@ -22,11 +22,11 @@ import numpy as np
 
 WORK_SIDE = 1600  # analysis resolution: text lines ~10 px high, far enough apart to stay separate
 MIN_BLOBS = 12  # fewer words than this is no evidence of a page's shape
-MIN_WORD = 4.0  # letters: a blob narrower than this says little about its slope
+MIN_WORD = 3.0  # letters: a blob narrower than this says little about its slope
 # slope field: up to quadratic across the page (a binding's kink) and down it; fewer terms for fewer words
 DEGREES = ((2, 2), (2, 1), (1, 1), (1, 0), (0, 0))
 BLOBS_PER_TERM = 6
-APPLY_SHARE = 0.45  # displacement, as a share of the text height, above which the page is flattened
+APPLY_SHARE = 0.6  # displacement, as a share of the text height, above which the page is flattened
 REFINE_SHARE = 0.25  # ...and above which a flattened page is flattened once more
 PASSES = 2
 MAX_SLOPE = 0.2  # a blob steeper than ~11 degrees is not a text line (skew is removed before)
