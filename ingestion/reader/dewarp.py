@@ -3,14 +3,16 @@
 A 4-corner page outline (straighten.warp_quad) only undoes perspective; a bent sheet also bends its
 text lines, and the detector then merges two lines into one box. Printed text lines are straight and
 level on the paper, so their measured slope everywhere on the photo is the page's distortion:
-  1. words: the ink (rules removed) closed sideways into word and phrase blobs, each with its local
-     slope (a line through the middle of its top and bottom edges) and its length as weight;
+  1. words: the ink (rules removed) closed sideways into word and phrase blobs, each with the slope
+     of its baseline (descenders below and hyphens above ignored) and its half-width as weight;
   2. a slope field s(x, y): a low-order polynomial over the page, fitted to the blobs' slopes by
-     weighted least squares, outliers (a blob spanning two lines, a stamp) dropped and refitted;
+     weighted least squares with a small ridge, outliers (a blob spanning two lines, a stamp)
+     dropped and refitted;
   3. the vertical displacement of each point, g(x, y) = integral of s along x from the page's middle;
-  4. applied only when the text moves by more than a fraction of a line height somewhere on the
-     text block (a flat scan is left pixel-identical), by cv2.remap: output (x, y) takes input
-     (x, y + g(x, y)), so every text line comes out level and straight.
+  4. applied only when g bends a row of text by more than 0.6 of a letter height (a flat scan is
+     left pixel-identical), by cv2.remap: output (x, y) takes input (x, y + g(x, y)), so every text
+     line comes out level; a remainder left by the first fit is measured and composed into the
+     same remap.
 Only vertical displacement is modelled: lines are what the detector and row grouping need level.
 """
 from __future__ import annotations
