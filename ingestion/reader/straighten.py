@@ -6,7 +6,8 @@ Stages, in order, each cheap next to OCR (they work on a copy at most ~1000 px o
   3. flatten light: divide by a blurred background estimate when lighting is uneven (shadows);
   4. orientation and skew: the projection profile of the ink is sharpest when text lines run
      horizontally; searched over small angles around 0 and 90 degrees;
-  5. upside down or not: PaddleOCR's 0/180 text-line classifier (shipped in the rapidocr wheel) votes
+  5. curved page: text lines that still bend are flattened by their measured curvature (dewarp.py);
+  6. upside down or not: PaddleOCR's 0/180 text-line classifier (shipped in the rapidocr wheel) votes
      over line-shaped ink blobs.
 `rotation` is the clockwise quarter turn applied (0/90/180/270); `skew` the further counter-clockwise
 degrees applied to level the lines.
@@ -18,12 +19,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .dewarp import dewarp
 from .orientation import upside_down_votes
 
 MAX_SIDE = 3508  # A4 at 300 dpi
 MIN_SIDE = 1200  # smaller images are upscaled 2x so small print reaches the recogniser's 48 px
 WORK_SIDE = 1000  # analysis resolution
 MAX_SKEW = 10.0
+MIN_VOTERS = 4  # text-line blobs needed before the 0/180 classifier may turn a page
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Straightened:
     skew: float = 0.0
     dewarped: bool = False
     relit: bool = False
+    curved: bool = False  # text lines bent and were flattened (dewarp.py)
 
 
 def straighten(image: np.ndarray, *, quarters: tuple[int, ...] = (0, 90)) -> Straightened:
@@ -52,10 +56,11 @@ def straighten(image: np.ndarray, *, quarters: tuple[int, ...] = (0, 90)) -> Str
         image, gray = np.rot90(image, -quarter // 90).copy(), np.rot90(gray, -quarter // 90).copy()
     if abs(skew) >= 0.2:
         image, gray = rotate(image, skew), rotate(gray, skew)
+    image, gray, curvature = dewarp(image, gray)
     if is_upside_down(gray):
         image = np.rot90(image, 2).copy()
         quarter = (quarter + 180) % 360
-    return Straightened(image, quarter, round(skew, 2), dewarped, relit is not None)
+    return Straightened(image, quarter, round(skew, 2), dewarped, relit is not None, curvature is not None)
 
 
 def scale(image: np.ndarray) -> np.ndarray:
@@ -87,12 +92,34 @@ def find_page_quad(image: np.ndarray) -> np.ndarray | None:
     if not 0.2 <= area_share <= 0.93:  # no page edge in view (a scan) or a speck
         return None
     corners = cv2.approxPolyDP(cv2.convexHull(page), 0.02 * cv2.arcLength(page, True), True)
-    if len(corners) != 4:
+    if len(corners) != 4 or not plausible_page(corners.reshape(4, 2).astype(np.float64), small.shape):
         return None
     inside = cv2.fillPoly(np.zeros_like(small), [corners], 255) > 0
     if blurred[inside].mean() - blurred[~inside].mean() < 40:  # the "page" must stand out from the background
         return None
     return order_corners(corners.reshape(4, 2).astype(np.float32) / factor)
+
+
+def plausible_page(corners: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """A sheet seen in perspective: no corner on the photo's edge (the page runs out of view, or a
+    shadow cut the bright area), opposite sides of like length, corners near right angles. A shadow
+    or a fold across the page gives a 4-corner bright area that fails these, and warping it would shear
+    the text."""
+    height, width = shape[:2]
+    margin = 0.01 * max(height, width)
+    if ((corners < margin) | (corners > np.array([width, height]) - 1 - margin)).any():
+        return False
+    tl, tr, br, bl = order_corners(corners)
+    sides = [np.linalg.norm(tr - tl), np.linalg.norm(br - tr), np.linalg.norm(bl - br), np.linalg.norm(tl - bl)]
+    for one, other in ((sides[0], sides[2]), (sides[1], sides[3])):
+        if min(one, other) < 0.75 * max(one, other):
+            return False
+    for before, corner, after in ((bl, tl, tr), (tl, tr, br), (tr, br, bl), (br, bl, tl)):
+        a, b = before - corner, after - corner
+        cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
+        if abs(cosine) > np.cos(np.radians(65)):  # more than 25 degrees from square
+            return False
+    return True
 
 
 def order_corners(points: np.ndarray) -> np.ndarray:
@@ -189,7 +216,7 @@ def is_upside_down(gray: np.ndarray) -> bool:
         (x, y, w, h) for x, y, w, h, _ in stats[1:count]
         if 6 <= h <= 40 and w >= 2 * h  # word- or line-shaped ink, not specks or rules
     ]
-    if not boxes:
+    if len(boxes) < MIN_VOTERS:  # a speck or two on a blank page is no evidence: an upright page is never turned
         return False
     boxes = sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)[:16]
     crops = []
