@@ -2,9 +2,11 @@
 
 Refused with a 4xx OperationOutcome that names what was wrong: no `Prefer: respond-async`, an Accept
 other than FHIR JSON, an `_outputFormat` other than NDJSON, an unknown type in `_type`, a `_since`
-that is not an instant, a `_typeFilter` the search engine cannot compile, a patient- or
-user-scoped token (403), over the per-client limit of exports at once (429). Otherwise an
-`ExportJob` row, queued when the request's transaction commits, and 202 + Content-Location.
+that is not an instant, a `_typeFilter` the search engine cannot compile, an `_elements` item that is
+not a root element, a patient- or user-scoped token (403), over the per-client limit of exports at
+once (429); and, unless `Prefer: handling=lenient`, a parameter this server does not support or a
+`patient` outside the Group (or not on the server). Otherwise an `ExportJob` row, queued when the
+request's transaction commits, and 202 + Content-Location.
 """
 from __future__ import annotations
 
