@@ -40,7 +40,7 @@ class RowContext:
 
 
 def _limits_text(raw: RawRow) -> str:
-    """A range printed as a Low and a High column, written as one range: "65-99", "<200", ">60"."""
+    """A range printed as a Low and a High column, written as one range: "65 - 99", "<= 200", ">= 60"."""
     low, high = raw.text("range_low").strip(), raw.text("range_high").strip()
     if low and high:
         return f"{low} - {high}"
