@@ -46,7 +46,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from benchmarks.rest_bench import observation_bundle  # noqa: E402
+from benchmarks.rest_bench import cpu_seconds, observation_bundle  # noqa: E402
 from benchmarks.server import bench_env, ensure_database, start_gunicorn  # noqa: E402
 
 PARTS = os.environ.get("BENCH_PARTS", "inprocess,http,ingest").split(",")
@@ -214,17 +214,6 @@ COUNT = ("import django; django.setup(); from fhirserver.security.models import 
          "print(A.objects.count())")
 
 
-def _cpu(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def _workers(server: subprocess.Popen) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -301,9 +290,9 @@ def http_comparison() -> None:
         for _ in range(HTTP_ROUNDS):
             for name in envs:
                 pids = _workers(servers[name]) + _backends()
-                cpu, load = _cpu(pids), os.getloadavg()[0]
+                cpu, load = cpu_seconds(pids), os.getloadavg()[0]
                 result = _wrk(ports[name], tokens_of[name], HTTP_SECONDS)
-                result["cpu_ms"] = 1000 * (_cpu(pids) - cpu) / max(1, result["requests"])
+                result["cpu_ms"] = 1000 * (cpu_seconds(pids) - cpu) / max(1, result["requests"])
                 result["load"] = load
                 runs[name].append(result)
                 if tokens_of[name]:
