@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -20,20 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_bench import BASELINE, QUERIES, loaded_patients  # noqa: E402
-from server import bench_env  # noqa: E402
-
-
-def start(tree: Path, port: int, env: dict) -> subprocess.Popen:
-    server = subprocess.Popen([str(tree / ".venv/bin/gunicorn"), "fhirserver.wsgi", "-b", f"127.0.0.1:{port}",
-                               "-w", "1", "--log-level", "warning"], cwd=tree, env=env)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError(f"gunicorn did not start in {tree}")
+from server import (
+    bench_env,  # noqa: E402
+    start_gunicorn,  # noqa: E402
+)
 
 
 def timed(url: str) -> float:
@@ -49,7 +38,7 @@ def main() -> None:
     samples = int(os.environ.get("AB_SAMPLES", "80"))
     env = bench_env(os.environ["DATABASE_URL"])
     patients = loaded_patients()
-    servers = [start(tree, port + i, env) for i, tree in enumerate(trees)]
+    servers = [start_gunicorn(port + i, env, "-w", "1", root=tree) for i, tree in enumerate(trees)]
     try:
         shapes = {"read by id (yardstick)": BASELINE, **QUERIES}
         for make in shapes.values():  # warm both: first requests load definitions and plans

@@ -42,10 +42,11 @@ def ensure_database(url: str) -> None:
     admin.close()
 
 
-def start_gunicorn(port: int, env: dict, *options: str, attempts: int = 200) -> subprocess.Popen:
-    """gunicorn on 127.0.0.1:`port` with `options`, returned once /healthz answers."""
-    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "fhirserver.wsgi", "-b", f"127.0.0.1:{port}", *options,
-                               "--log-level", "warning"], cwd=ROOT, env=env)
+def start_gunicorn(port: int, env: dict, *options: str, attempts: int = 200, root: Path = ROOT) -> subprocess.Popen:
+    """gunicorn on 127.0.0.1:`port` with `options`, returned once /healthz answers; `root`: the checkout
+    it serves (another one for an A/B run)."""
+    server = subprocess.Popen([str(root / ".venv/bin/gunicorn"), "fhirserver.wsgi", "-b", f"127.0.0.1:{port}", *options,
+                               "--log-level", "warning"], cwd=root, env=env)
     for _ in range(attempts):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
