@@ -19,10 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_bench import BASELINE, QUERIES, loaded_patients  # noqa: E402
-from server import (
-    bench_env,  # noqa: E402
-    start_gunicorn,  # noqa: E402
-)
+from server import bench_env, start_gunicorn  # noqa: E402
 
 
 def timed(url: str) -> float:
