@@ -189,7 +189,8 @@ def _strangers(patients: list[str], members: list[str] | None) -> list[str]:
     if not patients:
         return []
     if members is not None:
-        return [p for p in patients if p not in set(members)]
+        cohort = set(members)
+        return [p for p in patients if p not in cohort]
     known = repository.current_many("Patient", patients)
     return [p for p in patients if p not in known or known[p].deleted]
 

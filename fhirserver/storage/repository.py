@@ -111,12 +111,16 @@ def write_transaction():
             yield
 
 
+def advisory_key(key: str) -> int:
+    """The PostgreSQL advisory-lock number of a key (a signed 64-bit hash)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 def lock_key(key: str) -> None:
     """Serialise, until the current transaction ends, every writer that locks the same key."""
     if connection.vendor == "postgresql":
-        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [digest])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_key(key)])
 
 
 # --- deferred writing ----------------------------------------------------------------------------

@@ -16,7 +16,6 @@ the notifications, the counters and the deletion of the outbox rows commit toget
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -116,7 +115,7 @@ def _drain() -> int:
                     return total
 
 
-_PASS_KEY = int.from_bytes(hashlib.blake2b(b"subscriptions:matching-pass", digest_size=8).digest(), "big", signed=True)
+_PASS_KEY = repository.advisory_key("subscriptions:matching-pass")
 _pass = threading.Lock()  # this process's own matcher threads (Celery workers may run several)
 
 
